@@ -1,0 +1,371 @@
+"""The one codec of the wire contract: raw bytes in, validated events out; outputs to JSON bytes.
+
+``decode_event`` either returns an event or raises ``DecodeError`` naming the field and the
+problem; it never lets another exception escape for any input bytes. Unknown keys are ignored
+and unknown activity operations accepted (forward compatibility).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import orjson
+
+from streamwatch.core.events import (
+    ACTIVITY_STATUSES,
+    EVENT_TYPES,
+    INSTRUMENT_TYPES,
+    METERS,
+    PAYMENT_KINDS,
+    ActivityEvent,
+    Alert,
+    EnforcementRequest,
+    Event,
+    Instrument,
+    PaymentEvent,
+    UsageEvent,
+)
+from streamwatch.core.timeutil import TimestampError, parse_ts_ms
+
+MAX_EVENT_BYTES: Final = 1024 * 1024
+"""Larger messages are dead-lettered unparsed: no contract event comes near this size."""
+
+MAX_DEPTH: Final = 16
+"""Deepest nesting accepted inside ``properties``; deeper documents are dead-lettered."""
+
+MAX_ID_CHARS: Final = 256
+
+
+class DecodeError(ValueError):
+    """An input message breaks the wire contract; it belongs on the dead-letter topic.
+
+    ``code`` is a stable machine-readable category (``invalid_json``, ``invalid_utf8``,
+    ``not_an_object``, ``too_large``, ``too_deep``, ``unknown_type``, ``missing_field``,
+    ``wrong_type``, ``invalid_value``, ``invalid_timestamp``); ``field`` names the offending
+    field where there is one. Operators fix the producer named in the dead-letter record.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+    @property
+    def reason(self) -> str:
+        """``code: message``, as written to dead-letter records and logs."""
+        return f"{self.code}: {self.message}"
+
+
+def decode_event(raw: bytes) -> Event:
+    """Decode and validate one input message. Deterministic; raises DecodeError only."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise DecodeError(
+            "too_large", f"message is {len(raw)} bytes, the limit is {MAX_EVENT_BYTES}"
+        )
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        text = str(exc)
+        if "utf-8" in text.lower() or "surrogate" in text.lower():
+            raise DecodeError("invalid_utf8", f"message is not valid UTF-8 ({text})") from exc
+        if "recursion" in text.lower():
+            raise DecodeError("too_deep", f"document nests too deeply ({text})") from exc
+        raise DecodeError("invalid_json", f"message is not valid JSON ({text})") from exc
+    if not isinstance(doc, dict):
+        raise DecodeError("not_an_object", f"message is a JSON {_json_type(doc)}, not an object")
+    return event_from_dict(doc)
+
+
+def event_from_dict(doc: dict[str, Any]) -> Event:
+    """Validate a decoded JSON object into an event; raises DecodeError naming the field."""
+    kind = doc.get("type")
+    if kind is None:
+        raise DecodeError("missing_field", "field 'type' is required", "type")
+    if kind not in EVENT_TYPES:
+        raise DecodeError(
+            "unknown_type",
+            f"type {kind!r} is not one of usage, activity, payment",
+            "type",
+        )
+    event_id = _id(doc, "event_id")
+    customer_id = _id(doc, "customer_id")
+    ts = _str(doc, "ts")
+    try:
+        ts_ms = parse_ts_ms(ts)
+    except TimestampError as exc:
+        raise DecodeError("invalid_timestamp", str(exc), "ts") from exc
+    if kind == "usage":
+        return _usage(doc, event_id, customer_id, ts, ts_ms)
+    if kind == "activity":
+        return _activity(doc, event_id, customer_id, ts, ts_ms)
+    return _payment(doc, event_id, customer_id, ts, ts_ms)
+
+
+def _usage(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms: int) -> Event:
+    meter = _str(doc, "meter")
+    if meter not in METERS:
+        raise DecodeError(
+            "invalid_value", f"meter {meter!r} is not one of {sorted(METERS)}", "meter"
+        )
+    interval = doc.get("interval_s", 3600)
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0:
+        raise DecodeError(
+            "invalid_value",
+            f"interval_s must be a positive integer, not {interval!r}",
+            "interval_s",
+        )
+    return UsageEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        ts_ms=ts_ms,
+        subscription_id=_str(doc, "subscription_id"),
+        resource_id=_str(doc, "resource_id"),
+        meter=meter,
+        sku=_str(doc, "sku"),
+        region=_str(doc, "region"),
+        quantity=_amount(doc, "quantity"),
+        unit=_str(doc, "unit"),
+        cost=_amount(doc, "cost"),
+        currency=_currency(doc, "currency"),
+        interval_s=interval,
+        vcpus=_opt_count(doc, "vcpus"),
+        gpus=_opt_count(doc, "gpus"),
+        cpu_util=_opt_fraction(doc, "cpu_util"),
+        gpu_util=_opt_fraction(doc, "gpu_util"),
+    )
+
+
+def _activity(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms: int) -> Event:
+    status = _str(doc, "status")
+    if status not in ACTIVITY_STATUSES:
+        raise DecodeError(
+            "invalid_value", f"status {status!r} is not 'succeeded' or 'failed'", "status"
+        )
+    properties = doc.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise DecodeError(
+            "wrong_type",
+            f"properties must be an object, not a JSON {_json_type(properties)}",
+            "properties",
+        )
+    if _depth(properties, 1) > MAX_DEPTH:
+        raise DecodeError(
+            "too_deep", f"properties nest deeper than {MAX_DEPTH} levels", "properties"
+        )
+    return ActivityEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        ts_ms=ts_ms,
+        operation=_str(doc, "operation"),
+        actor=_str(doc, "actor"),
+        status=status,
+        resource_id=_opt_str(doc, "resource_id") or "",
+        actor_ip=_opt_str(doc, "actor_ip"),
+        region=_opt_str(doc, "region"),
+        properties=properties,
+    )
+
+
+def _payment(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms: int) -> Event:
+    kind = _str(doc, "kind")
+    if kind not in PAYMENT_KINDS:
+        raise DecodeError("invalid_value", f"kind {kind!r} is not a payment kind", "kind")
+    amount = _amount(doc, "amount") if kind != "instrument.added" else _opt_amount(doc, "amount")
+    currency = _currency(doc, "currency") if amount is not None else _opt_str(doc, "currency")
+    invoice_id = _opt_str(doc, "invoice_id")
+    due_date = _opt_str(doc, "due_date")
+    if kind == "invoice.issued":
+        if invoice_id is None:
+            raise DecodeError(
+                "missing_field", "field 'invoice_id' is required for invoice.issued", "invoice_id"
+            )
+        if due_date is None:
+            raise DecodeError(
+                "missing_field", "field 'due_date' is required for invoice.issued", "due_date"
+            )
+        try:
+            parse_ts_ms(due_date if "T" in due_date else due_date + "T00:00:00Z")
+        except TimestampError as exc:
+            raise DecodeError("invalid_timestamp", str(exc), "due_date") from exc
+    instrument = _instrument(doc.get("instrument"))
+    if kind == "instrument.added" and instrument is None:
+        raise DecodeError(
+            "missing_field", "field 'instrument' is required for instrument.added", "instrument"
+        )
+    return PaymentEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        ts_ms=ts_ms,
+        kind=kind,
+        invoice_id=invoice_id,
+        amount=amount,
+        currency=currency,
+        due_date=due_date,
+        instrument=instrument,
+        billing_country=_opt_str(doc, "billing_country"),
+        failure_reason=_opt_str(doc, "failure_reason"),
+    )
+
+
+def _instrument(value: Any) -> Instrument | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise DecodeError(
+            "wrong_type",
+            f"instrument must be an object, not a JSON {_json_type(value)}",
+            "instrument",
+        )
+    kind = value.get("type")
+    if kind not in INSTRUMENT_TYPES:
+        raise DecodeError(
+            "invalid_value",
+            f"instrument.type {kind!r} is not one of {sorted(INSTRUMENT_TYPES)}",
+            "instrument.type",
+        )
+    return Instrument(
+        type=kind,
+        fingerprint=_opt_str(value, "fingerprint", "instrument."),
+        country=_opt_str(value, "country", "instrument."),
+    )
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if value is None:
+        return "null"
+    return "object"
+
+
+def _depth(value: Any, level: int) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level - 1
+
+
+def _str(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name)
+    if value is None:
+        raise DecodeError("missing_field", f"field {name!r} is required", name)
+    if not isinstance(value, str):
+        raise DecodeError(
+            "wrong_type", f"field {name!r} must be a string, not a JSON {_json_type(value)}", name
+        )
+    return value
+
+
+def _id(doc: dict[str, Any], name: str) -> str:
+    value = _str(doc, name)
+    if not value or len(value) > MAX_ID_CHARS:
+        raise DecodeError(
+            "invalid_value", f"field {name!r} must be 1 to {MAX_ID_CHARS} characters", name
+        )
+    return value
+
+
+def _opt_str(doc: dict[str, Any], name: str, prefix: str = "") -> str | None:
+    value = doc.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise DecodeError(
+        "wrong_type",
+        f"field {prefix}{name!r} must be a string, not a JSON {_json_type(value)}",
+        prefix + name,
+    )
+
+
+def _number(doc: dict[str, Any], name: str) -> float | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(
+            "wrong_type", f"field {name!r} must be a number, not a JSON {_json_type(value)}", name
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise DecodeError("invalid_value", f"field {name!r} must be finite", name)
+    return number
+
+
+def _amount(doc: dict[str, Any], name: str) -> float:
+    number = _opt_amount(doc, name)
+    if number is None:
+        raise DecodeError("missing_field", f"field {name!r} is required", name)
+    return number
+
+
+def _opt_amount(doc: dict[str, Any], name: str) -> float | None:
+    number = _number(doc, name)
+    if number is not None and number < 0:
+        raise DecodeError("invalid_value", f"field {name!r} must be >= 0, not {number:g}", name)
+    return number
+
+
+def _opt_fraction(doc: dict[str, Any], name: str) -> float | None:
+    number = _number(doc, name)
+    if number is not None and not 0.0 <= number <= 1.0:
+        raise DecodeError(
+            "invalid_value", f"field {name!r} must be between 0 and 1, not {number:g}", name
+        )
+    return number
+
+
+def _opt_count(doc: dict[str, Any], name: str) -> int | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DecodeError(
+            "invalid_value", f"field {name!r} must be a whole number >= 0, not {value!r}", name
+        )
+    return value
+
+
+def _currency(doc: dict[str, Any], name: str) -> str:
+    value = _str(doc, name)
+    if len(value) != 3 or not value.isascii() or not value.isupper():
+        raise DecodeError(
+            "invalid_value", f"field {name!r} must be an ISO 4217 code like 'USD'", name
+        )
+    return value
+
+
+def encode(message: Alert | EnforcementRequest | dict[str, Any]) -> bytes:
+    """Serialise an output message (or any JSON-ready dict) to compact UTF-8 JSON."""
+    if isinstance(message, dict):
+        return orjson.dumps(message)
+    return orjson.dumps(message.to_dict())
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The wire form of an input event (used by replay outputs, tests and the generator)."""
+    out: dict[str, Any] = {"type": event.type}
+    for name in event.__slots__:
+        if name == "ts_ms":
+            continue
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if isinstance(value, Instrument):
+            value = {k: getattr(value, k) for k in Instrument.__slots__ if getattr(value, k)}
+        out[name] = value
+    return out

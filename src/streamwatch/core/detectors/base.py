@@ -1,0 +1,60 @@
+"""The detector interface and the finding a detector returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from streamwatch.core.events import Event, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector concluded from one event: the stuff of an alert, less the wall clock.
+
+    ``incident`` names the incident within the customer and kind, from the evidence only (never
+    from arrival order or wall time), so that live and replay, and a restarted worker, name the
+    same incident alike; the engine derives the ``alert_id`` from customer, kind and incident.
+    A finding for an incident already raised amends that alert.
+    """
+
+    incident: str
+    kind: str
+    severity: Severity
+    score: float
+    event_time_ms: int
+    window_start_ms: int
+    window_end_ms: int
+    reasons: tuple[str, ...]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    subscription_ids: tuple[str, ...] = ()
+
+
+class Detector(Protocol):
+    """A detector: stateless itself, it keeps each customer's state in a plain object.
+
+    ``observe`` is called once per (deduplicated) event of the declared types, in arrival
+    order, may mutate ``state`` and must not mutate ``event``. It must be deterministic: the
+    same state and event give the same findings and the same new state. Within it: score,
+    decide, then learn, and never learn from what was just flagged.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    event_types: ClassVar[frozenset[str]]
+
+    def new_state(self) -> Any:
+        """A fresh state for a customer this detector has not seen."""
+        ...
+
+    def observe(self, state: Any, event: Event) -> list[Finding]:
+        """Fold one event into the state; return the findings it causes (often none)."""
+        ...
+
+    def dump(self, state: Any) -> dict[str, Any]:
+        """The state as a JSON-ready dict (for snapshots and the changelog)."""
+        ...
+
+    def load(self, data: dict[str, Any]) -> Any:
+        """The inverse of ``dump``."""
+        ...

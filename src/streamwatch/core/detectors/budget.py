@@ -1,0 +1,220 @@
+"""``budget_threshold``: month-to-date spend against the customer's monthly budget.
+
+Rule (the generator's labels implement the same one): a ``budget.set`` activity sets the
+monthly budget from its ``ts`` on. Month spend is the sum of usage ``cost`` in the budget's
+currency within the UTC calendar month. Each of 50%, 80% and 100% fires once per month, at the
+usage event whose cost makes the spend reach it, or at the ``budget.set`` that finds the month
+already past it. The forecast fires once per month at the first usage event, three days or more
+into the month, whose linear projection to month end exceeds the budget while 100% has not yet
+been reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from streamwatch.core.detectors.base import Finding
+from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
+from streamwatch.core.explain import money, percent
+from streamwatch.core.timeutil import MS_PER_DAY, format_ts, month_bounds_ms, month_key
+
+THRESHOLDS: Final[tuple[tuple[str, float, Severity, float], ...]] = (
+    ("50%", 0.5, "info", 0.1),
+    ("80%", 0.8, "low", 0.25),
+    ("100%", 1.0, "medium", 0.5),
+)
+FORECAST_AFTER_MS: Final = 3 * MS_PER_DAY
+MONTHS_KEPT: Final = 2
+SUBSCRIPTIONS_KEPT: Final = 8
+
+
+@dataclass(slots=True)
+class MonthSpend:
+    """One month's spend per currency, which of its lines have fired, and where it was spent."""
+
+    start_ms: int
+    end_ms: int
+    spend: dict[str, float] = field(default_factory=dict)
+    fired: list[str] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BudgetState:
+    """A customer's budget (if any) and the spend of the months still open."""
+
+    amount: float | None = None
+    currency: str | None = None
+    set_at_ms: int | None = None
+    months: dict[str, MonthSpend] = field(default_factory=dict)
+
+
+class BudgetDetector:
+    """Month-to-date spend against the monthly budget; see the module docstring for the rule."""
+
+    name: ClassVar[str] = "budget_threshold"
+    version: ClassVar[str] = "1"
+    event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+
+    def new_state(self) -> BudgetState:
+        return BudgetState()
+
+    def observe(self, state: BudgetState, event: Event) -> list[Finding]:
+        if isinstance(event, UsageEvent):
+            return self._usage(state, event)
+        if (
+            isinstance(event, ActivityEvent)
+            and event.operation == "budget.set"
+            and event.status == "succeeded"
+        ):
+            return self._budget_set(state, event)
+        return []
+
+    def _month(self, state: BudgetState, ts_ms: int) -> tuple[str, MonthSpend]:
+        for key, month in state.months.items():
+            if month.start_ms <= ts_ms < month.end_ms:
+                return key, month
+        key = month_key(ts_ms)
+        start, end = month_bounds_ms(key)
+        month = MonthSpend(start, end)
+        state.months[key] = month
+        if len(state.months) > MONTHS_KEPT:
+            del state.months[min(state.months)]
+        return key, month
+
+    def _usage(self, state: BudgetState, event: UsageEvent) -> list[Finding]:
+        key, month = self._month(state, event.ts_ms)
+        month.spend[event.currency] = month.spend.get(event.currency, 0.0) + event.cost
+        if event.subscription_id not in month.subscriptions:
+            month.subscriptions.append(event.subscription_id)
+            del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
+        if state.amount is None or event.currency != state.currency:
+            return []
+        findings = self._crossings(state, key, month, event.ts_ms)
+        if (
+            "forecast" not in month.fired
+            and "100%" not in month.fired
+            and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS
+        ):
+            spent = month.spend[event.currency]
+            projected = spent * (month.end_ms - month.start_ms) / (event.ts_ms - month.start_ms)
+            if projected > state.amount:
+                month.fired.append("forecast")
+                findings.append(self._forecast(state, key, month, event.ts_ms, spent, projected))
+        return findings
+
+    def _budget_set(self, state: BudgetState, event: ActivityEvent) -> list[Finding]:
+        props = event.properties
+        amount = props.get("amount")
+        currency = props.get("currency")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            return []
+        if not isinstance(currency, str):
+            return []
+        state.amount = float(amount)
+        state.currency = currency
+        state.set_at_ms = event.ts_ms
+        key, month = self._month(state, event.ts_ms)
+        return self._crossings(state, key, month, event.ts_ms)
+
+    def _crossings(
+        self, state: BudgetState, key: str, month: MonthSpend, ts_ms: int
+    ) -> list[Finding]:
+        assert state.amount is not None
+        assert state.currency is not None
+        spent = month.spend.get(state.currency, 0.0)
+        findings = []
+        for label, fraction, severity, score in THRESHOLDS:
+            if label in month.fired or spent < fraction * state.amount:
+                continue
+            month.fired.append(label)
+            used = spent / state.amount
+            reason = (
+                f"Month-to-date spend for {key} is {money(spent, state.currency)}, "
+                f"{percent(used)} of the {money(state.amount, state.currency)} monthly budget; "
+                f"it crossed {label} at {format_ts(ts_ms)}."
+            )
+            findings.append(
+                Finding(
+                    incident=f"{key}/{label}",
+                    kind=self.name,
+                    severity=severity,
+                    score=score,
+                    event_time_ms=ts_ms,
+                    window_start_ms=month.start_ms,
+                    window_end_ms=month.end_ms,
+                    reasons=(reason,),
+                    evidence={
+                        "month": key,
+                        "threshold": label,
+                        "spend": round(spent, 2),
+                        "budget": state.amount,
+                        "currency": state.currency,
+                        "used": round(used, 4),
+                    },
+                    subscription_ids=tuple(month.subscriptions),
+                )
+            )
+        return findings
+
+    def _forecast(
+        self,
+        state: BudgetState,
+        key: str,
+        month: MonthSpend,
+        ts_ms: int,
+        spent: float,
+        projected: float,
+    ) -> Finding:
+        assert state.amount is not None
+        assert state.currency is not None
+        days = (ts_ms - month.start_ms) / MS_PER_DAY
+        reason = (
+            f"At the run rate so far ({money(spent, state.currency)} in {days:.1f} days), "
+            f"spend for {key} projects to {money(projected, state.currency)} by month end, "
+            f"{percent(projected / state.amount)} of the "
+            f"{money(state.amount, state.currency)} budget "
+            f"({money(projected - state.amount, state.currency)} over)."
+        )
+        return Finding(
+            incident=f"{key}/forecast",
+            kind=self.name,
+            severity="low",
+            score=0.3,
+            event_time_ms=ts_ms,
+            window_start_ms=month.start_ms,
+            window_end_ms=month.end_ms,
+            reasons=(reason,),
+            evidence={
+                "month": key,
+                "threshold": "forecast",
+                "spend": round(spent, 2),
+                "projected": round(projected, 2),
+                "budget": state.amount,
+                "currency": state.currency,
+            },
+            subscription_ids=tuple(month.subscriptions),
+        )
+
+    def dump(self, state: BudgetState) -> dict[str, Any]:
+        return {
+            "amount": state.amount,
+            "currency": state.currency,
+            "set_at_ms": state.set_at_ms,
+            "months": {
+                key: [m.start_ms, m.end_ms, m.spend, m.fired, m.subscriptions]
+                for key, m in state.months.items()
+            },
+        }
+
+    def load(self, data: dict[str, Any]) -> BudgetState:
+        return BudgetState(
+            amount=data["amount"],
+            currency=data["currency"],
+            set_at_ms=data["set_at_ms"],
+            months={
+                key: MonthSpend(start, end, dict(spend), list(fired), list(subs))
+                for key, (start, end, spend, fired, subs) in data["months"].items()
+            },
+        )

@@ -1,0 +1,204 @@
+"""The core step: one customer's state and one event in, decisions out.
+
+``Core.step`` deduplicates by event_id, tracks the customer's event-time watermark (counting
+late events, which are still processed), runs the detectors for the event's type, turns their
+findings into new or amended alerts, and asks the policy for enforcement requests. The live
+worker and replay both call it; nothing else decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from streamwatch.core.detectors.base import Detector, Finding
+from streamwatch.core.detectors.budget import BudgetDetector
+from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
+from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
+from streamwatch.core.ids import stable_id
+from streamwatch.core.policy import Policy
+from streamwatch.core.state import CustomerState, OpenAlert
+from streamwatch.core.timeutil import MS_PER_DAY, format_ts
+
+ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Tunables of the engine itself (detectors carry their own)."""
+
+    allowed_lateness_s: int = 3600
+    """Events older than the customer's newest event by more than this are counted as late."""
+    dedupe_capacity: int = 4096
+    """How many recent event ids each customer remembers for deduplication."""
+    max_open_alerts: int = 64
+
+
+@dataclass(slots=True)
+class Decisions:
+    """What one event caused: alerts (new or amended), requests to send, and shadow requests."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    requests: list[EnforcementRequest] = field(default_factory=list)
+    shadowed: list[EnforcementRequest] = field(default_factory=list)
+    duplicate: bool = False
+    late: bool = False
+
+
+def default_detectors() -> list[Detector]:
+    """The detectors a worker runs unless told otherwise."""
+    return [BudgetDetector(), ProviderNoticeDetector()]
+
+
+class Core:
+    """The deterministic decision engine, shared by live and replay.
+
+    ``step`` mutates the state it is given (callers own it: a Faust table row, or replay's
+    dict) and never mutates the event. ``now_ms`` is the wall clock of the caller; it only
+    stamps ``detected_at`` and never changes a decision.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        detectors: Sequence[Detector] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.policy = policy or Policy()
+        self.detectors: tuple[Detector, ...] = tuple(
+            default_detectors() if detectors is None else detectors
+        )
+        self.settings = settings or Settings()
+        self._lateness_ms = self.settings.allowed_lateness_s * 1000
+        self._by_type: dict[str, tuple[Detector, ...]] = {
+            kind: tuple(d for d in self.detectors if kind in d.event_types)
+            for kind in ("usage", "activity", "payment")
+        }
+
+    def new_state(self, customer_id: str) -> CustomerState:
+        """A fresh state for a customer seen for the first time."""
+        return CustomerState(
+            customer_id=customer_id,
+            detectors={d.name: d.new_state() for d in self.detectors},
+        )
+
+    def snapshot(self, state: CustomerState) -> dict[str, Any]:
+        """The state as a JSON-ready dict (see ``restore``)."""
+        return state.snapshot({d.name: d.dump(state.detectors[d.name]) for d in self.detectors})
+
+    def restore(self, data: dict[str, Any]) -> CustomerState:
+        """A state from ``snapshot``; detectors added since start fresh."""
+        dumped = data.get("detectors", {})
+        detectors = {
+            d.name: d.load(dumped[d.name]) if d.name in dumped else d.new_state()
+            for d in self.detectors
+        }
+        return CustomerState.restore(data, detectors)
+
+    def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
+        """Fold one event into the customer's state; see the class docstring."""
+        decisions = Decisions()
+        seen = state.seen
+        if event.event_id in seen:
+            state.duplicates += 1
+            decisions.duplicate = True
+            return decisions
+        seen[event.event_id] = None
+        if len(seen) > self.settings.dedupe_capacity:
+            del seen[next(iter(seen))]
+        state.events += 1
+        if event.ts_ms > state.watermark_ms:
+            state.watermark_ms = event.ts_ms
+        elif event.ts_ms < state.watermark_ms - self._lateness_ms:
+            state.late += 1
+            decisions.late = True
+        for detector in self._by_type[event.type]:
+            for finding in detector.observe(state.detectors[detector.name], event):
+                alert = self._raise(state, detector, finding, now_ms)
+                if alert is not None:
+                    decisions.alerts.append(alert)
+                    self._enforce(state, alert, finding.event_time_ms, decisions)
+        if decisions.alerts:
+            self._expire(state)
+        return decisions
+
+    def _raise(
+        self, state: CustomerState, detector: Detector, finding: Finding, now_ms: int
+    ) -> Alert | None:
+        alert_id = stable_id(state.customer_id, finding.kind, finding.incident)
+        fingerprint = stable_id(
+            finding.severity,
+            f"{finding.score:.4f}",
+            orjson.dumps(finding.evidence, option=orjson.OPT_SORT_KEYS).decode(),
+        )
+        known = state.alerts.get(alert_id)
+        if known is not None and known.fingerprint == fingerprint:
+            return None
+        revision = 1 if known is None else known.revision + 1
+        state.alerts[alert_id] = OpenAlert(
+            kind=finding.kind,
+            severity=finding.severity,
+            score=finding.score,
+            event_time_ms=finding.event_time_ms,
+            revision=revision,
+            fingerprint=fingerprint,
+            summary=finding.reasons[0] if finding.reasons else finding.kind,
+        )
+        return Alert(
+            alert_id=alert_id,
+            customer_id=state.customer_id,
+            kind=finding.kind,
+            severity=finding.severity,
+            score=finding.score,
+            event_time=format_ts(finding.event_time_ms),
+            window_start=format_ts(finding.window_start_ms),
+            window_end=format_ts(finding.window_end_ms),
+            detected_at=format_ts(now_ms),
+            reasons=finding.reasons,
+            evidence=finding.evidence,
+            subscription_ids=finding.subscription_ids,
+            detector=DetectorRef(detector.name, detector.version),
+            revision=revision,
+        )
+
+    def _enforce(
+        self, state: CustomerState, alert: Alert, event_time_ms: int, decisions: Decisions
+    ) -> None:
+        for rule, request in self.policy.decide(alert, state.cooldowns, event_time_ms):
+            (decisions.shadowed if rule.shadow else decisions.requests).append(request)
+
+    def _expire(self, state: CustomerState) -> None:
+        horizon = state.watermark_ms - ALERT_RETENTION_MS
+        stale = [k for k, a in state.alerts.items() if a.event_time_ms < horizon]
+        for alert_id in stale:
+            del state.alerts[alert_id]
+        while len(state.alerts) > self.settings.max_open_alerts:
+            del state.alerts[next(iter(state.alerts))]
+
+
+class Fleet:
+    """Many customers' states in a dict, for replay, the demo and tests."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.states: dict[str, CustomerState] = {}
+
+    def step(self, event: Event, now_ms: int) -> Decisions:
+        """Route the event to its customer's state (creating it) and step the core."""
+        state = self.states.get(event.customer_id)
+        if state is None:
+            state = self.states[event.customer_id] = self.core.new_state(event.customer_id)
+        return self.core.step(state, event, now_ms)
+
+    def run(self, events: Iterable[Event], clock: Callable[[], int]) -> Decisions:
+        """Step every event; the decisions of all of them together."""
+        total = Decisions()
+        for event in events:
+            decisions = self.step(event, clock())
+            total.alerts.extend(decisions.alerts)
+            total.requests.extend(decisions.requests)
+            total.shadowed.extend(decisions.shadowed)
+        return total

@@ -1,0 +1,49 @@
+"""RFC 3339 timestamps as integer milliseconds since the epoch, and calendar helpers (UTC)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+
+MS_PER_S = 1000
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 86_400_000
+
+
+class TimestampError(ValueError):
+    """A timestamp is not RFC 3339 with an offset (for example ``2026-10-01T03:00:00Z``)."""
+
+
+def parse_ts_ms(text: str) -> int:
+    """Parse an RFC 3339 timestamp with an explicit offset into epoch milliseconds.
+
+    Raises TimestampError for anything else, including naive timestamps.
+    """
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise TimestampError(f"{text!r} is not an RFC 3339 timestamp") from exc
+    if dt.tzinfo is None:
+        raise TimestampError(f"{text!r} has no UTC offset (RFC 3339 requires one, e.g. 'Z')")
+    return int(dt.timestamp() * MS_PER_S)
+
+
+def format_ts(ts_ms: int) -> str:
+    """Format epoch milliseconds as RFC 3339 UTC with a ``Z``; milliseconds only when non-zero."""
+    dt = datetime.fromtimestamp(ts_ms / MS_PER_S, tz=UTC)
+    if ts_ms % MS_PER_S:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % MS_PER_S:03d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def month_key(ts_ms: int) -> str:
+    """The UTC calendar month of a timestamp, as ``YYYY-MM``."""
+    return datetime.fromtimestamp(ts_ms / MS_PER_S, tz=UTC).strftime("%Y-%m")
+
+
+def month_bounds_ms(month: str) -> tuple[int, int]:
+    """Start (inclusive) and end (exclusive) of a ``YYYY-MM`` month in epoch milliseconds."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = calendar.timegm((year, mon, 1, 0, 0, 0)) * MS_PER_S
+    days = calendar.monthrange(year, mon)[1]
+    return start, start + days * MS_PER_DAY
