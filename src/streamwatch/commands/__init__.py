@@ -1,0 +1,1 @@
+"""Subcommands of the ``streamwatch`` CLI, one module each (see ``streamwatch.cli``)."""
