@@ -1,0 +1,116 @@
+"""JSONL files in and out: one message per line, UTF-8 JSON (input may be anything at all)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+import orjson
+
+from streamwatch.core.events import Alert, EnforcementRequest
+from streamwatch.replay.runner import Source
+
+
+def file_source(path: Path, progress: Progress | None = None) -> Source:
+    """A replay source reading ``path`` line by line; blank lines are skipped."""
+
+    def lines() -> Iterator[tuple[bytes, int]]:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if progress is not None:
+                    progress.advance(len(raw))
+                line = raw.rstrip(b"\r\n")
+                if line.strip():
+                    yield line, number
+
+    name = str(path)
+    return Source(lines(), lambda number: {"file": name, "line": number})
+
+
+class JsonlSink:
+    """Writes alerts, requests and dead letters to JSONL files (any of them may be None)."""
+
+    def __init__(
+        self, alerts: Path | None, requests: Path | None, dead_letters: Path | None
+    ) -> None:
+        self._files: list[IO[bytes]] = []
+        self._alerts = self._open(alerts)
+        self._requests = self._open(requests)
+        self._dead = self._open(dead_letters)
+
+    def _open(self, path: Path | None) -> IO[bytes] | None:
+        if path is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("wb", buffering=1 << 20)
+        self._files.append(handle)
+        return handle
+
+    def alert(self, alert: Alert) -> None:
+        if self._alerts is not None:
+            self._alerts.write(orjson.dumps(alert.to_dict()) + b"\n")
+
+    def request(self, request: EnforcementRequest) -> None:
+        if self._requests is not None:
+            self._requests.write(orjson.dumps(request.to_dict()) + b"\n")
+
+    def dead_letter(self, record: dict[str, Any]) -> None:
+        if self._dead is not None:
+            self._dead.write(orjson.dumps(record) + b"\n")
+
+    def close(self) -> None:
+        for handle in self._files:
+            handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total_bytes: int, stream: IO[str] | None = None) -> None:
+        self.total = max(total_bytes, 1)
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.enabled = _isatty(self.stream)
+        self._next_draw = 0
+
+    def advance(self, nbytes: int) -> None:
+        self.done += nbytes
+        if self.enabled and self.done >= self._next_draw:
+            self._next_draw = self.done + self.total // 200
+            self.draw()
+
+    def draw(self) -> None:
+        fraction = min(self.done / self.total, 1.0)
+        filled = int(fraction * 40)
+        bar = "#" * filled + "-" * (40 - filled)
+        self.stream.write(f"\rreplay [{bar}] {fraction * 100:5.1f}%")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.done = self.total
+            self.draw()
+            self.stream.write("\n")
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (ValueError, io.UnsupportedOperation):
+        return False

@@ -1,0 +1,44 @@
+"""A readable summary of a run: alerts by kind, requests by action, the customers most at risk."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from streamwatch.core.events import Alert, EnforcementRequest
+from streamwatch.core.state import CustomerState
+
+
+def summarize(
+    alerts: Sequence[Alert],
+    requests: Sequence[EnforcementRequest],
+    states: dict[str, CustomerState],
+    top: int = 5,
+) -> str:
+    """Plain text for a terminal; deterministic for the same inputs."""
+    lines = []
+    distinct = {a.alert_id: a for a in alerts}
+    by_kind = Counter(a.kind for a in distinct.values())
+    lines.append(f"Alerts: {len(distinct)} incidents ({len(alerts)} messages incl. amendments)")
+    for kind, count in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {kind:<24} {count:>6}")
+    by_action = Counter(
+        (r.action, "approval required" if r.requires_approval else "automatic") for r in requests
+    )
+    lines.append(f"Enforcement requests: {len(requests)}")
+    for (action, mode), count in sorted(by_action.items()):
+        lines.append(f"  {action:<24} {count:>6}  ({mode})")
+    ranked = sorted(
+        (s for s in states.values() if s.alerts), key=lambda s: (-s.risk, s.customer_id)
+    )[:top]
+    if ranked:
+        lines.append(f"Customers most at risk (top {len(ranked)}):")
+    for state in ranked:
+        lines.append(
+            f"  {state.customer_id}  risk {state.risk:.2f}  "
+            f"({len(state.alerts)} open alert{'s' if len(state.alerts) != 1 else ''})"
+        )
+        worst = sorted(state.alerts.values(), key=lambda a: (-a.score, a.event_time_ms))[:3]
+        for alert in worst:
+            lines.append(f"    - [{alert.severity}] {alert.kind}: {alert.summary}")
+    return "\n".join(lines)
