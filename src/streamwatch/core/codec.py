@@ -8,6 +8,7 @@ and unknown activity operations accepted (forward compatibility).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Final
 
 import orjson
@@ -35,6 +36,7 @@ MAX_DEPTH: Final = 16
 """Deepest nesting accepted inside ``properties``; deeper documents are dead-lettered."""
 
 MAX_ID_CHARS: Final = 256
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class DecodeError(ValueError):
@@ -70,7 +72,7 @@ def decode_event(raw: bytes) -> Event:
         text = str(exc)
         if "utf-8" in text.lower() or "surrogate" in text.lower():
             raise DecodeError("invalid_utf8", f"message is not valid UTF-8 ({text})") from exc
-        if "recursion" in text.lower():
+        if "recursion" in text.lower() or "depth" in text.lower():
             raise DecodeError("too_deep", f"document nests too deeply ({text})") from exc
         raise DecodeError("invalid_json", f"message is not valid JSON ({text})") from exc
     if not isinstance(doc, dict):
@@ -80,9 +82,7 @@ def decode_event(raw: bytes) -> Event:
 
 def event_from_dict(doc: dict[str, Any]) -> Event:
     """Validate a decoded JSON object into an event; raises DecodeError naming the field."""
-    kind = doc.get("type")
-    if kind is None:
-        raise DecodeError("missing_field", "field 'type' is required", "type")
+    kind = _str(doc, "type")
     if kind not in EVENT_TYPES:
         raise DecodeError(
             "unknown_type",
@@ -223,7 +223,7 @@ def _instrument(value: Any) -> Instrument | None:
             f"instrument must be an object, not a JSON {_json_type(value)}",
             "instrument",
         )
-    kind = value.get("type")
+    kind = _str(value, "type", "instrument.")
     if kind not in INSTRUMENT_TYPES:
         raise DecodeError(
             "invalid_value",
@@ -252,6 +252,9 @@ def _json_type(value: Any) -> str:
 
 
 def _depth(value: Any, level: int) -> int:
+    """How deep containers nest, counting ``value`` itself at ``level`` (stops past the limit)."""
+    if not isinstance(value, dict | list):
+        return level - 1
     if level > MAX_DEPTH:
         return level
     if isinstance(value, dict):
@@ -261,13 +264,15 @@ def _depth(value: Any, level: int) -> int:
     return level - 1
 
 
-def _str(doc: dict[str, Any], name: str) -> str:
+def _str(doc: dict[str, Any], name: str, prefix: str = "") -> str:
     value = doc.get(name)
     if value is None:
-        raise DecodeError("missing_field", f"field {name!r} is required", name)
+        raise DecodeError("missing_field", f"field {prefix}{name!r} is required", prefix + name)
     if not isinstance(value, str):
         raise DecodeError(
-            "wrong_type", f"field {name!r} must be a string, not a JSON {_json_type(value)}", name
+            "wrong_type",
+            f"field {prefix}{name!r} must be a string, not a JSON {_json_type(value)}",
+            prefix + name,
         )
     return value
 
@@ -333,7 +338,11 @@ def _opt_count(doc: dict[str, Any], name: str) -> int | None:
     value = doc.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(
+            "wrong_type", f"field {name!r} must be a number, not a JSON {_json_type(value)}", name
+        )
+    if not isinstance(value, int) or value < 0:
         raise DecodeError(
             "invalid_value", f"field {name!r} must be a whole number >= 0, not {value!r}", name
         )
@@ -342,7 +351,7 @@ def _opt_count(doc: dict[str, Any], name: str) -> int | None:
 
 def _currency(doc: dict[str, Any], name: str) -> str:
     value = _str(doc, name)
-    if len(value) != 3 or not value.isascii() or not value.isupper():
+    if not _CURRENCY.fullmatch(value):
         raise DecodeError(
             "invalid_value", f"field {name!r} must be an ISO 4217 code like 'USD'", name
         )

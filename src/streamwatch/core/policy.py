@@ -101,10 +101,20 @@ def parse_policy(text: str) -> Policy:
     return Policy(rules=tuple(rules), dry_run=dry_run, version=str(doc.get("version", "1")))
 
 
+_RULE_KEYS = frozenset(
+    {"id", "action", "kinds", "min_severity", "where", "requires_approval", "shadow", "cooldown_s"}
+)
+
+
 def _rule(raw: dict[str, Any], index: int) -> Rule:
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not rule_id:
         raise PolicyError(f"rule #{index + 1} needs an 'id'")
+    unknown = sorted(set(raw) - _RULE_KEYS)
+    if unknown:
+        raise PolicyError(
+            f"rule {rule_id!r}: unknown field(s) {unknown}; known: {sorted(_RULE_KEYS)}"
+        )
     action = raw.get("action")
     if action not in ACTIONS:
         raise PolicyError(f"rule {rule_id!r}: action must be one of {list(ACTIONS)}")
@@ -118,15 +128,24 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
     if not isinstance(where, dict):
         raise PolicyError(f"rule {rule_id!r}: 'where' must be a table of field = pattern")
     cooldown = raw.get("cooldown_s", 0)
-    if not isinstance(cooldown, int) or cooldown < 0:
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
         raise PolicyError(f"rule {rule_id!r}: cooldown_s must be a whole number of seconds")
+    flags = {}
+    for name, default in (
+        ("requires_approval", action in ("restrict", "suspend")),
+        ("shadow", False),
+    ):
+        value = raw.get(name, default)
+        if not isinstance(value, bool):
+            raise PolicyError(f"rule {rule_id!r}: {name} must be true or false")
+        flags[name] = value
     return Rule(
         id=rule_id,
         action=action,
         kinds=frozenset(kinds),
         min_severity=min_severity,
         where=tuple((str(k), str(v)) for k, v in where.items()),
-        requires_approval=bool(raw.get("requires_approval", action in ("restrict", "suspend"))),
-        shadow=bool(raw.get("shadow", False)),
+        requires_approval=flags["requires_approval"],
+        shadow=flags["shadow"],
         cooldown_s=cooldown,
     )

@@ -72,7 +72,7 @@ class CustomerState:
                 ]
                 for alert_id, a in self.alerts.items()
             },
-            "cooldowns": self.cooldowns,
+            "cooldowns": dict(self.cooldowns),
             "counters": [self.events, self.duplicates, self.late],
         }
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 MS_PER_S = 1000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_MIN_MS = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _ONE_MS
+_MAX_MS = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // _ONE_MS
 
 
 class TimestampError(ValueError):
@@ -17,15 +24,22 @@ class TimestampError(ValueError):
 def parse_ts_ms(text: str) -> int:
     """Parse an RFC 3339 timestamp with an explicit offset into epoch milliseconds.
 
-    Raises TimestampError for anything else, including naive timestamps.
+    Raises TimestampError for anything else, including naive timestamps, other ISO 8601
+    forms (week dates, basic format) and instants whose UTC date leaves years 1 to 9999.
+    Fractions below a millisecond are truncated.
     """
+    if not _RFC3339.fullmatch(text):
+        if _RFC3339.fullmatch(text + "Z"):
+            raise TimestampError(f"{text!r} has no UTC offset (RFC 3339 requires one, e.g. 'Z')")
+        raise TimestampError(f"{text!r} is not an RFC 3339 timestamp")
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise TimestampError(f"{text!r} is not an RFC 3339 timestamp") from exc
-    if dt.tzinfo is None:
-        raise TimestampError(f"{text!r} has no UTC offset (RFC 3339 requires one, e.g. 'Z')")
-    return int(dt.timestamp() * MS_PER_S)
+        raise TimestampError(f"{text!r} is not a valid date and time") from exc
+    ms = (dt - _EPOCH) // _ONE_MS
+    if not _MIN_MS <= ms <= _MAX_MS:
+        raise TimestampError(f"{text!r} is outside the years 0001 to 9999 in UTC")
+    return ms
 
 
 def format_ts(ts_ms: int) -> str:

@@ -7,6 +7,10 @@ usage event whose cost makes the spend reach it, or at the ``budget.set`` that f
 already past it. The forecast fires once per month at the first usage event, three days or more
 into the month, whose linear projection to month end exceeds the budget while 100% has not yet
 been reached.
+
+Money is summed exactly, in whole micro-units (``round(cost * 1_000_000)``), so that ten charges
+of $0.10 reach a $1.00 budget: a threshold of p% is reached when ``spend * 100 >= budget * p``
+and the forecast exceeds the budget when ``spend * month_ms > budget * elapsed_ms``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts, month_bounds_ms, month_key
 
-THRESHOLDS: Final[tuple[tuple[str, float, Severity, float], ...]] = (
-    ("50%", 0.5, "info", 0.1),
-    ("80%", 0.8, "low", 0.25),
-    ("100%", 1.0, "medium", 0.5),
+THRESHOLDS: Final[tuple[tuple[str, int, Severity, float], ...]] = (
+    ("50%", 50, "info", 0.1),
+    ("80%", 80, "low", 0.25),
+    ("100%", 100, "medium", 0.5),
 )
+MICROS: Final = 1_000_000
 FORECAST_AFTER_MS: Final = 3 * MS_PER_DAY
 MONTHS_KEPT: Final = 2
 SUBSCRIPTIONS_KEPT: Final = 8
@@ -31,20 +36,20 @@ SUBSCRIPTIONS_KEPT: Final = 8
 
 @dataclass(slots=True)
 class MonthSpend:
-    """One month's spend per currency, which of its lines have fired, and where it was spent."""
+    """One month's spend per currency (micro-units), which lines have fired, where it was spent."""
 
     start_ms: int
     end_ms: int
-    spend: dict[str, float] = field(default_factory=dict)
+    spend: dict[str, int] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
     subscriptions: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class BudgetState:
-    """A customer's budget (if any) and the spend of the months still open."""
+    """A customer's budget (if any, in micro-units) and the spend of the months still open."""
 
-    amount: float | None = None
+    amount: int | None = None
     currency: str | None = None
     set_at_ms: int | None = None
     months: dict[str, MonthSpend] = field(default_factory=dict)
@@ -85,7 +90,9 @@ class BudgetDetector:
 
     def _usage(self, state: BudgetState, event: UsageEvent) -> list[Finding]:
         key, month = self._month(state, event.ts_ms)
-        month.spend[event.currency] = month.spend.get(event.currency, 0.0) + event.cost
+        month.spend[event.currency] = month.spend.get(event.currency, 0) + round(
+            event.cost * MICROS
+        )
         if event.subscription_id not in month.subscriptions:
             month.subscriptions.append(event.subscription_id)
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
@@ -98,9 +105,10 @@ class BudgetDetector:
             and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS
         ):
             spent = month.spend[event.currency]
-            projected = spent * (month.end_ms - month.start_ms) / (event.ts_ms - month.start_ms)
-            if projected > state.amount:
+            elapsed = event.ts_ms - month.start_ms
+            if spent * (month.end_ms - month.start_ms) > state.amount * elapsed:
                 month.fired.append("forecast")
+                projected = spent * (month.end_ms - month.start_ms) / elapsed
                 findings.append(self._forecast(state, key, month, event.ts_ms, spent, projected))
         return findings
 
@@ -112,7 +120,7 @@ class BudgetDetector:
             return []
         if not isinstance(currency, str):
             return []
-        state.amount = float(amount)
+        state.amount = round(amount * MICROS)
         state.currency = currency
         state.set_at_ms = event.ts_ms
         key, month = self._month(state, event.ts_ms)
@@ -123,16 +131,17 @@ class BudgetDetector:
     ) -> list[Finding]:
         assert state.amount is not None
         assert state.currency is not None
-        spent = month.spend.get(state.currency, 0.0)
+        spent = month.spend.get(state.currency, 0)
         findings = []
-        for label, fraction, severity, score in THRESHOLDS:
-            if label in month.fired or spent < fraction * state.amount:
+        for label, pct, severity, score in THRESHOLDS:
+            if label in month.fired or spent * 100 < state.amount * pct:
                 continue
             month.fired.append(label)
             used = spent / state.amount
             reason = (
-                f"Month-to-date spend for {key} is {money(spent, state.currency)}, "
-                f"{percent(used)} of the {money(state.amount, state.currency)} monthly budget; "
+                f"Month-to-date spend for {key} is {money(spent / MICROS, state.currency)}, "
+                f"{percent(used)} of the {money(state.amount / MICROS, state.currency)} "
+                "monthly budget; "
                 f"it crossed {label} at {format_ts(ts_ms)}."
             )
             findings.append(
@@ -148,8 +157,8 @@ class BudgetDetector:
                     evidence={
                         "month": key,
                         "threshold": label,
-                        "spend": round(spent, 2),
-                        "budget": state.amount,
+                        "spend": round(spent / MICROS, 2),
+                        "budget": state.amount / MICROS,
                         "currency": state.currency,
                         "used": round(used, 4),
                     },
@@ -164,18 +173,20 @@ class BudgetDetector:
         key: str,
         month: MonthSpend,
         ts_ms: int,
-        spent: float,
+        spent: int,
         projected: float,
     ) -> Finding:
         assert state.amount is not None
         assert state.currency is not None
         days = (ts_ms - month.start_ms) / MS_PER_DAY
+        cur = state.currency
+        spent_money, projected_money = spent / MICROS, projected / MICROS
+        budget = state.amount / MICROS
         reason = (
-            f"At the run rate so far ({money(spent, state.currency)} in {days:.1f} days), "
-            f"spend for {key} projects to {money(projected, state.currency)} by month end, "
-            f"{percent(projected / state.amount)} of the "
-            f"{money(state.amount, state.currency)} budget "
-            f"({money(projected - state.amount, state.currency)} over)."
+            f"At the run rate so far ({money(spent_money, cur)} in {days:.1f} days), "
+            f"spend for {key} projects to {money(projected_money, cur)} by month end, "
+            f"{percent(projected / state.amount)} of the {money(budget, cur)} budget "
+            f"({money(projected_money - budget, cur)} over)."
         )
         return Finding(
             incident=f"{key}/forecast",
@@ -189,10 +200,10 @@ class BudgetDetector:
             evidence={
                 "month": key,
                 "threshold": "forecast",
-                "spend": round(spent, 2),
-                "projected": round(projected, 2),
-                "budget": state.amount,
-                "currency": state.currency,
+                "spend": round(spent_money, 2),
+                "projected": round(projected_money, 2),
+                "budget": budget,
+                "currency": cur,
             },
             subscription_ids=tuple(month.subscriptions),
         )
@@ -203,7 +214,7 @@ class BudgetDetector:
             "currency": state.currency,
             "set_at_ms": state.set_at_ms,
             "months": {
-                key: [m.start_ms, m.end_ms, m.spend, m.fired, m.subscriptions]
+                key: [m.start_ms, m.end_ms, dict(m.spend), list(m.fired), list(m.subscriptions)]
                 for key, m in state.months.items()
             },
         }

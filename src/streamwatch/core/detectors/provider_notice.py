@@ -52,7 +52,7 @@ class ProviderNoticeDetector:
         raw_severity = _text(props.get("severity")) or "high"
         severity: Severity = "high"
         for known in SEVERITIES:
-            if raw_severity == known:
+            if raw_severity.lower() == known:
                 severity = known
         action = _text(props.get("action_required")) or "none"
         subscription = _text(props.get("subscription_id")) or subscription_of(event.resource_id)
@@ -88,7 +88,7 @@ class ProviderNoticeDetector:
         ]
 
     def dump(self, state: NoticeState) -> dict[str, Any]:
-        return {"seen": state.seen}
+        return {"seen": list(state.seen)}
 
     def load(self, data: dict[str, Any]) -> NoticeState:
         return NoticeState(seen=list(data["seen"]))
