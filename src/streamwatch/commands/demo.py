@@ -38,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
         bad_rate=0.001,
     )
     generated = generate(config)
-    events = list(generated.events)
-    lines = [orjson.dumps(e) for e in events] + list(generated.bad_lines)
+    records = list(generated.records())
+    lines = [r if isinstance(r, bytes) else orjson.dumps(r) for r in records]
     print(
-        f"Generated {len(events)} events and {len(generated.bad_lines)} malformed lines for "
+        f"Generated {len(generated.events)} events ({generated.duplicates} of them duplicates) "
+        f"and {len(generated.bad_lines)} malformed lines for "
         f"{args.customers} customers over {args.days} days (seed {args.seed}).\n"
     )
     sink = ListSink()
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nProcessed {stats.lines} lines in {elapsed:.2f}s.")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        write_jsonl(events, args.out / "events.jsonl", bad_lines=generated.bad_lines)
+        write_jsonl(records, args.out / "events.jsonl")
         write_labels(generated.labels, args.out / "labels.jsonl")
         with JsonlSink(
             args.out / "alerts.jsonl", args.out / "enforcement.jsonl", args.out / "dead.jsonl"

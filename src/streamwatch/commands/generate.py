@@ -28,9 +28,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamwatch.generator import GeneratorConfig, generate, write_jsonl, write_labels
+    from streamwatch.generator import GeneratorConfig, write_dataset
 
     incidents = tuple(name for name in args.incidents.split(",") if name)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     config = GeneratorConfig(
         seed=args.seed,
         customers=args.customers,
@@ -43,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_events,
     )
     try:
-        result = generate(config)
+        stats = write_dataset(config, args.out, args.labels)
     except ValueError as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
-    count = write_jsonl(result.events, args.out, bad_lines=result.bad_lines)
-    print(f"wrote {count} lines to {args.out}")
+    print(
+        f"wrote {stats.events} events ({stats.duplicates} duplicates, {stats.bad_lines} "
+        f"malformed lines) to {args.out}"
+    )
     if args.labels is not None:
-        write_labels(result.labels, args.labels)
-        print(f"wrote {len(result.labels)} labels to {args.labels}")
+        print(f"wrote {stats.labels} labels to {args.labels}")
     return 0

@@ -44,7 +44,7 @@ class GeneratorConfig:
         if self.max_events is not None and self.max_events < 0:
             raise ValueError(f"max_events must be >= 0 or None, not {self.max_events}")
         if isinstance(self.incidents, str):
-            raise ValueError("incidents must be a tuple of scenario names, not a string")
+            raise TypeError("incidents must be a tuple of scenario names, not a string")
         parse_ts(self.start)
 
     @property

@@ -1,4 +1,4 @@
-"""Timestamps as integer epoch seconds, formatted ``2026-10-01T03:00:00Z``, and UTC calendar math."""
+"""Timestamps as integer epoch seconds, formatted ``2026-10-01T03:00:00Z``; UTC calendar math."""
 
 from __future__ import annotations
 

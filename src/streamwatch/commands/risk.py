@@ -1,0 +1,107 @@
+"""``streamwatch risk``: one customer's live risk view, or the riskiest customers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamwatch.live.redis_view import CustomerView, RiskView
+
+HELP = "Show a customer's live risk and open alerts, or the riskiest customers (Redis view)."
+
+EXIT_NOT_FOUND = 1
+EXIT_UNAVAILABLE = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``risk CUSTOMER_ID [--json]`` or ``risk --top N [--json]``."""
+    parser.add_argument("customer_id", nargs="?", help="the customer to show")
+    parser.add_argument("--top", type=int, metavar="N", help="list the N riskiest customers")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the view from Redis (STREAMWATCH_REDIS, STREAMWATCH_TOPIC_PREFIX) and print it."""
+    import asyncio
+
+    if (args.customer_id is None) == (args.top is None):
+        print("streamwatch risk: give a CUSTOMER_ID or --top N (not both)", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if args.top is not None and args.top < 1:
+        print("streamwatch risk: --top needs N >= 1", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    import orjson
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from streamwatch.live.redis_view import RiskView
+    from streamwatch.live.settings import LiveSettings, SettingsError
+
+    try:
+        settings = LiveSettings.from_env()
+    except SettingsError as exc:
+        print(f"streamwatch risk: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
+    view = RiskView(client, settings.redis_prefix)
+    try:
+        if args.top is not None:
+            return await _top(view, args.top, as_json=args.json)
+        found = await view.customer(args.customer_id)
+    except (RedisError, OSError) as exc:
+        print(
+            f"streamwatch risk: cannot read Redis at {settings.redis}: {exc}\n"
+            "Is Redis running? Start it with: bash deploy/services.sh up",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    finally:
+        await client.aclose()
+    if found is None:
+        print(f"no risk view for customer {args.customer_id!r} (no alert raised yet)")
+        return EXIT_NOT_FOUND
+    if args.json:
+        print(orjson.dumps(found.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_customer(found))
+    return 0
+
+
+async def _top(view: RiskView, n: int, *, as_json: bool) -> int:
+    import orjson
+
+    rows = await view.top(n)
+    if as_json:
+        doc = [{"customer_id": cid, "risk": risk} for cid, risk in rows]
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if not rows:
+        print("no customers in the risk view yet")
+        return 0
+    width = max(len(cid) for cid, _ in rows)
+    for rank, (cid, risk) in enumerate(rows, 1):
+        print(f"{rank:>3}. {cid:<{width}}  risk {risk:.2f}")
+    return 0
+
+
+def format_customer(view: CustomerView) -> str:
+    """The view as a few lines of text for people."""
+    lines = [
+        f"customer {view.customer_id}",
+        f"  risk         {view.risk:.2f}",
+        f"  open alerts  {view.open_alerts}",
+        f"  updated at   {view.updated_at}",
+    ]
+    for alert in view.alerts:
+        lines.append(
+            f"  - {alert['severity']:<8} {alert['kind']:<18} score {alert['score']:.2f}  "
+            f"at {alert['event_time']}  [{alert['alert_id']}]"
+        )
+        lines.append(f"      {alert['summary']}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The scenario registry: name -> function that edits one customer's plan.
+
+A scenario receives the customer's normal plan (``plan.CustomerPlan``) and its own seeded
+random stream, and changes what will happen: schedule extra events (with ``LabelSpec`` labels
+that are emitted together with their event), add resources or ``Ramp``s, replace budgets, set
+``plan.budget_scenario``. It must be deterministic given (plan, rng) and must not emit events
+itself; the timeline does that, in order, after all scenarios ran.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Final
+
+from streamwatch.generator.ids import rng_for
+from streamwatch.generator.plan import CustomerPlan
+
+Scenario = Callable[[CustomerPlan, random.Random], None]
+
+SCENARIOS: Final[dict[str, Scenario]] = {}
+"""Registered scenarios by name; ``GeneratorConfig.incidents`` picks from these."""
+
+
+def register_scenario(name: str) -> Callable[[Scenario], Scenario]:
+    """Decorator: register ``fn`` under ``name``. Raises ValueError if the name is taken."""
+
+    def register(fn: Scenario) -> Scenario:
+        if name in SCENARIOS:
+            raise ValueError(f"scenario {name!r} is already registered")
+        SCENARIOS[name] = fn
+        return fn
+
+    return register
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called ``name``; raises ValueError listing the known ones otherwise."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(sorted(SCENARIOS))
+        raise ValueError(f"unknown scenario {name!r}; known scenarios: {known}") from None
+
+
+def assign_incidents(
+    seed: int, customers: int, names: tuple[str, ...], rate: float
+) -> dict[int, str]:
+    """Which customer index gets which scenario: ``round(rate * customers)`` of them, drawn
+    without replacement, given the names round-robin (so each name appears when there are
+    enough incident customers). Deterministic in (seed, customers, names, rate)."""
+    if not names or customers == 0:
+        return {}
+    for name in names:
+        get_scenario(name)
+    count = min(customers, round(rate * customers))
+    chosen = rng_for(seed, "incidents").sample(range(customers), count)
+    return {index: names[j % len(names)] for j, index in enumerate(chosen)}
+
+
+def apply_scenario(seed: int, name: str, plan: CustomerPlan) -> None:
+    """Run scenario ``name`` on ``plan`` with its own random stream."""
+    get_scenario(name)(plan, rng_for(seed, plan.customer_id, "scenario", name))
+    plan.scenarios.append(name)
