@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, Timer, emit, generated_file, peak_rss_mb, run_phase  # noqa: E402
+from common import OUT, Timer, emit, generated_file, peak_rss_mb, run_phase
 
 
 def phase_parse(path: Path) -> None:

@@ -82,6 +82,38 @@ def decode_event(raw: bytes) -> Event:
 
 def event_from_dict(doc: dict[str, Any]) -> Event:
     """Validate a decoded JSON object into an event; raises DecodeError naming the field."""
+    get = doc.get
+    kind, event_id, customer_id, ts = get("type"), get("event_id"), get("customer_id"), get("ts")
+    if not (
+        type(kind) is str
+        and type(event_id) is str
+        and type(customer_id) is str
+        and type(ts) is str
+        and kind in EVENT_TYPES
+        and 0 < len(event_id) <= MAX_ID_CHARS
+        and 0 < len(customer_id) <= MAX_ID_CHARS
+    ):
+        kind, event_id, customer_id, ts = _envelope(doc)
+    ts_ms = _TS_CACHE.get(ts)
+    if ts_ms is None:
+        try:
+            ts_ms = parse_ts_ms(ts)
+        except TimestampError as exc:
+            raise DecodeError("invalid_timestamp", str(exc), "ts") from exc
+        if len(_TS_CACHE) >= _TS_CACHE_SIZE:
+            _TS_CACHE.clear()
+        _TS_CACHE[ts] = ts_ms
+    if kind == "usage":
+        return _usage_fast(doc, event_id, customer_id, ts, ts_ms) or _usage(
+            doc, event_id, customer_id, ts, ts_ms
+        )
+    if kind == "activity":
+        return _activity(doc, event_id, customer_id, ts, ts_ms)
+    return _payment(doc, event_id, customer_id, ts, ts_ms)
+
+
+def _envelope(doc: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The envelope fields, checked one by one so that the error names the first bad one."""
     kind = _str(doc, "type")
     if kind not in EVENT_TYPES:
         raise DecodeError(
@@ -89,18 +121,74 @@ def event_from_dict(doc: dict[str, Any]) -> Event:
             f"type {kind!r} is not one of usage, activity, payment",
             "type",
         )
-    event_id = _id(doc, "event_id")
-    customer_id = _id(doc, "customer_id")
-    ts = _str(doc, "ts")
-    try:
-        ts_ms = parse_ts_ms(ts)
-    except TimestampError as exc:
-        raise DecodeError("invalid_timestamp", str(exc), "ts") from exc
-    if kind == "usage":
-        return _usage(doc, event_id, customer_id, ts, ts_ms)
-    if kind == "activity":
-        return _activity(doc, event_id, customer_id, ts, ts_ms)
-    return _payment(doc, event_id, customer_id, ts, ts_ms)
+    return kind, _id(doc, "event_id"), _id(doc, "customer_id"), _str(doc, "ts")
+
+
+_TS_CACHE: dict[str, int] = {}
+"""Parsed timestamps: events of one interval share their ``ts``. A pure memo, cleared when full."""
+_TS_CACHE_SIZE: Final = 4096
+_INF: Final = float("inf")
+
+
+def _usage_fast(
+    doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms: int
+) -> UsageEvent | None:
+    """The well-formed usage event in one pass, or None to let ``_usage`` name the problem.
+
+    Usage is most of the traffic, so the common case must be cheap; every check here is one
+    that ``_usage`` also makes, and anything unusual falls through to it.
+    """
+    get = doc.get
+    subscription_id, resource_id, meter = get("subscription_id"), get("resource_id"), get("meter")
+    sku, region, unit, currency = get("sku"), get("region"), get("unit"), get("currency")
+    quantity, cost, interval = get("quantity"), get("cost"), get("interval_s", 3600)
+    vcpus, gpus, cpu_util, gpu_util = get("vcpus"), get("gpus"), get("cpu_util"), get("gpu_util")
+    if not (
+        type(subscription_id) is str
+        and type(resource_id) is str
+        and type(meter) is str
+        and meter in METERS
+        and type(sku) is str
+        and type(region) is str
+        and type(unit) is str
+        and type(currency) is str
+        and currency in _CURRENCIES
+        and (type(quantity) is float or type(quantity) is int)
+        and 0 <= quantity < _INF
+        and (type(cost) is float or type(cost) is int)
+        and 0 <= cost < _INF
+        and type(interval) is int
+        and interval > 0
+        and (vcpus is None or (type(vcpus) is int and vcpus >= 0))
+        and (gpus is None or (type(gpus) is int and gpus >= 0))
+        and (cpu_util is None or (type(cpu_util) is float and 0.0 <= cpu_util <= 1.0))
+        and (gpu_util is None or (type(gpu_util) is float and 0.0 <= gpu_util <= 1.0))
+    ):
+        return None
+    return UsageEvent(
+        event_id,
+        customer_id,
+        ts,
+        ts_ms,
+        subscription_id,
+        resource_id,
+        meter,
+        sku,
+        region,
+        float(quantity),
+        unit,
+        float(cost),
+        currency,
+        interval,
+        vcpus,
+        gpus,
+        cpu_util,
+        gpu_util,
+    )
+
+
+_CURRENCIES: set[str] = set()
+"""Currency codes already seen to be well-formed (a pure memo of ``_CURRENCY``)."""
 
 
 def _usage(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms: int) -> Event:
@@ -351,10 +439,14 @@ def _opt_count(doc: dict[str, Any], name: str) -> int | None:
 
 def _currency(doc: dict[str, Any], name: str) -> str:
     value = _str(doc, name)
+    if value in _CURRENCIES:
+        return value
     if not _CURRENCY.fullmatch(value):
         raise DecodeError(
             "invalid_value", f"field {name!r} must be an ISO 4217 code like 'USD'", name
         )
+    if len(_CURRENCIES) < 1024:
+        _CURRENCIES.add(value)
     return value
 
 

@@ -9,7 +9,7 @@ worker and replay both call it; nothing else decides anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -37,15 +37,23 @@ class Settings:
     max_open_alerts: int = 64
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Decisions:
-    """What one event caused: alerts (new or amended), requests to send, and shadow requests."""
+    """What one event caused: alerts (new or amended), requests to send, and shadow requests.
 
-    alerts: list[Alert] = field(default_factory=list)
-    requests: list[EnforcementRequest] = field(default_factory=list)
-    shadowed: list[EnforcementRequest] = field(default_factory=list)
+    A value: most events cause nothing, and share the empty ``NOTHING``.
+    """
+
+    alerts: tuple[Alert, ...] = ()
+    requests: tuple[EnforcementRequest, ...] = ()
+    shadowed: tuple[EnforcementRequest, ...] = ()
     duplicate: bool = False
     late: bool = False
+
+
+NOTHING: Final = Decisions()
+_DUPLICATE: Final = Decisions(duplicate=True)
+_LATE: Final = Decisions(late=True)
 
 
 def default_detectors() -> list[Detector]:
@@ -100,30 +108,36 @@ class Core:
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""
-        decisions = Decisions()
         seen = state.seen
         if event.event_id in seen:
             state.duplicates += 1
-            decisions.duplicate = True
-            return decisions
+            return _DUPLICATE
         seen[event.event_id] = None
         if len(seen) > self.settings.dedupe_capacity:
             del seen[next(iter(seen))]
         state.events += 1
+        late = False
         if event.ts_ms > state.watermark_ms:
             state.watermark_ms = event.ts_ms
         elif event.ts_ms < state.watermark_ms - self._lateness_ms:
             state.late += 1
-            decisions.late = True
+            late = True
+        alerts: list[Alert] = []
+        requests: list[EnforcementRequest] = []
+        shadowed: list[EnforcementRequest] = []
         for detector in self._by_type[event.type]:
             for finding in detector.observe(state.detectors[detector.name], event):
                 alert = self._raise(state, detector, finding, now_ms)
                 if alert is not None:
-                    decisions.alerts.append(alert)
-                    self._enforce(state, alert, finding.event_time_ms, decisions)
-        if decisions.alerts:
-            self._expire(state)
-        return decisions
+                    alerts.append(alert)
+                    for rule, request in self.policy.decide(
+                        alert, state.cooldowns, finding.event_time_ms
+                    ):
+                        (shadowed if rule.shadow else requests).append(request)
+        if not alerts:
+            return _LATE if late else NOTHING
+        self._expire(state)
+        return Decisions(tuple(alerts), tuple(requests), tuple(shadowed), late=late)
 
     def _raise(
         self, state: CustomerState, detector: Detector, finding: Finding, now_ms: int
@@ -164,12 +178,6 @@ class Core:
             revision=revision,
         )
 
-    def _enforce(
-        self, state: CustomerState, alert: Alert, event_time_ms: int, decisions: Decisions
-    ) -> None:
-        for rule, request in self.policy.decide(alert, state.cooldowns, event_time_ms):
-            (decisions.shadowed if rule.shadow else decisions.requests).append(request)
-
     def _expire(self, state: CustomerState) -> None:
         horizon = state.watermark_ms - ALERT_RETENTION_MS
         stale = [k for k, a in state.alerts.items() if a.event_time_ms < horizon]
@@ -195,10 +203,12 @@ class Fleet:
 
     def run(self, events: Iterable[Event], clock: Callable[[], int]) -> Decisions:
         """Step every event; the decisions of all of them together."""
-        total = Decisions()
+        alerts: list[Alert] = []
+        requests: list[EnforcementRequest] = []
+        shadowed: list[EnforcementRequest] = []
         for event in events:
             decisions = self.step(event, clock())
-            total.alerts.extend(decisions.alerts)
-            total.requests.extend(decisions.requests)
-            total.shadowed.extend(decisions.shadowed)
-        return total
+            alerts.extend(decisions.alerts)
+            requests.extend(decisions.requests)
+            shadowed.extend(decisions.shadowed)
+        return Decisions(tuple(alerts), tuple(requests), tuple(shadowed))

@@ -34,7 +34,7 @@ async def read_range(
     )
     await consumer.start()
     try:
-        partitions = []
+        partitions: list[TopicPartition] = []
         for topic in topics:
             ids = await _partitions(consumer, topic)
             partitions.extend(TopicPartition(topic, p) for p in sorted(ids))

@@ -90,7 +90,7 @@ def test_repeated_event_id_is_processed_once_and_counted_as_duplicate() -> None:
     again = core.step(state, spend, NOW_MS)
     assert [a.evidence["threshold"] for a in first.alerts] == ["50%"]
     assert again.duplicate
-    assert again.alerts == []
+    assert not again.alerts
     assert (state.events, state.duplicates, state.late) == (2, 1, 0)
     assert state.detectors["budget_threshold"].months["2026-10"].spend == {"USD": 600_000_000}
 
