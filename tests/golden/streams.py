@@ -1,0 +1,123 @@
+"""Golden streams: fixed inputs and the alerts they must give, live and in replay.
+
+Each stream is a function returning raw lines (contract events of mixed types, with duplicates
+and malformed lines); generated ones are rebuilt from a fixed generator seed rather than stored.
+``<name>.expected.jsonl`` holds the alerts replay produced (alert_id, revision, customer_id,
+kind, event_time). A unit test checks replay against it, and an integration test the live
+worker over the real broker. Rewrite the expected files only when a detector changes on purpose,
+and review their diff:
+
+    .venv/bin/python tests/golden/streams.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streamwatch import testing as build
+from streamwatch.config import load_policy
+from streamwatch.core.engine import Core
+from streamwatch.generator import GeneratorConfig, generate
+from streamwatch.replay.runner import ListSink, Replay, Source
+from streamwatch.testing import FakeClock
+
+HERE = Path(__file__).resolve().parent
+
+
+def generated_mixed() -> list[bytes]:
+    """Six customers over 35 days, budget overruns and provider notices, some noise."""
+    result = generate(
+        GeneratorConfig(
+            seed=21,
+            customers=6,
+            days=35,
+            start="2026-09-10T00:00:00Z",
+            incidents=("budget_overrun", "provider_notice"),
+            incident_rate=0.5,
+            duplicate_rate=0.02,
+            bad_rate=0.002,
+        )
+    )
+    return [r if isinstance(r, bytes) else orjson.dumps(r) for r in result.records()]
+
+
+def cross_topic_edges() -> list[bytes]:
+    """Hand-made edges: a budget set minutes after usage that already passed 50%, a notice
+    resent under a new event id, a repeated event id, a month boundary, and a late event."""
+    c1, c2 = "cust-edge-1", "cust-edge-2"
+    docs: list[dict[str, Any]] = [
+        build.usage(c1, ts="2026-10-31T20:00:00Z", cost=40.0, event_id="e1-u1"),
+        build.usage(c1, ts="2026-10-31T21:00:00Z", cost=30.0, event_id="e1-u2"),
+        build.budget_set(100.0, customer_id=c1, ts="2026-10-31T21:10:00Z", event_id="e1-b1"),
+        build.usage(c1, ts="2026-10-31T22:00:00Z", cost=15.0, event_id="e1-u3"),
+        build.usage(c1, ts="2026-10-31T22:00:00Z", cost=15.0, event_id="e1-u3"),
+        build.usage(c1, ts="2026-10-31T23:00:00Z", cost=20.0, event_id="e1-u4"),
+        build.usage(c1, ts="2026-11-01T00:00:00Z", cost=60.0, event_id="e1-u5"),
+        build.provider_notice(
+            customer_id=c2, ts="2026-10-31T22:30:00Z", notice_id="N-9", event_id="e2-n1"
+        ),
+        build.usage(c2, ts="2026-10-31T23:00:00Z", cost=5.0, event_id="e2-u1"),
+        build.provider_notice(
+            customer_id=c2, ts="2026-10-31T23:30:00Z", notice_id="N-9", event_id="e2-n2"
+        ),
+        build.provider_notice(
+            "aup.spam",
+            customer_id=c2,
+            ts="2026-11-01T01:00:00Z",
+            notice_id="N-10",
+            action_required="restrict",
+            event_id="e2-n3",
+        ),
+        build.usage(c1, ts="2026-10-30T00:00:00Z", cost=1.0, event_id="e1-late"),
+        build.usage(c1, ts="2026-11-01T02:00:00Z", cost=70.0, event_id="e1-u6"),
+    ]
+    return [orjson.dumps(doc) for doc in docs]
+
+
+STREAMS = {"generated-mixed": generated_mixed, "cross-topic-edges": cross_topic_edges}
+
+
+def expected_alerts(lines: list[bytes]) -> list[dict[str, Any]]:
+    """What replay raises for ``lines``, in the form stored in ``expected.jsonl``."""
+    sink = ListSink()
+    replay = Replay(Core(load_policy()), sink, clock=FakeClock())
+    replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), lambda n: {"line": n})])
+    return sorted(
+        (
+            {
+                "alert_id": a.alert_id,
+                "revision": a.revision,
+                "customer_id": a.customer_id,
+                "kind": a.kind,
+                "event_time": a.event_time,
+            }
+            for a in sink.alerts
+        ),
+        key=lambda d: (d["alert_id"], d["revision"]),
+    )
+
+
+def expected_path(name: str) -> Path:
+    """Where the expected alerts of stream ``name`` are kept."""
+    return HERE / f"{name}.expected.jsonl"
+
+
+def load_expected(name: str) -> list[dict[str, Any]]:
+    """The stored expected alerts of stream ``name``."""
+    return [orjson.loads(line) for line in expected_path(name).read_bytes().splitlines()]
+
+
+def main() -> None:
+    for name, make in STREAMS.items():
+        lines = make()
+        alerts = expected_alerts(lines)
+        expected_path(name).write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in alerts))
+        print(f"{name}: {len(lines)} lines, {len(alerts)} alerts", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
