@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from golden.streams import STREAMS, expected_alerts, load_expected
 
 
