@@ -7,6 +7,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamwatch.replay.runner import Source
 
 HELP = "replay JSONL files or a Kafka time range through the detectors"
 
@@ -31,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.core.engine import Core, Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
     from streamwatch.replay.files import JsonlSink, Progress, file_source
-    from streamwatch.replay.runner import Replay, Source
+    from streamwatch.replay.runner import Replay
 
     settings = Settings() if args.lateness is None else Settings(allowed_lateness_s=args.lateness)
     core = Core(load_policy(args.policy), settings=settings)
@@ -82,12 +86,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[object]:
+def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[Source]:
     import asyncio
 
     from streamwatch.live.settings import LiveSettings
     from streamwatch.replay.kafka import read_range
 
     live = LiveSettings.from_env()
-    topics = [live.topic(name) for name in ("usage", "activity", "payments")]
-    return list(asyncio.run(read_range(live.kafka, topics, start_ms, end_ms, customer)))
+    return asyncio.run(read_range(live.kafka, live.topics.inputs, start_ms, end_ms, customer))

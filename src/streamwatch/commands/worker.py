@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         override_logging=False,
         redirect_stdouts=False,
     )
+    worker.spinner = None  # a terminal spinner has no place in JSON logs
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

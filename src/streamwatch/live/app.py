@@ -1,0 +1,170 @@
+"""The Faust app of the live worker, built by ``create_app``.
+
+One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
+hands each message to ``Processor``; per-customer state is a changelog-backed table; outputs
+and state changes go out in one Kafka transaction per input partition
+(``streamwatch.live.transactions``), which gives exactly-once output across crashes; the Redis
+risk view is refreshed a few times a second off the per-event path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, cast
+
+import faust
+import structlog
+from faust.types import TP
+from mode import CrashingSupervisor
+from redis.asyncio import Redis
+
+from streamwatch.core.engine import Core
+from streamwatch.core.policy import parse_policy
+from streamwatch.live.metrics import Counters
+from streamwatch.live.ordering import Incoming, InputCursor
+from streamwatch.live.processor import Processor, wall_clock_ms
+from streamwatch.live.publisher import RedisPublisher
+from streamwatch.live.redis_view import RiskView
+from streamwatch.live.settings import LiveSettings
+from streamwatch.live.state_store import CustomerStates, StateCodec
+from streamwatch.live.transactions import (
+    PartitionTransactions,
+    check_supported,
+    transaction_manager_class,
+)
+
+log = structlog.get_logger("streamwatch.live.app")
+
+STATE_TABLE: Final = "customer-state"
+"""Table name; its changelog topic is ``{app_id}-customer-state-changelog``."""
+
+COMMIT_INTERVAL_S: Final = 1.0
+"""How often transactions commit: outputs become visible to read_committed readers then."""
+REDIS_FLUSH_INTERVAL_S: Final = 0.25
+SESSION_TIMEOUT_S: Final = 10.0
+"""A killed worker's partitions move on after this long (Kafka's default is 45 s)."""
+HEARTBEAT_INTERVAL_S: Final = 1.0
+MAX_FETCH_BYTES: Final = 16 * 1024 * 1024
+"""Per-partition fetch size: more than the input topics' 8 MiB max.message.bytes."""
+MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024 + 64 * 1024
+"""Producer request cap: a dead-letter record (base64 of up to 8 MiB) must fit; the
+dead-letter topic itself accepts 16 MiB."""
+
+
+def create_app(
+    settings: LiveSettings,
+    *,
+    partitions: int = 4,
+    redis: Redis | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> faust.App:
+    """The worker's Faust app. Pure construction: connects to nothing until started.
+
+    Run it with ``faust.Worker`` (``streamwatch worker`` does). ``redis`` replaces the client
+    made from ``settings.redis``; ``clock`` (epoch ms) stamps ``detected_at`` and the view's
+    ``updated_at`` only. ``partitions`` must equal the input topics' partition count (the
+    worker command reads it from the broker); the state table's changelog gets as many.
+    Raises PolicyError for a bad policy file, SettingsError if it cannot be read.
+    """
+    core = Core(policy=parse_policy(settings.policy_text()))
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        store="memory://",
+        processing_guarantee="exactly_once",
+        topic_partitions=partitions,
+        datadir=str(settings.data_dir / settings.app_id),
+        web_enabled=False,
+        autodiscover=False,
+        broker_commit_interval=COMMIT_INTERVAL_S,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=HEARTBEAT_INTERVAL_S,
+        consumer_max_fetch_size=MAX_FETCH_BYTES,
+        producer_max_request_size=MAX_REQUEST_BYTES,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.instance_id,
+    )
+    codec = StateCodec(core)
+    table = app.Table(
+        STATE_TABLE,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        help="CustomerState snapshot (JSON) per customer_id",
+    )
+    states = CustomerStates(table, core, codec)
+    transactions = PartitionTransactions(app, states.flush)
+    # Faust builds its consumer (and with it the transaction manager) lazily at start-up.
+    transport: Any = app.transport
+    transport.TransactionManager = transaction_manager_class(transactions)
+
+    client = (
+        redis
+        if redis is not None
+        else Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=2)
+    )
+    publisher = RedisPublisher(RiskView(client, settings.redis_prefix), Counters())
+    cursor = InputCursor(
+        settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
+    )
+    processor = Processor(core, states, transactions, settings.topics, publisher, cursor, clock)
+
+    source = app.topic(
+        *settings.topics.inputs,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def process(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            await processor.process(
+                Incoming(message.tp, message.offset, message.key, message.value)
+            )
+
+    app.agent(source, name="streamwatch.process", supervisor_strategy=CrashingSupervisor)(process)
+    _wire_lifecycle(app, states, transactions, cursor, publisher, set(settings.topics.inputs))
+    return app
+
+
+def _wire_lifecycle(
+    app: faust.App,
+    states: CustomerStates,
+    transactions: PartitionTransactions,
+    cursor: InputCursor,
+    publisher: RedisPublisher,
+    inputs: set[str],
+) -> None:
+    owned: set[TP] = set()
+
+    async def flush_risk_view() -> None:
+        await publisher.flush()
+
+    app.timer(REDIS_FLUSH_INTERVAL_S)(flush_risk_view)
+
+    async def on_assigned(_app: Any, *args: Any, **_kwargs: Any) -> None:
+        assigned: set[TP] = args[0]
+        check_supported(app.producer)
+        cursor.reset()
+        # Kafka revokes everything at each rebalance; only what did not come back is gone.
+        gone = {tp for tp in owned if tp not in assigned}
+        owned.clear()
+        owned.update(tp for tp in assigned if tp.topic in inputs)
+        if gone:
+            transactions.forget(gone)
+            states.revoke({tp.partition for tp in gone} - {tp.partition for tp in owned})
+        log.info(
+            "partitions assigned",
+            inputs=sorted(f"{tp.topic}:{tp.partition}" for tp in owned),
+            transactions=sorted({transactions.transactional_id(tp) for tp in owned}),
+        )
+
+    async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:
+        await publisher.close()
+        await cursor.close()
+
+    # mode types receivers with a named ``signal`` argument; ours take it in **_kwargs.
+    app.on_partitions_assigned.connect(cast(Any, on_assigned))
+    app.on_before_shutdown.connect(cast(Any, on_shutdown))

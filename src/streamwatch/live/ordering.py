@@ -1,0 +1,154 @@
+"""Every input message processed once, in offset order, whatever Faust delivers.
+
+Faust's stream can skip messages: after a restart or rebalance it drops (and acknowledges)
+messages fetched before the partitions were resumed, expecting a seek back to the committed
+offset to bring them again; the SIGKILL integration test caught runs in which that seek came
+too early and the messages never came again. Committing past them would lose them for good.
+
+So the agent asks ``InputCursor.before`` about each message: a message below the partition's
+next expected offset was processed already (Faust delivers it again after a seek) and is
+dropped; a message above it means a hole, whose messages the cursor reads straight from Kafka
+(``read_committed``, its own consumer outside the group) so that they are processed first, in
+order. Offsets a read cannot find (transaction markers of a transactional producer, aborted
+records) are legitimately absent and simply passed over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from faust.types import TP
+
+log = structlog.get_logger("streamwatch.live.ordering")
+
+READ_TIMEOUT_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One input message, as the agent (or the cursor's own reads) hands it over."""
+
+    tp: TP
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class HoleUnreadable(RuntimeError):
+    """Messages missing from the stream could not be read from Kafka; the worker stops and a
+    restart resumes at the last committed offset (nothing is lost)."""
+
+
+class InputCursor:
+    """Next expected offset of each input partition, and a reader for holes.
+
+    ``next_offset(tp)`` is the worker's own progress (offset after the last message processed
+    in this assignment), or None before the first; the cursor then starts from the group's
+    committed offset, or the partition's first offset if the group never committed.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: Sequence[str],
+        group_id: str,
+        next_offset: Callable[[TP], int | None],
+        max_fetch_bytes: int,
+    ) -> None:
+        self.bootstrap_servers = list(bootstrap_servers)
+        self.group_id = group_id
+        self.next_offset = next_offset
+        self.max_fetch_bytes = max_fetch_bytes
+        self._starts: dict[TP, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def reset(self) -> None:
+        """Forget start offsets (call on every assignment; they are read again lazily)."""
+        self._starts.clear()
+
+    async def before(self, tp: TP, offset: int) -> list[Incoming] | None:
+        """The unprocessed messages of ``tp`` before ``offset``; None if ``offset`` was
+        processed already. Raises HoleUnreadable if Kafka cannot be read."""
+        expected = self.next_offset(tp)
+        if expected is None:
+            expected = await self._start(tp)
+        if offset < expected:
+            return None
+        if offset == expected:
+            return []
+        missing = await self._read(tp, expected, offset)
+        log.warning(
+            "messages skipped by the stream were read from kafka",
+            partition=f"{tp.topic}:{tp.partition}",
+            first=expected,
+            until=offset,
+            found=len(missing),
+        )
+        return missing
+
+    async def close(self) -> None:
+        """Stop the cursor's consumer, if it was started."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _start(self, tp: TP) -> int:
+        if tp not in self._starts:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            await admin.start()
+            try:
+                committed = await admin.list_consumer_group_offsets(self.group_id)
+            finally:
+                await admin.close()
+            for ktp, meta in committed.items():
+                if meta.offset >= 0:
+                    self._starts[TP(ktp.topic, ktp.partition)] = meta.offset
+        if tp not in self._starts:
+            consumer = await self._reader()
+            first = await consumer.beginning_offsets([TopicPartition(tp.topic, tp.partition)])
+            self._starts[tp] = next(iter(first.values()))
+        return self._starts[tp]
+
+    async def _reader(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                enable_auto_commit=False,
+                # A start below the log start (retention) reads from the first message left.
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                max_partition_fetch_bytes=self.max_fetch_bytes,
+                fetch_max_bytes=self.max_fetch_bytes,
+            )
+            await self._consumer.start()
+        return self._consumer
+
+    async def _read(self, tp: TP, start: int, stop: int) -> list[Incoming]:
+        consumer = await self._reader()
+        ktp = TopicPartition(tp.topic, tp.partition)
+        consumer.assign([ktp])
+        consumer.seek(ktp, start)
+        out: list[Incoming] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        where = f"{tp.topic}:{tp.partition} [{start}, {stop})"
+        try:
+            # The position moves past transaction markers and aborted records on its own.
+            while await consumer.position(ktp) < stop:
+                if time.monotonic() > deadline:
+                    raise HoleUnreadable(f"reading {where} took over {READ_TIMEOUT_S:.0f}s")
+                batch = await consumer.getmany(ktp, timeout_ms=500)
+                out.extend(
+                    Incoming(tp, r.offset, r.key, r.value)
+                    for r in batch.get(ktp, [])
+                    if r.offset < stop
+                )
+        except HoleUnreadable:
+            raise
+        except Exception as exc:
+            raise HoleUnreadable(f"cannot read {where}: {exc!r}") from exc
+        return out

@@ -1,0 +1,217 @@
+"""What the worker does with one input message: decode, step the core, send, count.
+
+Called by the agent (``streamwatch.live.app``) once per message; ``InputCursor`` keeps each
+partition in offset order. Bad input never stops it: a message that breaks the contract goes
+to the dead-letter topic with its reason; an unexpected error in the codec or the core (a bug)
+is logged with the head of the message, counted, and the message passed over (the dead-letter
+schema has no code for it yet). Failures to send (Kafka) propagate: the agent's supervisor
+stops the worker and the open transaction is aborted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka.errors import MessageSizeTooLargeError
+from structlog.contextvars import bound_contextvars
+
+from streamwatch.core.codec import DecodeError, decode_event, encode
+from streamwatch.core.deadletter import dead_letter_record
+from streamwatch.core.engine import Core, Decisions
+from streamwatch.core.events import Event
+from streamwatch.live import metrics
+from streamwatch.live.ordering import Incoming, InputCursor
+from streamwatch.live.publisher import RedisPublisher
+from streamwatch.live.redis_view import customer_view
+from streamwatch.live.settings import TopicNames
+from streamwatch.live.state_store import CustomerStates
+from streamwatch.live.transactions import PartitionTransactions, Sender
+
+log = structlog.get_logger("streamwatch.live.processor")
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch, from the system clock (stamps ``detected_at`` only)."""
+    return time.time_ns() // 1_000_000
+
+
+class Processor:
+    """Turns input messages into state changes and output messages (see module docstring)."""
+
+    def __init__(
+        self,
+        core: Core,
+        states: CustomerStates,
+        transactions: PartitionTransactions,
+        topics: TopicNames,
+        publisher: RedisPublisher,
+        cursor: InputCursor,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.core = core
+        self.cursor = cursor
+        self.states = states
+        self.transactions = transactions
+        self.topics = topics
+        self.publisher = publisher
+        self.counters = publisher.counters
+        self.clock = clock
+        self._key_mismatch_logged = False
+
+    async def process(self, message: Incoming) -> None:
+        """Handle one message delivered by the stream, after any the stream skipped.
+
+        See the module docstring for what may raise.
+        """
+        missing = await self.cursor.before(message.tp, message.offset)
+        if missing is None:
+            log.debug(
+                "message delivered again after a seek; already processed",
+                partition=f"{message.tp.topic}:{message.tp.partition}",
+                offset=message.offset,
+            )
+            return
+        for skipped in missing:
+            await self._process(skipped)
+        await self._process(message)
+
+    async def _process(self, message: Incoming) -> None:
+        with bound_contextvars(
+            topic=message.tp.topic, partition=message.tp.partition, offset=message.offset
+        ):
+            raw = message.value if message.value is not None else b""
+            now_ms = self.clock()
+            try:
+                event = decode_event(raw)
+            except DecodeError as error:
+                await self._dead_letter(message, raw, error, now_ms)
+                return
+            except Exception:
+                # decode_event promises DecodeError only; if it breaks that promise, the
+                # message is kept in the log rather than stopping the partition.
+                log.exception("codec failed unexpectedly; message skipped", **_original(raw))
+                self.counters.inc(metrics.PROCESSING_ERRORS)
+                async with self.transactions.section(message.tp, message.offset):
+                    pass  # passed over, but processed: the commit may move past it
+                return
+            with bound_contextvars(customer_id=event.customer_id):
+                await self._step(message, event, now_ms)
+
+    async def _step(self, message: Incoming, event: Event, now_ms: int) -> None:
+        key = event.customer_id.encode()
+        if message.key != key:
+            # Counted always, logged at warning once per run: a misconfigured producer does it
+            # for every message. Its events still count for the customer they name.
+            self.counters.inc(metrics.KEY_MISMATCH)
+            level = logging.DEBUG if self._key_mismatch_logged else logging.WARNING
+            self._key_mismatch_logged = True
+            log.log(
+                level,
+                "kafka key is not the event's customer_id (further ones at debug level)",
+                kafka_key=_text(message.key),
+            )
+        decisions: Decisions | None = None
+        async with self.transactions.section(message.tp, message.offset) as out:
+            state = self.states.get(key, event.customer_id)
+            try:
+                decisions = self.core.step(state, event, now_ms)
+            except Exception:
+                log.exception(
+                    "core failed on a valid event; event skipped",
+                    event_id=event.event_id,
+                    **_original(message.value or b""),
+                )
+            self.states.changed(message.tp.partition, key, state)
+            if decisions is not None:
+                await self._send(out, key, decisions)
+        if decisions is None:
+            self.counters.inc(metrics.PROCESSING_ERRORS)
+            return
+        self._account(event, decisions)
+        if decisions.alerts:
+            self.publisher.mark(event.customer_id, customer_view(state, now_ms))
+
+    async def _send(self, out: Sender, key: bytes, decisions: Decisions) -> None:
+        for alert in decisions.alerts:
+            await out.send(self.topics.alerts, key, encode(alert))
+        for request in decisions.requests:
+            await out.send(self.topics.enforcement, key, encode(request))
+
+    def _account(self, event: Event, decisions: Decisions) -> None:
+        counters = self.counters
+        counters.inc(metrics.EVENTS)
+        if decisions.duplicate:
+            counters.inc(metrics.DUPLICATES)
+            log.debug("duplicate event ignored", event_id=event.event_id)
+            return
+        if decisions.late:
+            counters.inc(metrics.LATE)
+            log.info("late event", event_id=event.event_id, ts=event.ts)
+        for alert in decisions.alerts:
+            counters.inc(metrics.ALERTS)
+            log.info(
+                "alert",
+                alert_id=alert.alert_id,
+                kind=alert.kind,
+                severity=alert.severity,
+                revision=alert.revision,
+                event_time=alert.event_time,
+            )
+        for request in decisions.requests:
+            counters.inc(metrics.REQUESTS)
+            log.info(
+                "enforcement request",
+                request_id=request.request_id,
+                action=request.action,
+                policy=request.policy,
+                requires_approval=request.requires_approval,
+            )
+        for request in decisions.shadowed:
+            counters.inc(metrics.SHADOWED)
+            log.info(
+                "enforcement request in shadow mode (not sent)",
+                request_id=request.request_id,
+                action=request.action,
+                policy=request.policy,
+            )
+
+    async def _dead_letter(
+        self, message: Incoming, raw: bytes, error: DecodeError, now_ms: int
+    ) -> None:
+        source = {
+            "topic": message.tp.topic,
+            "partition": message.tp.partition,
+            "offset": message.offset,
+            "key": _text(message.key),
+        }
+        record = dead_letter_record(raw, error, source, now_ms)
+        async with self.transactions.section(message.tp, message.offset) as out:
+            try:
+                await out.send(self.topics.dead_letter, message.key, orjson.dumps(record))
+            except MessageSizeTooLargeError:
+                # Only if an input topic allows more than the dead-letter topic can hold.
+                record["reason"] += f" (original of {len(raw)} bytes too large to keep)"
+                record["original_b64"] = ""
+                await out.send(self.topics.dead_letter, message.key, orjson.dumps(record))
+        self.counters.inc(metrics.DEAD_LETTER)
+        self.counters.inc(metrics.dead_letter_code(error.code))
+        log.warning(
+            "message dead-lettered",
+            code=error.code,
+            field=error.field,
+            reason=error.reason[:500],
+            size=len(raw),
+        )
+
+
+def _text(key: bytes | None) -> str | None:
+    return None if key is None else key.decode("utf-8", errors="replace")
+
+
+def _original(raw: bytes) -> dict[str, Any]:
+    return {"original_size": len(raw), "original_head": raw[:200].decode("utf-8", "replace")}

@@ -1,0 +1,154 @@
+"""Settings of the live path, read once from the environment.
+
+Every topic name in code is one of ``TOPIC_NAMES`` (the catalogue in ``topics/`` names the same
+six; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front, so that tests and
+parallel deployments stay apart on one broker. Redis keys carry the same prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+DEFAULT_KAFKA: Final = "127.0.0.1:9092"
+DEFAULT_REDIS: Final = "redis://127.0.0.1:6379/0"
+DEFAULT_APP_ID: Final = "streamwatch"
+DEFAULT_DATA_DIR: Final = ".streamwatch"
+DEFAULT_TOPICS_DIR: Final = "topics"
+
+USAGE: Final = "usage"
+ACTIVITY: Final = "activity"
+PAYMENTS: Final = "payments"
+ALERTS: Final = "alerts"
+ENFORCEMENT: Final = "enforcement"
+DEAD_LETTER: Final = "dead-letter"
+
+INPUT_TOPICS: Final = (USAGE, ACTIVITY, PAYMENTS)
+"""Co-partitioned by customer_id: one worker sees all of a customer's events."""
+OUTPUT_TOPICS: Final = (ALERTS, ENFORCEMENT, DEAD_LETTER)
+TOPIC_NAMES: Final = INPUT_TOPICS + OUTPUT_TOPICS
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the worker cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The six catalogue topics with the deployment's prefix applied."""
+
+    usage: str
+    activity: str
+    payments: str
+    alerts: str
+    enforcement: str
+    dead_letter: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> TopicNames:
+        """The catalogue names, each prefixed by ``prefix``."""
+        return cls(
+            usage=prefix + USAGE,
+            activity=prefix + ACTIVITY,
+            payments=prefix + PAYMENTS,
+            alerts=prefix + ALERTS,
+            enforcement=prefix + ENFORCEMENT,
+            dead_letter=prefix + DEAD_LETTER,
+        )
+
+    @property
+    def inputs(self) -> tuple[str, str, str]:
+        """The three input topics the worker consumes."""
+        return (self.usage, self.activity, self.payments)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """All six topics: inputs, then alerts, enforcement and dead-letter."""
+        return (*self.inputs, self.alerts, self.enforcement, self.dead_letter)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """Where the live path finds Kafka, Redis, its policy and its local files.
+
+    Build with ``LiveSettings.from_env()``; the defaults match ``deploy/services.sh``.
+    """
+
+    kafka: str = DEFAULT_KAFKA
+    """Bootstrap servers, ``host:port`` separated by commas (STREAMWATCH_KAFKA)."""
+    redis: str = DEFAULT_REDIS
+    """Redis URL (STREAMWATCH_REDIS)."""
+    topic_prefix: str = ""
+    """Prepended to every topic name and Redis key (STREAMWATCH_TOPIC_PREFIX)."""
+    app_id: str = DEFAULT_APP_ID
+    """Faust app id, also the consumer group and transactional-id stem (STREAMWATCH_APP_ID)."""
+    policy_path: Path | None = None
+    """Enforcement policy TOML; None means the packaged default (STREAMWATCH_POLICY)."""
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    """Faust's local data directory (STREAMWATCH_DATA_DIR)."""
+    topics_dir: Path = Path(DEFAULT_TOPICS_DIR)
+    """The topic catalogue (STREAMWATCH_TOPICS_DIR)."""
+    instance_id: str | None = None
+    """Static group membership (STREAMWATCH_INSTANCE_ID, optional): a worker restarted with the
+    same id takes its partitions back at once instead of after the session timeout. Give each
+    worker of a group its own, stable id (e.g. the pod name); leave unset otherwise."""
+    topics: TopicNames = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.app_id:
+            raise SettingsError("STREAMWATCH_APP_ID must not be empty")
+        if not self.bootstrap_servers:
+            raise SettingsError("STREAMWATCH_KAFKA must name at least one host:port")
+        object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveSettings:
+        """Settings from ``environ`` (default ``os.environ``); unset or empty means default."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        policy = get("STREAMWATCH_POLICY")
+        return cls(
+            kafka=get("STREAMWATCH_KAFKA") or DEFAULT_KAFKA,
+            redis=get("STREAMWATCH_REDIS") or DEFAULT_REDIS,
+            topic_prefix=env.get("STREAMWATCH_TOPIC_PREFIX", ""),
+            app_id=get("STREAMWATCH_APP_ID") or DEFAULT_APP_ID,
+            policy_path=Path(policy) if policy else None,
+            data_dir=Path(get("STREAMWATCH_DATA_DIR") or DEFAULT_DATA_DIR),
+            topics_dir=Path(get("STREAMWATCH_TOPICS_DIR") or DEFAULT_TOPICS_DIR),
+            instance_id=get("STREAMWATCH_INSTANCE_ID"),
+        )
+
+    def topic(self, name: str) -> str:
+        """Catalogue topic ``name`` (one of ``TOPIC_NAMES``) as named on the broker."""
+        return self.topic_prefix + name
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """``kafka`` split into a list of ``host:port``."""
+        return [part.strip() for part in self.kafka.split(",") if part.strip()]
+
+    @property
+    def redis_prefix(self) -> str:
+        """The prefix of every Redis key this deployment writes."""
+        return f"{self.topic_prefix}streamwatch:"
+
+    def policy_text(self) -> str:
+        """The policy TOML: the file at ``policy_path``, or the packaged default."""
+        if self.policy_path is not None:
+            try:
+                return self.policy_path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(
+                    f"STREAMWATCH_POLICY={self.policy_path}: cannot read it ({exc.strerror})"
+                ) from exc
+        return (resources.files("streamwatch") / "config" / "policy.toml").read_text(
+            encoding="utf-8"
+        )

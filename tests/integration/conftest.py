@@ -1,0 +1,453 @@
+"""Fixtures for tests against the real Kafka and Redis (``bash deploy/services.sh up``).
+
+Every test gets its own topic prefix, consumer group (app id) and Redis key prefix, so tests
+never see each other's data. Reusable pieces:
+
+- ``services``: checks Kafka and Redis answer; FAILS the test (never skips) if they do not.
+- ``kafka``: a ``KafkaHelper`` bound to the test's prefix, with the catalogue's topics created:
+  ``await kafka.produce(events)``, ``await kafka.read_topic(name, until_count, timeout)``,
+  ``await kafka.read_to_end(name)``, ``await kafka.wait_consumed(timeout)``.
+- ``run_worker``: ``run_worker()`` starts ``python -m streamwatch worker`` as a subprocess for
+  the test's prefix and returns a ``WorkerProcess`` (``kill``, ``stop``, ``restart``,
+  ``log_text``); all are stopped at teardown, and their logs printed if the test failed.
+- ``risk_view``: the test's ``RiskView`` on Redis (async reads).
+- ``cli``: ``cli(*args)`` runs ``python -m streamwatch *args`` with the test's settings.
+- ``expected``: ``expected(events)`` runs the same events through ``core.engine.Fleet`` with
+  the default policy, for comparing the worker's output with replay.
+
+Point them at other servers with STREAMWATCH_KAFKA and STREAMWATCH_REDIS.
+
+Order: the worker keeps each partition of each topic in order, but interleaves the three input
+topics as Kafka delivers them, while replay orders by event time. A customer's events that are
+on different topics and whose order matters (a budget.set before the usage crossing it) must be
+produced in stages with ``wait_consumed`` in between for the worker to match replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from redis.asyncio import Redis
+
+from streamwatch.core.codec import decode_event
+from streamwatch.core.engine import Core, Decisions, Fleet
+from streamwatch.core.policy import parse_policy
+from streamwatch.live.admin import apply_catalogue
+from streamwatch.live.catalogue import load_catalogue
+from streamwatch.live.redis_view import RiskView
+from streamwatch.live.settings import (
+    ACTIVITY,
+    DEFAULT_KAFKA,
+    DEFAULT_REDIS,
+    INPUT_TOPICS,
+    PAYMENTS,
+    USAGE,
+    LiveSettings,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TOPICS_DIR = REPO / "topics"
+MAX_BYTES = 16 * 1024 * 1024 + 64 * 1024
+TOPIC_OF_TYPE = {"usage": USAGE, "activity": ACTIVITY, "payment": PAYMENTS}
+HINT = "Start Kafka and Redis with: bash deploy/services.sh up"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Where the real servers are."""
+
+    kafka: str
+    redis: str
+
+    @property
+    def bootstrap(self) -> list[str]:
+        return [s.strip() for s in self.kafka.split(",") if s.strip()]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item, so fixtures know whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def services() -> Services:
+    """The Kafka broker and Redis server, checked once; the test FAILS if either is down."""
+    found = Services(
+        kafka=os.environ.get("STREAMWATCH_KAFKA") or DEFAULT_KAFKA,
+        redis=os.environ.get("STREAMWATCH_REDIS") or DEFAULT_REDIS,
+    )
+    try:
+        asyncio.run(_check_kafka(found.bootstrap))
+    except Exception as exc:
+        pytest.fail(f"Kafka is not answering at {found.kafka} ({exc!r}). {HINT}", pytrace=False)
+    try:
+        redis.Redis.from_url(found.redis, socket_connect_timeout=3, socket_timeout=3).ping()
+    except Exception as exc:
+        pytest.fail(f"Redis is not answering at {found.redis} ({exc!r}). {HINT}", pytrace=False)
+    return found
+
+
+async def _check_kafka(bootstrap: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout=10)
+        await asyncio.wait_for(admin.describe_cluster(), timeout=10)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic, app-id and Redis-key prefix of this test alone."""
+    return f"it-{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def settings(services: Services, prefix: str, tmp_path: Path) -> LiveSettings:
+    """The LiveSettings a worker for this test runs with."""
+    return LiveSettings(
+        kafka=services.kafka,
+        redis=services.redis,
+        topic_prefix=prefix,
+        app_id=f"{prefix}app",
+        data_dir=tmp_path / "worker-data",
+        topics_dir=TOPICS_DIR,
+        instance_id=f"{prefix}worker-1",
+    )
+
+
+def worker_env(settings: LiveSettings) -> dict[str, str]:
+    """The environment that makes ``streamwatch worker`` use ``settings``."""
+    env = dict(os.environ)
+    env.update(
+        STREAMWATCH_KAFKA=settings.kafka,
+        STREAMWATCH_REDIS=settings.redis,
+        STREAMWATCH_TOPIC_PREFIX=settings.topic_prefix,
+        STREAMWATCH_APP_ID=settings.app_id,
+        STREAMWATCH_DATA_DIR=str(settings.data_dir),
+        STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.policy_path is not None:
+        env["STREAMWATCH_POLICY"] = str(settings.policy_path)
+    if settings.instance_id is not None:
+        env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
+    return env
+
+
+@dataclass
+class Record:
+    """One message read back from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.value)
+
+
+@dataclass
+class KafkaHelper:
+    """Produce to and read from the test's topics (names without the prefix)."""
+
+    settings: LiveSettings
+    _producer: AIOKafkaProducer | None = field(default=None, init=False)
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    async def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.bootstrap_servers,
+                max_request_size=MAX_BYTES,
+                linger_ms=5,
+            )
+            await self._producer.start()
+        return self._producer
+
+    async def produce(
+        self, events: Iterable[dict[str, Any] | tuple[str, bytes | None, bytes]]
+    ) -> int:
+        """Send contract events (dicts: topic by type, key = customer_id) or raw
+        ``(topic, key, value)`` tuples, in order; returns how many were sent."""
+        producer = await self.producer()
+        futures = []
+        for item in events:
+            if isinstance(item, dict):
+                topic = TOPIC_OF_TYPE[item["type"]]
+                key: bytes | None = str(item["customer_id"]).encode()
+                value = orjson.dumps(item)
+            else:
+                topic, key, value = item
+            futures.append(await producer.send(self.topic(topic), value, key=key))
+        await producer.flush()
+        for future in futures:
+            await future
+        return len(futures)
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_BYTES,
+            fetch_max_bytes=MAX_BYTES,
+        )
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        for _ in range(50):
+            ids = consumer.partitions_for_topic(topic)
+            if ids:
+                return [TopicPartition(topic, p) for p in sorted(ids)]
+            await consumer._client.force_metadata_update()  # aiokafka has no public refresh
+            await asyncio.sleep(0.1)
+        raise LookupError(f"topic {topic} not found")
+
+    async def read_topic(
+        self, name: str, until_count: int | None = None, timeout: float = 30.0, settle: float = 0.0
+    ) -> list[Record]:
+        """Committed messages of topic ``name`` from the start, until ``until_count`` have come
+        (then ``settle`` seconds more, to catch extras) or ``timeout`` seconds have passed."""
+        topic = self.topic(name)
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            consumer.assign(await self._partitions(consumer, topic))
+            out: list[Record] = []
+            deadline = time.monotonic() + timeout
+            settle_until: float | None = None
+            while time.monotonic() < deadline:
+                if until_count is not None and len(out) >= until_count and settle_until is None:
+                    settle_until = time.monotonic() + settle
+                if settle_until is not None and time.monotonic() >= settle_until:
+                    break
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp, messages in batch.items():
+                    out.extend(
+                        Record(tp.topic, tp.partition, m.offset, m.key, m.value) for m in messages
+                    )
+            return out
+        finally:
+            await consumer.stop()
+
+    async def read_to_end(self, name: str, timeout: float = 30.0) -> list[Record]:
+        """Every committed message of topic ``name`` up to its current end."""
+        topic = self.topic(name)
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer, topic)
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            out: list[Record] = []
+            deadline = time.monotonic() + timeout
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"reading {topic} to its end took over {timeout}s")
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp, messages in batch.items():
+                    out.extend(
+                        Record(tp.topic, tp.partition, m.offset, m.key, m.value)
+                        for m in messages
+                        if m.offset < ends[tp]
+                    )
+            return out
+        finally:
+            await consumer.stop()
+
+    async def wait_consumed(self, timeout: float = 60.0) -> None:
+        """Wait until the worker's group has committed every input message produced so far."""
+        consumer = self._consumer()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        await consumer.start()
+        await admin.start()
+        try:
+            partitions = []
+            for name in INPUT_TOPICS:
+                partitions.extend(await self._partitions(consumer, self.topic(name)))
+            ends = await consumer.end_offsets(partitions)
+            deadline = time.monotonic() + timeout
+            while True:
+                committed = await admin.list_consumer_group_offsets(self.settings.app_id)
+                done = {tp: committed[tp].offset if tp in committed else 0 for tp in ends}
+                behind = {
+                    f"{tp.topic}:{tp.partition}": (done[tp], end)
+                    for tp, end in ends.items()
+                    if done[tp] < end
+                }
+                if not behind:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker still behind after {timeout}s: {behind}")
+                await asyncio.sleep(0.5)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+@pytest.fixture
+async def kafka(settings: LiveSettings) -> AsyncIterator[KafkaHelper]:
+    """The test's topics, created from the catalogue, and helpers to use them."""
+    result = await apply_catalogue(
+        settings.bootstrap_servers, load_catalogue(TOPICS_DIR), settings.topic_prefix
+    )
+    assert result.ok, result
+    helper = KafkaHelper(settings)
+    yield helper
+    await helper.close()
+
+
+@pytest.fixture
+async def risk_view(settings: LiveSettings) -> AsyncIterator[RiskView]:
+    """The test's risk view in Redis."""
+    client = Redis.from_url(settings.redis)
+    yield RiskView(client, settings.redis_prefix)
+    await client.aclose()
+
+
+class WorkerProcess:
+    """``python -m streamwatch worker`` in a subprocess, logging to a file."""
+
+    def __init__(self, settings: LiveSettings, log_path: Path, args: list[str]) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> WorkerProcess:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"----- start #{self.starts} -----\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamwatch", "worker", *self.args],
+                env=worker_env(self.settings),
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def restart(self) -> WorkerProcess:
+        self.kill()
+        return self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> Iterator[dict[str, Any]]:
+        """The worker's JSON log lines (other lines skipped)."""
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+
+
+@pytest.fixture
+def run_worker(
+    settings: LiveSettings, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """``run_worker(*args)`` starts a worker for this test; teardown stops every one."""
+    workers: list[WorkerProcess] = []
+
+    def start(*args: str) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(workers) + 1}.log"
+        worker = WorkerProcess(settings, log_path, list(args)).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is None or report.failed:
+        for worker in workers:
+            text = worker.log_text()
+            tail = "\n".join(text.splitlines()[-200:])
+            print(f"\n===== {worker.log_path.name} (last 200 lines) =====\n{tail}")
+
+
+@pytest.fixture
+def cli(settings: LiveSettings) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli(*args)`` runs ``python -m streamwatch *args`` with the test's settings."""
+
+    def run(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "streamwatch", *args],
+            capture_output=True,
+            text=True,
+            env=worker_env(settings),
+            cwd=REPO,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def expected() -> Callable[[Iterable[dict[str, Any]]], Decisions]:
+    """``expected(events)``: what the core decides for these events in this order (replay)."""
+
+    def run(events: Iterable[dict[str, Any]]) -> Decisions:
+        policy = parse_policy(LiveSettings().policy_text())
+        fleet = Fleet(Core(policy=policy))
+        return fleet.run((decode_event(orjson.dumps(e)) for e in events), lambda: 0)
+
+    return run

@@ -1,0 +1,105 @@
+"""LiveSettings from the environment, and topic names that match the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamwatch.core.policy import parse_policy
+from streamwatch.live.catalogue import load_catalogue
+from streamwatch.live.settings import (
+    DEFAULT_KAFKA,
+    DEFAULT_REDIS,
+    INPUT_TOPICS,
+    TOPIC_NAMES,
+    LiveSettings,
+    SettingsError,
+    TopicNames,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_topic_names_in_code_equal_the_catalogue():
+    catalogue = {spec.name for spec in load_catalogue(REPO / "topics")}
+    assert set(TOPIC_NAMES) == catalogue
+    assert set(TopicNames.with_prefix("").all) == catalogue
+
+
+def test_input_topics_are_co_partitioned_in_the_catalogue():
+    specs = {spec.name: spec for spec in load_catalogue(REPO / "topics")}
+    assert len({specs[name].partitions for name in INPUT_TOPICS}) == 1
+    assert all(specs[name].key == "customer_id" for name in TOPIC_NAMES)
+
+
+def test_defaults_when_environment_is_empty():
+    settings = LiveSettings.from_env({})
+    assert settings.kafka == DEFAULT_KAFKA
+    assert settings.bootstrap_servers == ["127.0.0.1:9092"]
+    assert settings.redis == DEFAULT_REDIS
+    assert settings.topic_prefix == ""
+    assert settings.app_id == "streamwatch"
+    assert settings.policy_path is None
+    assert settings.data_dir == Path(".streamwatch")
+    assert settings.topics_dir == Path("topics")
+    assert settings.instance_id is None
+    assert settings.topics.dead_letter == "dead-letter"
+
+
+def test_environment_overrides_every_setting(tmp_path):
+    settings = LiveSettings.from_env(
+        {
+            "STREAMWATCH_KAFKA": "k1:9092, k2:9093",
+            "STREAMWATCH_REDIS": "redis://r:6380/2",
+            "STREAMWATCH_TOPIC_PREFIX": "t1.",
+            "STREAMWATCH_APP_ID": "sw-test",
+            "STREAMWATCH_POLICY": str(tmp_path / "p.toml"),
+            "STREAMWATCH_DATA_DIR": str(tmp_path / "data"),
+            "STREAMWATCH_TOPICS_DIR": str(tmp_path / "topics"),
+            "STREAMWATCH_INSTANCE_ID": "worker-0",
+        }
+    )
+    assert settings.bootstrap_servers == ["k1:9092", "k2:9093"]
+    assert settings.redis == "redis://r:6380/2"
+    assert settings.app_id == "sw-test"
+    assert settings.policy_path == tmp_path / "p.toml"
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.topics_dir == tmp_path / "topics"
+    assert settings.instance_id == "worker-0"
+
+
+def test_prefix_applies_to_every_topic_and_redis_key():
+    settings = LiveSettings(topic_prefix="it-1.")
+    assert settings.topics.inputs == ("it-1.usage", "it-1.activity", "it-1.payments")
+    assert settings.topics.all[3:] == ("it-1.alerts", "it-1.enforcement", "it-1.dead-letter")
+    assert settings.topic("usage") == "it-1.usage"
+    assert settings.redis_prefix == "it-1.streamwatch:"
+
+
+def test_packaged_policy_is_the_default_and_parses():
+    policy = parse_policy(LiveSettings().policy_text())
+    assert {rule.id for rule in policy.rules} >= {"provider-aup-suspend"}
+
+
+def test_policy_file_overrides_the_default(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('version = "7"\n')
+    assert parse_policy(LiveSettings(policy_path=path).policy_text()).version == "7"
+
+
+def test_unreadable_policy_names_the_variable(tmp_path):
+    with pytest.raises(SettingsError, match="STREAMWATCH_POLICY"):
+        LiveSettings(policy_path=tmp_path / "missing.toml").policy_text()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STREAMWATCH_KAFKA": " , "}, "STREAMWATCH_KAFKA"),
+    ],
+    ids=["no-bootstrap-server"],
+)
+def test_unusable_environment_is_refused(env, message):
+    with pytest.raises(SettingsError, match=message):
+        LiveSettings.from_env(env)
