@@ -8,6 +8,8 @@
 #   deploy/kafka.sh status   print "running" or "stopped"
 #   deploy/kafka.sh stop     SIGTERM, wait up to 30 s, then SIGKILL
 #   deploy/kafka.sh reset    stop and delete the data dir (keeps the jars)
+#   deploy/kafka.sh produce TOPIC   console producer: lines "customer_id<TAB>json" on stdin
+#   deploy/kafka.sh consume TOPIC   console consumer: print TOPIC from the beginning
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # SERVICES_DIR (<repo>/.services), KAFKA_WAIT_TIMEOUT (90 seconds),
@@ -331,11 +333,37 @@ cmd_reset() {
   rm -rf "$DATA_DIR"
 }
 
+# Kafka's own console tools against the local broker, for trying the live path by hand.
+# Topic names get STREAMWATCH_TOPIC_PREFIX, as the worker's do.
+cmd_produce() {
+  local topic=${STREAMWATCH_TOPIC_PREFIX:-}$1
+  [[ -f $FETCH_STAMP ]] || die "no Kafka jars yet; run '$0 start' first"
+  # One message per line, "customer_id<TAB>json": the key is the customer id.
+  java "${TOOL_JAVA_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.ConsoleProducer \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --topic "$topic" \
+    --property parse.key=true --property key.separator=$'\t'
+}
+
+cmd_consume() {
+  local topic=${STREAMWATCH_TOPIC_PREFIX:-}$1
+  [[ -f $FETCH_STAMP ]] || die "no Kafka jars yet; run '$0 start' first"
+  # Committed messages from the beginning; stops after 10 s without a new one.
+  java "${TOOL_JAVA_OPTS[@]}" -cp "$LIB_DIR/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --topic "$topic" --from-beginning \
+    --isolation-level read_committed --timeout-ms "${CONSUME_TIMEOUT_MS:-10000}" \
+    --property print.key=true \
+    2> >(grep -v -E "Processed a total of|Error processing message|TimeoutException" >&2) || true
+}
+
 usage() {
-  echo "usage: $0 {fetch|start|stop|status|wait|reset}" >&2
+  echo "usage: $0 {fetch|start|stop|status|wait|reset} | produce TOPIC | consume TOPIC" >&2
   exit 2
 }
 
+if [[ $# -eq 2 && ( $1 == produce || $1 == consume ) ]]; then
+  "cmd_$1" "$2"
+  exit
+fi
 [[ $# -eq 1 ]] || usage
 case $1 in
   fetch) take_lock; cmd_fetch ;;

@@ -1,0 +1,195 @@
+"""Live throughput: events/s through the worker on the local broker, against a bare consumer.
+
+    bash deploy/services.sh up
+    python bench/live_throughput.py [--events 200000]
+
+Uses a fresh topic prefix and consumer group, produces the first N events of the replay
+benchmark's generated file into the input topics (key = customer_id), then measures, one after
+the other in this run: (1) a bare aiokafka consumer reading those topics from the start to the
+end, nothing else; (2) ``streamwatch worker`` (a subprocess: decode, state table, core,
+transactional outputs, Redis view) consuming them until its committed offsets reach the end.
+Reports events/s for each (the worker's also excluding its start-up and first rebalance), their
+ratio, and the worker's peak memory; writes bench/out/live.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, generated_file
+
+TOPIC_OF = {b"usage": "usage", b"activity": "activity", b"payment": "payments"}
+
+
+def _env(prefix: str, kafka: str, redis: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        STREAMWATCH_KAFKA=kafka,
+        STREAMWATCH_REDIS=redis,
+        STREAMWATCH_TOPIC_PREFIX=prefix,
+        STREAMWATCH_APP_ID=f"{prefix}app",
+        STREAMWATCH_DATA_DIR=str(OUT / "live-data"),
+    )
+    return env
+
+
+async def produce(kafka: str, prefix: str, lines: list[bytes]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka, linger_ms=20, max_batch_size=512 * 1024, acks="all"
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for line in lines:
+            doc = orjson.loads(line)
+            topic = prefix + TOPIC_OF[doc["type"].encode()]
+            await producer.send(topic, line, key=doc["customer_id"].encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def bare_consume(kafka: str, topics: list[str], total: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        if len(partitions) < len(topics):
+            await consumer._client.force_metadata_update()  # no public metadata refresh
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            seen += sum(len(records) for records in batch.values())
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def committed(kafka: str, group: str, topics: list[str]) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics)
+    finally:
+        await admin.close()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_worker(env: dict[str, str], kafka: str, group: str, topics: list[str], total: int):
+    log = (OUT / "live-worker.log").open("wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamwatch", "worker", "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    first_at = None
+    first_done = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            if proc.poll() is not None:
+                raise SystemExit(f"worker exited with {proc.returncode}; see {log.name}")
+            done = asyncio.run(committed(kafka, group, topics))
+            now = time.perf_counter()
+            if first_at is None and done > 0:
+                first_at, first_done = now, done
+            if done >= total:
+                break
+            if now - started > 1800:
+                raise SystemExit(f"worker did not catch up in 30 min ({done}/{total})")
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+    assert first_at is not None
+    return now - started, now - first_at, total - first_done, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--kafka", default=os.environ.get("STREAMWATCH_KAFKA", "127.0.0.1:9092"))
+    parser.add_argument(
+        "--redis", default=os.environ.get("STREAMWATCH_REDIS", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args()
+    source = generated_file(1_000_000)
+    with source.open("rb") as handle:
+        lines = [line.rstrip(b"\n") for _, line in zip(range(args.events), handle, strict=False)]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    env = _env(prefix, args.kafka, args.redis)
+    subprocess.run(
+        [sys.executable, "-m", "streamwatch", "topics", "apply"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    topics = [prefix + name for name in ("usage", "activity", "payments")]
+    produce_s = asyncio.run(produce(args.kafka, prefix, lines))
+    bare_s = asyncio.run(bare_consume(args.kafka, topics, len(lines)))
+    total_s, steady_s, steady_n, rss = run_worker(
+        env, args.kafka, f"{prefix}app", topics, len(lines)
+    )
+    bare_rate = len(lines) / bare_s
+    worker_rate = len(lines) / total_s
+    steady_rate = steady_n / steady_s if steady_s > 0 else 0.0
+    result = {
+        "events": len(lines),
+        "produce_events_per_s": round(len(lines) / produce_s),
+        "bare_consumer_events_per_s": round(bare_rate),
+        "worker_events_per_s_including_startup": round(worker_rate),
+        "worker_events_per_s_steady": round(steady_rate),
+        "worker_to_bare_ratio": round(steady_rate / bare_rate, 4),
+        "worker_peak_rss_mb": round(rss, 1),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "live.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"input: {len(lines):,} events in 3 topics x 4 partitions (prefix {prefix})")
+    print(f"{'phase':<34}{'events/s':>12}")
+    print(f"{'bare aiokafka consumer':<34}{bare_rate:>12,.0f}")
+    print(f"{'worker (from start-up)':<34}{worker_rate:>12,.0f}")
+    print(f"{'worker (steady, after first commit)':<34}{steady_rate:>12,.0f}")
+    print(f"worker / bare consumer = {result['worker_to_bare_ratio']:.3f}")
+    print(f"worker peak RSS = {rss:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
