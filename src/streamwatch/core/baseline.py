@@ -1,0 +1,195 @@
+"""A seasonal envelope baseline: what a series usually does, and how novel a new value is.
+
+One ``Baseline`` per series (a customer's hourly spend; one benchmark series in bench/nab.py).
+It keeps, with decayed statistics and constant memory:
+
+* a level envelope ``[lo, hi]`` of the values learned so far. ``hi = max(x, hi - d (hi - c))``
+  (and ``lo`` alike), so it holds the usual peak and trough and relaxes slowly towards the
+  centre ``c``, an exponentially weighted mean;
+* a seasonal profile: the exponentially weighted mean of each bucket (hour of day, weekday or
+  weekend: 48 buckets, see ``bucket_of``);
+* ``resid``, the smoothed seasonal residual (an EW mean over observations of ``|x - m_b|``, or
+  of its positive part when only rises matter), and its own decayed envelope ``resid_hi``.
+
+Novelty of a value ``x`` in bucket ``b``, before it is learned (``novelty``):
+
+* level: ``u = (x - hi) / (hi - lo + eps)`` above the envelope; below it ``(lo - x) / (...)``
+  when the baseline is two-sided, else 0;
+* seasonal: ``v = (r' - resid_hi) / (resid_hi + floor (hi - lo) + eps)`` when the smoothed
+  residual including ``x``, ``r' = resid + k (e - resid)``, exceeds its envelope, else 0;
+* ``z = hypot(u, w v)`` and ``score = 1 - exp(-z)``, in [0, 1).
+
+Learning (``learn``) is the caller's decision: score, decide, then learn, and never learn a value
+that was flagged as anomalous, so that an attacker cannot teach the baseline.
+
+Pure and deterministic: plain floats, no randomness, no clock. With ``Params.digits`` set, the
+learned statistics are rounded to that many decimals, so that their JSON form is short and
+restores exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+BUCKETS: Final = 48
+"""Hour of day (0-23) for weekdays, then 24-47 for Saturday and Sunday."""
+
+FLAG_SCORE: Final = 0.3
+"""A value scoring at or above this is anomalous: callers do not learn it (score, decide, learn)."""
+
+_EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday (Monday = 0)
+
+
+def bucket_of(hour: int, weekday: int) -> int:
+    """The seasonal bucket of an hour of day (0-23) on a weekday (Monday = 0 .. Sunday = 6)."""
+    return hour + 24 if weekday >= 5 else hour
+
+
+def bucket_of_ms(ts_ms: int) -> int:
+    """The seasonal bucket of an instant in epoch milliseconds, in UTC."""
+    hours = ts_ms // 3_600_000
+    weekday = (hours // 24 + _EPOCH_WEEKDAY) % 7
+    return hours % 24 + 24 if weekday >= 5 else hours % 24
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """How a baseline learns and scores (see the module docstring for the formulas)."""
+
+    envelope_decay: float = 0.00005
+    """Share of the distance to the centre that ``hi`` and ``lo`` give up per observation."""
+    centre_rate: float = 0.01
+    """EW rate of the centre towards which the envelope relaxes."""
+    bucket_rate: float = 0.15
+    """EW rate of each seasonal bucket's mean (per observation in that bucket)."""
+    residual_rate: float = 0.1
+    """EW rate of the smoothed seasonal residual (per observation)."""
+    residual_decay: float = 0.00005
+    """Share of ``resid_hi`` given up per observation."""
+    seasonal_weight: float = 0.3
+    """Weight ``w`` of the seasonal novelty against the level novelty."""
+    seasonal_floor: float = 0.02
+    """Share of the level spread added to the residual envelope as a floor."""
+    two_sided: bool = True
+    """Whether values below the usual range (and residuals below the profile) are novel."""
+    digits: int | None = None
+    """Round learned statistics to this many decimals (None: keep full precision)."""
+
+
+@dataclass(slots=True)
+class Baseline:
+    """The learned statistics of one series; a plain value (see ``dump`` / ``load``)."""
+
+    n: int = 0
+    hi: float = 0.0
+    lo: float = 0.0
+    centre: float = 0.0
+    resid: float = 0.0
+    resid_hi: float = 0.0
+    buckets: list[float | None] = field(default_factory=lambda: [None] * BUCKETS)
+
+    def dump(self) -> list[Any]:
+        """A compact JSON-ready form: ``[n, hi, lo, centre, resid, resid_hi, buckets]``."""
+        return [self.n, self.hi, self.lo, self.centre, self.resid, self.resid_hi, self.buckets]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> Baseline:
+        """The inverse of ``dump``."""
+        n, hi, lo, centre, resid, resid_hi, buckets = data
+        return cls(n, hi, lo, centre, resid, resid_hi, list(buckets))
+
+
+@dataclass(frozen=True, slots=True)
+class Novelty:
+    """How novel one value is against a baseline, and what learning it would store."""
+
+    z: float
+    level: float
+    """``u``: distance beyond the level envelope, in spreads."""
+    seasonal: float
+    """``v``: excess of the smoothed residual over its envelope, in its own units."""
+    expected: float
+    """The bucket's mean, or the centre while the bucket has none."""
+    resid: float
+    """The smoothed residual including this value (stored by ``learn``)."""
+
+    @property
+    def score(self) -> float:
+        """``1 - exp(-z)``: 0 for nothing new, towards 1 for the unheard-of."""
+        return 1.0 - math.exp(-self.z)
+
+
+def novelty(params: Params, base: Baseline, x: float, bucket: int) -> Novelty:
+    """Score ``x`` against ``base`` without changing it. Deterministic."""
+    if base.n == 0:
+        return Novelty(0.0, 0.0, 0.0, x, 0.0)
+    hi, lo, centre = base.hi, base.lo, base.centre
+    spread = hi - lo
+    eps = 1e-6 * (abs(centre) + 1.0)
+    if x > hi:
+        u = (x - hi) / (spread + eps)
+    elif params.two_sided and x < lo:
+        u = (lo - x) / (spread + eps)
+    else:
+        u = 0.0
+    m = base.buckets[bucket]
+    v = 0.0
+    resid = base.resid
+    if m is None:
+        expected = centre
+    else:
+        expected = m
+        e = x - m
+        if e < 0.0:
+            e = -e if params.two_sided else 0.0
+        resid += params.residual_rate * (e - resid)
+        if resid > base.resid_hi:
+            v = (resid - base.resid_hi) / (base.resid_hi + params.seasonal_floor * spread + eps)
+    w = params.seasonal_weight * v
+    return Novelty(math.sqrt(u * u + w * w), u, v, expected, resid)
+
+
+def learn(params: Params, base: Baseline, x: float, bucket: int, seen: Novelty) -> None:
+    """Fold ``x`` (scored as ``seen`` by ``novelty``) into ``base``. Deterministic."""
+    digits = params.digits
+    if base.n == 0:
+        x = x if digits is None else round(x, digits)
+        base.hi = base.lo = base.centre = x
+        base.buckets[bucket] = x
+        base.n = 1
+        return
+    centre = base.centre
+    d = params.envelope_decay
+    hi = base.hi - d * (base.hi - centre)
+    lo = base.lo + d * (centre - base.lo)
+    hi = x if x > hi else hi
+    lo = x if x < lo else lo
+    centre += params.centre_rate * (x - centre)
+    m = base.buckets[bucket]
+    if m is None:
+        m = x
+    else:
+        m += params.bucket_rate * (x - m)
+        resid = seen.resid
+        resid_hi = base.resid_hi * (1.0 - params.residual_decay)
+        base.resid = resid
+        base.resid_hi = resid if resid > resid_hi else resid_hi
+    if digits is not None:
+        hi, lo, centre, m = (
+            round(hi, digits),
+            round(lo, digits),
+            round(centre, digits),
+            round(m, digits),
+        )
+        base.resid = round(base.resid, digits)
+        base.resid_hi = round(base.resid_hi, digits)
+    base.hi, base.lo, base.centre = hi, lo, centre
+    base.buckets[bucket] = m
+    base.n += 1
+
+
+def threshold_z(score: float) -> float:
+    """The ``z`` at which ``Novelty.score`` reaches ``score`` (for a score in [0, 1))."""
+    return -math.log(1.0 - score)
