@@ -42,6 +42,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 
 from streamwatch.core.codec import decode_event
@@ -110,6 +111,17 @@ async def _check_kafka(bootstrap: list[str]) -> None:
     try:
         await asyncio.wait_for(admin.start(), timeout=10)
         await asyncio.wait_for(admin.describe_cluster(), timeout=10)
+        # On a fresh broker the first group request creates __consumer_offsets; wait for its
+        # coordinator here once, rather than have the first test meet a retriable error.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await admin.list_consumer_group_offsets("streamwatch-test-warmup")
+                return
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await admin.close()
 
@@ -291,7 +303,15 @@ class KafkaHelper:
             ends = await consumer.end_offsets(partitions)
             deadline = time.monotonic() + timeout
             while True:
-                committed = await admin.list_consumer_group_offsets(self.settings.app_id)
+                try:
+                    committed = await admin.list_consumer_group_offsets(self.settings.app_id)
+                except KafkaError as exc:
+                    # A fresh broker creates __consumer_offsets on first use; until it has a
+                    # leader the group coordinator is "not available", which is retriable.
+                    if not exc.retriable or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+                    continue
                 done = {tp: committed[tp].offset if tp in committed else 0 for tp in ends}
                 behind = {
                     f"{tp.topic}:{tp.partition}": (done[tp], end)
