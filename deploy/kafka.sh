@@ -47,13 +47,10 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM"
 TOOL_JAVA_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
   "-Dlog4j.configuration=file:$CONF_DIR/tools-log4j.properties")
 
-log() { printf '%s\n' "$*"; }
-die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
+SERVICE=kafka
+# shellcheck source=deploy/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
-# Run a command as root (apt-get), via sudo only when we are not root.
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
 
 ensure_tools() {
   local missing=()
@@ -69,26 +66,9 @@ ensure_tools() {
 # Serialise fetch/start/stop/reset between concurrent callers (e.g. two test
 # runs on one machine sharing .services): the second start then simply finds
 # the broker running instead of racing the first one.
-take_lock() {
-  command -v flock >/dev/null || return 0
-  mkdir -p "$KAFKA_HOME"
-  exec 9>"$KAFKA_HOME/.lock"
-  flock -w 300 9 || die "another deploy/kafka.sh has held $KAFKA_HOME/.lock for 5 minutes"
-}
 
 # --- process helpers ---------------------------------------------------------
 
-pid_alive() {
-  local pid=$1 stat
-  kill -0 "$pid" 2>/dev/null || return 1
-  # A killed process whose parent does not reap it (e.g. a container whose
-  # PID 1 is not an init) lingers as a zombie: kill -0 succeeds, but it is dead.
-  if [[ -r /proc/$pid/stat ]]; then
-    stat=$(<"/proc/$pid/stat") || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-  fi
-}
 
 pid_cmdline() {
   if [[ -r /proc/$1/cmdline ]]; then tr '\0' ' ' <"/proc/$1/cmdline"; else ps -o args= -p "$1"; fi
@@ -366,10 +346,10 @@ if [[ $# -eq 2 && ( $1 == produce || $1 == consume ) ]]; then
 fi
 [[ $# -eq 1 ]] || usage
 case $1 in
-  fetch) take_lock; cmd_fetch ;;
-  start) take_lock; cmd_start ;;
-  stop) take_lock; cmd_stop ;;
-  reset) take_lock; cmd_reset ;;
+  fetch) take_lock "$KAFKA_HOME" 300; cmd_fetch ;;
+  start) take_lock "$KAFKA_HOME" 300; cmd_start ;;
+  stop) take_lock "$KAFKA_HOME" 300; cmd_stop ;;
+  reset) take_lock "$KAFKA_HOME" 300; cmd_reset ;;
   status) cmd_status ;;
   wait) cmd_wait ;;
   *) usage ;;

@@ -25,12 +25,10 @@ PID_FILE=$REDIS_HOME/redis.pid
 LOG_FILE=$REDIS_HOME/redis.log
 DATA_DIR=$REDIS_HOME/data
 
-log() { printf '%s\n' "$*"; }
-die() { printf 'redis: error: %s\n' "$*" >&2; exit 1; }
+SERVICE=redis
+# shellcheck source=deploy/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
 
 # Install Debian's redis-server without letting the package start the system
 # redis service on 6379 (which would then own the port we want): a
@@ -66,23 +64,7 @@ ensure_redis() {
 }
 
 # Serialise start/stop between concurrent callers sharing .services.
-take_lock() {
-  command -v flock >/dev/null || return 0
-  mkdir -p "$REDIS_HOME"
-  exec 9>"$REDIS_HOME/.lock"
-  flock -w 120 9 || die "another deploy/redis.sh has held $REDIS_HOME/.lock for 2 minutes"
-}
 
-pid_alive() {
-  local pid=$1 stat
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Treat zombies (killed, not yet reaped) as dead.
-  if [[ -r /proc/$pid/stat ]]; then
-    stat=$(<"/proc/$pid/stat") || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-  fi
-}
 
 pid_comm() {
   if [[ -r /proc/$1/comm ]]; then cat "/proc/$1/comm"; else ps -o comm= -p "$1" 2>/dev/null; fi
@@ -207,8 +189,8 @@ usage() {
 
 [[ $# -eq 1 ]] || usage
 case $1 in
-  start) take_lock; cmd_start ;;
-  stop) take_lock; cmd_stop ;;
+  start) take_lock "$REDIS_HOME" 120; cmd_start ;;
+  stop) take_lock "$REDIS_HOME" 120; cmd_stop ;;
   status) cmd_status ;;
   wait) cmd_wait ;;
   *) usage ;;
