@@ -144,6 +144,13 @@ def _wire_lifecycle(
 
     app.timer(REDIS_FLUSH_INTERVAL_S)(flush_risk_view)
 
+    async def commit_processed() -> None:
+        # Faust commits only partitions whose acknowledged offsets moved; see
+        # PartitionTransactions.commit_pending for why that is not enough.
+        await transactions.commit_pending()
+
+    app.timer(COMMIT_INTERVAL_S)(commit_processed)
+
     async def on_assigned(_app: Any, *args: Any, **_kwargs: Any) -> None:
         assigned: set[TP] = args[0]
         check_supported(app.producer)

@@ -99,6 +99,7 @@ class PartitionTransactions:
         self.app = app
         self.before_commit = before_commit
         self._processed: dict[TP, int] = {}
+        self._committed: dict[TP, int] = {}
         self._ended: set[str] = set()
         self._broken: set[str] = set()
 
@@ -144,6 +145,7 @@ class PartitionTransactions:
         """Drop progress of partitions revoked from this worker."""
         for tp in tps:
             self._processed.pop(tp, None)
+            self._committed.pop(tp, None)
             self._ended.discard(self.transactional_id(tp))
             self._broken.discard(self.transactional_id(tp))
 
@@ -154,25 +156,42 @@ class PartitionTransactions:
         and begin the next transaction unless stopping. ProducerFenced crashes the app:
         another worker owns the partition now.
         """
+        tids = {self.transactional_id(tp): tp.partition for tp in offsets}
+        return await self._commit_tids(tids, start_new_transaction)
+
+    async def commit_pending(self) -> bool:
+        """Commit every transaction holding messages processed since its last commit.
+
+        Faust calls ``commit`` only for partitions whose *acknowledged* offsets moved; after a
+        restart it acknowledges skipped messages early, and the messages processed later (in
+        order, see ``streamwatch.live.ordering``) then never move them again, so without this
+        their transaction would stay open for good. The worker calls it on a timer.
+        """
+        tids = {
+            self.transactional_id(tp): tp.partition
+            for tp, offset in list(self._processed.items())
+            if offset != self._committed.get(tp)
+        }
+        return await self._commit_tids(tids, start_new_transaction=True)
+
+    async def _commit_tids(self, tids: dict[str, int], start_new_transaction: bool) -> bool:
         group_id = self.app.conf.id
-        by_tid: dict[str, dict[TP, int]] = {}
-        for tp, offset in offsets.items():
-            by_tid.setdefault(self.transactional_id(tp), {})[tp] = offset
         try:
-            for tid, tid_offsets in sorted(by_tid.items()):
-                await self._commit_one(tid, tid_offsets, group_id, start_new_transaction)
+            for tid, partition in sorted(tids.items()):
+                await self._commit_one(tid, partition, group_id, start_new_transaction)
         except ProducerFenced as exc:
             log.error("transaction fenced: another worker owns the partition", error=str(exc))
             await self.app.crash(exc)
             return False
         return True
 
-    async def _commit_one(
-        self, tid: str, acked: dict[TP, int], group_id: str, start_new: bool
-    ) -> None:
+    async def _commit_one(self, tid: str, partition: int, group_id: str, start_new: bool) -> None:
         if tid in self._ended:
             return  # Faust may commit again while stopping; the last transaction is done.
-        txp, lock = self._producer_and_lock(tid)
+        try:
+            txp, lock = self._producer_and_lock(tid)
+        except TransactionUnavailable:
+            return  # revoked meanwhile: its new owner commits it
         async with lock:
             if tid in self._broken:
                 log.error("aborting a transaction that holds part of a message", tid=tid)
@@ -188,11 +207,11 @@ class PartitionTransactions:
                 for tp, offset in self._processed.items()
                 if self.transactional_id(tp) == tid
             }
-            partition = next(iter(acked)).partition
             await self.before_commit(partition, Sender(txp))
             if offsets:
                 await txp.send_offsets_to_transaction(offsets, group_id)
             await txp.commit_transaction()
+            self._committed.update(offsets)
             if start_new:
                 await txp.begin_transaction()
             else:
