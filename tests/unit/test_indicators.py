@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from streamwatch.core.detectors.budget import BudgetDetector
+from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
+from streamwatch.core.engine import default_detectors
 from streamwatch.core.indicators import LIST_NAMES, IndicatorError, Indicators
 from streamwatch.indicators import (
     ENV_VAR,
@@ -135,3 +137,16 @@ def test_watcher_notices_a_list_that_disappears(lists: Path) -> None:
     match = reload.indicators.judge("stratum.antpool.com", 443)
     assert match is not None
     assert match.strength == "host", "443 is not a miner port without the https list"
+
+
+def test_reloaded_lists_reach_crypto_mining_among_the_default_detectors(lists: Path) -> None:
+    watcher = IndicatorWatcher(lists)
+    detectors = default_detectors(watcher.current)
+    (mining,) = (d for d in detectors if isinstance(d, CryptoMiningDetector))
+    assert mining.indicators is watcher.current
+    domains = lists / "falco" / "miner_domains.txt"
+    touch(domains, domains.read_text() + "pool.new-coin.example\n")
+    reload = watcher.poll_into(detectors)
+    assert reload is not None
+    assert mining.indicators is reload.indicators
+    assert mining.indicators.judge("pool.new-coin.example", 3333) is not None

@@ -16,9 +16,11 @@ import orjson
 
 from streamwatch.core.detectors.base import Detector, Finding
 from streamwatch.core.detectors.budget import BudgetDetector
+from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
+from streamwatch.core.indicators import Indicators
 from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, OpenAlert
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts
@@ -56,9 +58,14 @@ _DUPLICATE: Final = Decisions(duplicate=True)
 _LATE: Final = Decisions(late=True)
 
 
-def default_detectors() -> list[Detector]:
-    """The detectors a worker runs unless told otherwise."""
-    return [BudgetDetector(), ProviderNoticeDetector()]
+def default_detectors(indicators: Indicators | None = None) -> list[Detector]:
+    """The detectors a worker runs unless told otherwise.
+
+    ``indicators`` are the mining-pool lists crypto_mining judges network flows by (parsed by
+    the caller, e.g. ``streamwatch.indicators.load_indicators``); without them flows are not
+    judged.
+    """
+    return [BudgetDetector(), ProviderNoticeDetector(), CryptoMiningDetector(indicators)]
 
 
 class Core:

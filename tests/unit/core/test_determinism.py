@@ -27,16 +27,19 @@ from core_builders import (
     default_policy,
     notice,
     outcome_view,
+    payment,
     run,
     ts,
     usage,
 )
 
-from streamwatch.core.codec import event_to_dict
+from streamwatch.core.codec import event_from_dict, event_to_dict
 from streamwatch.core.detectors.base import Detector
+from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.engine import Core, Fleet, default_detectors
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.indicators import load_indicators
 
 CUSTOMERS = ("cust-a", "cust-b", "cust-c")
 
@@ -121,9 +124,123 @@ def provider_notice_stream() -> list[Event]:
     return events
 
 
+def crypto_mining_stream() -> list[Event]:
+    """A month of three customers: a young account paying by prepaid card starts GPUs in three
+    regions it never used and talks to a mining pool; an established one running GPU jobs is
+    signed into from abroad and starts many-core machines in a new region; a third opens a new
+    region for ordinary machines and polls a pool's web site. With a provider notice, a failed
+    payment, flows to miner ports of ordinary hosts, late events and redelivered duplicates."""
+    rng = random.Random(14)
+    eid = Ids("cm")
+    start = parse_ts_ms(ts(1))
+    events: list[Event] = []
+
+    def at(hours: float) -> str:
+        return format_ts(start + round(hours * MS_PER_HOUR))
+
+    def act(customer: str, hours: float, operation: str, **kw: Any) -> None:
+        events.append(activity(operation, event_id=eid(), customer_id=customer, at=at(hours), **kw))
+
+    def flow(customer: str, hours: float, host: str, port: int) -> None:
+        props = {"dst_host": host, "dst_port": port, "protocol": "tcp", "bytes_out": 9000}
+        act(customer, hours, "network.flow", properties=props)
+
+    def heavy(customer: str, hours: float, region: str, sku: str, util: float, gpus: int) -> None:
+        fields: dict[str, Any] = {"gpus": gpus, "gpu_util": util} if gpus else {"cpu_util": util}
+        events.append(
+            usage(
+                event_id=eid(),
+                customer_id=customer,
+                at=at(hours),
+                meter="gpu" if gpus else "compute",
+                sku=sku,
+                region=region,
+                vcpus=24 if gpus else 120,
+                cost=round(rng.uniform(3.0, 4.0), 2),
+                **fields,
+            )
+        )
+
+    for customer, country in (("cust-a", "DE"), ("cust-c", "FR")):
+        act(customer, 0, "customer.signup", properties={"country": country, "ip_country": country})
+        sub = {"subscription_id": "sub-1", "offer": "MS-AZR-0003P"}
+        act(customer, 0.1, "subscription.create", properties=sub, region="westeurope")
+    card = {"type": "prepaid_card", "fingerprint": "c-1", "country": "DE"}
+    events.append(
+        payment(
+            "instrument.added",
+            event_id=eid(),
+            customer_id="cust-a",
+            at=at(0.2),
+            amount=None,
+            instrument=card,
+        )
+    )
+    events.append(payment("payment.succeeded", event_id=eid(), customer_id="cust-b", at=at(2)))
+    a100 = {"sku": "Standard_NC24ads_A100_v4", "vcpus": 24, "gpus": 1}
+    for i, region in enumerate(("eastus", "brazilsouth", "japaneast")):
+        act("cust-a", 3 + i * 0.1, "vm.create", properties={**a100, "count": 4}, region=region)
+    hb = {"sku": "Standard_HB120rs_v3", "vcpus": 120, "gpus": 0}
+    d4 = {"sku": "Standard_D4s_v5", "vcpus": 4, "gpus": 0}
+    for h in range(24 * 30):
+        if h >= 4:
+            for region in ("eastus", "brazilsouth", "japaneast"):
+                heavy("cust-a", h, region, a100["sku"], rng.uniform(0.96, 0.99), 1)
+            if h % 5 == 0:
+                flow("cust-a", h + 0.5, "xmr-eu1.nanopool.org", 14444)
+        if h % 24 < 10 and (h // 24) % 2 == 0:
+            heavy("cust-b", h, "westeurope", a100["sku"], rng.uniform(0.85, 0.95), 1)
+        if h % 24 == 9:
+            act("cust-b", h + 0.2, "signin", properties={"ip_country": "DE"})
+        if h >= 24 * 12 + 2:
+            heavy("cust-b", h, "koreacentral", hb["sku"], rng.uniform(0.6, 0.66), 0)
+        if h >= 24 * 5:
+            events.append(
+                usage(
+                    event_id=eid(),
+                    customer_id="cust-c",
+                    at=at(h),
+                    region="koreacentral",
+                    cpu_util=0.4,
+                )
+            )
+        if h >= 24 * 5 and h % 7 == 0:
+            flow(
+                "cust-c",
+                h + 0.3,
+                *rng.choice((("metrics.example.net", 3333), ("nanopool.org", 443))),
+            )
+        if rng.random() < 0.02 and events:
+            events.append(events[-1])
+    for i in range(3):
+        act(
+            "cust-b",
+            24 * 12 + 0.5 + i * 0.05,
+            "signin",
+            status="failed",
+            properties={"ip_country": "VN"},
+        )
+    act("cust-b", 24 * 12 + 0.8, "signin", properties={"ip_country": "VN"})
+    act("cust-b", 24 * 12 + 1, "vm.create", properties={**hb, "count": 8}, region="koreacentral")
+    act("cust-c", 24 * 5 - 1, "vm.create", properties={**d4, "count": 2}, region="koreacentral")
+    notice_props = {"notice_id": "PN-7", "category": "aup.crypto_mining", "severity": "high"}
+    act("cust-a", 24 * 3, "provider.notice", properties=notice_props, actor="provider")
+    events.append(payment("payment.failed", event_id=eid(), customer_id="cust-b", at=at(24 * 13)))
+    events.sort(key=lambda e: e.ts_ms)
+    for k in range(10, len(events), 97):  # late by up to two days
+        event = events[k]
+        late = dict(
+            event_to_dict(event), ts=format_ts(event.ts_ms - rng.randrange(1, 48) * MS_PER_HOUR)
+        )
+        late["event_id"] = eid()
+        events.insert(k + 1, event_from_dict(late))
+    return events
+
+
 STREAMS: dict[str, Callable[[], list[Event]]] = {
     "budget_threshold": budget_stream,
     "provider_notice": provider_notice_stream,
+    "crypto_mining": crypto_mining_stream,
 }
 """One stream builder per detector name: a detector joins the suite by being listed here."""
 
@@ -148,8 +265,27 @@ def merged_streams() -> list[Event]:
     return sorted((event for build in STREAMS.values() for event in build()), key=lambda e: e.ts_ms)
 
 
-CASES = [Case(d.name, (type(d),), STREAMS.get(d.name, list)) for d in default_detectors()] + [
-    Case("all-default-detectors", tuple(type(d) for d in default_detectors()), merged_streams)
+_SHIPPED_LISTS = load_indicators()
+
+
+class _MiningWithShippedLists(CryptoMiningDetector):
+    """crypto_mining judging flows by the shipped indicator lists (``Case`` builds detectors
+    without arguments)."""
+
+    def __init__(self) -> None:
+        super().__init__(_SHIPPED_LISTS)
+
+
+CONFIGURED: dict[str, type[Any]] = {CryptoMiningDetector.name: _MiningWithShippedLists}
+"""Detectors that need configuration to be exercised fully, by name."""
+
+
+def _type(detector: Detector) -> type[Any]:
+    return CONFIGURED.get(detector.name, type(detector))
+
+
+CASES = [Case(d.name, (_type(d),), STREAMS.get(d.name, list)) for d in default_detectors()] + [
+    Case("all-default-detectors", tuple(_type(d) for d in default_detectors()), merged_streams)
 ]
 
 
