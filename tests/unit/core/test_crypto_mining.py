@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import activity, default_policy, payment, usage
+from core_builders import activity, default_policy, make_alert, payment, usage
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.crypto_mining import MAX_REVISIONS, CryptoMiningDetector
@@ -355,6 +355,50 @@ def test_ordinary_machines_in_a_new_region_are_no_evidence() -> None:
     assert [f for e in story.events for f in detector.observe(state, e)] == []
     assert state.campaign is None
     assert "koreacentral" in state.regions
+
+
+# -- enforcement through the default policy -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("standing", "confidence", "severity", "expected"),
+    [
+        ("untrusted", "possible", "medium", [("require_prepayment", False)]),
+        ("untrusted", "likely", "high", [("restrict", True)]),
+        ("untrusted", "confirmed", "critical", [("suspend", True)]),
+        ("established", "possible", "medium", [("notify", False)]),
+        ("established", "confirmed", "critical", [("notify", False)]),
+    ],
+    ids=["young-possible", "young-likely", "young-confirmed", "old-possible", "old-confirmed"],
+)
+def test_policy_climbs_the_ladder_for_untrusted_accounts_and_notifies_established_ones(
+    standing: str, confidence: str, severity: str, expected: list[tuple[str, bool]]
+) -> None:
+    evidence = {"standing": standing, "confidence": confidence}
+    alert = make_alert("crypto_mining", severity, evidence, incident="2026-10-01T00:00:00Z")
+    decided = default_policy().decide(alert, {}, 0)
+    assert [(r.action, r.requires_approval) for _, r in decided] == expected
+
+
+def test_confident_finding_on_a_young_account_requests_suspend_with_approval() -> None:
+    _, requests = engine_run(young_miner().events)
+    assert {(r.action, r.requires_approval) for r in requests} <= {
+        ("restrict", True),
+        ("suspend", True),
+    }
+    assert any(r.action == "suspend" for r in requests)
+
+
+def test_established_account_is_notified_first() -> None:
+    story = established(Story())
+    at = 10 * MS_PER_DAY
+    story.signin(at - 600_000, "VN", failed=True).signin(at - 300_000, "VN")
+    story.create(at, "koreacentral", 6).create(at + 60_000, "uaenorth", 6, name="m2")
+    alerts, requests = engine_run(sorted(story.events, key=lambda e: e.ts_ms))
+    assert alerts[-1].severity in ("high", "critical")
+    assert [(r.action, r.policy) for r in requests] == [
+        ("notify", "crypto-mining-established-notify")
+    ]
 
 
 # -- learning and state -------------------------------------------------------------------------

@@ -64,6 +64,10 @@ def test_default_policy_file_parses() -> None:
         "provider-notice-restrict",
         "provider-notice-notify",
         "budget-exhausted-notify",
+        "crypto-mining-untrusted-suspend",
+        "crypto-mining-untrusted-restrict",
+        "crypto-mining-untrusted-prepay",
+        "crypto-mining-established-notify",
     ]
     assert policy.dry_run is False
     assert policy.version == "1"
