@@ -10,7 +10,8 @@ A label is a dict::
 Every label the generator makes is anchored to one emitted event (start == end == its ts).
 ``kind`` is an alert kind of the wire contract; ``scenario`` names the scenario that caused it
 ("organic" when nothing did); ``benign`` is True for look-alikes that an alert may match without
-counting as a false positive (none of the built-in scenarios makes those yet).
+counting as a false positive (``LabelSpec(..., benign=True)``; the spend look-alike scenarios
+make those).
 """
 
 from __future__ import annotations

@@ -102,11 +102,16 @@ class Ramp:
 
 @dataclass(frozen=True, slots=True)
 class LabelSpec:
-    """A label to emit when its scheduled event is emitted (start == end == the event's ts)."""
+    """A label to emit when its scheduled event is emitted (start == end == the event's ts).
+
+    ``benign`` marks a look-alike (a planned surge, say) that an alert may match without
+    counting as a false positive.
+    """
 
     kind: str
     scenario: str
     detail: JsonDict
+    benign: bool = False
 
 
 @dataclass(slots=True)

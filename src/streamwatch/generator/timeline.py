@@ -71,8 +71,17 @@ class _Timeline:
         self.n_labels = 0
         self._noise = rng_for(seed, plan.customer_id, "usage")
 
-    def label(self, ts_s: int, eid: str, kind: str, scenario: str, detail: JsonDict) -> None:
-        lab = make_label(self.cid, kind, format_ts(ts_s), scenario, detail)
+    def label(
+        self,
+        ts_s: int,
+        eid: str,
+        kind: str,
+        scenario: str,
+        detail: JsonDict,
+        *,
+        benign: bool = False,
+    ) -> None:
+        lab = make_label(self.cid, kind, format_ts(ts_s), scenario, detail, benign=benign)
         self.sink.append((ts_s, eid, self.n_labels, lab))
         self.n_labels += 1
 
@@ -100,7 +109,7 @@ class _Timeline:
                 self._budget_label(ts_s, eid, name)
         if item.label is not None:
             spec = item.label
-            self.label(ts_s, eid, spec.kind, spec.scenario, dict(spec.detail))
+            self.label(ts_s, eid, spec.kind, spec.scenario, dict(spec.detail), benign=spec.benign)
         return ts_s, eid, event
 
     def _budget_label(self, ts_s: int, eid: str, threshold: str) -> None:
