@@ -4,7 +4,16 @@ To add one, write ``scenarios/<name>.py`` with a function decorated by
 ``@register_scenario("<name>")`` and import the module below; see ``registry``.
 """
 
-from streamwatch.generator.scenarios import budget_overrun, provider_notice
+from streamwatch.generator.scenarios import (
+    budget_overrun,
+    month_end_batch,
+    promotion,
+    provider_notice,
+    spend_spike_gradual,
+    spend_spike_sudden,
+    steady_growth,
+    weekday_onoff,
+)
 from streamwatch.generator.scenarios.registry import (
     SCENARIOS,
     Scenario,
@@ -21,6 +30,12 @@ __all__ = [
     "assign_incidents",
     "budget_overrun",
     "get_scenario",
+    "month_end_batch",
+    "promotion",
     "provider_notice",
     "register_scenario",
+    "spend_spike_gradual",
+    "spend_spike_sudden",
+    "steady_growth",
+    "weekday_onoff",
 ]
