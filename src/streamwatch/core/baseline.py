@@ -13,9 +13,10 @@ It keeps, with decayed statistics and constant memory:
 
 Novelty of a value ``x`` in bucket ``b``, before it is learned (``novelty``):
 
-* level: ``u = (x - hi) / (hi - lo + eps)`` above the envelope; below it ``(lo - x) / (...)``
-  when the baseline is two-sided, else 0;
-* seasonal: ``v = (r' - resid_hi) / (resid_hi + floor (hi - lo) + eps)`` when the smoothed
+* level: ``u = (x - hi) / (spread + eps)`` above the envelope, with ``spread = hi - lo`` (at
+  least ``spread_floor`` times the centre); below it ``(lo - x) / (...)`` when the baseline is
+  two-sided, else 0;
+* seasonal: ``v = (r' - resid_hi) / (resid_hi + floor spread + eps)`` when the smoothed
   residual including ``x``, ``r' = resid + k (e - resid)``, exceeds its envelope, else 0;
 * ``z = hypot(u, w v)`` and ``score = 1 - exp(-z)``, in [0, 1).
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 BUCKETS: Final = 48
 """Hour of day (0-23) for weekdays, then 24-47 for Saturday and Sunday."""
@@ -72,6 +73,9 @@ class Params:
     """Weight ``w`` of the seasonal novelty against the level novelty."""
     seasonal_floor: float = 0.02
     """Share of the level spread added to the residual envelope as a floor."""
+    spread_floor: float = 0.0
+    """The spread counts as at least this share of the centre (a flat series is not infinitely
+    surprised by a small rise)."""
     two_sided: bool = True
     """Whether values below the usual range (and residuals below the profile) are novel."""
     digits: int | None = None
@@ -101,8 +105,7 @@ class Baseline:
         return cls(n, hi, lo, centre, resid, resid_hi, list(buckets))
 
 
-@dataclass(frozen=True, slots=True)
-class Novelty:
+class Novelty(NamedTuple):
     """How novel one value is against a baseline, and what learning it would store."""
 
     z: float
@@ -111,7 +114,7 @@ class Novelty:
     seasonal: float
     """``v``: excess of the smoothed residual over its envelope, in its own units."""
     expected: float
-    """The bucket's mean, or the centre while the bucket has none."""
+    """The bucket's mean, or the centre while the bucket has none (0 for an empty baseline)."""
     resid: float
     """The smoothed residual including this value (stored by ``learn``)."""
 
@@ -124,9 +127,9 @@ class Novelty:
 def novelty(params: Params, base: Baseline, x: float, bucket: int) -> Novelty:
     """Score ``x`` against ``base`` without changing it. Deterministic."""
     if base.n == 0:
-        return Novelty(0.0, 0.0, 0.0, x, 0.0)
+        return Novelty(0.0, 0.0, 0.0, 0.0, 0.0)
     hi, lo, centre = base.hi, base.lo, base.centre
-    spread = hi - lo
+    spread = max(hi - lo, params.spread_floor * abs(centre))
     eps = 1e-6 * (abs(centre) + 1.0)
     if x > hi:
         u = (x - hi) / (spread + eps)
@@ -193,3 +196,117 @@ def learn(params: Params, base: Baseline, x: float, bucket: int, seen: Novelty) 
 def threshold_z(score: float) -> float:
     """The ``z`` at which ``Novelty.score`` reaches ``score`` (for a score in [0, 1))."""
     return -math.log(1.0 - score)
+
+
+def rise_needed(params: Params, base: Baseline, bucket: int, z: float) -> float:
+    """A value below which ``novelty(...).z`` stays under ``z`` for values above the baseline.
+
+    Solves ``u(x) + w v(x) = z`` (which bounds ``hypot(u, w v)`` from above) on the
+    piecewise-linear rise of both terms, so callers can skip scoring until a running total
+    reaches it. 0.0 while the baseline is empty or when any value would do.
+    """
+    if base.n == 0:
+        return 0.0
+    hi = base.hi
+    spread = max(hi - base.lo, params.spread_floor * abs(base.centre))
+    a = spread + 1e-6 * (abs(base.centre) + 1.0)
+    m = base.buckets[bucket]
+    if m is None:
+        return hi + z * a
+    k = params.residual_rate
+    b = base.resid_hi + params.seasonal_floor * spread + 1e-6 * (abs(base.centre) + 1.0)
+    wk = params.seasonal_weight * k / b
+    stay = (1.0 - k) * base.resid - base.resid_hi
+    if stay > 0.0:
+        return 0.0 if params.seasonal_weight * stay / b >= z else _rise_general(params, base, m, z)
+    # The seasonal term starts at pv = m - stay / k (>= m); the level term at hi.
+    pv = m - stay / k
+    if hi <= pv:
+        x = hi + z * a
+        if x <= pv:
+            return x
+    else:
+        x = pv + z / wk
+        if x <= hi:
+            return x
+    return (z + hi / a + wk * pv) / (1.0 / a + wk)
+
+
+def _rise_general(params: Params, base: Baseline, m: float, z: float) -> float:
+    """``rise_needed`` when the seasonal term is already positive at the profile (rare)."""
+    hi = base.hi
+    spread = max(hi - base.lo, params.spread_floor * abs(base.centre))
+    eps = 1e-6 * (abs(base.centre) + 1.0)
+    a = spread + eps
+    k = params.residual_rate
+    b = base.resid_hi + params.seasonal_floor * spread + eps
+    w = params.seasonal_weight / b
+    stay = (1.0 - k) * base.resid - base.resid_hi
+
+    def total(x: float) -> float:
+        u = (x - hi) / a if x > hi else 0.0
+        return u + w * (stay + k * (x - m if x > m else 0.0))
+
+    points = sorted({hi, m})
+    prev, prev_t = points[0], total(points[0])
+    if prev_t >= z:
+        return 0.0
+    for p in points[1:]:
+        t = total(p)
+        if t >= z:
+            return prev + (z - prev_t) * (p - prev) / (t - prev_t)
+        prev, prev_t = p, t
+    return prev + (z - prev_t) / (1.0 / a + w * k)
+
+
+def observe(params: Params, base: Baseline, x: float, bucket: int, z_limit: float) -> float:
+    """``novelty`` then ``learn`` in one pass, learning ``x`` only when its ``z`` is below
+    ``z_limit`` (``math.inf``: always; ``-math.inf``: never). Returns ``z``.
+
+    The same arithmetic as the two, for callers that decide by a plain threshold on ``z``.
+    """
+    if base.n == 0:
+        if z_limit > 0.0:
+            learn(params, base, x, bucket, Novelty(0.0, 0.0, 0.0, x, 0.0))
+        return 0.0
+    hi, lo, centre = base.hi, base.lo, base.centre
+    spread = max(hi - lo, params.spread_floor * abs(centre))
+    eps = 1e-6 * (abs(centre) + 1.0)
+    if x > hi:
+        u = (x - hi) / (spread + eps)
+    elif params.two_sided and x < lo:
+        u = (lo - x) / (spread + eps)
+    else:
+        u = 0.0
+    buckets = base.buckets
+    m = buckets[bucket]
+    resid = base.resid
+    w = 0.0
+    if m is not None:
+        e = x - m
+        if e < 0.0:
+            e = -e if params.two_sided else 0.0
+        resid += params.residual_rate * (e - resid)
+        if resid > base.resid_hi:
+            v = (resid - base.resid_hi) / (base.resid_hi + params.seasonal_floor * spread + eps)
+            w = params.seasonal_weight * v
+    z = math.sqrt(u * u + w * w)
+    if z >= z_limit or params.digits is not None:
+        if z < z_limit:
+            learn(params, base, x, bucket, Novelty(z, u, 0.0, m or centre, resid))
+        return z
+    d = params.envelope_decay
+    hi -= d * (hi - centre)
+    lo += d * (centre - lo)
+    base.hi = x if x > hi else hi
+    base.lo = x if x < lo else lo
+    base.centre = centre + params.centre_rate * (x - centre)
+    if m is None:
+        buckets[bucket] = x
+    else:
+        buckets[bucket] = m + params.bucket_rate * (x - m)
+        base.resid = resid
+        resid_hi = base.resid_hi * (1.0 - params.residual_decay)
+        base.resid_hi = resid if resid > resid_hi else resid_hi
+    base.n += 1
+    return z

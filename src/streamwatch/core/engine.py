@@ -18,6 +18,7 @@ from streamwatch.core.detectors.base import Detector, Finding
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
+from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
@@ -65,7 +66,12 @@ def default_detectors(indicators: Indicators | None = None) -> list[Detector]:
     the caller, e.g. ``streamwatch.indicators.load_indicators``); without them flows are not
     judged.
     """
-    return [BudgetDetector(), ProviderNoticeDetector(), CryptoMiningDetector(indicators)]
+    return [
+        BudgetDetector(),
+        ProviderNoticeDetector(),
+        SpendSpikeDetector(),
+        CryptoMiningDetector(indicators),
+    ]
 
 
 class Core:

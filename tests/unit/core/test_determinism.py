@@ -237,10 +237,64 @@ def crypto_mining_stream() -> list[Event]:
     return events
 
 
+def spend_spike_stream() -> list[Event]:
+    """Ten days of hourly usage across a month end by three customers: a new one spiking in its
+    cold start, an existing one spiking after its warm-up and recovering, and one with planned
+    growth recorded by feedback that later spikes beyond it; with a second currency, idle hours,
+    late events and redelivered duplicates."""
+    rng = random.Random(13)
+    eid = Ids("sp")
+    start = parse_ts_ms("2026-10-24T00:00:00Z")
+    events: list[Event] = [
+        activity("customer.signup", event_id=eid(), customer_id="cust-a", at=format_ts(start)),
+        activity("customer.signup", event_id=eid(), customer_id="cust-c", at=format_ts(start)),
+    ]
+    spikes = {"cust-a": range(30, 36), "cust-b": range(200, 212), "cust-c": range(150, 160)}
+    for h in range(240):
+        hour = start + h * MS_PER_HOUR
+        if h == 100:
+            events.append(
+                activity(
+                    "feedback.expect",
+                    event_id=eid(),
+                    customer_id="cust-c",
+                    at=format_ts(hour),
+                    actor="owner@example.com",
+                    properties={"until": format_ts(hour + 40 * MS_PER_HOUR), "factor": 3},
+                )
+            )
+        for customer in CUSTOMERS:
+            if customer == "cust-b" and 60 <= h < 66:
+                continue  # idle hours count as zero spend
+            day = 1.0 + (hour // MS_PER_HOUR % 24 in range(8, 18))
+            level = 4.0 * day * (2.5 if customer == "cust-c" and 100 <= h < 140 else 1.0)
+            parts = [("Standard_D4s_v5", "westeurope", level * rng.uniform(0.9, 1.1))]
+            if h in spikes[customer]:
+                parts.append(("Standard_NC6s_v3", "brazilsouth", rng.uniform(60.0, 140.0)))
+            for sku, region, cost in parts:
+                at = hour + rng.randrange(0, 50) * 60_000
+                late = rng.random() < 0.05
+                events.append(
+                    usage(
+                        event_id=eid(),
+                        customer_id=customer,
+                        at=format_ts(at - (3 * MS_PER_HOUR if late else 0)),
+                        cost=round(cost, 4),
+                        sku=sku,
+                        region=region,
+                        currency="EUR" if customer == "cust-c" and h % 50 == 7 else "USD",
+                    )
+                )
+                if rng.random() < 0.03:
+                    events.append(events[-1])
+    return events
+
+
 STREAMS: dict[str, Callable[[], list[Event]]] = {
     "budget_threshold": budget_stream,
     "provider_notice": provider_notice_stream,
     "crypto_mining": crypto_mining_stream,
+    "spend_spike": spend_spike_stream,
 }
 """One stream builder per detector name: a detector joins the suite by being listed here."""
 

@@ -16,6 +16,9 @@ from streamwatch.generator import GeneratorConfig, bad_samples, generate, write_
 from streamwatch.replay.runner import ListSink, Replay, Source
 from streamwatch.testing import FakeClock
 
+LABELLED_KINDS = {"budget_threshold", "provider_notice"}
+"""The kinds the budget_overrun and provider_notice scenarios label."""
+
 
 def _replay(lines: list[bytes]) -> tuple[ListSink, Replay]:
     sink = ListSink()
@@ -45,14 +48,16 @@ def test_budget_and_notice_alerts_match_the_labels_exactly(seed: int) -> None:
     )
     lines = [r if isinstance(r, bytes) else orjson.dumps(r) for r in result.records()]
     sink, _ = _replay(lines)
+    # Runaway budget overruns are also spend spikes, which these labels do not cover.
+    labelled = [a for a in sink.alerts if a.kind in LABELLED_KINDS]
     alerts = {
-        (a.customer_id, a.kind, a.event_time, a.evidence.get("threshold", "")) for a in sink.alerts
+        (a.customer_id, a.kind, a.event_time, a.evidence.get("threshold", "")) for a in labelled
     }
     labels = {_label_key(label) for label in result.labels}
     assert len(labels) >= 20, "the scenario should produce a meaningful number of incidents"
-    assert {key[1] for key in labels} == {"budget_threshold", "provider_notice"}
+    assert {key[1] for key in labels} == LABELLED_KINDS
     assert alerts == labels
-    assert len(sink.alerts) == len(alerts), "no alert is raised twice"
+    assert len(labelled) == len(alerts), "no alert is raised twice"
 
 
 def test_each_kind_of_bad_line_is_dead_lettered_with_its_reason_and_bytes() -> None:
@@ -111,7 +116,7 @@ def test_replay_command_writes_alerts_enforcement_and_dead_letters(
         orjson.loads(line) for line in (out / "enforcement.jsonl").read_bytes().splitlines()
     ]
     dead = [orjson.loads(line) for line in (out / "dead.jsonl").read_bytes().splitlines()]
-    assert len(alerts) == len(result.labels)
+    assert sum(1 for a in alerts if a["kind"] in LABELLED_KINDS) == len(result.labels)
     assert any(r["action"] == "suspend" and r["requires_approval"] for r in requests) or not any(
         label["detail"].get("action_required") == "suspend" for label in result.labels
     )
