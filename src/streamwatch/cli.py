@@ -20,6 +20,7 @@ COMMANDS = {
     "worker": "streamwatch.commands.worker",
     "topics": "streamwatch.commands.topics",
     "risk": "streamwatch.commands.risk",
+    "expect": "streamwatch.commands.expect",
 }
 
 
