@@ -36,14 +36,13 @@ def phase_parse(path: Path) -> None:
 
 
 def phase_replay(path: Path) -> None:
-    from streamwatch.config import load_policy
-    from streamwatch.core.engine import Core
+    from streamwatch.config import build_core
     from streamwatch.replay.files import JsonlSink, file_source
     from streamwatch.replay.runner import Replay
 
     devnull = Path("/dev/null")
     with Timer() as timer, JsonlSink(devnull, devnull, devnull) as sink:
-        replay = Replay(Core(load_policy()), sink, clock=lambda: time.time_ns() // 1_000_000)
+        replay = Replay(build_core(), sink, clock=lambda: time.time_ns() // 1_000_000)
         stats = replay.run([file_source(path)])
     emit(
         {

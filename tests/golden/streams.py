@@ -19,8 +19,7 @@ from typing import Any
 import orjson
 
 from streamwatch import testing as build
-from streamwatch.config import load_policy
-from streamwatch.core.engine import Core
+from streamwatch.config import build_core
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.replay.runner import ListSink, Replay, Source
 from streamwatch.testing import FakeClock
@@ -84,7 +83,7 @@ STREAMS = {"generated-mixed": generated_mixed, "cross-topic-edges": cross_topic_
 def expected_alerts(lines: list[bytes]) -> list[dict[str, Any]]:
     """What replay raises for ``lines``, in the form stored in ``expected.jsonl``."""
     sink = ListSink()
-    replay = Replay(Core(load_policy()), sink, clock=FakeClock())
+    replay = Replay(build_core(), sink, clock=FakeClock())
     replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), lambda n: {"line": n})])
     return sorted(
         (

@@ -45,8 +45,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 
+from streamwatch.config import build_core
 from streamwatch.core.codec import decode_event
-from streamwatch.core.engine import Core, Decisions, Fleet
+from streamwatch.core.engine import Decisions, Fleet
 from streamwatch.core.policy import parse_policy
 from streamwatch.live.admin import apply_catalogue
 from streamwatch.live.catalogue import load_catalogue
@@ -467,7 +468,7 @@ def expected() -> Callable[[Iterable[dict[str, Any]]], Decisions]:
 
     def run(events: Iterable[dict[str, Any]]) -> Decisions:
         policy = parse_policy(LiveSettings().policy_text())
-        fleet = Fleet(Core(policy=policy))
+        fleet = Fleet(build_core(policy))
         return fleet.run((decode_event(orjson.dumps(e)) for e in events), lambda: 0)
 
     return run

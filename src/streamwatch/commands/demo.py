@@ -20,8 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from streamwatch.config import load_policy
-    from streamwatch.core.engine import Core
+    from streamwatch.config import build_core
     from streamwatch.evaluate import evaluate, format_report
     from streamwatch.generator import GeneratorConfig, generate, write_jsonl, write_labels
     from streamwatch.replay.files import JsonlSink
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.customers} customers over {args.days} days (seed {args.seed}).\n"
     )
     sink = ListSink()
-    replay = Replay(Core(load_policy()), sink, clock=lambda: time.time_ns() // 1_000_000)
+    replay = Replay(build_core(), sink, clock=lambda: time.time_ns() // 1_000_000)
     started = time.perf_counter()
     stats = replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), _origin)])
     elapsed = time.perf_counter() - started

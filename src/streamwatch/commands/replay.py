@@ -31,14 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamwatch.config import load_policy
-    from streamwatch.core.engine import Core, Settings
+    from streamwatch.config import build_core, load_policy
+    from streamwatch.core.engine import Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
     from streamwatch.replay.files import JsonlSink, Progress, file_source
     from streamwatch.replay.runner import Replay
 
     settings = Settings() if args.lateness is None else Settings(allowed_lateness_s=args.lateness)
-    core = Core(load_policy(args.policy), settings=settings)
+    core = build_core(load_policy(args.policy), settings=settings)
     sources: list[Source]
     progress = None
     if args.from_kafka:

@@ -18,8 +18,9 @@ from faust.types import TP
 from mode import CrashingSupervisor
 from redis.asyncio import Redis
 
-from streamwatch.core.engine import Core
+from streamwatch.config import build_core
 from streamwatch.core.policy import parse_policy
+from streamwatch.indicators import IndicatorWatcher
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
@@ -41,6 +42,8 @@ STATE_TABLE: Final = "customer-state"
 COMMIT_INTERVAL_S: Final = 1.0
 """How often transactions commit: outputs become visible to read_committed readers then."""
 REDIS_FLUSH_INTERVAL_S: Final = 0.25
+INDICATOR_POLL_INTERVAL_S: Final = 30.0
+"""How often the mining-pool lists are checked for changes on disk (reload, no restart)."""
 SESSION_TIMEOUT_S: Final = 10.0
 """A killed worker's partitions move on after this long (Kafka's default is 45 s)."""
 HEARTBEAT_INTERVAL_S: Final = 1.0
@@ -66,7 +69,8 @@ def create_app(
     worker command reads it from the broker); the state table's changelog gets as many.
     Raises PolicyError for a bad policy file, SettingsError if it cannot be read.
     """
-    core = Core(policy=parse_policy(settings.policy_text()))
+    watcher = IndicatorWatcher()
+    core = build_core(parse_policy(settings.policy_text()), indicators=watcher.current)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
@@ -125,6 +129,18 @@ def create_app(
             )
 
     app.agent(source, name="streamwatch.process", supervisor_strategy=CrashingSupervisor)(process)
+
+    async def reload_indicators() -> None:
+        reload = watcher.poll_into(core.detectors)
+        if reload is not None:
+            log.info(
+                "indicator lists reloaded" if reload.error is None else "indicator lists rejected",
+                version=reload.version,
+                digest=reload.indicators.digest,
+                error=reload.error,
+            )
+
+    app.timer(INDICATOR_POLL_INTERVAL_S)(reload_indicators)
     _wire_lifecycle(app, states, transactions, cursor, publisher, set(settings.topics.inputs))
     return app
 
