@@ -31,6 +31,7 @@ restores exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -263,50 +264,74 @@ def observe(params: Params, base: Baseline, x: float, bucket: int, z_limit: floa
     """``novelty`` then ``learn`` in one pass, learning ``x`` only when its ``z`` is below
     ``z_limit`` (``math.inf``: always; ``-math.inf``: never). Returns ``z``.
 
-    The same arithmetic as the two, for callers that decide by a plain threshold on ``z``.
+    The same arithmetic as the two, for callers that decide by a plain threshold on ``z``; see
+    ``observer`` for a version with ``params`` bound once.
     """
-    if base.n == 0:
-        if z_limit > 0.0:
-            learn(params, base, x, bucket, Novelty(0.0, 0.0, 0.0, x, 0.0))
-        return 0.0
-    hi, lo, centre = base.hi, base.lo, base.centre
-    spread = max(hi - lo, params.spread_floor * abs(centre))
-    eps = 1e-6 * (abs(centre) + 1.0)
-    if x > hi:
-        u = (x - hi) / (spread + eps)
-    elif params.two_sided and x < lo:
-        u = (lo - x) / (spread + eps)
-    else:
-        u = 0.0
-    buckets = base.buckets
-    m = buckets[bucket]
-    resid = base.resid
-    w = 0.0
-    if m is not None:
-        e = x - m
-        if e < 0.0:
-            e = -e if params.two_sided else 0.0
-        resid += params.residual_rate * (e - resid)
-        if resid > base.resid_hi:
-            v = (resid - base.resid_hi) / (base.resid_hi + params.seasonal_floor * spread + eps)
-            w = params.seasonal_weight * v
-    z = math.sqrt(u * u + w * w)
-    if z >= z_limit or params.digits is not None:
-        if z < z_limit:
+    return observer(params)(base, x, bucket, z_limit)
+
+
+def observer(params: Params) -> Callable[[Baseline, float, int, float], float]:  # noqa: PLR0915
+    """``observe`` with ``params`` bound: the hourly path of a detector calls it per hour.
+
+    (One closure on purpose, long as it is: splitting it would add calls to a hot path.)
+    """
+    spread_floor = params.spread_floor
+    two_sided = params.two_sided
+    residual_rate = params.residual_rate
+    seasonal_weight = params.seasonal_weight
+    seasonal_floor = params.seasonal_floor
+    decay = params.envelope_decay
+    centre_rate = params.centre_rate
+    bucket_rate = params.bucket_rate
+    keep_hi = 1.0 - params.residual_decay
+    rounding = params.digits is not None
+    sqrt = math.sqrt
+
+    def run(base: Baseline, x: float, bucket: int, z_limit: float) -> float:
+        if base.n == 0:
+            if z_limit > 0.0:
+                learn(params, base, x, bucket, Novelty(0.0, 0.0, 0.0, 0.0, 0.0))
+            return 0.0
+        hi, lo, centre = base.hi, base.lo, base.centre
+        spread = max(hi - lo, spread_floor * abs(centre))
+        eps = 1e-6 * (abs(centre) + 1.0)
+        if x > hi:
+            u = (x - hi) / (spread + eps)
+        elif two_sided and x < lo:
+            u = (lo - x) / (spread + eps)
+        else:
+            u = 0.0
+        buckets = base.buckets
+        m = buckets[bucket]
+        resid = base.resid
+        w = 0.0
+        if m is not None:
+            e = x - m
+            if e < 0.0:
+                e = -e if two_sided else 0.0
+            resid += residual_rate * (e - resid)
+            if resid > base.resid_hi:
+                v = (resid - base.resid_hi) / (base.resid_hi + seasonal_floor * spread + eps)
+                w = seasonal_weight * v
+        z = sqrt(u * u + w * w)
+        if z >= z_limit:
+            return z
+        if rounding:
             learn(params, base, x, bucket, Novelty(z, u, 0.0, m or centre, resid))
+            return z
+        hi -= decay * (hi - centre)
+        lo += decay * (centre - lo)
+        base.hi = x if x > hi else hi
+        base.lo = x if x < lo else lo
+        base.centre = centre + centre_rate * (x - centre)
+        if m is None:
+            buckets[bucket] = x
+        else:
+            buckets[bucket] = m + bucket_rate * (x - m)
+            base.resid = resid
+            resid_hi = base.resid_hi * keep_hi
+            base.resid_hi = resid if resid > resid_hi else resid_hi
+        base.n += 1
         return z
-    d = params.envelope_decay
-    hi -= d * (hi - centre)
-    lo += d * (centre - lo)
-    base.hi = x if x > hi else hi
-    base.lo = x if x < lo else lo
-    base.centre = centre + params.centre_rate * (x - centre)
-    if m is None:
-        buckets[bucket] = x
-    else:
-        buckets[bucket] = m + params.bucket_rate * (x - m)
-        base.resid = resid
-        resid_hi = base.resid_hi * (1.0 - params.residual_decay)
-        base.resid_hi = resid if resid > resid_hi else resid_hi
-    base.n += 1
-    return z
+
+    return run

@@ -69,7 +69,7 @@ from streamwatch.core.baseline import (
     bucket_of_ms,
     learn,
     novelty,
-    observe,
+    observer,
     rise_needed,
     threshold_z,
 )
@@ -95,6 +95,8 @@ SUBSCRIPTIONS_KEPT: Final = 8
 TOP_PARTS: Final = 3
 TEXT_CHARS: Final = 200
 COLD_OWN_HOURS: Final = 24
+_NO_FINDINGS: Final[list[Finding]] = []
+"""Returned, shared, by the events that find nothing (callers only iterate it)."""
 """Below this many learned hours a cold-start customer is judged by its cohort prior alone."""
 
 
@@ -225,8 +227,9 @@ class SpikeState:
     spend: int = 0
     """Micro-units spent so far in the hour starting at ``hour_ms``."""
     parts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """The hour's spend by (sku, region)."""
+    """The hour's spend on (sku, region) pairs it does not know (a SKU or a region new to it)."""
     subs: list[str] = field(default_factory=list)
+    """Subscriptions of the hour's events that reached the line (see ``watch``)."""
     watch: int = NEVER
     """The hour's spend (micro-units) at which the detector looks again."""
     first_ms: int = -1
@@ -244,6 +247,10 @@ class SpikeState:
     incident: Incident | None = None
     closed_id: str = ""
     closed_ms: int = -1
+    known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
+    known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
+    """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
+    step with the lists, rebuilt by ``load``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +281,9 @@ class SpendSpikeDetector:
         self._cold_ms = self.config.cold_start_h * MS_PER_HOUR
         self._warm_ms = self.config.warm_up_h * MS_PER_HOUR
         self._absorb_h = self.config.absorb_after_h
+        self._min_excess = self.config.min_excess
         self._params = self.config.baseline
+        self._observe = observer(self._params)
         # The month whose month-end window was last asked for: (first day, end day, window
         # start day), days since the epoch. A cache of a pure function of time, not state.
         self._window = (0, 0, 0)
@@ -300,19 +309,18 @@ class SpendSpikeDetector:
                     return []
                 findings = self._roll(st, hour)
             else:
-                findings = []
+                findings = _NO_FINDINGS
             micros = int(event.cost * 1_000_000 + 0.5)
             spend = st.spend + micros
             st.spend = spend
-            key = (event.sku, event.region)
-            parts = st.parts
-            parts[key] = parts.get(key, 0) + micros
-            sub = event.subscription_id
-            subs = st.subs
-            if sub not in subs and len(subs) < SUBSCRIPTIONS_KEPT:
-                subs.append(sub)
+            if event.sku not in st.known_skus or event.region not in st.known_regions:
+                key = (event.sku, event.region)
+                parts = st.parts
+                parts[key] = parts.get(key, 0) + micros
             if spend >= st.watch:
-                self._evaluate(st, ts, findings)
+                if findings is _NO_FINDINGS:
+                    findings = []
+                self._evaluate(st, event, findings)
             return findings
         if isinstance(event, ActivityEvent) and event.status == "succeeded":
             op = event.operation
@@ -364,18 +372,34 @@ class SpendSpikeDetector:
         else:
             self._close(st, prev, st.spend / MICROS, findings)
             if hour - prev > MS_PER_HOUR:
-                st.parts.clear()
+                if st.parts:
+                    st.parts.clear()
                 gap = min((hour - prev) // MS_PER_HOUR - 1, self.config.max_gap_h)
                 for h in range(prev + MS_PER_HOUR, prev + (gap + 1) * MS_PER_HOUR, MS_PER_HOUR):
                     self._close(st, h, 0.0, findings)
         st.hour_ms = hour
         st.spend = 0
-        st.parts.clear()
-        st.subs.clear()
+        if st.parts:
+            st.parts.clear()
+        if st.subs:
+            st.subs.clear()
         e = st.expect
         if e is not None and e.until_ms <= hour:
             st.expect = None
-        st.watch = self._line(st)
+        since = hour - st.first_ms
+        if (
+            e is None
+            and st.incident is None
+            and since >= (self._cold_ms if st.new else self._warm_ms)
+        ):
+            # _line for the common case: a judged customer without incident or allowance.
+            base = st.base
+            b = hour // MS_PER_HOUR
+            mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
+            line = (base.centre if mean is None else mean) + self._min_excess
+            st.watch = int(line * MICROS)
+        else:
+            st.watch = self._line(st)
         return findings
 
     def _close(self, st: SpikeState, hour: int, x: float, findings: list[Finding]) -> None:
@@ -397,30 +421,39 @@ class SpendSpikeDetector:
             # anomalous; the cohort prior does.
             flagged = xs >= COHORTS.get(st.offer or "", DEFAULT_COHORT).max_hourly
             limit = -math.inf if flagged and not absorbing else math.inf
-            observe(self._params, st.base, xs, bucket, limit)
+            self._observe(st.base, xs, bucket, limit)
         elif not st.new and since < self._warm_ms:
             # Warming up on a customer whose history predates the stream: learn everything.
             flagged = False
-            observe(self._params, st.base, xs, bucket, math.inf)
+            self._observe(st.base, xs, bucket, math.inf)
         else:
             limit = math.inf if absorbing else self._z_flag
-            flagged = observe(self._params, st.base, xs, bucket, limit) >= self._z_flag
+            flagged = self._observe(st.base, xs, bucket, limit) >= self._z_flag
         if flagged:
             st.streak = streak + 1
         elif streak:
             st.streak = 0
-        if b // 24 >= self._month_end_from(b // 24):
+        day = b // 24
+        window = self._window
+        if day >= (window[2] if window[0] <= day < window[1] else self._month_end_from(day)):
             self._month_end_learn(st, hour, xs)
         if flagged and not absorbing:
             return
+        if st.parts:
+            self._learn_parts(st)
+
+    def _learn_parts(self, st: SpikeState) -> None:
+        """The SKUs and regions of a learned hour become known (the oldest are forgotten)."""
         regions, skus = st.regions, st.skus
         for sku, region in st.parts:
             if region not in regions:
                 regions.append(region)
                 del regions[:-REGIONS_KEPT]
+                st.known_regions = set(regions)
             if sku not in skus:
                 skus.append(sku)
                 del skus[:-SKUS_KEPT]
+                st.known_skus = set(skus)
 
     def _month_end_from(self, day: int) -> int:
         """The first day (days since the epoch) of the month-end window of ``day``'s month."""
@@ -467,6 +500,8 @@ class SpendSpikeDetector:
         findings.append(self._ended(st, inc, hour + MS_PER_HOUR, "absorbed", judged))
         st.incident = None
         learn(cfg.baseline, st.base, xs, bucket, seen)
+        if st.parts:
+            self._learn_parts(st)
 
     def _month_end_learn(self, st: SpikeState, hour: int, xs: float) -> None:
         """An hour of a month-end window that raised nothing: the month-end level learns it."""
@@ -588,8 +623,12 @@ class SpendSpikeDetector:
 
     # --- deciding -----------------------------------------------------------------------
 
-    def _evaluate(self, st: SpikeState, ts_ms: int, findings: list[Finding]) -> None:
+    def _evaluate(self, st: SpikeState, event: UsageEvent, findings: list[Finding]) -> None:
         cfg = self.config
+        ts_ms = event.ts_ms
+        sub = event.subscription_id
+        if sub not in st.subs and len(st.subs) < SUBSCRIPTIONS_KEPT:
+            st.subs.append(sub)
         hour = st.hour_ms
         x = st.spend / MICROS
         inc = st.incident
@@ -695,6 +734,11 @@ class SpendSpikeDetector:
                 f"{percent(lead['share'])} of the excess is {lead['sku']}{sku_note} in "
                 f"{lead['region']}, {where}."
             )
+        else:
+            reasons.append(
+                "The excess is in sizes and regions this customer already uses: more of what "
+                "it runs, not something new."
+            )
         reasons.append(
             f"Money at risk: {money(total, cur)} above baseline so far; "
             f"{money(projected, cur)} by month end ({format_ts(month_end_ms - 1)[:10]}) at this "
@@ -723,24 +767,7 @@ class SpendSpikeDetector:
                 f"rarely above {money(cohort.max_hourly, cur)}."
             )
             evidence["cohort"] = cohort.name
-        if judged.allowance > 1.0 and st.expect is not None:
-            e = st.expect
-            reasons.append(
-                f"Planned growth recorded by {e.owner} ({e.reason or 'no reason given'}) allows "
-                f"{e.factor:g}x the usual spend until {format_ts(e.until_ms)}; this is beyond it."
-            )
-            evidence["allowance"] = {
-                "factor": e.factor,
-                "until": format_ts(e.until_ms),
-                "owner": e.owner,
-                "reason": e.reason,
-            }
-        if judged.month_end > 0.0:
-            reasons.append(
-                f"Month-end jobs may add up to {money(judged.month_end, cur)} an hour in the "
-                "customer's regions; this is beyond that."
-            )
-            evidence["month_end_allowance"] = round(judged.month_end, 2)
+        self._allowances(st, judged, reasons, evidence)
         if not opening:
             reasons.append(
                 f"The spike started at {inc.id} and has lasted {inc.hours + 1} hours so far."
@@ -757,6 +784,30 @@ class SpendSpikeDetector:
             evidence=evidence,
             subscription_ids=tuple(inc.subscriptions),
         )
+
+    def _allowances(
+        self, st: SpikeState, judged: _Hour, reasons: list[str], evidence: dict[str, Any]
+    ) -> None:
+        """Say which allowances (planned growth, month end) the hour went beyond."""
+        cur = st.currency or ""
+        e = st.expect
+        if judged.allowance > 1.0 and e is not None:
+            reasons.append(
+                f"Planned growth recorded by {e.owner} ({e.reason or 'no reason given'}) allows "
+                f"{e.factor:g}x the usual spend until {format_ts(e.until_ms)}; this is beyond it."
+            )
+            evidence["allowance"] = {
+                "factor": e.factor,
+                "until": format_ts(e.until_ms),
+                "owner": e.owner,
+                "reason": e.reason,
+            }
+        if judged.month_end > 0.0:
+            reasons.append(
+                f"Month-end jobs may add up to {money(judged.month_end, cur)} an hour in the "
+                "customer's regions; this is beyond that."
+            )
+            evidence["month_end_allowance"] = round(judged.month_end, 2)
 
     def _ended(
         self, st: SpikeState, inc: Incident, at_ms: int, status: str, judged: _Hour
@@ -800,27 +851,18 @@ class SpendSpikeDetector:
         )
 
     def _top(self, st: SpikeState, excess: float) -> list[dict[str, Any]]:
-        """The hour's largest contributions to the excess: spend in a never-used region or on a
-        never-run SKU counts as excess first, the rest in proportion to spend."""
+        """The hour's largest contributions to the excess from SKUs or regions new to the
+        customer (spend it already knows is not broken down), largest first."""
         if excess <= 0.0 or not st.parts:
             return []
-        fresh = {
-            key: v / MICROS
-            for key, v in st.parts.items()
-            if key[1] not in st.regions or key[0] not in st.skus
-        }
-        rest = {key: v / MICROS for key, v in st.parts.items() if key not in fresh}
-        rest_total = sum(rest.values())
-        shares: dict[tuple[str, str], float] = {}
+        shares: list[tuple[float, tuple[str, str]]] = []
         budget = excess
-        for key, value in sorted(fresh.items(), key=lambda kv: -kv[1]):
-            used = min(value, budget)
-            shares[key] = used
+        for key, value in sorted(st.parts.items(), key=lambda kv: (-kv[1], kv[0])):
+            used = min(value / MICROS, budget)
+            if used <= 0.0:
+                break
+            shares.append((used, key))
             budget -= used
-        if budget > 0.0 and rest_total > 0.0:
-            for key, value in rest.items():
-                shares[key] = budget * value / rest_total
-        ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PARTS]
         return [
             {
                 "sku": sku,
@@ -829,8 +871,7 @@ class SpendSpikeDetector:
                 "new_region": region not in st.regions,
                 "new_sku": sku not in st.skus,
             }
-            for (sku, region), amount in ranked
-            if amount > 0.0
+            for amount, (sku, region) in shares[:TOP_PARTS]
         ]
 
     # --- state --------------------------------------------------------------------------
@@ -872,6 +913,8 @@ class SpendSpikeDetector:
             streak=streak,
             regions=list(data["regions"]),
             skus=list(data["skus"]),
+            known_regions=set(data["regions"]),
+            known_skus=set(data["skus"]),
             month_end_key=me_key,
             month_end_peak=me_peak,
             month_end_prev=me_prev,
