@@ -138,8 +138,12 @@ class Core:
         alerts: list[Alert] = []
         requests: list[EnforcementRequest] = []
         shadowed: list[EnforcementRequest] = []
+        detectors = state.detectors
         for detector in self._by_type[event.type]:
-            for finding in detector.observe(state.detectors[detector.name], event):
+            findings = detector.observe(detectors[detector.name], event)
+            if not findings:  # the common case: no finding, nothing more to do
+                continue
+            for finding in findings:
                 alert = self._raise(state, detector, finding, now_ms)
                 if alert is not None:
                     alerts.append(alert)

@@ -24,9 +24,8 @@ def file_source(path: Path, progress: Progress | None = None) -> Source:
             for number, raw in enumerate(handle, 1):
                 if progress is not None:
                     progress.advance(len(raw))
-                line = raw.rstrip(b"\r\n")
-                if line.strip():
-                    yield line, number
+                if not raw.isspace():
+                    yield raw.rstrip(b"\r\n"), number
 
     name = str(path)
     return Source(lines(), lambda number: {"file": name, "line": number})

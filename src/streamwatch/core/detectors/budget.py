@@ -98,13 +98,16 @@ class BudgetDetector:
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
         if state.amount is None or event.currency != state.currency:
             return []
-        findings = self._crossings(state, key, month, event.ts_ms)
+        spent = month.spend[event.currency]
+        # Below the lowest line (50%) nothing can cross: skip the per-threshold loop.
+        findings = (
+            self._crossings(state, key, month, event.ts_ms) if spent * 2 >= state.amount else []
+        )
         if (
             "forecast" not in month.fired
             and "100%" not in month.fired
             and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS
         ):
-            spent = month.spend[event.currency]
             elapsed = event.ts_ms - month.start_ms
             if spent * (month.end_ms - month.start_ms) > state.amount * elapsed:
                 month.fired.append("forecast")
