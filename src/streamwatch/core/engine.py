@@ -35,8 +35,10 @@ class Settings:
 
     allowed_lateness_s: int = 3600
     """Events older than the customer's newest event by more than this are counted as late."""
-    dedupe_capacity: int = 4096
-    """How many recent event ids each customer remembers for deduplication."""
+    dedupe_capacity: int = 1024
+    """How many recent event ids each customer remembers for deduplication. Repeats come from
+    producer retries and redelivery, minutes apart; the ids travel in every state snapshot
+    (the live changelog), so the window is kept to about a day of a busy customer's events."""
     max_open_alerts: int = 64
 
 
