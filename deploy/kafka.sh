@@ -273,7 +273,7 @@ cmd_wait() {
 }
 
 cmd_stop() {
-  local pid i
+  local pid
   if ! pid=$(running_pid); then
     log "kafka: not running"
     return 0
@@ -281,20 +281,7 @@ cmd_stop() {
   log "kafka: stopping broker (pid $pid)"
   # SIGTERM triggers Kafka's controlled shutdown (flushes logs, closes
   # segments cleanly so the next start needs no log recovery).
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 30; i++)); do
-    pid_alive "$pid" || break
-    sleep 1
-  done
-  if pid_alive "$pid"; then
-    log "kafka: still running after 30 s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 10; i++)); do
-      pid_alive "$pid" || break
-      sleep 0.5
-    done
-  fi
-  pid_alive "$pid" && die "could not stop pid $pid"
+  terminate "$pid" 30
   rm -f "$PID_FILE"
 }
 

@@ -29,3 +29,20 @@ pid_alive() {
     [[ ${stat:0:1} != Z ]]
   fi
 }
+
+# Stop a process: SIGTERM, wait up to $2 seconds, then SIGKILL; die if it survives.
+terminate() {
+  local pid=$1 grace=$2 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 2; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.5
+  done
+  log "$SERVICE: still running after $grace s, sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.5
+  done
+  die "could not stop pid $pid"
+}

@@ -153,23 +153,13 @@ cmd_wait() {
 }
 
 cmd_stop() {
-  local pid i
+  local pid
   if ! pid=$(running_pid); then
     log "redis: not running"
     return 0
   fi
   log "redis: stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 20; i++)); do
-    pid_alive "$pid" || break
-    sleep 0.5
-  done
-  if pid_alive "$pid"; then
-    log "redis: still running after 10 s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
-  pid_alive "$pid" && die "could not stop pid $pid"
+  terminate "$pid" 10
   rm -f "$PID_FILE"
 }
 
