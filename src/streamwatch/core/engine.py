@@ -137,22 +137,37 @@ class Core:
         elif event.ts_ms < state.watermark_ms - self._lateness_ms:
             state.late += 1
             late = True
-        alerts: list[Alert] = []
-        requests: list[EnforcementRequest] = []
-        shadowed: list[EnforcementRequest] = []
+        found: list[tuple[Detector, Finding]] | None = None
         detectors = state.detectors
         for detector in self._by_type[event.type]:
             findings = detector.observe(detectors[detector.name], event)
-            if not findings:  # the common case: no finding, nothing more to do
-                continue
-            for finding in findings:
-                alert = self._raise(state, detector, finding, now_ms)
-                if alert is not None:
-                    alerts.append(alert)
-                    for rule, request in self.policy.decide(
-                        alert, state.cooldowns, finding.event_time_ms
-                    ):
-                        (shadowed if rule.shadow else requests).append(request)
+            if findings:  # rare: most events change state and find nothing
+                if found is None:
+                    found = []
+                found.extend((detector, finding) for finding in findings)
+        if found is None:
+            return _LATE if late else NOTHING
+        return self._decide(state, found, now_ms, late)
+
+    def _decide(
+        self,
+        state: CustomerState,
+        found: list[tuple[Detector, Finding]],
+        now_ms: int,
+        late: bool,
+    ) -> Decisions:
+        """New or amended alerts for the findings, and the requests the policy makes of them."""
+        alerts: list[Alert] = []
+        requests: list[EnforcementRequest] = []
+        shadowed: list[EnforcementRequest] = []
+        for detector, finding in found:
+            alert = self._raise(state, detector, finding, now_ms)
+            if alert is not None:
+                alerts.append(alert)
+                for rule, request in self.policy.decide(
+                    alert, state.cooldowns, finding.event_time_ms
+                ):
+                    (shadowed if rule.shadow else requests).append(request)
         if not alerts:
             return _LATE if late else NOTHING
         self._expire(state)
