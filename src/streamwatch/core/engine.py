@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
-from streamwatch.core.detectors.base import Detector, Finding
+from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
@@ -24,9 +24,11 @@ from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
 from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, OpenAlert
-from streamwatch.core.timeutil import MS_PER_DAY, format_ts
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
+SWEEP_MS: Final = MS_PER_HOUR
+"""Timed detectors are advanced at each whole hour of event time (see ``TimedDetector``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,9 @@ class Core:
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
         }
+        self._timed: tuple[TimedDetector, ...] = tuple(
+            cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
+        )
 
     def new_state(self, customer_id: str) -> CustomerState:
         """A fresh state for a customer seen for the first time."""
@@ -138,6 +143,8 @@ class Core:
             state.late += 1
             late = True
         found: list[tuple[Detector, Finding]] | None = None
+        if self._timed and event.ts_ms - state.swept_ms >= SWEEP_MS:
+            found = self._advance(state, event.ts_ms)
         detectors = state.detectors
         for detector in self._by_type[event.type]:
             findings = detector.observe(detectors[detector.name], event)
@@ -148,6 +155,34 @@ class Core:
         if found is None:
             return _LATE if late else NOTHING
         return self._decide(state, found, now_ms, late)
+
+    def sweep(self, state: CustomerState, until_ms: int, now_ms: int) -> Decisions:
+        """Advance the timed detectors to the last hour mark at or before ``until_ms`` (event
+        time), for a customer that may have sent nothing since; see ``TimedDetector``.
+
+        Callers sweep every customer they hold when the stream's event time passes an hour
+        mark. A sweep that finds nothing leaves nothing worth persisting.
+        """
+        if not self._timed or until_ms - state.swept_ms < SWEEP_MS:
+            return NOTHING
+        found = self._advance(state, until_ms)
+        if found is None:
+            return NOTHING
+        return self._decide(state, found, now_ms, late=False)
+
+    def _advance(
+        self, state: CustomerState, until_ms: int
+    ) -> list[tuple[Detector, Finding]] | None:
+        mark = until_ms - until_ms % SWEEP_MS
+        state.swept_ms = mark
+        found: list[tuple[Detector, Finding]] | None = None
+        for detector in self._timed:
+            findings = detector.advance(state.detectors[detector.name], mark)
+            if findings:
+                if found is None:
+                    found = []
+                found.extend((detector, finding) for finding in findings)
+        return found
 
     def _decide(
         self,
@@ -235,14 +270,21 @@ class Fleet:
             state = self.states[event.customer_id] = self.core.new_state(event.customer_id)
         return self.core.step(state, event, now_ms)
 
+    def sweep(self, until_ms: int, now_ms: int) -> Decisions:
+        """Sweep every customer to ``until_ms`` (event time); see ``Core.sweep``."""
+        sweep = self.core.sweep
+        found = [sweep(state, until_ms, now_ms) for state in self.states.values()]
+        return _joined([d for d in found if d is not NOTHING])
+
     def run(self, events: Iterable[Event], clock: Callable[[], int]) -> Decisions:
         """Step every event; the decisions of all of them together."""
-        alerts: list[Alert] = []
-        requests: list[EnforcementRequest] = []
-        shadowed: list[EnforcementRequest] = []
-        for event in events:
-            decisions = self.step(event, clock())
-            alerts.extend(decisions.alerts)
-            requests.extend(decisions.requests)
-            shadowed.extend(decisions.shadowed)
-        return Decisions(tuple(alerts), tuple(requests), tuple(shadowed))
+        return _joined([self.step(event, clock()) for event in events])
+
+
+def _joined(many: list[Decisions]) -> Decisions:
+    """The alerts and requests of many decisions, in order, as one."""
+    return Decisions(
+        tuple(a for d in many for a in d.alerts),
+        tuple(r for d in many for r in d.requests),
+        tuple(r for d in many for r in d.shadowed),
+    )

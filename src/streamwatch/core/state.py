@@ -40,6 +40,8 @@ class CustomerState:
     detectors: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
     cooldowns: dict[str, int] = field(default_factory=dict)
+    swept_ms: int = 0
+    """The last hour mark of event time the timed detectors were advanced to."""
     events: int = 0
     duplicates: int = 0
     late: int = 0
@@ -73,6 +75,7 @@ class CustomerState:
                 for alert_id, a in self.alerts.items()
             },
             "cooldowns": dict(self.cooldowns),
+            "swept_ms": self.swept_ms,
             "counters": [self.events, self.duplicates, self.late],
         }
 
@@ -91,6 +94,7 @@ class CustomerState:
             detectors=detectors,
             alerts={alert_id: OpenAlert(*fields) for alert_id, fields in data["alerts"].items()},
             cooldowns=dict(data["cooldowns"]),
+            swept_ms=data.get("swept_ms", 0),
             events=events,
             duplicates=duplicates,
             late=late,

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from streamwatch.core.codec import DecodeError, decode_event
 from streamwatch.core.deadletter import dead_letter_record
-from streamwatch.core.engine import Core, Fleet
+from streamwatch.core.engine import SWEEP_MS, Core, Decisions, Fleet
 from streamwatch.core.events import Alert, EnforcementRequest, Event
 from streamwatch.replay.ordering import merge, reorder
 
@@ -115,8 +115,13 @@ class Replay:
     def run(self, sources: list[Source]) -> ReplayStats:
         """Replay every source to the end; returns the counts."""
         ordered = reorder(merge([self.decode(s) for s in sources]), self.lateness_ms)
-        step, sink, stats, clock = self.fleet.step, self.sink, self.stats, self.clock
+        step, emit, stats, clock = self.fleet.step, self._emit, self.stats, self.clock
+        next_sweep_ms = 0
         for event in ordered:
+            if event.ts_ms >= next_sweep_ms:
+                # The stream passed an hour mark: customers gone quiet age too.
+                emit(self.fleet.sweep(event.ts_ms, clock()))
+                next_sweep_ms = event.ts_ms - event.ts_ms % SWEEP_MS + SWEEP_MS
             decisions = step(event, clock())
             if decisions.duplicate:
                 stats.duplicates += 1
@@ -124,11 +129,15 @@ class Replay:
             stats.events += 1
             if decisions.late:
                 stats.late += 1
-            for alert in decisions.alerts:
-                stats.alerts += 1
-                sink.alert(alert)
-            for request in decisions.requests:
-                stats.requests += 1
-                sink.request(request)
-            stats.shadowed += len(decisions.shadowed)
+            if decisions.alerts or decisions.requests:
+                emit(decisions)
         return stats
+
+    def _emit(self, decisions: Decisions) -> None:
+        for alert in decisions.alerts:
+            self.stats.alerts += 1
+            self.sink.alert(alert)
+        for request in decisions.requests:
+            self.stats.requests += 1
+            self.sink.request(request)
+        self.stats.shadowed += len(decisions.shadowed)

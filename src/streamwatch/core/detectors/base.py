@@ -58,3 +58,25 @@ class Detector(Protocol):
     def load(self, data: dict[str, Any]) -> Any:
         """The inverse of ``dump``."""
         ...
+
+
+class TimedDetector(Detector, Protocol):
+    """A detector with rules that fire on the passage of event time alone (an invoice ageing
+    past a due date, a user inactive for 90 days), not only on an event.
+
+    The engine calls ``advance`` with each hour mark of event time the customer passes: from
+    ``Core.step`` before folding in an event with a later ``ts`` (so the customer's own events
+    drive it), and from ``Core.sweep`` when the stream as a whole passes the mark (so a customer
+    gone quiet still ages; replay sweeps every customer, the live worker every customer of its
+    partitions). Rules:
+
+    - a finding's ``event_time_ms`` is when the line was crossed (a due date plus 30 days), not
+      when the sweep ran, so the same state gives the same finding whoever calls ``advance``;
+    - ``advance`` changes the state only when it returns findings (it records what it raised),
+      so a sweep that finds nothing need not be persisted, and repeating it is harmless;
+    - it must be cheap when nothing is due: keep the next due time in the state and compare.
+    """
+
+    def advance(self, state: Any, until_ms: int) -> list[Finding]:
+        """Findings whose line was crossed at or before ``until_ms``, not raised before."""
+        ...
