@@ -33,6 +33,10 @@ class Rule:
     requires_approval: bool = False
     shadow: bool = False
     cooldown_s: int = 0
+    max_customers_per_hour: int | None = None
+    """At most this many distinct customers acted on by this rule per hour (None: no cap).
+    A circuit breaker for false-positive storms; the suspension worker holds requests over the
+    cap for a person's approval, since the cap spans customers the core sees one at a time."""
 
     def matches(self, alert: Alert) -> bool:
         """Whether this rule applies to the alert."""
@@ -102,7 +106,17 @@ def parse_policy(text: str) -> Policy:
 
 
 _RULE_KEYS = frozenset(
-    {"id", "action", "kinds", "min_severity", "where", "requires_approval", "shadow", "cooldown_s"}
+    {
+        "id",
+        "action",
+        "kinds",
+        "min_severity",
+        "where",
+        "requires_approval",
+        "shadow",
+        "cooldown_s",
+        "max_customers_per_hour",
+    }
 )
 
 
@@ -130,6 +144,9 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
     cooldown = raw.get("cooldown_s", 0)
     if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
         raise PolicyError(f"rule {rule_id!r}: cooldown_s must be a whole number of seconds")
+    cap = raw.get("max_customers_per_hour")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise PolicyError(f"rule {rule_id!r}: max_customers_per_hour must be a whole number >= 1")
     flags = {}
     for name, default in (
         ("requires_approval", action in ("restrict", "suspend")),
@@ -148,4 +165,5 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
         requires_approval=flags["requires_approval"],
         shadow=flags["shadow"],
         cooldown_s=cooldown,
+        max_customers_per_hour=cap,
     )

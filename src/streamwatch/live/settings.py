@@ -96,6 +96,9 @@ class LiveSettings:
     """Static group membership (STREAMWATCH_INSTANCE_ID, optional): a worker restarted with the
     same id takes its partitions back at once instead of after the session timeout. Give each
     worker of a group its own, stable id (e.g. the pod name); leave unset otherwise."""
+    signing_keys: tuple[tuple[str, bytes], ...] = ()
+    """Keys that sign enforcement requests (STREAMWATCH_SIGNING_KEYS, ``id:secret`` separated
+    by commas): the first signs, all verify, so a key can be rotated without a gap."""
     topics: TopicNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -124,7 +127,18 @@ class LiveSettings:
             data_dir=Path(get("STREAMWATCH_DATA_DIR") or DEFAULT_DATA_DIR),
             topics_dir=Path(get("STREAMWATCH_TOPICS_DIR") or DEFAULT_TOPICS_DIR),
             instance_id=get("STREAMWATCH_INSTANCE_ID"),
+            signing_keys=parse_signing_keys(get("STREAMWATCH_SIGNING_KEYS") or ""),
         )
+
+    @property
+    def signing_key(self) -> tuple[str, bytes] | None:
+        """(key id, secret) that signs outgoing requests, or None when none is configured."""
+        return self.signing_keys[0] if self.signing_keys else None
+
+    @property
+    def verify_keys(self) -> dict[str, bytes]:
+        """Every configured key by id, for verifying requests."""
+        return dict(self.signing_keys)
 
     def topic(self, name: str) -> str:
         """Catalogue topic ``name`` (one of ``TOPIC_NAMES``) as named on the broker."""
@@ -152,3 +166,19 @@ class LiveSettings:
         return (resources.files("streamwatch") / "config" / "policy.toml").read_text(
             encoding="utf-8"
         )
+
+
+def parse_signing_keys(text: str) -> tuple[tuple[str, bytes], ...]:
+    """``id:secret,id2:secret2`` as ((id, secret bytes), ...); raises SettingsError naming the
+    variable when an entry lacks an id or a secret, or an id repeats."""
+    keys: list[tuple[str, bytes]] = []
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        key_id, sep, secret = entry.strip().partition(":")
+        if not sep or not key_id or not secret or ":" in key_id:
+            raise SettingsError("STREAMWATCH_SIGNING_KEYS entries must read id:secret")
+        if any(key_id == known for known, _ in keys):
+            raise SettingsError(f"STREAMWATCH_SIGNING_KEYS names key id {key_id!r} twice")
+        keys.append((key_id, secret.encode()))
+    return tuple(keys)

@@ -363,3 +363,19 @@ def test_default_policy_acts_on_engine_alerts() -> None:
         ("provider-notice-restrict", "restrict", True),
         ("provider-notice-notify", "notify", False),
     ]
+
+
+def test_a_rule_may_cap_the_customers_it_acts_on_per_hour() -> None:
+    policy = parse_policy(
+        '[[rule]]\nid = "r"\nkinds = ["chargeback"]\naction = "suspend"\n'
+        "max_customers_per_hour = 5\n"
+    )
+    assert policy.rules[0].max_customers_per_hour == 5
+    assert parse_policy(_rule_text()).rules[0].max_customers_per_hour is None
+    for bad in ("0", "true", '"5"'):
+        with pytest.raises(PolicyError, match="max_customers_per_hour"):
+            parse_policy(_rule_text() + f"max_customers_per_hour = {bad}\n")
+
+
+def _rule_text() -> str:
+    return '[[rule]]\nid = "r"\nkinds = ["chargeback"]\naction = "notify"\n'

@@ -103,3 +103,13 @@ def test_unreadable_policy_names_the_variable(tmp_path):
 def test_unusable_environment_is_refused(env, message):
     with pytest.raises(SettingsError, match=message):
         LiveSettings.from_env(env)
+
+
+def test_signing_keys_are_read_first_signs_all_verify() -> None:
+    settings = LiveSettings.from_env({"STREAMWATCH_SIGNING_KEYS": "k2:new-secret, k1:old:colon"})
+    assert settings.signing_key == ("k2", b"new-secret")
+    assert settings.verify_keys == {"k2": b"new-secret", "k1": b"old:colon"}
+    assert LiveSettings.from_env({}).signing_key is None
+    for bad in ("nosecret", ":x", "k1:a,k1:b"):
+        with pytest.raises(SettingsError, match="STREAMWATCH_SIGNING_KEYS"):
+            LiveSettings.from_env({"STREAMWATCH_SIGNING_KEYS": bad})
