@@ -106,6 +106,11 @@ class Core:
             cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
         )
 
+    @property
+    def timed(self) -> bool:
+        """Whether any detector has time-driven rules (so sweeps can find anything)."""
+        return bool(self._timed)
+
     def new_state(self, customer_id: str) -> CustomerState:
         """A fresh state for a customer seen for the first time."""
         return CustomerState(

@@ -96,7 +96,7 @@ def create_app(
         partitions=partitions,
         help="CustomerState snapshot (JSON) per customer_id",
     )
-    states = CustomerStates(table, core, codec)
+    states = CustomerStates(table, core, codec, partitions)
     transactions = PartitionTransactions(app, states.flush)
     # Faust builds its consumer (and with it the transaction manager) lazily at start-up.
     transport: Any = app.transport

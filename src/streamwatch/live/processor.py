@@ -22,7 +22,7 @@ from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import DecodeError, decode_event, encode
 from streamwatch.core.deadletter import dead_letter_record
-from streamwatch.core.engine import Core, Decisions
+from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
 from streamwatch.core.events import Event
 from streamwatch.live import metrics
 from streamwatch.live.ordering import Incoming, InputCursor
@@ -62,6 +62,7 @@ class Processor:
         self.counters = publisher.counters
         self.clock = clock
         self._key_mismatch_logged = False
+        self._next_sweep_ms: dict[int, int] = {}
 
     async def process(self, message: Incoming) -> None:
         """Handle one message delivered by the stream, after any the stream skipped.
@@ -117,6 +118,8 @@ class Processor:
             )
         decisions: Decisions | None = None
         async with self.transactions.section(message.tp, message.offset) as out:
+            if event.ts_ms >= self._next_sweep_ms.get(message.tp.partition, 0):
+                await self._sweep(out, message.tp.partition, event.ts_ms, now_ms)
             state = self.states.get(key, event.customer_id)
             try:
                 decisions = self.core.step(state, event, now_ms)
@@ -136,6 +139,26 @@ class Processor:
         if decisions.alerts:
             self.publisher.mark(event.customer_id, customer_view(state, now_ms))
 
+    async def _sweep(self, out: Sender, partition: int, until_ms: int, now_ms: int) -> None:
+        """The partition's event time passed an hour mark: age every customer of the partition
+        (``Core.sweep``), so that one gone quiet still reaches its due dates. Runs in the
+        section of the message that passed the mark; a customer is stored only when the sweep
+        found something, since a sweep that finds nothing is safe to repeat after a restart."""
+        self._next_sweep_ms[partition] = until_ms - until_ms % SWEEP_MS + SWEEP_MS
+        if not self.core.timed:
+            return
+        for key in self.states.customers_of(partition):
+            customer_id = key.decode("utf-8", errors="replace")
+            state = self.states.get(key, customer_id)
+            decisions = self.core.sweep(state, until_ms, now_ms)
+            if decisions is NOTHING:
+                continue
+            self.states.changed(partition, key, state)
+            await self._send(out, key, decisions)
+            self._account_outputs(decisions)
+            if decisions.alerts:
+                self.publisher.mark(customer_id, customer_view(state, now_ms))
+
     async def _send(self, out: Sender, key: bytes, decisions: Decisions) -> None:
         for alert in decisions.alerts:
             await out.send(self.topics.alerts, key, encode(alert))
@@ -152,6 +175,10 @@ class Processor:
         if decisions.late:
             counters.inc(metrics.LATE)
             log.info("late event", event_id=event.event_id, ts=event.ts)
+        self._account_outputs(decisions)
+
+    def _account_outputs(self, decisions: Decisions) -> None:
+        counters = self.counters
         for alert in decisions.alerts:
             counters.inc(metrics.ALERTS)
             log.info(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
+from aiokafka.partitioner import murmur2
 
 from streamwatch.core.engine import Core
 from streamwatch.core.state import CustomerState, StateVersionError
@@ -58,8 +59,9 @@ class TableLike(Protocol):
 class CustomerStates:
     """The agent's view of the customer table, with write-behind to the changelog."""
 
-    def __init__(self, table: TableLike, core: Core, codec: StateCodec) -> None:
+    def __init__(self, table: TableLike, core: Core, codec: StateCodec, partitions: int) -> None:
         self.table = table
+        self.partitions = partitions
         self.core = core
         self.codec = codec
         self._dirty: dict[int, dict[bytes, CustomerState]] = {}
@@ -93,6 +95,17 @@ class CustomerStates:
         self._partition_of[key] = partition
         self._dirty.setdefault(partition, {})[key] = state
 
+    def customers_of(self, partition: int) -> list[bytes]:
+        """Keys of every customer of input ``partition`` this worker holds, recovered from the
+        changelog or seen since. A recovered customer not yet seen is placed by the partitioner
+        Kafka producers use for keyed messages (murmur2 of the key)."""
+        place = self._partition_of
+        return [
+            key
+            for key in list(self.table.data.keys())
+            if place.get(key, _partition_for(key, self.partitions)) == partition
+        ]
+
     def pending(self, partition: int) -> int:
         """How many customers of ``partition`` changed since its last flush."""
         return len(self._dirty.get(partition, ()))
@@ -124,3 +137,8 @@ class CustomerStates:
         for key in keys:
             del self._partition_of[key]
             self.table.data.pop(key, None)
+
+
+def _partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a keyed message."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions

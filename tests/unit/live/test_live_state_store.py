@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from streamwatch import testing as build
 from streamwatch.core.engine import Core
 from streamwatch.live.state_store import CustomerStates, StateCodec
@@ -34,7 +36,7 @@ def test_recovered_snapshot_is_decoded_on_first_use():
     state = core.new_state("c-1")
     core.step(state, build.decoded(build.usage("c-1", cost=1.0, event_id="e-1")), 0)
     table = Table({b"c-1": codec.dumps(state)})
-    states = CustomerStates(table, core, codec)
+    states = CustomerStates(table, core, codec, 4)
     restored = states.get(b"c-1", "c-1")
     assert "e-1" in restored.seen
     assert states.get(b"c-2", "c-2").customer_id == "c-2"
@@ -43,14 +45,14 @@ def test_recovered_snapshot_is_decoded_on_first_use():
 def test_unreadable_snapshot_gives_a_fresh_state():
     core = Core()
     table = Table({b"c-1": b'{"v": 999}'})
-    states = CustomerStates(table, core, StateCodec(core))
+    states = CustomerStates(table, core, StateCodec(core), 4)
     assert states.get(b"c-1", "c-1").events == 0
 
 
 def test_changes_are_pending_per_partition_until_revoked():
     core = Core()
     table = Table()
-    states = CustomerStates(table, core, StateCodec(core))
+    states = CustomerStates(table, core, StateCodec(core), 4)
     states.changed(1, b"c-1", core.new_state("c-1"))
     states.changed(1, b"c-2", core.new_state("c-2"))
     states.changed(2, b"c-3", core.new_state("c-3"))
@@ -58,3 +60,20 @@ def test_changes_are_pending_per_partition_until_revoked():
     states.revoke({1})
     assert states.pending(1) == 0
     assert set(table.data) == {b"c-3"}
+
+
+def test_customers_of_a_partition_include_recovered_ones_placed_like_a_keyed_producer():
+    core = Core()
+    recovered = {f"r-{i}".encode(): b"{}" for i in range(40)}
+    table = Table(dict(recovered))
+    states = CustomerStates(table, core, StateCodec(core), 4)
+    states.changed(3, b"seen-on-3", core.new_state("seen-on-3"))
+    place = DefaultPartitioner()
+    for partition in range(4):
+        expected = {
+            key for key in recovered if place(key, list(range(4)), list(range(4))) == partition
+        }
+        if partition == 3:
+            expected.add(b"seen-on-3")
+        assert set(states.customers_of(partition)) == expected
+    assert all(states.customers_of(p) for p in range(4))
