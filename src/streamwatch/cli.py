@@ -21,6 +21,7 @@ COMMANDS = {
     "topics": "streamwatch.commands.topics",
     "risk": "streamwatch.commands.risk",
     "expect": "streamwatch.commands.expect",
+    "evidence": "streamwatch.commands.evidence",
 }
 
 

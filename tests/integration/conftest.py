@@ -163,6 +163,10 @@ def worker_env(settings: LiveSettings) -> dict[str, str]:
         env["STREAMWATCH_POLICY"] = str(settings.policy_path)
     if settings.instance_id is not None:
         env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
+    if settings.signing_keys:
+        env["STREAMWATCH_SIGNING_KEYS"] = ",".join(
+            f"{key_id}:{secret.decode()}" for key_id, secret in settings.signing_keys
+        )
     return env
 
 

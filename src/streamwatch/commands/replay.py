@@ -1,9 +1,11 @@
 """``streamwatch replay``: run JSONL files, or the input topics between two times, through the
-core and write alerts, enforcement requests and dead letters as JSONL."""
+core and write alerts, enforcement requests and dead letters as JSONL. Requests are signed, as
+the live worker signs them, when STREAMWATCH_SIGNING_KEYS is set."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,9 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.config import build_core, load_policy
     from streamwatch.core.engine import Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
+    from streamwatch.live.settings import SettingsError, parse_signing_keys
     from streamwatch.replay.files import JsonlSink, Progress, file_source
     from streamwatch.replay.runner import Replay
 
+    try:
+        keys = parse_signing_keys(os.environ.get("STREAMWATCH_SIGNING_KEYS", ""))
+    except SettingsError as exc:
+        print(f"replay: {exc}", file=sys.stderr)
+        return 2
     settings = Settings() if args.lateness is None else Settings(allowed_lateness_s=args.lateness)
     core = build_core(load_policy(args.policy), settings=settings)
     sources: list[Source]
@@ -65,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         progress = Progress(sum(p.stat().st_size for p in args.files))
         sources = [file_source(p, progress) for p in args.files]
     started = time.perf_counter()
-    with JsonlSink(args.alerts, args.enforcement, args.dead_letter) as sink:
+    signing_key = keys[0] if keys else None
+    with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
         replay = Replay(
             core, sink, clock=lambda: time.time_ns() // 1_000_000, customer=args.customer
         )

@@ -205,7 +205,7 @@ class Core:
             if alert is not None:
                 alerts.append(alert)
                 for rule, request in self.policy.decide(
-                    alert, state.cooldowns, finding.event_time_ms
+                    alert, state.cooldowns, finding.event_time_ms, state.rungs
                 ):
                     (shadowed if rule.shadow else requests).append(request)
         if not alerts:

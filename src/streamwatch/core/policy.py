@@ -4,6 +4,14 @@ A policy is read from TOML text (the caller reads the file). Each ``[[rule]]`` m
 kind, minimum severity and glob patterns over evidence fields, and names an action. Rules are
 evaluated in order and every matching rule makes its own request. Cooldowns run on event time,
 so replay and live agree.
+
+The ladder is reversible. A detector whose cause has cleared (an invoice paid, a notice
+withdrawn) amends its alert under the same ``alert_id`` with ``evidence["status"] ==
+"resolved"``; such an amendment matches no rule. Instead, the customer's ``rungs`` remember, for
+every rule that asked for a restrictive rung (require_prepayment, restrict, suspend), which
+alerts hold it; when the last of them is resolved the rule asks for ``resume``, unless it says
+``resume_on_clear = false``. Cooldowns never hold a resume back, and a resume ends the rule's
+cooldown, so the rung can be put back at once if a new cause appears.
 """
 
 from __future__ import annotations
@@ -11,10 +19,23 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Final
 
 from streamwatch.core.events import ACTIONS, SEVERITIES, Action, Alert, EnforcementRequest, Severity
 from streamwatch.core.ids import stable_id
+from streamwatch.core.state import Rung
+
+RESTRICTIVE: Final = frozenset({"require_prepayment", "restrict", "suspend"})
+"""Rungs that stay in effect until lifted by a ``resume``."""
+RESOLVED: Final = "resolved"
+"""``evidence["status"]`` of an alert amended because its cause has cleared."""
+MAX_HOLDERS: Final = 64
+"""Alerts remembered per rung (a customer's alerts are capped alike); more do not hold it."""
+
+
+def is_resolved(alert: Alert) -> bool:
+    """Whether the alert is an amendment saying its cause has cleared."""
+    return alert.evidence.get("status") == RESOLVED
 
 
 class PolicyError(ValueError):
@@ -37,10 +58,18 @@ class Rule:
     """At most this many distinct customers acted on by this rule per hour (None: no cap).
     A circuit breaker for false-positive storms; the suspension worker holds requests over the
     cap for a person's approval, since the cap spans customers the core sees one at a time."""
+    resume_on_clear: bool = True
+    """Whether the rule asks for ``resume`` when the last alert holding its rung is resolved
+    (restrictive actions only); false leaves lifting the rung to a person."""
+
+    @property
+    def holds_rung(self) -> bool:
+        """Whether this rule's requests stay in effect until the rule asks for a resume."""
+        return self.resume_on_clear and self.action in RESTRICTIVE
 
     def matches(self, alert: Alert) -> bool:
-        """Whether this rule applies to the alert."""
-        if alert.kind not in self.kinds:
+        """Whether this rule applies to the alert (a resolved amendment matches no rule)."""
+        if alert.kind not in self.kinds or is_resolved(alert):
             return False
         if SEVERITIES.index(alert.severity) < SEVERITIES.index(self.min_severity):
             return False
@@ -58,19 +87,45 @@ class Policy:
     version: str = "1"
 
     def decide(
-        self, alert: Alert, cooldowns: dict[str, int], event_time_ms: int
+        self,
+        alert: Alert,
+        cooldowns: dict[str, int],
+        event_time_ms: int,
+        rungs: dict[str, Rung] | None = None,
     ) -> list[tuple[Rule, EnforcementRequest]]:
-        """The requests the alert causes; updates ``cooldowns`` (rule id -> last event ms)."""
+        """The requests the alert causes, each with the rule that made it. Deterministic.
+
+        Updates ``cooldowns`` (rule id -> last event ms) and ``rungs`` (rule id -> the alerts
+        holding its rung; without it nothing is remembered and nothing resumed), both of the
+        alert's customer. A resolved amendment causes only the resumes it triggers.
+        """
+        if rungs is None:
+            rungs = {}
+        if is_resolved(alert):
+            return self._resume(alert, cooldowns, rungs)
         out = []
         for rule in self.rules:
             if not rule.matches(alert):
                 continue
+            rung = rungs.get(rule.id) if rule.holds_rung else None
             last = cooldowns.get(rule.id)
             if last is not None and event_time_ms - last < rule.cooldown_s * 1000:
+                # No second request so soon, but the rung in place holds for this alert too:
+                # it must not be lifted while this alert stands.
+                if rung is not None and rung.alert_ids:
+                    _hold(rung, alert.alert_id)
                 continue
             cooldowns[rule.id] = event_time_ms
+            parts = [alert.customer_id, rule.id, rule.action, alert.alert_id]
+            if rule.holds_rung:
+                if rung is None:
+                    rung = rungs[rule.id] = Rung()
+                _hold(rung, alert.alert_id)
+                if rung.lifted:
+                    # Put back after a lift: a new id, or a worker would take it for the old one.
+                    parts.append(f"after-lift-{rung.lifted}")
             request = EnforcementRequest(
-                request_id=stable_id(alert.customer_id, rule.id, rule.action, alert.alert_id),
+                request_id=stable_id(*parts),
                 customer_id=alert.customer_id,
                 action=rule.action,
                 subscription_ids=alert.subscription_ids,
@@ -83,6 +138,47 @@ class Policy:
             )
             out.append((rule, request))
         return out
+
+    def _resume(
+        self, alert: Alert, cooldowns: dict[str, int], rungs: dict[str, Rung]
+    ) -> list[tuple[Rule, EnforcementRequest]]:
+        """Release the rungs the resolved alert held; a resume for each it held last."""
+        out = []
+        cleared = alert.reasons[0].rstrip(". ") if alert.reasons else f"{alert.kind} resolved"
+        for rule in self.rules:
+            rung = rungs.get(rule.id)
+            if rung is None or alert.alert_id not in rung.alert_ids:
+                continue
+            rung.alert_ids.remove(alert.alert_id)
+            if rung.alert_ids or not rule.holds_rung:
+                continue
+            rung.lifted += 1
+            cooldowns.pop(rule.id, None)
+            request = EnforcementRequest(
+                request_id=stable_id(
+                    alert.customer_id, rule.id, "resume", alert.alert_id, str(alert.revision)
+                ),
+                customer_id=alert.customer_id,
+                action="resume",
+                subscription_ids=alert.subscription_ids,
+                policy=rule.id,
+                alert_ids=(alert.alert_id,),
+                reason=f"{cleared}; lifting {rule.action} by rule {rule.id}",
+                dry_run=self.dry_run,
+                requires_approval=False,
+                requested_at=alert.detected_at,
+            )
+            out.append((rule, request))
+        # Rungs of rules since dropped from the policy are no longer held by this alert either.
+        for rung in rungs.values():
+            if alert.alert_id in rung.alert_ids:
+                rung.alert_ids.remove(alert.alert_id)
+        return out
+
+
+def _hold(rung: Rung, alert_id: str) -> None:
+    if alert_id not in rung.alert_ids and len(rung.alert_ids) < MAX_HOLDERS:
+        rung.alert_ids.append(alert_id)
 
 
 def parse_policy(text: str) -> Policy:
@@ -116,6 +212,7 @@ _RULE_KEYS = frozenset(
         "shadow",
         "cooldown_s",
         "max_customers_per_hour",
+        "resume_on_clear",
     }
 )
 
@@ -151,6 +248,7 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
     for name, default in (
         ("requires_approval", action in ("restrict", "suspend")),
         ("shadow", False),
+        ("resume_on_clear", True),
     ):
         value = raw.get(name, default)
         if not isinstance(value, bool):
@@ -166,4 +264,5 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
         shadow=flags["shadow"],
         cooldown_s=cooldown,
         max_customers_per_hour=cap,
+        resume_on_clear=flags["resume_on_clear"],
     )

@@ -17,6 +17,8 @@ from typing import Any, Final
 
 import orjson
 
+from streamwatch.core.events import EnforcementRequest
+
 SIGNATURE_FIELD: Final = "signature"
 SCHEME: Final = "v1"
 
@@ -56,3 +58,14 @@ def verify(message: Mapping[str, Any], keys: Mapping[str, bytes]) -> str | None:
     if not hmac.compare_digest(expected, signature):
         return "signature does not match the request (forged or altered)"
     return None
+
+
+def request_message(
+    request: EnforcementRequest, signing_key: tuple[str, bytes] | None
+) -> dict[str, Any]:
+    """The wire form of ``request``, signed under ``signing_key`` (key id, secret) if given.
+
+    Live and replay both write requests through this, so that their output is the same.
+    """
+    message = request.to_dict()
+    return message if signing_key is None else signed(message, *signing_key)

@@ -26,12 +26,27 @@ class OpenAlert:
 
 
 @dataclass(slots=True)
+class Rung:
+    """A restrictive rung one policy rule put in place for a customer, and what holds it.
+
+    ``alert_ids`` are the alerts (in the order they came) whose requests under the rule are in
+    effect: the rung is lifted, with a ``resume`` request, when the last of them is resolved.
+    ``lifted`` counts how often the rule's rung has been lifted for this customer, so that a
+    request that puts it back gets a request id a suspension worker has not seen before.
+    """
+
+    alert_ids: list[str] = field(default_factory=list)
+    lifted: int = 0
+
+
+@dataclass(slots=True)
 class CustomerState:
     """Everything the core keeps for one customer.
 
     ``seen`` holds recent event ids (insertion-ordered, capped) for deduplication; ``detectors``
     maps detector name to that detector's state object; ``cooldowns`` maps policy rule id to the
-    event time it last acted.
+    event time it last acted; ``rungs`` maps the id of each policy rule that made a restrictive
+    request (require_prepayment, restrict, suspend) to the alerts holding its rung.
     """
 
     customer_id: str
@@ -40,6 +55,7 @@ class CustomerState:
     detectors: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
     cooldowns: dict[str, int] = field(default_factory=dict)
+    rungs: dict[str, Rung] = field(default_factory=dict)
     swept_ms: int = 0
     """The last hour mark of event time the timed detectors were advanced to."""
     events: int = 0
@@ -75,6 +91,7 @@ class CustomerState:
                 for alert_id, a in self.alerts.items()
             },
             "cooldowns": dict(self.cooldowns),
+            "rungs": {rule: [list(r.alert_ids), r.lifted] for rule, r in self.rungs.items()},
             "swept_ms": self.swept_ms,
             "counters": [self.events, self.duplicates, self.late],
         }
@@ -94,6 +111,11 @@ class CustomerState:
             detectors=detectors,
             alerts={alert_id: OpenAlert(*fields) for alert_id, fields in data["alerts"].items()},
             cooldowns=dict(data["cooldowns"]),
+            # Snapshots written before the ladder remembered its rungs have none.
+            rungs={
+                rule: Rung(list(alert_ids), lifted)
+                for rule, (alert_ids, lifted) in data.get("rungs", {}).items()
+            },
             swept_ms=data.get("swept_ms", 0),
             events=events,
             duplicates=duplicates,

@@ -111,7 +111,23 @@ def create_app(
     cursor = InputCursor(
         settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
     )
-    processor = Processor(core, states, transactions, settings.topics, publisher, cursor, clock)
+    processor = Processor(
+        core,
+        states,
+        transactions,
+        settings.topics,
+        publisher,
+        cursor,
+        clock,
+        signing_key=settings.signing_key,
+    )
+    if settings.signing_key is None:
+        log.warning(
+            "no signing key (STREAMWATCH_SIGNING_KEYS): enforcement requests go out unsigned, "
+            "and suspension workers will refuse them"
+        )
+    else:
+        log.info("enforcement requests are signed", key_id=settings.signing_key[0])
 
     source = app.topic(
         *settings.topics.inputs,

@@ -24,6 +24,7 @@ from streamwatch.core.codec import DecodeError, decode_event, encode
 from streamwatch.core.deadletter import dead_letter_record
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
 from streamwatch.core.events import Event
+from streamwatch.core.signing import request_message
 from streamwatch.live import metrics
 from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
@@ -52,8 +53,11 @@ class Processor:
         publisher: RedisPublisher,
         cursor: InputCursor,
         clock: Callable[[], int] = wall_clock_ms,
+        signing_key: tuple[str, bytes] | None = None,
     ) -> None:
         self.core = core
+        self.signing_key = signing_key
+        """(key id, secret) that signs enforcement requests; None sends them unsigned."""
         self.cursor = cursor
         self.states = states
         self.transactions = transactions
@@ -163,7 +167,8 @@ class Processor:
         for alert in decisions.alerts:
             await out.send(self.topics.alerts, key, encode(alert))
         for request in decisions.requests:
-            await out.send(self.topics.enforcement, key, encode(request))
+            message = request_message(request, self.signing_key)
+            await out.send(self.topics.enforcement, key, encode(message))
 
     def _account(self, event: Event, decisions: Decisions) -> None:
         counters = self.counters

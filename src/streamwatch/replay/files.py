@@ -13,6 +13,7 @@ from typing import IO, Any, Self
 import orjson
 
 from streamwatch.core.events import Alert, EnforcementRequest
+from streamwatch.core.signing import request_message
 from streamwatch.replay.runner import Source
 
 
@@ -32,11 +33,20 @@ def file_source(path: Path, progress: Progress | None = None) -> Source:
 
 
 class JsonlSink:
-    """Writes alerts, requests and dead letters to JSONL files (any of them may be None)."""
+    """Writes alerts, requests and dead letters to JSONL files (any of them may be None).
+
+    Requests are signed under ``signing_key`` (key id, secret) when one is given, byte for byte
+    as the live worker signs them.
+    """
 
     def __init__(
-        self, alerts: Path | None, requests: Path | None, dead_letters: Path | None
+        self,
+        alerts: Path | None,
+        requests: Path | None,
+        dead_letters: Path | None,
+        signing_key: tuple[str, bytes] | None = None,
     ) -> None:
+        self.signing_key = signing_key
         self._files: list[IO[bytes]] = []
         self._alerts = self._open(alerts)
         self._requests = self._open(requests)
@@ -56,7 +66,8 @@ class JsonlSink:
 
     def request(self, request: EnforcementRequest) -> None:
         if self._requests is not None:
-            self._requests.write(orjson.dumps(request.to_dict()) + b"\n")
+            message = request_message(request, self.signing_key)
+            self._requests.write(orjson.dumps(message) + b"\n")
 
     def dead_letter(self, record: dict[str, Any]) -> None:
         if self._dead is not None:

@@ -34,6 +34,7 @@ from streamwatch.core.codec import DecodeError, decode_event
 from streamwatch.core.deadletter import dead_letter_record, original_bytes
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
+from streamwatch.core.signing import signed
 
 TOPICS_DIR = REPO_ROOT / "topics"
 TOPIC_OF_TYPE = {"usage": "usage", "activity": "activity", "payment": "payments"}
@@ -369,6 +370,14 @@ def test_enforcement_schema_rejects_what_the_core_never_emits(change: dict[str, 
     request = engine_outcome().requests[0].to_dict()
     assert validator("enforcement").is_valid(request)
     assert not validator("enforcement").is_valid(request | change)
+
+
+def test_signed_requests_validate_and_malformed_signatures_do_not() -> None:
+    request = engine_outcome().requests[0].to_dict()
+    good = signed(request, "k1", b"secret")
+    assert schema_errors("enforcement", good) == []
+    for bad in ("v2:k1:" + "0" * 64, "v1::" + "0" * 64, "v1:k1:" + "0" * 63, "v1:k1:XYZ", ""):
+        assert not validator("enforcement").is_valid(request | {"signature": bad}), bad
 
 
 # --- dead-letter records ------------------------------------------------------------------
