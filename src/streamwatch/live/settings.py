@@ -1,7 +1,7 @@
 """Settings of the live path, read once from the environment.
 
 Every topic name in code is one of ``TOPIC_NAMES`` (the catalogue in ``topics/`` names the same
-six; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front, so that tests and
+eight; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front, so that tests and
 parallel deployments stay apart on one broker. Redis keys carry the same prefix.
 """
 
@@ -26,11 +26,15 @@ PAYMENTS: Final = "payments"
 ALERTS: Final = "alerts"
 ENFORCEMENT: Final = "enforcement"
 DEAD_LETTER: Final = "dead-letter"
+ENFORCEMENT_DECISIONS: Final = "enforcement-decisions"
+ENFORCEMENT_RESULTS: Final = "enforcement-results"
 
 INPUT_TOPICS: Final = (USAGE, ACTIVITY, PAYMENTS)
 """Co-partitioned by customer_id: one worker sees all of a customer's events."""
 OUTPUT_TOPICS: Final = (ALERTS, ENFORCEMENT, DEAD_LETTER)
-TOPIC_NAMES: Final = INPUT_TOPICS + OUTPUT_TOPICS
+ENFORCE_TOPICS: Final = (ENFORCEMENT_DECISIONS, ENFORCEMENT_RESULTS)
+"""The suspension worker's own topics (``streamwatch enforce``): approvals in, outcomes out."""
+TOPIC_NAMES: Final = INPUT_TOPICS + OUTPUT_TOPICS + ENFORCE_TOPICS
 
 
 class SettingsError(ValueError):
@@ -39,7 +43,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TopicNames:
-    """The six catalogue topics with the deployment's prefix applied."""
+    """The eight catalogue topics with the deployment's prefix applied."""
 
     usage: str
     activity: str
@@ -47,6 +51,8 @@ class TopicNames:
     alerts: str
     enforcement: str
     dead_letter: str
+    enforcement_decisions: str
+    enforcement_results: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
@@ -58,6 +64,8 @@ class TopicNames:
             alerts=prefix + ALERTS,
             enforcement=prefix + ENFORCEMENT,
             dead_letter=prefix + DEAD_LETTER,
+            enforcement_decisions=prefix + ENFORCEMENT_DECISIONS,
+            enforcement_results=prefix + ENFORCEMENT_RESULTS,
         )
 
     @property
@@ -67,8 +75,16 @@ class TopicNames:
 
     @property
     def all(self) -> tuple[str, ...]:
-        """All six topics: inputs, then alerts, enforcement and dead-letter."""
-        return (*self.inputs, self.alerts, self.enforcement, self.dead_letter)
+        """All eight topics: inputs, then alerts, enforcement and dead-letter, then the
+        suspension worker's decisions and results."""
+        return (
+            *self.inputs,
+            self.alerts,
+            self.enforcement,
+            self.dead_letter,
+            self.enforcement_decisions,
+            self.enforcement_results,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ SCHEMA_FILES = {
     "alert.schema.json",
     "enforcement.schema.json",
     "dead-letter.schema.json",
+    "enforcement-decision.schema.json",
+    "enforcement-result.schema.json",
 }
 
 

@@ -72,7 +72,13 @@ def test_environment_overrides_every_setting(tmp_path):
 def test_prefix_applies_to_every_topic_and_redis_key():
     settings = LiveSettings(topic_prefix="it-1.")
     assert settings.topics.inputs == ("it-1.usage", "it-1.activity", "it-1.payments")
-    assert settings.topics.all[3:] == ("it-1.alerts", "it-1.enforcement", "it-1.dead-letter")
+    assert settings.topics.all[3:] == (
+        "it-1.alerts",
+        "it-1.enforcement",
+        "it-1.dead-letter",
+        "it-1.enforcement-decisions",
+        "it-1.enforcement-results",
+    )
     assert settings.topic("usage") == "it-1.usage"
     assert settings.redis_prefix == "it-1.streamwatch:"
 

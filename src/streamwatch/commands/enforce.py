@@ -1,0 +1,206 @@
+"""``streamwatch enforce``: run the suspension worker until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from streamwatch.core.policy import Policy
+    from streamwatch.enforce.backend import Backend
+    from streamwatch.live.settings import LiveSettings
+
+HELP = "Run the suspension worker: act on signed enforcement requests, report the outcomes."
+
+EXIT_UNAVAILABLE = 2
+WEBHOOK_SECRET_ENV = "STREAMWATCH_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of the worker; connection settings and keys come from STREAMWATCH_* variables."""
+    parser.add_argument(
+        "--backend",
+        choices=("log", "webhook"),
+        default="log",
+        help="what carries actions out: log them (default), or POST them to --webhook-url",
+    )
+    parser.add_argument("--webhook-url", metavar="URL", help="where the webhook backend POSTs")
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the webhook's answer (default 10)",
+    )
+    parser.add_argument(
+        "--webhook-retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="retries after a 5xx, 408, 429, timeout or connection error (default 3)",
+    )
+    parser.add_argument(
+        "--webhook-backoff",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="seconds before the first retry, doubling after each (default 0.5)",
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="policy TOML whose max_customers_per_hour caps apply "
+        "(default: STREAMWATCH_POLICY, else the packaged one)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="log level (JSON lines on stderr; default info)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check settings, keys, policy, backend and services, then run the worker."""
+    import asyncio
+    import dataclasses
+
+    import structlog
+
+    from streamwatch import logging as swlog
+    from streamwatch.core.policy import PolicyError, parse_policy
+    from streamwatch.live.settings import LiveSettings, SettingsError
+
+    swlog.configure(args.log_level)
+    log = structlog.get_logger("streamwatch.enforce")
+    try:
+        settings = LiveSettings.from_env()
+        if args.policy is not None:
+            settings = dataclasses.replace(settings, policy_path=args.policy)
+        policy = parse_policy(settings.policy_text())
+    except (SettingsError, PolicyError) as exc:
+        log.error("bad settings", error=str(exc))
+        return EXIT_UNAVAILABLE
+    if not settings.signing_keys:
+        log.error(
+            "STREAMWATCH_SIGNING_KEYS is not set: the enforce worker acts only on signed "
+            "requests and needs the keys that verify them (id:secret,id2:secret2, the same as "
+            "the live worker's); refusing to start"
+        )
+        return EXIT_UNAVAILABLE
+    try:
+        backend = _backend(args)
+    except ValueError as exc:
+        log.error("bad backend options", error=str(exc))
+        return EXIT_UNAVAILABLE
+    worst_case_s = 0.0
+    if args.backend == "webhook":
+        tries = args.webhook_retries + 1
+        worst_case_s = tries * args.webhook_timeout + args.webhook_backoff * 2 ** (tries - 1)
+    return asyncio.run(_main(settings, policy, backend, worst_case_s))
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    """The backend the options ask for; raises ValueError naming what is missing."""
+    import os
+
+    from streamwatch.enforce.backend import LogBackend
+    from streamwatch.enforce.webhook import WebhookBackend
+
+    if args.backend == "log":
+        return LogBackend()
+    if not args.webhook_url:
+        raise ValueError("--backend webhook needs --webhook-url URL")
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if not secret:
+        raise ValueError(
+            f"--backend webhook needs {WEBHOOK_SECRET_ENV}: the secret that signs each POST "
+            "(X-Streamwatch-Signature), shared with the receiver"
+        )
+    return WebhookBackend(
+        args.webhook_url,
+        secret.encode(),
+        timeout_s=args.webhook_timeout,
+        retries=args.webhook_retries,
+        backoff_s=args.webhook_backoff,
+    )
+
+
+async def _main(
+    settings: LiveSettings, policy: Policy, backend: Backend, worst_case_s: float
+) -> int:
+    import asyncio
+    import signal
+
+    import structlog
+    from redis.asyncio import Redis
+
+    from streamwatch.enforce.service import EnforceWorker, batch_size_for
+
+    log = structlog.get_logger("streamwatch.enforce")
+    redis = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        if not await _preflight(settings, redis):
+            await backend.close()
+            return EXIT_UNAVAILABLE
+        worker = EnforceWorker(
+            settings, policy, backend, redis, max_batch=batch_size_for(worst_case_s)
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.stopping.set)
+        await worker.run()
+    finally:
+        await redis.aclose()
+    log.info("enforce worker exited")
+    return 0
+
+
+async def _preflight(settings: LiveSettings, redis: Redis) -> bool:
+    """Whether Kafka has the worker's topics and Redis answers (each problem is logged)."""
+    import structlog
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+    from redis.exceptions import RedisError
+
+    from streamwatch.live.admin import describe
+
+    log = structlog.get_logger("streamwatch.enforce")
+    topics = settings.topics
+    needed = [
+        topics.enforcement,
+        topics.enforcement_decisions,
+        topics.enforcement_results,
+        topics.dead_letter,
+    ]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        await admin.start()
+        found = await describe(admin, needed)
+    except (KafkaError, OSError) as exc:
+        log.error(
+            "kafka is not reachable; start it with: bash deploy/services.sh up",
+            kafka=settings.kafka,
+            error=str(exc),
+        )
+        return False
+    finally:
+        await admin.close()
+    missing = [name for name in needed if name not in found]
+    if missing:
+        log.error("topics missing; create them with: streamwatch topics apply", missing=missing)
+        return False
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        log.error(
+            "redis is not reachable; start it with: bash deploy/services.sh up",
+            redis=settings.redis,
+            error=str(exc),
+        )
+        return False
+    return True

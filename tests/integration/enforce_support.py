@@ -1,0 +1,232 @@
+"""Helpers for the suspension worker's integration tests: signed requests, a policy with caps,
+``streamwatch enforce`` as a subprocess, the CLI with the test's keys, and reading results."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from streamwatch.core.ids import stable_id
+from streamwatch.core.signing import signed
+from streamwatch.live.settings import ENFORCEMENT, LiveSettings
+
+REPO = Path(__file__).resolve().parents[2]
+KEY_ID = "test-1"
+KEY = b"test-signing-secret"
+WEBHOOK_SECRET = "test-webhook-secret"
+
+POLICY = """
+version = "test"
+
+[[rule]]
+id = "mining-suspend"
+kinds = ["crypto_mining"]
+action = "suspend"
+requires_approval = false
+max_customers_per_hour = 5
+
+[[rule]]
+id = "notice-suspend"
+kinds = ["provider_notice"]
+action = "suspend"
+requires_approval = true
+
+[[rule]]
+id = "budget-notify"
+kinds = ["budget_threshold"]
+action = "notify"
+"""
+
+
+def request(
+    customer_id: str,
+    *,
+    policy: str = "budget-notify",
+    action: str = "notify",
+    alert: str = "a",
+    dry_run: bool = False,
+    requires_approval: bool = False,
+) -> dict[str, Any]:
+    """An unsigned enforcement request in the wire form, with a deterministic id."""
+    alert_id = stable_id("alert", customer_id, alert)
+    return {
+        "request_id": stable_id(customer_id, policy, action, alert_id),
+        "customer_id": customer_id,
+        "action": action,
+        "subscription_ids": [f"sub-{customer_id}"],
+        "policy": policy,
+        "alert_ids": [alert_id],
+        "reason": f"test request for {customer_id}",
+        "dry_run": dry_run,
+        "requires_approval": requires_approval,
+        "requested_at": "2026-10-01T03:00:00Z",
+    }
+
+
+def sign(doc: dict[str, Any], key_id: str = KEY_ID, key: bytes = KEY) -> dict[str, Any]:
+    """``doc`` signed with the test key (or another)."""
+    return signed(doc, key_id, key)
+
+
+def as_messages(docs: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
+    """Requests as ``(topic, key, value)`` for ``KafkaHelper.produce``."""
+    return [(ENFORCEMENT, doc["customer_id"].encode(), orjson.dumps(doc)) for doc in docs]
+
+
+def enforce_env(settings: LiveSettings, policy_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of ``streamwatch enforce`` and the CLI for this test."""
+    env = dict(os.environ)
+    env.update(
+        STREAMWATCH_KAFKA=settings.kafka,
+        STREAMWATCH_REDIS=settings.redis,
+        STREAMWATCH_TOPIC_PREFIX=settings.topic_prefix,
+        STREAMWATCH_APP_ID=settings.app_id,
+        STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
+        STREAMWATCH_POLICY=str(policy_path),
+        STREAMWATCH_SIGNING_KEYS=f"{KEY_ID}:{KEY.decode()},old:retired-secret",
+        STREAMWATCH_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.instance_id is not None:
+        env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
+    env.update(extra)
+    return env
+
+
+class EnforceProcess:
+    """``python -m streamwatch enforce`` in a subprocess, logging to a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: list[str]) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> EnforceProcess:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"----- start #{self.starts} -----\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamwatch", "enforce", *self.args],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> Iterator[dict[str, Any]]:
+        """The worker's JSON log lines."""
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+
+    def applied(self) -> list[dict[str, Any]]:
+        """The log backend's ``enforcement action applied`` lines, in order."""
+        return [r for r in self.log_records() if r.get("event") == "enforcement action applied"]
+
+
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 90.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m streamwatch *args`` with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamwatch", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def wait_committed(
+    settings: LiveSettings, group: str, topics: list[str], timeout: float = 60.0
+) -> None:
+    """Wait until ``group`` has committed every message of ``topics`` produced so far."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    await admin.start()
+    try:
+        partitions = []
+        for topic in topics:
+            for _ in range(50):
+                ids = consumer.partitions_for_topic(topic)
+                if ids:
+                    break
+                await consumer._client.force_metadata_update()  # no public refresh
+                await asyncio.sleep(0.1)
+            partitions.extend(TopicPartition(topic, p) for p in sorted(ids or ()))
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            behind = {
+                tp: (committed[tp].offset if tp in committed else 0, end)
+                for tp, end in ends.items()
+                if (committed[tp].offset if tp in committed else 0) < end
+            }
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group} still behind after {timeout}s: {behind}")
+            await asyncio.sleep(0.3)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def by_request(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by request id, each list in the order read."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        out.setdefault(result["request_id"], []).append(result)
+    return out
