@@ -90,8 +90,13 @@ async def test_budget_and_notice_raise_alerts_requests_and_risk_view(
     assert 0 < view.risk < 1
     miner = await wait_for(lambda: risk_view.customer(MINER))
     assert miner.alerts[0]["kind"] == "provider_notice"
+    # The view is ordered by money at risk: the budget customer's $105 of unbilled usage comes
+    # before the miner, of whose money nothing is known (its risk is higher).
     top = await risk_view.top(2)
-    assert top[0][0] == MINER
+    assert [row.customer_id for row in top] == [CUSTOMER, MINER]
+    assert top[0].money_at_risk >= 105.0
+    assert top[0].currency == "USD"
+    assert top[1].risk > top[0].risk
     counts = await wait_for(
         lambda: _counts_at_least(risk_view, {metrics.EVENTS: 7, metrics.ALERTS: 4})
     )
@@ -102,7 +107,7 @@ async def test_budget_and_notice_raise_alerts_requests_and_risk_view(
     assert f"customer {CUSTOMER}" in shown.stdout
     assert "open alerts  3" in shown.stdout
     assert orjson.loads(cli("risk", CUSTOMER, "--json").stdout)["open_alerts"] == 3
-    assert cli("risk", "--top", "5").stdout.splitlines()[0].split()[1] == MINER
+    assert cli("risk", "--top", "5").stdout.splitlines()[0].split()[1] == CUSTOMER
     assert cli("risk", "nobody").returncode == 1
     assert worker.stop() == 0, "SIGTERM must stop the worker cleanly"
 

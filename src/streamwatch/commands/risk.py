@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from streamwatch.live.redis_view import CustomerView, RiskView
 
-HELP = "Show a customer's live risk and open alerts, or the riskiest customers (Redis view)."
+HELP = (
+    "Show a customer's live risk, money at risk and open alerts, or the customers with the "
+    "most money at risk (Redis view)."
+)
 
 EXIT_NOT_FOUND = 1
 EXIT_UNAVAILABLE = 2
@@ -18,7 +21,9 @@ EXIT_UNAVAILABLE = 2
 def configure(parser: argparse.ArgumentParser) -> None:
     """``risk CUSTOMER_ID [--json]`` or ``risk --top N [--json]``."""
     parser.add_argument("customer_id", nargs="?", help="the customer to show")
-    parser.add_argument("--top", type=int, metavar="N", help="list the N riskiest customers")
+    parser.add_argument(
+        "--top", type=int, metavar="N", help="list the N customers with the most money at risk"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -76,25 +81,51 @@ async def _run(args: argparse.Namespace) -> int:
 async def _top(view: RiskView, n: int, *, as_json: bool) -> int:
     import orjson
 
+    from streamwatch.core.explain import money
+
     rows = await view.top(n)
     if as_json:
-        doc = [{"customer_id": cid, "risk": risk} for cid, risk in rows]
+        doc = [
+            {
+                "customer_id": r.customer_id,
+                "money_at_risk": r.money_at_risk,
+                "currency": r.currency,
+                "risk": r.risk,
+            }
+            for r in rows
+        ]
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return 0
     if not rows:
         print("no customers in the risk view yet")
         return 0
-    width = max(len(cid) for cid, _ in rows)
-    for rank, (cid, risk) in enumerate(rows, 1):
-        print(f"{rank:>3}. {cid:<{width}}  risk {risk:.2f}")
+    width = max(len(r.customer_id) for r in rows)
+    for rank, r in enumerate(rows, 1):
+        at_risk = money(r.money_at_risk, r.currency) if r.currency else "-"
+        print(
+            f"{rank:>3}. {r.customer_id:<{width}}  money at risk {at_risk:>14}  risk {r.risk:.2f}"
+        )
     return 0
 
 
 def format_customer(view: CustomerView) -> str:
     """The view as a few lines of text for people."""
+    from streamwatch.core.explain import money
+
     lines = [
         f"customer {view.customer_id}",
         f"  risk         {view.risk:.2f}",
+    ]
+    exposure = view.money_at_risk
+    if exposure:
+        cur = exposure["currency"]
+        lines.append(
+            f"  money at risk {money(exposure['amount'], cur)} by {exposure['next_invoice']} "
+            f"(unbilled {money(exposure['unbilled'], cur)}, unpaid "
+            f"{money(exposure['unpaid'], cur)}, prepaid {money(exposure['prepaid'], cur)}, "
+            f"projected usage {money(exposure['projected'], cur)})"
+        )
+    lines += [
         f"  open alerts  {view.open_alerts}",
         f"  updated at   {view.updated_at}",
     ]

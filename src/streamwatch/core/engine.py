@@ -14,9 +14,11 @@ from typing import Any, Final, cast
 
 import orjson
 
+from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
+from streamwatch.core.detectors.payments import PaymentsDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
@@ -63,18 +65,22 @@ _DUPLICATE: Final = Decisions(duplicate=True)
 _LATE: Final = Decisions(late=True)
 
 
-def default_detectors(indicators: Indicators | None = None) -> list[Detector]:
+def default_detectors(
+    indicators: Indicators | None = None, collections: CollectionsPolicy | None = None
+) -> list[Detector]:
     """The detectors a worker runs unless told otherwise.
 
     ``indicators`` are the mining-pool lists crypto_mining judges network flows by (parsed by
     the caller, e.g. ``streamwatch.indicators.load_indicators``); without them flows are not
-    judged.
+    judged. ``collections`` are the dunning stages of the payments detector (the packaged
+    ones unless given).
     """
     return [
         BudgetDetector(),
         ProviderNoticeDetector(),
         SpendSpikeDetector(),
         CryptoMiningDetector(indicators),
+        PaymentsDetector(collections),
     ]
 
 
@@ -105,6 +111,18 @@ class Core:
         self._timed: tuple[TimedDetector, ...] = tuple(
             cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
         )
+        self._ledger: PaymentsDetector | None = next(
+            (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
+        )
+
+    def money_at_risk(self, state: CustomerState) -> dict[str, Any] | None:
+        """The customer's money at risk (unbilled usage plus unpaid invoices, less prepayments
+        and credit, projected to the next invoice), from the detector that keeps the payment
+        ledger; None without one, or before any money was seen."""
+        ledger = self._ledger
+        if ledger is None:
+            return None
+        return ledger.exposure(state.detectors[ledger.name])
 
     @property
     def timed(self) -> bool:
@@ -250,6 +268,7 @@ class Core:
             subscription_ids=finding.subscription_ids,
             detector=DetectorRef(detector.name, detector.version),
             revision=revision,
+            money_at_risk=self.money_at_risk(state),
         )
 
     def _expire(self, state: CustomerState) -> None:

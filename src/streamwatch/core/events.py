@@ -147,6 +147,10 @@ class Alert:
     subscription_ids: tuple[str, ...]
     detector: DetectorRef
     revision: int = 1
+    money_at_risk: dict[str, Any] | None = None
+    """The customer's money at risk when the alert was raised (see
+    ``PaymentsDetector.exposure``), or None when nothing is known of its money. Not part of
+    the incident's evidence: money moving never re-sends an alert."""
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form of the alert."""
@@ -165,6 +169,7 @@ class Alert:
             "subscription_ids": list(self.subscription_ids),
             "detector": {"name": self.detector.name, "version": self.detector.version},
             "revision": self.revision,
+            "money_at_risk": self.money_at_risk,
         }
 
 

@@ -174,6 +174,10 @@ class CustomerPlan:
     budget_scenario: str = "organic"
     """The ``scenario`` written on budget_threshold labels of this customer."""
     scenarios: list[str] = field(default_factory=list)
+    usage_labels: list[tuple[int, LabelSpec]] = field(default_factory=list)
+    """Labels anchored to the customer's first usage event at or after a time (epoch s): a
+    finding due at a time rather than at an event of the plan (the first usage, an invoice
+    some days past due). A label whose time no usage reaches is not emitted."""
 
     @property
     def region(self) -> str:

@@ -8,8 +8,9 @@ broken by event_id too. A scheduled event at the same second as usage comes befo
 Usage ``ts`` is the start of the metered hour ``[ts, ts + interval_s)``, so a usage event
 belongs to the calendar month of the hour it measures.
 
-Labels are produced as their events are emitted: scheduled events may carry one, and the budget
-rule (``budget.BudgetRule``) is fed every ``budget.set`` and usage event of the customer.
+Labels are produced as their events are emitted: scheduled events may carry one, the budget
+rule (``budget.BudgetRule``) is fed every ``budget.set`` and usage event of the customer, and
+``plan.usage_labels`` go with the first usage event at or after their time.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class _Timeline:
         t = max(ceil_hour(lo), ceil_hour(first))
         day = -1
         day_factors: list[float] = []
+        # Latest first, so that the next one due is popped from the end.
+        pending = sorted(plan.usage_labels, key=lambda p: p[0], reverse=True)
         while t < hi:
             while si < n_sched and sched[si].ts_s <= t:
                 keyed = self.scheduled(sched[si])
@@ -143,7 +146,19 @@ class _Timeline:
             if t // DAY_S != day:
                 day = t // DAY_S
                 day_factors = [r.day_factor(day * DAY_S) for r in plan.resources]
-            yield from self._usage(t, rows, day_factors, plan.ramp_factor(t))
+            usage = self._usage(t, rows, day_factors, plan.ramp_factor(t))
+            if pending and usage and pending[-1][0] <= t:
+                while pending and pending[-1][0] <= t:
+                    spec = pending.pop()[1]
+                    self.label(
+                        t,
+                        usage[0][1],
+                        spec.kind,
+                        spec.scenario,
+                        dict(spec.detail),
+                        benign=spec.benign,
+                    )
+            yield from usage
             t += HOUR_S
         while si < n_sched:
             keyed = self.scheduled(sched[si])

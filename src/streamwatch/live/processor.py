@@ -140,8 +140,10 @@ class Processor:
             self.counters.inc(metrics.PROCESSING_ERRORS)
             return
         self._account(event, decisions)
-        if decisions.alerts:
-            self.publisher.mark(event.customer_id, customer_view(state, now_ms))
+        if decisions.alerts or (event.type == "payment" and state.alerts):
+            # A payment moves the money at risk of a customer already in the view.
+            view = customer_view(state, now_ms, self.core.money_at_risk(state))
+            self.publisher.mark(event.customer_id, view)
 
     async def _sweep(self, out: Sender, partition: int, until_ms: int, now_ms: int) -> None:
         """The partition's event time passed an hour mark: age every customer of the partition

@@ -290,11 +290,100 @@ def spend_spike_stream() -> list[Event]:
     return events
 
 
+def payments_stream() -> list[Event]:
+    """Four months of three customers' money: a new one paying by a foreign prepaid card that
+    consumes before paying, tops up and charges the top-up back; an established one whose card
+    fails twice on an invoice it then pays 40 days late; a new bank-transfer customer that never
+    pays. Usage every three hours, with a second currency, late events and redelivered
+    duplicates."""
+    rng = random.Random(15)
+    eid = Ids("pay")
+    start = parse_ts_ms(ts(1))
+    events: list[Event] = []
+
+    def at(hours: float) -> str:
+        return format_ts(start + round(hours * MS_PER_HOUR))
+
+    def pay(customer: str, hours: float, kind: str, **kw: Any) -> None:
+        events.append(payment(kind, event_id=eid(), customer_id=customer, at=at(hours), **kw))
+
+    for customer, country in (("cust-a", "DE"), ("cust-c", "FR")):
+        props = {"country": country, "ip_country": country}
+        events.append(
+            activity(
+                "customer.signup", event_id=eid(), customer_id=customer, at=at(0), properties=props
+            )
+        )
+    prepaid = {"type": "prepaid_card", "fingerprint": "pp-1", "country": "BR"}
+    pay("cust-a", 0.1, "instrument.added", amount=None, instrument=prepaid, billing_country="DE")
+    transfer = {"type": "bank_transfer", "fingerprint": "bt-1", "country": "FR"}
+    pay("cust-c", 0.1, "instrument.added", amount=None, instrument=transfer, billing_country="FR")
+    pay("cust-a", 50, "prepayment", amount=40.0, instrument=prepaid)
+    pay("cust-a", 200, "chargeback", amount=40.0, instrument=prepaid)
+    hours = 24 * 120
+    for h in range(0, hours, 3):
+        for customer in CUSTOMERS:
+            cost = round(rng.uniform(0.5, 3.0) * (4 if customer == "cust-a" else 1), 4)
+            currency = "EUR" if customer == "cust-b" and h % 97 == 7 else "USD"
+            late = rng.random() < 0.03
+            events.append(
+                usage(
+                    event_id=eid(),
+                    customer_id=customer,
+                    at=at(h - (5 if late else 0)),
+                    cost=cost,
+                    currency=currency,
+                )
+            )
+            if rng.random() < 0.02:
+                events.append(events[-1])
+    for month in (11, 12, 1):
+        issued_h = (
+            parse_ts_ms(ts(1, 3, month=month) if month > 1 else "2027-01-01T03:00:00Z") - start
+        ) / MS_PER_HOUR
+        for customer in CUSTOMERS:
+            invoice = f"INV-{month:02d}-{customer}"
+            due = format_ts(start + round((issued_h + 24 * 30) * MS_PER_HOUR))[:10]
+            pay(
+                customer, issued_h, "invoice.issued", amount=300.0, invoice_id=invoice, due_date=due
+            )
+            if customer == "cust-b" and month == 11:
+                card = {"type": "credit_card", "fingerprint": "cc-b"}
+                for k in (1, 4):
+                    pay(
+                        customer,
+                        issued_h + 24 * k,
+                        "payment.failed",
+                        amount=300.0,
+                        invoice_id=invoice,
+                        instrument=card,
+                        failure_reason="expired_card",
+                    )
+                pay(
+                    customer,
+                    issued_h + 24 * 70.5,
+                    "payment.succeeded",
+                    amount=300.0,
+                    invoice_id=invoice,
+                )
+            elif customer == "cust-b":
+                pay(
+                    customer,
+                    issued_h + 24 * 5,
+                    "payment.succeeded",
+                    amount=300.0,
+                    invoice_id=invoice,
+                )
+    events.sort(key=lambda e: e.ts_ms)
+    return events
+
+
 STREAMS: dict[str, Callable[[], list[Event]]] = {
     "budget_threshold": budget_stream,
     "provider_notice": provider_notice_stream,
     "crypto_mining": crypto_mining_stream,
     "spend_spike": spend_spike_stream,
+    "payments": payments_stream,
 }
 """One stream builder per detector name: a detector joins the suite by being listed here."""
 

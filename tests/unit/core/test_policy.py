@@ -68,6 +68,11 @@ def test_default_policy_file_parses() -> None:
         "crypto-mining-untrusted-restrict",
         "crypto-mining-untrusted-prepay",
         "crypto-mining-established-notify",
+        "chargeback-untrusted-suspend",
+        "chargeback-established-notify",
+        "usage-before-payment-prepay",
+        "high-risk-instrument-notify",
+        "payment-failure-notify",
     ]
     assert policy.dry_run is False
     assert policy.version == "1"

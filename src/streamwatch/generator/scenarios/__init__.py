@@ -11,11 +11,13 @@ from streamwatch.generator.scenarios import (
     hpc_batch,
     month_end_batch,
     new_region,
+    prepaid,
     promotion,
     provider_notice,
     spend_spike_gradual,
     spend_spike_sudden,
     steady_growth,
+    unpaid_invoices,
     weekday_onoff,
 )
 from streamwatch.generator.scenarios.registry import (
@@ -39,11 +41,13 @@ __all__ = [
     "hpc_batch",
     "month_end_batch",
     "new_region",
+    "prepaid",
     "promotion",
     "provider_notice",
     "register_scenario",
     "spend_spike_gradual",
     "spend_spike_sudden",
     "steady_growth",
+    "unpaid_invoices",
     "weekday_onoff",
 ]

@@ -176,11 +176,23 @@ def drop_machines(plan: CustomerPlan) -> None:
 
 
 def pay_by(plan: CustomerPlan, instrument_type: str) -> None:
-    """Make the sign-up's payment instrument one of ``instrument_type``."""
+    """Make the sign-up's payment instrument one of ``instrument_type``.
+
+    A prepaid card or stored value is what the payment rules flag: its ``instrument.added`` is
+    labelled ``high_risk_instrument`` and the first usage ``usage_before_payment`` (scenario:
+    ``plan.budget_scenario``).
+    """
+    prepaid = instrument_type in ("prepaid_card", "stored_value")
     for item in plan.scheduled:
         body = item.body
         if isinstance(body, dict) and body.get("kind") == "instrument.added":
             body["instrument"] = dict(body["instrument"], type=instrument_type)
+            if prepaid:
+                detail = {"instrument": instrument_type}
+                item.label = LabelSpec("high_risk_instrument", plan.budget_scenario, detail)
+    if prepaid:
+        spec = LabelSpec("usage_before_payment", plan.budget_scenario, {})
+        plan.usage_labels.append((plan.signup_s, spec))
 
 
 _ONBOARDING: Final = frozenset({"customer.signup", "subscription.create", "vm.create"})
