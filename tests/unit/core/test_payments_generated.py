@@ -211,13 +211,22 @@ def test_late_payer_is_resolved_when_it_pays(outcome: Run) -> None:
         assert resolved[0].severity == "info"
 
 
-@pytest.mark.xfail(strict=True, reason="resume requests arrive with the policy ladder")
 def test_a_resume_request_follows_payment(outcome: Run) -> None:
+    """Every late payer the ladder restrained is let go when it pays: a resume request for
+    each restrictive collections rule that acted, caused by the payment."""
     paid = late_payments(outcome)
     assert paid
-    resumed = defaultdict(list)
-    for request in outcome.requests:
-        if request.action == "resume":
-            resumed[request.customer_id].append(request)
-    for customer, _, _ in paid:
-        assert resumed[customer], customer
+    restrictive = ("require_prepayment", "restrict", "suspend")
+    for customer, _, at_ms in paid:
+        mine = [r for r in outcome.requests if r.customer_id == customer]
+        climbed = {r.policy for r in mine if r.action in restrictive}
+        resumed = {r.policy for r in mine if r.action == "resume"}
+        assert climbed, customer
+        assert {p for p in climbed if p.startswith("collections-")} <= resumed, customer
+        resume_alerts = {a for r in mine if r.action == "resume" for a in r.alert_ids}
+        resolved_at = [
+            parse_ts_ms(a.event_time)
+            for a in outcome.alerts
+            if a.alert_id in resume_alerts and a.evidence.get("status") == "resolved"
+        ]
+        assert at_ms in resolved_at, customer
