@@ -17,8 +17,12 @@ import orjson
 from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
+from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
+from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
+from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
+from streamwatch.core.detectors.stale_access import StaleAccessDetector
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
@@ -66,15 +70,20 @@ _LATE: Final = Decisions(late=True)
 def default_detectors(indicators: Indicators | None = None) -> list[Detector]:
     """The detectors a worker runs unless told otherwise.
 
-    ``indicators`` are the mining-pool lists crypto_mining judges network flows by (parsed by
-    the caller, e.g. ``streamwatch.indicators.load_indicators``); without them flows are not
-    judged.
+    ``indicators`` are the mining-pool lists crypto_mining judges network flows by, and the
+    disposable-email list of identity_mismatch (parsed by the caller, e.g.
+    ``streamwatch.indicators.load_indicators``); without them flows are not judged and no email
+    domain counts as disposable.
     """
     return [
         BudgetDetector(),
         ProviderNoticeDetector(),
         SpendSpikeDetector(),
         CryptoMiningDetector(indicators),
+        IdentityMismatchDetector(indicators),
+        PrivilegeEscalationDetector(),
+        StaleAccessDetector(),
+        NetworkAbuseDetector(),
     ]
 
 

@@ -68,6 +68,12 @@ def test_default_policy_file_parses() -> None:
         "crypto-mining-untrusted-restrict",
         "crypto-mining-untrusted-prepay",
         "crypto-mining-established-notify",
+        "identity-mismatch-notify",
+        "account-takeover-restrict",
+        "privilege-escalation-notify",
+        "stale-access-notify",
+        "network-abuse-untrusted-restrict",
+        "network-abuse-notify",
     ]
     assert policy.dry_run is False
     assert policy.version == "1"
