@@ -1,9 +1,11 @@
-"""Mining-pool indicator lists on disk: load them at start, reload them when they change.
+"""Indicator lists on disk (mining pools, disposable email domains): load them at start,
+reload them when they change.
 
 A directory of indicator lists has the layout of ``streamwatch/config/indicators`` (the copy
 shipped with streamwatch, the default): ``falco/miner_ports.txt``, ``falco/miner_domains.txt``,
-``falco/https_miner_domains.txt``, ``falco/http_miner_domains.txt`` and
-``maltrail/crypto_mining.txt``; a missing list counts as empty, but at least one must exist.
+``falco/https_miner_domains.txt``, ``falco/http_miner_domains.txt``,
+``maltrail/crypto_mining.txt`` and ``disposable_email/domains.txt``; a missing list counts as
+empty, but at least one must exist.
 Operators point ``$STREAMWATCH_INDICATORS`` (or the caller's own setting) at a directory of
 their own to use fresher lists.
 
@@ -38,7 +40,7 @@ ENV_VAR: Final = "STREAMWATCH_INDICATORS"
 
 @runtime_checkable
 class UsesIndicators(Protocol):
-    """A detector whose judgement depends on indicator lists (crypto_mining)."""
+    """A detector whose judgement depends on indicator lists (crypto_mining, identity_mismatch)."""
 
     def use_indicators(self, indicators: Indicators) -> None:
         """Judge by ``indicators`` from the next event on."""

@@ -18,9 +18,13 @@ from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
+from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
+from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
 from streamwatch.core.detectors.payments import PaymentsDetector
+from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
+from streamwatch.core.detectors.stale_access import StaleAccessDetector
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
@@ -70,10 +74,11 @@ def default_detectors(
 ) -> list[Detector]:
     """The detectors a worker runs unless told otherwise.
 
-    ``indicators`` are the mining-pool lists crypto_mining judges network flows by (parsed by
-    the caller, e.g. ``streamwatch.indicators.load_indicators``); without them flows are not
-    judged. ``collections`` are the dunning stages of the payments detector (the packaged
-    ones unless given).
+    ``indicators`` are the mining-pool lists crypto_mining judges network flows by, and the
+    disposable-email list of identity_mismatch (parsed by the caller, e.g.
+    ``streamwatch.indicators.load_indicators``); without them flows are not judged and no email
+    domain counts as disposable. ``collections`` are the dunning stages of the payments
+    detector (the packaged ones unless given).
     """
     return [
         BudgetDetector(),
@@ -81,6 +86,10 @@ def default_detectors(
         SpendSpikeDetector(),
         CryptoMiningDetector(indicators),
         PaymentsDetector(collections),
+        IdentityMismatchDetector(indicators),
+        PrivilegeEscalationDetector(),
+        StaleAccessDetector(),
+        NetworkAbuseDetector(),
     ]
 
 

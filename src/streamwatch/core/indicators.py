@@ -1,4 +1,4 @@
-"""Crypto-mining indicator lists as data: parsed from text, judged against network flows.
+"""Indicator lists as data: parsed from text, judged against network flows and sign-ups.
 
 The lists are plain text, one entry per line, ``#`` comments and blank lines ignored; they come
 from Falco's rules and Maltrail (see ``streamwatch.config.indicators``). Reading files is the
@@ -16,6 +16,9 @@ Judging follows Falco: the host AND the port together are proof of pool traffic,
 A listed host on any other port, or a bare Maltrail IP, is a weaker ``host`` match: worth
 noting, not proof. A port alone (3333 on an ordinary host) is no match at all: Falco's port
 list also holds 25, 8080 and 8888, and 3333 is a common development port.
+
+One list is not about mining: ``disposable_email/domains.txt``, domains of disposable-address
+services, which identity_mismatch looks a sign-up's email domain up in (``disposable``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ FALCO_DOMAINS: Final = "falco/miner_domains.txt"
 FALCO_HTTPS: Final = "falco/https_miner_domains.txt"
 FALCO_HTTP: Final = "falco/http_miner_domains.txt"
 MALTRAIL: Final = "maltrail/crypto_mining.txt"
-LIST_NAMES: Final = (FALCO_PORTS, FALCO_DOMAINS, FALCO_HTTPS, FALCO_HTTP, MALTRAIL)
+DISPOSABLE: Final = "disposable_email/domains.txt"
+LIST_NAMES: Final = (FALCO_PORTS, FALCO_DOMAINS, FALCO_HTTPS, FALCO_HTTP, MALTRAIL, DISPOSABLE)
 """The lists this module understands, by their path relative to an indicator directory."""
 
 GENERIC_PORTS: Final = frozenset({25, 80, 443, 8000, 8001, 8008, 8080, 8118, 8888})
@@ -80,12 +84,14 @@ class Indicators:
     pool_ips: frozenset[str] = frozenset()
     endpoint_hosts: frozenset[str] = frozenset()
     """The hosts of ``pool_endpoints``: on another port they are a ``host`` match."""
+    disposable_domains: frozenset[str] = frozenset()
+    """Email domains of disposable-address services."""
     counts: Mapping[str, int] = field(default_factory=dict)
     """Entries per list, for logs and reports."""
 
     @property
     def empty(self) -> bool:
-        """True when no list holds anything (nothing can match)."""
+        """True when no pool list holds anything (no flow can match)."""
         return not (
             self.pool_hosts
             or self.tls_pool_hosts
@@ -119,6 +125,19 @@ class Indicators:
             return PoolMatch("host", MALTRAIL, domain, coin)
         if host in self.pool_ips or host in self.endpoint_hosts:
             return PoolMatch("host", MALTRAIL, host, coin)
+        return None
+
+    def disposable(self, domain: str) -> str | None:
+        """The listed disposable-address domain that ``domain`` is or is a subdomain of."""
+        domain = domain.strip().rstrip(".").lower()
+        listed = self.disposable_domains
+        while domain:
+            if domain in listed:
+                return domain
+            dot = domain.find(".")
+            if dot == -1:
+                return None
+            domain = domain[dot + 1 :]
         return None
 
     def _domain(self, host: str) -> str | None:
@@ -243,6 +262,7 @@ def indicators_from_texts(texts: Mapping[str, str]) -> Indicators:
     tls = parse_hosts(texts.get(FALCO_HTTPS, ""), FALCO_HTTPS)
     http = parse_hosts(texts.get(FALCO_HTTP, ""), FALCO_HTTP)
     domains, endpoints, ips = parse_maltrail(texts.get(MALTRAIL, ""))
+    disposable = parse_hosts(texts.get(DISPOSABLE, ""), DISPOSABLE)
     return Indicators(
         digest=hasher.hexdigest()[:16],
         miner_ports=ports,
@@ -253,6 +273,7 @@ def indicators_from_texts(texts: Mapping[str, str]) -> Indicators:
         pool_endpoints=endpoints,
         pool_ips=ips,
         endpoint_hosts=frozenset(h for h, _ in endpoints),
+        disposable_domains=disposable,
         counts={
             FALCO_PORTS: len(ports),
             FALCO_DOMAINS: len(hosts),
@@ -261,5 +282,6 @@ def indicators_from_texts(texts: Mapping[str, str]) -> Indicators:
             "maltrail/domains": len(domains),
             "maltrail/ip_ports": len(endpoints),
             "maltrail/ips": len(ips),
+            DISPOSABLE: len(disposable),
         },
     )

@@ -96,6 +96,7 @@ def build_plan(seed: int, index: int, horizon_start_s: int, horizon_end_s: int) 
     builder(plan, rng, signup + rng.randrange(15 * 60, 90 * 60))
     _signins(plan, rng)
     _invoices(plan, rng)
+    _directory(plan, rng_for(seed, cid, "directory"))
     if rng.random() < BUDGET_SHARE:
         set_at = signup + rng.randrange(HOUR_S, 48 * HOUR_S)
         amount = nice_amount(BUDGET_HEADROOM * max_monthly_cost(plan))
@@ -406,6 +407,55 @@ def _signins(plan: CustomerPlan, rng: random.Random) -> None:
                     ts, "signin", {"ip_country": plan.country.code}, actor=rng.choice(plan.users)
                 )
         day += DAY_S
+
+
+GUEST_SHARE: Final = 0.25
+"""Share of customers that invite a partner's guest for a few weeks."""
+
+
+def _directory(plan: CustomerPlan, rng: random.Random) -> None:
+    """The account's people: the users other than the admin created in the first half hour and
+    given a role (now and then Owner), and, for some customers, a partner's guest invited for
+    two to six weeks, signing in now and then in office hours until a day before its invitation
+    expires, and deleted at expiry half of the time.
+
+    Drawn from its own random stream, so that every other draw of the plan is as it was before
+    the account had people."""
+    for user in plan.users[1:]:
+        at = plan.signup_s + rng.randrange(5 * 60, 25 * 60)
+        plan.activity(at, "user.create", {"principal": user})
+        role = rng.choices(("Contributor", "Reader", "Owner"), weights=(6, 3, 1))[0]
+        plan.activity(
+            at + rng.randrange(30, 180),
+            "role.assign",
+            {"role": role, "principal": user, "principal_type": "user"},
+        )
+    if rng.random() >= GUEST_SHARE:
+        return
+    span = plan.horizon_end_s - plan.signup_s
+    invited = plan.signup_s + DAY_S + rng.randrange(max(1, span // 2))
+    if invited >= plan.horizon_end_s:
+        return
+    partner = f"{rng.choice(EMAIL_WORDS)}{rng.choice(EMAIL_WORDS)}-consulting.com"
+    guest = f"{rng.choice(FIRST_NAMES)}@{partner}"
+    expires = invited + rng.randint(14, 45) * DAY_S
+    plan.activity(invited, "guest.invite", {"principal": guest, "expires": format_ts(expires)})
+    role = rng.choice(("Reader", "Contributor"))
+    plan.activity(
+        invited + rng.randrange(60, 600),
+        "role.assign",
+        {"role": role, "principal": guest, "principal_type": "guest"},
+    )
+    ip = f"{plan.country.ip_prefix}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    last = min(expires - DAY_S, plan.horizon_end_s)
+    offset = plan.country.utc_offset_h
+    for _ in range(rng.randint(2, 6)):
+        day = invited + DAY_S + rng.randrange(max(1, last - invited - DAY_S))
+        at = day - day % DAY_S + (rng.randint(9, 17) - offset) * HOUR_S + rng.randrange(HOUR_S)
+        if invited < at < last:
+            plan.activity(at, "signin", {"ip_country": plan.country.code}, actor=guest, actor_ip=ip)
+    if rng.random() < 0.5:
+        plan.activity(expires + rng.randrange(2 * DAY_S), "user.delete", {"principal": guest})
 
 
 def _invoices(plan: CustomerPlan, rng: random.Random) -> None:

@@ -7,7 +7,9 @@ A label is a dict::
      "scenario": "budget_overrun", "benign": False,
      "detail": {"threshold": "80%", "month": "2026-10"}}
 
-Every label the generator makes is anchored to one emitted event (start == end == its ts).
+Every label the generator makes is anchored to one emitted event (start == end == its ts, or
+the instant ``LabelSpec.at_s`` names when the incident happens later than any event, as a user
+turning inactive does).
 ``kind`` is an alert kind of the wire contract; ``scenario`` names the scenario that caused it
 ("organic" when nothing did); ``benign`` is True for look-alikes that an alert may match without
 counting as a false positive (``LabelSpec(..., benign=True)``; the spend look-alike scenarios

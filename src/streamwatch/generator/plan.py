@@ -112,6 +112,9 @@ class LabelSpec:
     scenario: str
     detail: JsonDict
     benign: bool = False
+    at_s: int | None = None
+    """When the label's incident happens, if not at its event: the moment a quiet user crosses
+    an inactivity line after its last event, say. The label is still emitted with its event."""
 
 
 @dataclass(slots=True)

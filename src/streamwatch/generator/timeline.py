@@ -81,8 +81,10 @@ class _Timeline:
         detail: JsonDict,
         *,
         benign: bool = False,
+        at_s: int | None = None,
     ) -> None:
-        lab = make_label(self.cid, kind, format_ts(ts_s), scenario, detail, benign=benign)
+        when = format_ts(ts_s if at_s is None else at_s)
+        lab = make_label(self.cid, kind, when, scenario, detail, benign=benign)
         self.sink.append((ts_s, eid, self.n_labels, lab))
         self.n_labels += 1
 
@@ -110,7 +112,15 @@ class _Timeline:
                 self._budget_label(ts_s, eid, name)
         if item.label is not None:
             spec = item.label
-            self.label(ts_s, eid, spec.kind, spec.scenario, dict(spec.detail), benign=spec.benign)
+            self.label(
+                ts_s,
+                eid,
+                spec.kind,
+                spec.scenario,
+                dict(spec.detail),
+                benign=spec.benign,
+                at_s=spec.at_s,
+            )
         return ts_s, eid, event
 
     def _budget_label(self, ts_s: int, eid: str, threshold: str) -> None:

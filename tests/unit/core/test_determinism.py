@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from abuse_streams import identity_stream, network_stream, privilege_stream, stale_access_stream
 from core_builders import (
     FakeClock,
     activity,
@@ -36,6 +37,7 @@ from core_builders import (
 from streamwatch.core.codec import event_from_dict, event_to_dict
 from streamwatch.core.detectors.base import Detector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
+from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
 from streamwatch.core.engine import Core, Fleet, default_detectors
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
@@ -384,6 +386,10 @@ STREAMS: dict[str, Callable[[], list[Event]]] = {
     "crypto_mining": crypto_mining_stream,
     "spend_spike": spend_spike_stream,
     "payments": payments_stream,
+    "identity_mismatch": identity_stream,
+    "privilege_escalation": privilege_stream,
+    "stale_access": stale_access_stream,
+    "network_abuse": network_stream,
 }
 """One stream builder per detector name: a detector joins the suite by being listed here."""
 
@@ -419,7 +425,17 @@ class _MiningWithShippedLists(CryptoMiningDetector):
         super().__init__(_SHIPPED_LISTS)
 
 
-CONFIGURED: dict[str, type[Any]] = {CryptoMiningDetector.name: _MiningWithShippedLists}
+class _IdentityWithShippedLists(IdentityMismatchDetector):
+    """identity_mismatch judging email domains by the shipped disposable-email list."""
+
+    def __init__(self) -> None:
+        super().__init__(_SHIPPED_LISTS)
+
+
+CONFIGURED: dict[str, type[Any]] = {
+    CryptoMiningDetector.name: _MiningWithShippedLists,
+    IdentityMismatchDetector.name: _IdentityWithShippedLists,
+}
 """Detectors that need configuration to be exercised fully, by name."""
 
 

@@ -73,6 +73,12 @@ def test_default_policy_file_parses() -> None:
         "usage-before-payment-prepay",
         "high-risk-instrument-notify",
         "payment-failure-notify",
+        "identity-mismatch-notify",
+        "account-takeover-restrict",
+        "privilege-escalation-notify",
+        "stale-access-notify",
+        "network-abuse-untrusted-restrict",
+        "network-abuse-notify",
     ]
     assert policy.dry_run is False
     assert policy.version == "1"

@@ -43,6 +43,10 @@ OPERATION_PROPERTIES = {
     "subscription.create": {"subscription_id", "offer"},
     "vm.create": {"sku", "vcpus", "gpus", "count"},
     "signin": {"ip_country"},
+    "user.create": {"principal"},
+    "user.delete": {"principal"},
+    "role.assign": {"role", "principal", "principal_type"},
+    "guest.invite": {"principal", "expires"},
     "budget.set": {"amount", "currency", "period"},
     "provider.notice": {"notice_id", "category", "severity", "action_required"},
 }

@@ -200,8 +200,9 @@ _ONBOARDING: Final = frozenset({"customer.signup", "subscription.create", "vm.cr
 
 def make_established(plan: CustomerPlan, rng: random.Random) -> None:
     """Turn the customer into one that signed up months before the stream: no sign-up,
-    onboarding or instrument in the stream, resources running from its start, home-country
-    sign-ins from its first day, and last month's invoice paid in its first week.
+    onboarding (its team's users and roles included) or instrument in the stream, resources
+    running from its start, home-country sign-ins from its first day, and last month's invoice
+    paid in its first week.
 
     Machines already in the plan count as running since before the stream (their ``vm.create``
     is dropped); add the stream's own machines and events after calling it.
@@ -209,12 +210,17 @@ def make_established(plan: CustomerPlan, rng: random.Random) -> None:
     start = plan.horizon_start_s
     original_signup = plan.signup_s
     plan.signup_s = start - rng.randint(60, 900) * DAY_S
+    team = set(plan.users)
     plan.scheduled = [
         s
         for s in plan.scheduled
         if not (
             isinstance(s.body, dict)
-            and (s.body.get("operation") in _ONBOARDING or s.body.get("kind") == "instrument.added")
+            and (
+                s.body.get("operation") in _ONBOARDING
+                or s.body.get("kind") == "instrument.added"
+                or _team_member(s.body, team)
+            )
         )
     ]
     for res in plan.resources:
@@ -258,6 +264,17 @@ def make_established(plan: CustomerPlan, rng: random.Random) -> None:
             },
             "billing_country": plan.country.code,
         },
+    )
+
+
+def _team_member(body: dict[str, object], team: set[str]) -> bool:
+    """Whether ``body`` creates, or gives a role to, one of the original team (who existed
+    before the stream when the customer is made an established one)."""
+    props = body.get("properties")
+    return (
+        body.get("operation") in ("user.create", "role.assign")
+        and isinstance(props, dict)
+        and props.get("principal") in team
     )
 
 
