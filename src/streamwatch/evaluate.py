@@ -8,6 +8,12 @@ positive* when it matches a non-benign label of its customer and kind, *tolerate
 matches only benign labels (neither true nor false; benign labels are look-alikes and are not
 counted in recall), and a *false positive* otherwise. Precision = TP / (TP + FP).
 
+Consequences. An incident often shows under more than one kind: a miner's bill is also a spend
+spike, a fraudulent sign-up also pays with a risky card. ``consequences`` maps a scenario name
+to the kinds its incidents may also raise; an alert that matches no label of its own kind is
+*tolerated* when its customer has a label of a scenario listing that kind (the generator's
+registry provides the map: ``streamwatch.generator.scenarios.CONSEQUENCES``).
+
 Amendments. An alert file may hold several revisions of one ``alert_id``. Each alert_id counts
 once, at its earliest ``event_time``; with ``match_revisions=True`` every revision's
 ``event_time`` may match (for detectors that amend one alert as an incident grows).
@@ -100,6 +106,7 @@ class _Label:
     start: float
     end: float
     benign: bool
+    scenario: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,7 @@ def _labels(labels: Iterable[Mapping[str, Any]]) -> list[_Label]:
                 start,
                 end,
                 bool(lab.get("benign", False)),
+                str(lab.get("scenario", "")),
             )
         )
     return out
@@ -207,6 +215,7 @@ def evaluate(
     *,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     match_revisions: bool = False,
+    consequences: Mapping[str, Iterable[str]] | None = None,
 ) -> Report:
     """Score ``alerts`` (wire-contract dicts) against ``labels`` (generator label dicts).
 
@@ -220,6 +229,10 @@ def evaluate(
     by_key: dict[tuple[str, str], list[_Label]] = defaultdict(list)
     for lab in labs:
         by_key[(lab.customer_id, lab.kind)].append(lab)
+    also = {name: frozenset(kinds) for name, kinds in (consequences or {}).items()}
+    expected_too: set[tuple[str, str]] = {
+        (lab.customer_id, kind) for lab in labs for kind in also.get(lab.scenario, ())
+    }
     alert_times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for alt in alts:
         alert_times[(alt.customer_id, alt.kind)].extend(alt.times)
@@ -252,7 +265,7 @@ def evaluate(
         ]
         if any(not lab.benign for lab in matched):
             tally.tp += 1
-        elif matched:
+        elif matched or (alt.customer_id, alt.kind) in expected_too:
             tally.tolerated += 1
         else:
             tally.fp += 1

@@ -29,16 +29,17 @@ def summarize(
     for (action, mode), count in sorted(by_action.items()):
         lines.append(f"  {action:<24} {count:>6}  ({mode})")
     ranked = sorted(
-        (s for s in states.values() if s.alerts), key=lambda s: (-s.risk, s.customer_id)
+        (s for s in states.values() if s.risk > 0), key=lambda s: (-s.risk, s.customer_id)
     )[:top]
     if ranked:
         lines.append(f"Customers most at risk (top {len(ranked)}):")
     for state in ranked:
+        live = [a for a in state.alerts.values() if a.severity != "info"]
         lines.append(
             f"  {state.customer_id}  risk {state.risk:.2f}  "
-            f"({len(state.alerts)} open alert{'s' if len(state.alerts) != 1 else ''})"
+            f"({len(live)} open alert{'s' if len(live) != 1 else ''})"
         )
-        worst = sorted(state.alerts.values(), key=lambda a: (-a.score, a.event_time_ms))[:3]
+        worst = sorted(live, key=lambda a: (-a.score, a.event_time_ms))[:3]
         for alert in worst:
             lines.append(f"    - [{alert.severity}] {alert.kind}: {alert.summary}")
     return "\n".join(lines)

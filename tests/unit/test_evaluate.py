@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from streamwatch.evaluate import Report, evaluate, format_report, load_jsonl, main
+from streamwatch.generator.scenarios import CONSEQUENCES, SCENARIOS
 
 T0 = "2026-10-05T10:00:00Z"
 
@@ -251,6 +252,26 @@ def test_wrong_kind_for_the_same_customer_is_a_false_positive() -> None:
     report = evaluate([label()], [alert(0, kind="spend_spike")])
     assert report.kind("budget_threshold").detected == 0
     assert report.kind("spend_spike").false_positives == 1
+
+
+def test_a_kind_the_scenario_may_also_raise_is_tolerated_for_its_customers_only() -> None:
+    consequences = {"test": ["spend_spike"]}
+    alerts = [
+        alert(0, kind="spend_spike"),
+        alert(0, kind="crypto_mining"),
+        alert(0, customer="cust-00002", kind="spend_spike"),
+    ]
+    report = evaluate([label()], alerts, consequences=consequences)
+    assert summary(report, "spend_spike")["tolerated"] == 1
+    assert report.kind("spend_spike").false_positives == 1
+    assert report.kind("crypto_mining").false_positives == 1
+    assert report.kind("budget_threshold").detected == 0
+
+
+def test_packaged_scenarios_declare_their_side_effects() -> None:
+    assert set(CONSEQUENCES) == set(SCENARIOS)
+    assert "spend_spike" in CONSEQUENCES["crypto_mining"]
+    assert CONSEQUENCES["budget_overrun"] == frozenset()
 
 
 def test_unknown_kind_lookup_raises_key_error() -> None:

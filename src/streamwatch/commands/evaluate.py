@@ -18,7 +18,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streamwatch.evaluate import evaluate, format_report, load_jsonl
+    from streamwatch.generator.scenarios import CONSEQUENCES
 
-    report = evaluate(load_jsonl(args.labels), load_jsonl(args.alerts), tolerance_s=args.tolerance)
+    report = evaluate(
+        load_jsonl(args.labels),
+        load_jsonl(args.alerts),
+        tolerance_s=args.tolerance,
+        consequences=CONSEQUENCES,
+    )
     print(format_report(report))
     return 0

@@ -64,10 +64,12 @@ class CustomerState:
 
     @property
     def risk(self) -> float:
-        """Combined risk in [0, 1]: the chance that at least one open alert is real."""
+        """Combined risk in [0, 1]: the chance that at least one open alert is real. Alerts at
+        severity info (resolved incidents, early budget lines) carry no risk."""
         remaining = 1.0
         for alert in self.alerts.values():
-            remaining *= 1.0 - alert.score
+            if alert.severity != "info":
+                remaining *= 1.0 - alert.score
         return round(1.0 - remaining, 4)
 
     def snapshot(self, detectors: dict[str, dict[str, Any]]) -> dict[str, Any]:

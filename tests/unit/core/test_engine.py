@@ -29,7 +29,7 @@ from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.engine import ALERT_RETENTION_MS, Core, Settings
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.ids import stable_id
-from streamwatch.core.state import STATE_VERSION, CustomerState, StateVersionError
+from streamwatch.core.state import STATE_VERSION, CustomerState, OpenAlert, StateVersionError
 from streamwatch.core.timeutil import format_ts
 
 
@@ -409,3 +409,11 @@ def test_fleet_keeps_one_state_per_customer() -> None:
     ]
     outcome = run_core(Core(), stream)
     assert [a.customer_id for a in outcome.alerts] == ["cust-1", "cust-2"]
+
+
+def test_info_alerts_carry_no_risk() -> None:
+    state = CustomerState("c")
+    state.alerts["a"] = OpenAlert("spend_spike", "info", 0.5, 0, 2, "f", "resolved")
+    assert state.risk == 0.0
+    state.alerts["b"] = OpenAlert("chargeback", "high", 0.5, 0, 1, "g", "chargeback")
+    assert state.risk == 0.5

@@ -25,6 +25,7 @@ from streamwatch.generator.scenarios import (
     weekday_onoff,
 )
 from streamwatch.generator.scenarios.registry import (
+    CONSEQUENCES,
     SCENARIOS,
     Scenario,
     apply_scenario,
@@ -34,6 +35,7 @@ from streamwatch.generator.scenarios.registry import (
 )
 
 __all__ = [
+    "CONSEQUENCES",
     "SCENARIOS",
     "Scenario",
     "apply_scenario",

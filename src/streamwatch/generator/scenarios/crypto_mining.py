@@ -48,19 +48,23 @@ COMPROMISED: Final = "crypto_mining_compromised"
 STEALTHY: Final = "crypto_mining_stealthy"
 
 
-@register_scenario(NEW_ACCOUNT)
+MINING_ALSO = ("spend_spike",)
+"""A miner's bill is a spend spike too."""
+
+
+@register_scenario(NEW_ACCOUNT, also=MINING_ALSO)
 def crypto_mining(plan: CustomerPlan, rng: random.Random) -> None:
     """A new account that mines loudly (see the module docstring)."""
     _new_account(plan, rng, NEW_ACCOUNT, stealthy=False)
 
 
-@register_scenario(COMPROMISED)
+@register_scenario(COMPROMISED, also=MINING_ALSO)
 def crypto_mining_compromised(plan: CustomerPlan, rng: random.Random) -> None:
     """An established customer's account taken over to mine (see the module docstring)."""
     _compromised(plan, rng, COMPROMISED, stealthy=False)
 
 
-@register_scenario(STEALTHY)
+@register_scenario(STEALTHY, also=MINING_ALSO)
 def crypto_mining_stealthy(plan: CustomerPlan, rng: random.Random) -> None:
     """A small, throttled miner in one new region (see the module docstring)."""
     if rng.random() < 0.5:

@@ -31,7 +31,7 @@ NAME: Final = "gpu_training"
 TRAINING_SKUS: Final = ("Standard_NC24ads_A100_v4", "Standard_NC6s_v3", "Standard_ND96asr_v4")
 
 
-@register_scenario(NAME)
+@register_scenario(NAME, also=("spend_spike",))
 def gpu_training(plan: CustomerPlan, rng: random.Random) -> None:
     """Make the customer an established ML team with job-structured GPU use."""
     drop_machines(plan)

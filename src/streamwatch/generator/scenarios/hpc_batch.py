@@ -29,7 +29,7 @@ NAME: Final = "hpc_batch"
 HPC_SKUS: Final = ("Standard_HB120rs_v3", "Standard_F72s_v2", "Standard_F16s_v2")
 
 
-@register_scenario(NAME)
+@register_scenario(NAME, also=("spend_spike",))
 def hpc_batch(plan: CustomerPlan, rng: random.Random) -> None:
     """Make the customer an established HPC shop running many-core jobs."""
     drop_machines(plan)

@@ -44,7 +44,7 @@ COMBOS: Final = (
 """Signal sets of a false identity; each weighs enough for the detector's alert line."""
 
 
-@register_scenario(KIND)
+@register_scenario(KIND, also=("high_risk_instrument", "usage_before_payment"))
 def identity_mismatch(plan: CustomerPlan, rng: random.Random) -> None:
     """A new account under a false identity (see the module docstring)."""
     signals = rng.choice(COMBOS)

@@ -124,7 +124,7 @@ def port_scan(plan: CustomerPlan, rng: random.Random) -> None:
         )
 
 
-@register_scenario(DDOS)
+@register_scenario(DDOS, also=("spend_spike",))
 def ddos_egress(plan: CustomerPlan, rng: random.Random) -> None:
     """Hours of egress far above anything the customer sends (see the module docstring)."""
     start, standing = _start(plan, rng)

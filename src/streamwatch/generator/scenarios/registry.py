@@ -21,14 +21,20 @@ Scenario = Callable[[CustomerPlan, random.Random], None]
 SCENARIOS: Final[dict[str, Scenario]] = {}
 """Registered scenarios by name; ``GeneratorConfig.incidents`` picks from these."""
 
+CONSEQUENCES: Final[dict[str, frozenset[str]]] = {}
+"""Alert kinds a scenario's incident may raise besides those it labels (a miner's bill is a
+spend spike too); ``streamwatch.evaluate`` tolerates them rather than counting them false."""
 
-def register_scenario(name: str) -> Callable[[Scenario], Scenario]:
-    """Decorator: register ``fn`` under ``name``. Raises ValueError if the name is taken."""
+
+def register_scenario(name: str, also: tuple[str, ...] = ()) -> Callable[[Scenario], Scenario]:
+    """Decorator: register ``fn`` under ``name``, whose incidents may also raise the alert
+    kinds ``also``. Raises ValueError if the name is taken."""
 
     def register(fn: Scenario) -> Scenario:
         if name in SCENARIOS:
             raise ValueError(f"scenario {name!r} is already registered")
         SCENARIOS[name] = fn
+        CONSEQUENCES[name] = frozenset(also)
         return fn
 
     return register

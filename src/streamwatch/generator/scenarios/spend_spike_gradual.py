@@ -31,7 +31,7 @@ SKUS: Final = ("Standard_NC6s_v3", "Standard_F16s_v2", "Standard_D8s_v5")
 NEW_REGION_SHARE: Final = 0.6
 
 
-@register_scenario(NAME)
+@register_scenario(NAME, also=("crypto_mining",))
 def spend_spike_gradual(plan: CustomerPlan, rng: random.Random) -> None:
     """Schedule the attack described in the module docstring (nothing if the customer has no
     usage early enough in the stream)."""

@@ -31,7 +31,7 @@ SKUS: Final = ("Standard_NC24ads_A100_v4", "Standard_NC6s_v3", "Standard_F16s_v2
 NEW_REGION_SHARE: Final = 0.7
 
 
-@register_scenario(NAME)
+@register_scenario(NAME, also=("crypto_mining",))
 def spend_spike_sudden(plan: CustomerPlan, rng: random.Random) -> None:
     """Schedule the attack described in the module docstring (nothing if the customer has no
     usage early enough in the stream)."""
