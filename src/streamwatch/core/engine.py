@@ -15,6 +15,7 @@ from typing import Any, Final, cast
 import orjson
 
 from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
+from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
@@ -75,6 +76,7 @@ def default_detectors(indicators: Indicators | None = None) -> list[Detector]:
         ProviderNoticeDetector(),
         SpendSpikeDetector(),
         CryptoMiningDetector(indicators),
+        BotSignupDetector(),
     ]
 
 
