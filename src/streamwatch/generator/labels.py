@@ -7,7 +7,8 @@ A label is a dict::
      "scenario": "budget_overrun", "benign": False,
      "detail": {"threshold": "80%", "month": "2026-10"}}
 
-Every label the generator makes is anchored to one emitted event (start == end == its ts).
+Every label the generator makes is anchored to one emitted event (start == its ts; end too,
+except for accounts of a ring, labelled from their sign-up until the ring forms).
 ``kind`` is an alert kind of the wire contract; ``scenario`` names the scenario that caused it
 ("organic" when nothing did); ``benign`` is True for look-alikes that an alert may match without
 counting as a false positive (``LabelSpec(..., benign=True)``; the spend look-alike scenarios
@@ -32,13 +33,14 @@ def make_label(
     detail: JsonDict,
     *,
     benign: bool = False,
+    end: str | None = None,
 ) -> JsonDict:
-    """A label anchored at one instant (start == end == ``ts``)."""
+    """A label anchored at one instant (start == ``ts``, end == ``end`` or ``ts``)."""
     return {
         "customer_id": customer_id,
         "kind": kind,
         "start": ts,
-        "end": ts,
+        "end": end or ts,
         "scenario": scenario,
         "benign": benign,
         "detail": detail,

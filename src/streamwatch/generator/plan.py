@@ -102,7 +102,8 @@ class Ramp:
 
 @dataclass(frozen=True, slots=True)
 class LabelSpec:
-    """A label to emit when its scheduled event is emitted (start == end == the event's ts).
+    """A label to emit when its scheduled event is emitted (start == end == the event's ts,
+    unless ``end_s`` says otherwise).
 
     ``benign`` marks a look-alike (a planned surge, say) that an alert may match without
     counting as a false positive.
@@ -112,6 +113,9 @@ class LabelSpec:
     scenario: str
     detail: JsonDict
     benign: bool = False
+    end_s: int | None = None
+    """A later end than the event (the label still starts at it): for an incident that can be
+    recognised only from then on, such as an account of a fraud ring before the ring forms."""
 
 
 @dataclass(slots=True)
@@ -174,6 +178,9 @@ class CustomerPlan:
     budget_scenario: str = "organic"
     """The ``scenario`` written on budget_threshold labels of this customer."""
     scenarios: list[str] = field(default_factory=list)
+    companions: list[CustomerPlan] = field(default_factory=list)
+    """Other customers a scenario brought with this one (a fraud ring's further accounts,
+    colleagues behind one office proxy), generated as customers of their own after it."""
 
     @property
     def region(self) -> str:

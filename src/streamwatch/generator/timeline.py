@@ -80,8 +80,10 @@ class _Timeline:
         detail: JsonDict,
         *,
         benign: bool = False,
+        end_s: int | None = None,
     ) -> None:
-        lab = make_label(self.cid, kind, format_ts(ts_s), scenario, detail, benign=benign)
+        end = format_ts(end_s) if end_s is not None and end_s > ts_s else None
+        lab = make_label(self.cid, kind, format_ts(ts_s), scenario, detail, benign=benign, end=end)
         self.sink.append((ts_s, eid, self.n_labels, lab))
         self.n_labels += 1
 
@@ -109,7 +111,15 @@ class _Timeline:
                 self._budget_label(ts_s, eid, name)
         if item.label is not None:
             spec = item.label
-            self.label(ts_s, eid, spec.kind, spec.scenario, dict(spec.detail), benign=spec.benign)
+            self.label(
+                ts_s,
+                eid,
+                spec.kind,
+                spec.scenario,
+                dict(spec.detail),
+                benign=spec.benign,
+                end_s=spec.end_s,
+            )
         return ts_s, eid, event
 
     def _budget_label(self, ts_s: int, eid: str, threshold: str) -> None:
