@@ -42,6 +42,7 @@ from streamwatch.live.transactions import (
     PartitionTransactions,
     TransactionUnavailable,
     check_supported,
+    recovering_consumer_class,
     transaction_manager_class,
 )
 
@@ -128,6 +129,7 @@ def create_app(
     # Faust builds its consumer (and with it the transaction manager) lazily at start-up.
     transport: Any = app.transport
     transport.TransactionManager = transaction_manager_class(transactions)
+    transport.Consumer = recovering_consumer_class()
 
     client = (
         redis
