@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from streamwatch import testing as build
 from streamwatch.config import build_core
@@ -77,7 +78,110 @@ def cross_topic_edges() -> list[bytes]:
     return [orjson.dumps(doc) for doc in docs]
 
 
-STREAMS = {"generated-mixed": generated_mixed, "cross-topic-edges": cross_topic_edges}
+def on_one_partition(prefix: str, count: int, partition: int = 1, partitions: int = 4) -> list[str]:
+    """The first ``count`` customer ids ``<prefix>-<n>`` whose Kafka key lands on ``partition``
+    of the catalogue's ``partitions`` (the producer's murmur2 partitioner)."""
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        n += 1
+        customer = f"{prefix}-{n}"
+        if (murmur2(customer.encode()) & 0x7FFFFFFF) % partitions == partition:
+            out.append(customer)
+    return out
+
+
+def rings() -> list[bytes]:
+    """Accounts behind one device, one card and one IP, and colleagues behind one proxy.
+
+    A device farm of four accounts within an hour (each with a prepaid card of its own), two
+    accounts sharing one card, a burst of four sign-ups from one IP in fifteen minutes, three
+    colleagues behind one company proxy over a week (no alert), a redelivered sign-up, and a
+    ring link forged by someone other than streamwatch (ignored).
+
+    Every account is on one partition: the worker links the accounts of a ring in the order
+    their sign-ups reach it, which is event time only within a partition (replay orders by event
+    time; see ``streamwatch.live.rings``).
+    """
+    farm = on_one_partition("farm", 4)
+    pair = on_one_partition("cardpair", 2)
+    burst = on_one_partition("burst", 4)
+    corp = on_one_partition("corp", 3)
+
+    def signup(customer: str, ts: str, device: str, ip: str, **props: Any) -> dict[str, Any]:
+        properties = {
+            "country": "NL",
+            "email_domain": "yopmail.com",
+            "phone_verified": False,
+            "device_fingerprint": device,
+            "ip_country": "NL",
+            **props,
+        }
+        return build.activity(
+            "customer.signup",
+            customer,
+            ts,
+            properties,
+            event_id=f"{customer}-signup",
+            actor_ip=ip,
+        )
+
+    def card(
+        customer: str, ts: str, fingerprint: str, kind: str = "prepaid_card"
+    ) -> dict[str, Any]:
+        instrument = {"type": kind, "fingerprint": fingerprint, "country": "NL"}
+        return build.payment(
+            "instrument.added",
+            customer,
+            ts,
+            amount=None,
+            event_id=f"{customer}-card",
+            instrument=instrument,
+            billing_country="NL",
+        )
+
+    docs: list[dict[str, Any]] = []
+    for i, customer in enumerate(farm):
+        docs.append(signup(customer, f"2026-10-05T01:{i * 15:02d}:00Z", "dev-farm", f"192.0.2.{i}"))
+        docs.append(card(customer, f"2026-10-05T01:{i * 15 + 3:02d}:00Z", f"card-farm-{i}"))
+    docs.append(signup(farm[1], "2026-10-05T01:15:00Z", "dev-farm", "192.0.2.1"))  # redelivered
+    for i, customer in enumerate(pair):
+        docs.append(
+            signup(customer, f"2026-10-05T0{3 + i}:00:00Z", f"dev-pair-{i}", f"198.51.100.{i}")
+        )
+        docs.append(card(customer, f"2026-10-05T0{3 + i}:04:00Z", "card-pair"))
+    for i, customer in enumerate(burst):
+        docs.append(
+            signup(customer, f"2026-10-05T06:{i * 5:02d}:00Z", f"dev-burst-{i}", "203.0.113.50")
+        )
+    for i, customer in enumerate(corp):
+        props = {"email_domain": "examplecorp.nl", "phone_verified": True}
+        docs.append(
+            signup(
+                customer, f"2026-10-{5 + 3 * i:02d}T09:30:00Z", f"dev-c{i}", "203.0.113.9", **props
+            )
+        )
+        docs.append(
+            card(customer, f"2026-10-{5 + 3 * i:02d}T09:35:00Z", f"card-c{i}", "credit_card")
+        )
+    forged = build.activity(
+        "ring.link",
+        farm[0],
+        "2026-10-05T02:00:00Z",
+        {"ring_id": "forged", "link": "device", "count": 9, "members": []},
+        event_id="forged-link",
+        actor="someone-else",
+    )
+    docs.append(forged)
+    docs.sort(key=lambda d: d["ts"])
+    return [orjson.dumps(doc) for doc in docs]
+
+
+STREAMS = {
+    "generated-mixed": generated_mixed,
+    "cross-topic-edges": cross_topic_edges,
+    "rings": rings,
+}
 
 
 def expected_alerts(lines: list[bytes]) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ from streamwatch.core.policy import parse_policy
 from streamwatch.live.admin import apply_catalogue
 from streamwatch.live.catalogue import load_catalogue
 from streamwatch.live.redis_view import RiskView
+from streamwatch.live.rings import ring_keys_topic
 from streamwatch.live.settings import (
     ACTIVITY,
     DEFAULT_KAFKA,
@@ -296,16 +297,23 @@ class KafkaHelper:
             await consumer.stop()
 
     async def wait_consumed(self, timeout: float = 60.0) -> None:
-        """Wait until the worker's group has committed every input message produced so far."""
+        """Wait until the worker's group has processed every input message produced so far,
+        and everything the worker fed back to itself meanwhile (link keys on its internal
+        re-key topic, ``ring.link`` events on the activity topic).
+
+        Committed offsets are read before end offsets, so that "committed >= end" is a fixed
+        point: whatever a committed transaction fed back is already below the end read after.
+        Offsets short of the end that hold no record (the markers of the worker's own
+        transactions) count as consumed.
+        """
         consumer = self._consumer()
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
         await consumer.start()
         await admin.start()
         try:
-            partitions = []
+            inputs = []
             for name in INPUT_TOPICS:
-                partitions.extend(await self._partitions(consumer, self.topic(name)))
-            ends = await consumer.end_offsets(partitions)
+                inputs.extend(await self._partitions(consumer, self.topic(name)))
             deadline = time.monotonic() + timeout
             while True:
                 try:
@@ -317,12 +325,13 @@ class KafkaHelper:
                         raise
                     await asyncio.sleep(0.5)
                     continue
-                done = {tp: committed[tp].offset if tp in committed else 0 for tp in ends}
-                behind = {
-                    f"{tp.topic}:{tp.partition}": (done[tp], end)
-                    for tp, end in ends.items()
-                    if done[tp] < end
-                }
+                partitions = inputs + await self._internal_partitions(consumer)
+                ends = await consumer.end_offsets(partitions)
+                behind = {}
+                for tp, end in ends.items():
+                    done = committed[tp].offset if tp in committed else 0
+                    if done < end and await self._holds_records(consumer, tp, done, end):
+                        behind[f"{tp.topic}:{tp.partition}"] = (done, end)
                 if not behind:
                     return
                 if time.monotonic() > deadline:
@@ -331,6 +340,26 @@ class KafkaHelper:
         finally:
             await consumer.stop()
             await admin.close()
+
+    async def _internal_partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Partitions of the worker's re-key topic, once the worker has created it."""
+        topic = ring_keys_topic(self.settings.app_id)
+        await consumer._client.force_metadata_update()  # aiokafka has no public refresh
+        ids = consumer.partitions_for_topic(topic)
+        return [TopicPartition(topic, p) for p in sorted(ids or ())]
+
+    async def _holds_records(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
+    ) -> bool:
+        """Whether committed records lie in [start, end) of ``tp`` (not only markers)."""
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        deadline = time.monotonic() + 10
+        while await consumer.position(tp) < end and time.monotonic() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=200)
+            if any(m.offset < end for m in batch.get(tp, [])):
+                return True
+        return await consumer.position(tp) < end
 
     async def close(self) -> None:
         if self._producer is not None:

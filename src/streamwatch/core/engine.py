@@ -16,6 +16,7 @@ import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
+from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
@@ -90,6 +91,7 @@ def default_detectors(
         PrivilegeEscalationDetector(),
         StaleAccessDetector(),
         NetworkAbuseDetector(),
+        BotSignupDetector(),
     ]
 
 

@@ -9,7 +9,8 @@ A label is a dict::
 
 Every label the generator makes is anchored to one emitted event (start == end == its ts, or
 the instant ``LabelSpec.at_s`` names when the incident happens later than any event, as a user
-turning inactive does).
+turning inactive does; the end is later for accounts of a ring, labelled from their sign-up
+until the ring forms).
 ``kind`` is an alert kind of the wire contract; ``scenario`` names the scenario that caused it
 ("organic" when nothing did); ``benign`` is True for look-alikes that an alert may match without
 counting as a false positive (``LabelSpec(..., benign=True)``; the spend look-alike scenarios
@@ -34,13 +35,14 @@ def make_label(
     detail: JsonDict,
     *,
     benign: bool = False,
+    end: str | None = None,
 ) -> JsonDict:
-    """A label anchored at one instant (start == end == ``ts``)."""
+    """A label anchored at one instant (start == ``ts``, end == ``end`` or ``ts``)."""
     return {
         "customer_id": customer_id,
         "kind": kind,
         "start": ts,
-        "end": ts,
+        "end": end or ts,
         "scenario": scenario,
         "benign": benign,
         "detail": detail,

@@ -102,7 +102,8 @@ class Ramp:
 
 @dataclass(frozen=True, slots=True)
 class LabelSpec:
-    """A label to emit when its scheduled event is emitted (start == end == the event's ts).
+    """A label to emit when its scheduled event is emitted (start == end == the event's ts,
+    unless ``end_s`` says otherwise).
 
     ``benign`` marks a look-alike (a planned surge, say) that an alert may match without
     counting as a false positive.
@@ -115,6 +116,9 @@ class LabelSpec:
     at_s: int | None = None
     """When the label's incident happens, if not at its event: the moment a quiet user crosses
     an inactivity line after its last event, say. The label is still emitted with its event."""
+    end_s: int | None = None
+    """A later end than the event (the label still starts at it): for an incident that can be
+    recognised only from then on, such as an account of a fraud ring before the ring forms."""
 
 
 @dataclass(slots=True)
@@ -181,6 +185,9 @@ class CustomerPlan:
     """Labels anchored to the customer's first usage event at or after a time (epoch s): a
     finding due at a time rather than at an event of the plan (the first usage, an invoice
     some days past due). A label whose time no usage reaches is not emitted."""
+    companions: list[CustomerPlan] = field(default_factory=list)
+    """Other customers a scenario brought with this one (a fraud ring's further accounts,
+    colleagues behind one office proxy), generated as customers of their own after it."""
 
     @property
     def region(self) -> str:

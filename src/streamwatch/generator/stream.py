@@ -51,7 +51,8 @@ class Collector:
 
 
 def build_plans(cfg: GeneratorConfig) -> list[CustomerPlan]:
-    """Every customer's plan, with its incident scenario applied and budgets scheduled."""
+    """Every customer's plan, with its incident scenario applied and budgets scheduled; the
+    companions a scenario added (``CustomerPlan.companions``) follow their customer."""
     start, end = cfg.start_s, cfg.end_s
     incidents = assign_incidents(cfg.seed, cfg.customers, cfg.incidents, cfg.incident_rate)
     plans = []
@@ -61,6 +62,9 @@ def build_plans(cfg: GeneratorConfig) -> list[CustomerPlan]:
             apply_scenario(cfg.seed, incidents[index], plan)
         budget_events(plan)
         plans.append(plan)
+        for companion in plan.companions:
+            budget_events(companion)
+            plans.append(companion)
     return plans
 
 

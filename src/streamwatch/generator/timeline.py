@@ -82,9 +82,13 @@ class _Timeline:
         *,
         benign: bool = False,
         at_s: int | None = None,
+        end_s: int | None = None,
     ) -> None:
-        when = format_ts(ts_s if at_s is None else at_s)
-        lab = make_label(self.cid, kind, when, scenario, detail, benign=benign)
+        start_s = ts_s if at_s is None else at_s
+        end = format_ts(end_s) if end_s is not None and end_s > start_s else None
+        lab = make_label(
+            self.cid, kind, format_ts(start_s), scenario, detail, benign=benign, end=end
+        )
         self.sink.append((ts_s, eid, self.n_labels, lab))
         self.n_labels += 1
 
@@ -120,6 +124,7 @@ class _Timeline:
                 dict(spec.detail),
                 benign=spec.benign,
                 at_s=spec.at_s,
+                end_s=spec.end_s,
             )
         return ts_s, eid, event
 

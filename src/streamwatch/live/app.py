@@ -1,7 +1,9 @@
 """The Faust app of the live worker, built by ``create_app``.
 
 One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
-hands each message to ``Processor``; per-customer state is a changelog-backed table; outputs
+hands each message to ``Processor``; per-customer state is a changelog-backed table; a second
+agent links customers behind one device, card or sign-up IP (``streamwatch.live.rings``: link
+keys re-keyed to an internal topic, rings in their own table, links fed back); outputs
 and state changes go out in one Kafka transaction per input partition
 (``streamwatch.live.transactions``), which gives exactly-once output across crashes; the Redis
 risk view is refreshed a few times a second off the per-event path.
@@ -9,7 +11,7 @@ risk view is refreshed a few times a second off the per-event path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, cast
 
 import faust
@@ -20,17 +22,27 @@ from redis.asyncio import Redis
 
 from streamwatch.config import build_core
 from streamwatch.core.policy import parse_policy
+from streamwatch.core.rings import RingLinker
 from streamwatch.indicators import IndicatorWatcher
 from streamwatch.live.metrics import Counters
-from streamwatch.live.ordering import Incoming, InputCursor
+from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import RiskView
+from streamwatch.live.rings import (
+    RING_KEYS_RETENTION_S,
+    RING_TABLE,
+    RingProcessor,
+    RingStates,
+    ring_keys_topic,
+)
 from streamwatch.live.settings import LiveSettings
-from streamwatch.live.state_store import CustomerStates, StateCodec
+from streamwatch.live.state_store import CustomerStates, Sender, StateCodec
 from streamwatch.live.transactions import (
     PartitionTransactions,
+    TransactionUnavailable,
     check_supported,
+    recovering_consumer_class,
     transaction_manager_class,
 )
 
@@ -42,6 +54,9 @@ STATE_TABLE: Final = "customer-state"
 COMMIT_INTERVAL_S: Final = 1.0
 """How often transactions commit: outputs become visible to read_committed readers then."""
 REDIS_FLUSH_INTERVAL_S: Final = 0.25
+CATCH_UP_INTERVAL_S: Final = 5.0
+"""How often partitions are checked for messages the stream left behind (the second check
+that finds the same stall reads them; ``InputCursor.stranded``)."""
 INDICATOR_POLL_INTERVAL_S: Final = 30.0
 """How often the mining-pool lists are checked for changes on disk (reload, no restart)."""
 SESSION_TIMEOUT_S: Final = 10.0
@@ -97,10 +112,24 @@ def create_app(
         help="CustomerState snapshot (JSON) per customer_id",
     )
     states = CustomerStates(table, core, codec, partitions)
-    transactions = PartitionTransactions(app, states.flush)
+    ring_table = app.Table(
+        RING_TABLE,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        help="RingState snapshot (JSON) per link key",
+    )
+    linker = RingLinker()
+    rings = RingStates(ring_table, linker)
+
+    async def flush_state(partition: int, sender: Sender) -> int:
+        return await states.flush(partition, sender) + await rings.flush(partition, sender)
+
+    transactions = PartitionTransactions(app, flush_state)
     # Faust builds its consumer (and with it the transaction manager) lazily at start-up.
     transport: Any = app.transport
     transport.TransactionManager = transaction_manager_class(transactions)
+    transport.Consumer = recovering_consumer_class()
 
     client = (
         redis
@@ -111,6 +140,17 @@ def create_app(
     cursor = InputCursor(
         settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
     )
+    ring_keys = app.topic(
+        ring_keys_topic(settings.app_id),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=True,
+        deleting=True,
+        retention=RING_KEYS_RETENTION_S,
+    )
     processor = Processor(
         core,
         states,
@@ -120,6 +160,13 @@ def create_app(
         cursor,
         clock,
         signing_key=settings.signing_key,
+        ring_keys=ring_keys_topic(settings.app_id),
+    )
+    ring_cursor = InputCursor(
+        settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
+    )
+    ring_processor = RingProcessor(
+        linker, rings, transactions, settings.topics.activity, ring_cursor, publisher.counters
     )
     if settings.signing_key is None:
         log.warning(
@@ -146,6 +193,17 @@ def create_app(
 
     app.agent(source, name="streamwatch.process", supervisor_strategy=CrashingSupervisor)(process)
 
+    async def link_rings(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            await ring_processor.process(
+                Incoming(message.tp, message.offset, message.key, message.value)
+            )
+
+    app.agent(ring_keys, name="streamwatch.rings", supervisor_strategy=CrashingSupervisor)(
+        link_rings
+    )
+
     async def reload_indicators() -> None:
         reload = watcher.poll_into(core.detectors)
         if reload is not None:
@@ -157,7 +215,23 @@ def create_app(
             )
 
     app.timer(INDICATOR_POLL_INTERVAL_S)(reload_indicators)
-    _wire_lifecycle(app, states, transactions, cursor, publisher, set(settings.topics.inputs))
+
+    async def catch_up(owned: set[TP]) -> None:
+        rekeyed = ring_keys_topic(settings.app_id)
+        await processor.catch_up({tp for tp in owned if tp.topic != rekeyed})
+        await ring_processor.catch_up({tp for tp in owned if tp.topic == rekeyed})
+
+    _wire_lifecycle(
+        app,
+        states,
+        transactions,
+        cursor,
+        publisher,
+        {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
+        rings,
+        ring_cursor,
+        catch_up,
+    )
     return app
 
 
@@ -168,8 +242,24 @@ def _wire_lifecycle(
     cursor: InputCursor,
     publisher: RedisPublisher,
     inputs: set[str],
+    rings: RingStates,
+    ring_cursor: InputCursor,
+    catch_up: Callable[[set[TP]], Awaitable[None]],
 ) -> None:
     owned: set[TP] = set()
+
+    async def process_stranded() -> None:
+        # Not while partitions move or tables recover: the state is not there yet.
+        if app.rebalancing or not owned:
+            return
+        try:
+            await catch_up(set(owned))
+        except TransactionUnavailable:
+            log.info("partitions moved while catching up; their new owner will")
+        except HoleUnreadable as exc:
+            log.warning("could not check for stranded messages; trying again", error=str(exc))
+
+    app.timer(CATCH_UP_INTERVAL_S)(process_stranded)
 
     async def flush_risk_view() -> None:
         await publisher.flush()
@@ -187,13 +277,16 @@ def _wire_lifecycle(
         assigned: set[TP] = args[0]
         check_supported(app.producer)
         cursor.reset()
+        ring_cursor.reset()
         # Kafka revokes everything at each rebalance; only what did not come back is gone.
         gone = {tp for tp in owned if tp not in assigned}
         owned.clear()
         owned.update(tp for tp in assigned if tp.topic in inputs)
         if gone:
             transactions.forget(gone)
-            states.revoke({tp.partition for tp in gone} - {tp.partition for tp in owned})
+            lost = {tp.partition for tp in gone} - {tp.partition for tp in owned}
+            states.revoke(lost)
+            rings.revoke(lost)
         log.info(
             "partitions assigned",
             inputs=sorted(f"{tp.topic}:{tp.partition}" for tp in owned),
@@ -203,6 +296,7 @@ def _wire_lifecycle(
     async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await publisher.close()
         await cursor.close()
+        await ring_cursor.close()
 
     # mode types receivers with a named ``signal`` argument; ours take it in **_kwargs.
     app.on_partitions_assigned.connect(cast(Any, on_assigned))

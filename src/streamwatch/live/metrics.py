@@ -26,6 +26,8 @@ KEY_MISMATCH: Final = "key_mismatch"
 """Events whose Kafka key is not their customer_id (the producer breaks the contract)."""
 PROCESSING_ERRORS: Final = "processing_errors"
 """Messages skipped because the codec or the core raised unexpectedly (a bug; see the log)."""
+RING_LINKS: Final = "ring_links"
+"""``ring.link`` events the ring agent sent to ring members (``streamwatch.live.rings``)."""
 
 ALL: Final = (
     EVENTS,
@@ -37,6 +39,7 @@ ALL: Final = (
     SHADOWED,
     KEY_MISMATCH,
     PROCESSING_ERRORS,
+    RING_LINKS,
 )
 
 

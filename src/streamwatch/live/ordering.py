@@ -11,14 +11,20 @@ dropped; a message above it means a hole, whose messages the cursor reads straig
 (``read_committed``, its own consumer outside the group) so that they are processed first, in
 order. Offsets a read cannot find (transaction markers of a transactional producer, aborted
 records) are legitimately absent and simply passed over.
+
+A hole at the end of a partition shows no later message: Faust seeks back only to committed
+offsets above 0, so what it drops on a partition the group never committed (its first messages
+after a restart) never comes again. ``InputCursor.stranded``, called on a timer, finds
+partitions whose end has stood beyond the next expected offset since the previous call, and
+reads what lies between.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +34,9 @@ from faust.types import TP
 log = structlog.get_logger("streamwatch.live.ordering")
 
 READ_TIMEOUT_S: Final = 30.0
+STRANDED_READ_MAX: Final = 1000
+"""Offsets ``stranded`` reads of one partition per call (a stream far behind is not stranded,
+and catches up by itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +75,16 @@ class InputCursor:
         self.max_fetch_bytes = max_fetch_bytes
         self._starts: dict[TP, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._stalls: dict[TP, tuple[int, int]] = {}
+        self._empty_until: dict[TP, int] = {}
+        """Per partition, an end offset below which a read found nothing to process (only
+        the markers of transactions)."""
 
     def reset(self) -> None:
         """Forget start offsets (call on every assignment; they are read again lazily)."""
         self._starts.clear()
+        self._stalls.clear()
+        self._empty_until.clear()
 
     async def before(self, tp: TP, offset: int) -> list[Incoming] | None:
         """The unprocessed messages of ``tp`` before ``offset``; None if ``offset`` was
@@ -90,6 +105,40 @@ class InputCursor:
             found=len(missing),
         )
         return missing
+
+    async def stranded(self, tps: Collection[TP]) -> dict[TP, list[Incoming]]:
+        """Messages the stream left behind at the end of ``tps``: for each partition whose
+        committed end lies beyond its next expected offset, both unchanged since the previous
+        call, the messages in between (see the module docstring). Raises HoleUnreadable if
+        Kafka cannot be read."""
+        previous, self._stalls = self._stalls, {}
+        if not tps:
+            return {}
+        consumer = await self._reader()
+        try:
+            ends = await consumer.end_offsets([TopicPartition(t.topic, t.partition) for t in tps])
+        except Exception as exc:
+            raise HoleUnreadable(f"cannot read end offsets: {exc!r}") from exc
+        out: dict[TP, list[Incoming]] = {}
+        for tp in tps:
+            expected = self.next_offset(tp)
+            if expected is None:
+                expected = await self._start(tp)
+            end = ends[TopicPartition(tp.topic, tp.partition)]
+            if end <= expected or end == self._empty_until.get(tp):
+                continue
+            self._stalls[tp] = (expected, end)
+            if previous.get(tp) == (expected, end):
+                # Messages carry aiokafka's TopicPartition as the stream's do (Faust's TP is
+                # equal to it, but send_offsets_to_transaction accepts only aiokafka's).
+                ktp = cast(TP, TopicPartition(tp.topic, tp.partition))
+                stop = min(end, expected + STRANDED_READ_MAX)
+                found = await self._read(ktp, expected, stop)
+                if found:
+                    out[tp] = found
+                elif stop == end:
+                    self._empty_until[tp] = end
+        return out
 
     async def close(self) -> None:
         """Stop the cursor's consumer, if it was started."""

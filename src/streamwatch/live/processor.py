@@ -10,25 +10,29 @@ stops the worker and the open transaction is aborted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
 import structlog
 from aiokafka.errors import MessageSizeTooLargeError
+from faust.types import TP
 from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import DecodeError, decode_event, encode
 from streamwatch.core.deadletter import dead_letter_record
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
 from streamwatch.core.events import Event
+from streamwatch.core.rings import sightings
 from streamwatch.core.signing import request_message
 from streamwatch.live import metrics
 from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import customer_view
+from streamwatch.live.rings import encode_sighting
 from streamwatch.live.settings import TopicNames
 from streamwatch.live.state_store import CustomerStates
 from streamwatch.live.transactions import PartitionTransactions, Sender
@@ -54,6 +58,7 @@ class Processor:
         cursor: InputCursor,
         clock: Callable[[], int] = wall_clock_ms,
         signing_key: tuple[str, bytes] | None = None,
+        ring_keys: str | None = None,
     ) -> None:
         self.core = core
         self.signing_key = signing_key
@@ -65,25 +70,44 @@ class Processor:
         self.publisher = publisher
         self.counters = publisher.counters
         self.clock = clock
+        self.ring_keys = ring_keys
+        """The re-key topic that link keys go to (``streamwatch.live.rings``); None: not sent."""
         self._key_mismatch_logged = False
         self._next_sweep_ms: dict[int, int] = {}
+        self._lock = asyncio.Lock()
+        """One message at a time, whether the stream or ``catch_up`` brings it."""
 
     async def process(self, message: Incoming) -> None:
         """Handle one message delivered by the stream, after any the stream skipped.
 
         See the module docstring for what may raise.
         """
-        missing = await self.cursor.before(message.tp, message.offset)
-        if missing is None:
-            log.debug(
-                "message delivered again after a seek; already processed",
-                partition=f"{message.tp.topic}:{message.tp.partition}",
-                offset=message.offset,
-            )
-            return
-        for skipped in missing:
-            await self._process(skipped)
-        await self._process(message)
+        async with self._lock:
+            missing = await self.cursor.before(message.tp, message.offset)
+            if missing is None:
+                log.debug(
+                    "message delivered again after a seek; already processed",
+                    partition=f"{message.tp.topic}:{message.tp.partition}",
+                    offset=message.offset,
+                )
+                return
+            for skipped in missing:
+                await self._process(skipped)
+            await self._process(message)
+
+    async def catch_up(self, tps: Collection[TP]) -> None:
+        """Process messages the stream left behind at the end of ``tps`` (see
+        ``InputCursor.stranded``); the worker calls it on a timer, between rebalances."""
+        async with self._lock:
+            for tp, messages in (await self.cursor.stranded(tps)).items():
+                log.warning(
+                    "messages left behind by the stream were read from kafka",
+                    partition=f"{tp.topic}:{tp.partition}",
+                    first=messages[0].offset,
+                    count=len(messages),
+                )
+                for message in messages:
+                    await self._process(message)
 
     async def _process(self, message: Incoming) -> None:
         with bound_contextvars(
@@ -136,6 +160,9 @@ class Processor:
             self.states.changed(message.tp.partition, key, state)
             if decisions is not None:
                 await self._send(out, key, decisions)
+                if self.ring_keys is not None and not decisions.duplicate:
+                    for sighting in sightings(event):
+                        await out.send(self.ring_keys, *encode_sighting(sighting))
         if decisions is None:
             self.counters.inc(metrics.PROCESSING_ERRORS)
             return
@@ -163,7 +190,8 @@ class Processor:
             await self._send(out, key, decisions)
             self._account_outputs(decisions)
             if decisions.alerts:
-                self.publisher.mark(customer_id, customer_view(state, now_ms))
+                view = customer_view(state, now_ms, self.core.money_at_risk(state))
+                self.publisher.mark(customer_id, view)
 
     async def _send(self, out: Sender, key: bytes, decisions: Decisions) -> None:
         for alert in decisions.alerts:

@@ -23,6 +23,13 @@ What Faust gets wrong, and this module replaces:
    rebalance, or while flow control is off), counting on a seek back to the committed offset;
    committing the acknowledged offsets, as Faust does, loses them. (Found by the SIGKILL
    integration test: one usage event lost after a restart.)
+5. Table recovery asks where each changelog ends; in a transaction Faust answers with the last
+   stable offset of the latest *fetch response*, which is unknown (None, read as "empty") for
+   changelog partitions not fetched yet, as at start-up. Recovery then reads nothing and the
+   worker carries on with empty tables: every customer's state lost, now and then, after a
+   restart (found by the SIGKILL integration test: all budget alerts after a restart missing).
+   ``recovering_consumer_class`` asks the broker instead (``end_offsets`` of the
+   read_committed consumer: the last stable offset).
 
 So: everything one input message causes (outputs, dead-letter record) is sent inside
 ``section(tp, offset)``, which holds that partition's transaction lock and sends through its
@@ -35,8 +42,9 @@ that prefix, and loses or repeats nothing. (``streamwatch.live.ordering`` makes 
 messages of a partition reach ``section`` once each and in offset order.)
 
 This reaches into two private attributes of Faust's aiokafka producer (``_trn_locks`` and
-``_transaction_producers``); ``faust-streaming`` is pinned, and ``check_supported`` fails at
-start-up if they are gone.
+``_transaction_producers``) and overrides a private method of its consumer thread
+(``_highwaters``); ``faust-streaming`` is pinned, and ``check_supported`` and
+``recovering_consumer_class`` fail at start-up if they are gone.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ from typing import Any, Final
 import structlog
 from aiokafka.errors import ProducerFenced
 from faust.transport.consumer import TransactionManager
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, AppT
 
 log = structlog.get_logger("streamwatch.live.transactions")
@@ -216,6 +226,28 @@ class PartitionTransactions:
                 await txp.begin_transaction()
             else:
                 self._ended.add(tid)
+
+
+def recovering_consumer_class() -> type[AIOKafkaConsumer]:
+    """Faust's aiokafka consumer, with changelog ends read from the broker (see item 5 of the
+    module docstring). Raises RuntimeError if Faust no longer has the method replaced."""
+    if not callable(getattr(AIOKafkaConsumerThread, "_highwaters", None)):
+        raise RuntimeError(
+            "faust's consumer thread has no _highwaters; streamwatch.live.transactions needs "
+            "faust-streaming 0.15.3 (see pyproject.toml)"
+        )
+
+    class EndOffsetsConsumerThread(AIOKafkaConsumerThread):
+        async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+            # A read_committed consumer's end offsets are the last stable offsets.
+            ends = await self._ensure_consumer().end_offsets(partitions)
+            return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    class RecoveringConsumer(AIOKafkaConsumer):
+        def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+            return EndOffsetsConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    return RecoveringConsumer
 
 
 def transaction_manager_class(

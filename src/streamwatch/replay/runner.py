@@ -16,6 +16,7 @@ from streamwatch.core.codec import DecodeError, decode_event
 from streamwatch.core.deadletter import dead_letter_record
 from streamwatch.core.engine import SWEEP_MS, Core, Decisions, Fleet
 from streamwatch.core.events import Alert, EnforcementRequest, Event
+from streamwatch.core.rings import Rings
 from streamwatch.replay.ordering import merge, reorder
 
 
@@ -64,6 +65,8 @@ class ReplayStats:
 
     lines: int = 0
     events: int = 0
+    links: int = 0
+    """``ring.link`` events derived here (not counted in ``events``)."""
     duplicates: int = 0
     late: int = 0
     alerts: int = 0
@@ -75,8 +78,11 @@ class ReplayStats:
 class Replay:
     """Runs sources of raw lines through one ``Fleet`` in event-time order.
 
-    ``clock`` gives wall-clock milliseconds for ``detected_at`` only. ``customer`` keeps only
-    that customer's events (dead letters are kept whatever their customer).
+    Link keys (device, card, sign-up IP) go through ``rings``, and the ``ring.link`` events they
+    cause are stepped right after the event that caused them, as the live worker's ring agent
+    feeds them back. ``clock`` gives wall-clock milliseconds for ``detected_at`` only.
+    ``customer`` replays only that customer (dead letters are kept whatever their customer);
+    the others' sign-ups still go through the rings, since they may link to it.
     """
 
     def __init__(
@@ -94,11 +100,12 @@ class Replay:
             core.settings.allowed_lateness_s * 1000 if lateness_ms is None else lateness_ms
         )
         self.customer = customer
+        self.rings = Rings()
         self.stats = ReplayStats()
 
     def decode(self, source: Source) -> Iterator[Event]:
         """Decode a source into events; bad messages go to the sink's dead letters, counted."""
-        stats, customer = self.stats, self.customer
+        stats = self.stats
         for raw, position in source.lines:
             stats.lines += 1
             try:
@@ -109,29 +116,50 @@ class Replay:
                     dead_letter_record(raw, exc, source.origin(position), self.clock())
                 )
                 continue
-            if customer is None or event.customer_id == customer:
-                yield event
+            yield event
 
     def run(self, sources: list[Source]) -> ReplayStats:
         """Replay every source to the end; returns the counts."""
         ordered = reorder(merge([self.decode(s) for s in sources]), self.lateness_ms)
-        step, emit, stats, clock = self.fleet.step, self._emit, self.stats, self.clock
+        emit, clock, customer, observe = self._emit, self.clock, self.customer, self.rings.observe
         next_sweep_ms = 0
         for event in ordered:
             if event.ts_ms >= next_sweep_ms:
                 # The stream passed an hour mark: customers gone quiet age too.
                 emit(self.fleet.sweep(event.ts_ms, clock()))
                 next_sweep_ms = event.ts_ms - event.ts_ms % SWEEP_MS + SWEEP_MS
-            decisions = step(event, clock())
-            if decisions.duplicate:
-                stats.duplicates += 1
+            if customer is not None and event.customer_id != customer:
+                for link in observe(event):
+                    if link.customer_id == customer:
+                        self._step(link, derived=True)
                 continue
+            if self._step(event):
+                for link in observe(event):
+                    if customer is None or link.customer_id == customer:
+                        self._step(link, derived=True)
+        return self.stats
+
+    def _step(self, event: Event, derived: bool = False) -> bool:
+        """Step one event and emit what it caused; False for a duplicate.
+
+        A derived link already in the input (a replay of a topic the live worker fed its links
+        back to) is a duplicate of that one, and not counted as one."""
+        decisions = self.fleet.step(event, self.clock())
+        stats = self.stats
+        if derived:
+            stats.links += 1
+            if decisions.duplicate:
+                return False
+        elif decisions.duplicate:
+            stats.duplicates += 1
+            return False
+        else:
             stats.events += 1
-            if decisions.late:
-                stats.late += 1
-            if decisions.alerts or decisions.requests:
-                emit(decisions)
-        return stats
+        if decisions.late:
+            stats.late += 1
+        if decisions.alerts or decisions.requests:
+            self._emit(decisions)
+        return True
 
     def _emit(self, decisions: Decisions) -> None:
         for alert in decisions.alerts:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -36,10 +36,12 @@ from core_builders import (
 
 from streamwatch.core.codec import event_from_dict, event_to_dict
 from streamwatch.core.detectors.base import Detector
+from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
 from streamwatch.core.engine import Core, Fleet, default_detectors
-from streamwatch.core.events import Event
+from streamwatch.core.events import ActivityEvent, Event
+from streamwatch.core.rings import LINK_OPERATION, Rings, with_links
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.indicators import load_indicators
 
@@ -380,6 +382,111 @@ def payments_stream() -> list[Event]:
     return events
 
 
+def ring_source_stream() -> list[Event]:
+    """Five weeks of sign-ups and cards: a device farm of five accounts within two hours, a
+    card shared by three prepaid accounts, a burst of six sign-ups from one IP in forty minutes,
+    a household sharing a laptop days apart, colleagues behind one company proxy over three
+    weeks, a device reused after its ring expired, and unrelated accounts; with redelivered
+    duplicates, a late sign-up, a failed sign-up, and links forged by someone other than
+    streamwatch or with unreadable properties."""
+    rng = random.Random(15)
+    eid = Ids("rs")
+    start = parse_ts_ms(ts(1))
+    events: list[Event] = []
+
+    def at(hours: float) -> str:
+        return format_ts(start + round(hours * MS_PER_HOUR))
+
+    def signup(customer: str, hours: float, device: str, ip: str, **props: Any) -> None:
+        properties = {
+            "country": "DE",
+            "email_domain": "mailinator.com",
+            "phone_verified": False,
+            "device_fingerprint": device,
+            "ip_country": "DE",
+            **props,
+        }
+        events.append(
+            activity(
+                "customer.signup",
+                event_id=eid(),
+                customer_id=customer,
+                at=at(hours),
+                properties=properties,
+                actor_ip=ip,
+            )
+        )
+
+    def card(customer: str, hours: float, fingerprint: str, kind: str = "prepaid_card") -> None:
+        instrument = {"type": kind, "fingerprint": fingerprint, "country": "DE"}
+        events.append(
+            payment(
+                "instrument.added",
+                event_id=eid(),
+                customer_id=customer,
+                at=at(hours),
+                amount=None,
+                instrument=instrument,
+                billing_country=rng.choice(("DE", "DE", "NL")),
+            )
+        )
+
+    for i in range(5):  # a device farm
+        customer = f"farm-{i}"
+        hours = 2 + i * rng.uniform(0.2, 0.5)
+        signup(customer, hours, "dev-farm", f"10.0.0.{i + 1}")
+        card(customer, hours + 0.05, f"card-farm-{i}")
+    for i in range(3):  # one prepaid card behind three accounts
+        customer = f"cardring-{i}"
+        hours = 30 + i * 3.0
+        signup(customer, hours, f"dev-cr-{i}", f"10.1.0.{i + 1}", email_domain="gmail.com")
+        card(customer, hours + 0.1, "card-shared")
+    for i in range(6):  # a bot burst from one IP
+        signup(f"burst-{i}", 60 + i * 0.13, f"dev-burst-{i}", "10.2.0.9")
+    for i, day in enumerate((3, 6)):  # a household
+        props = {"email_domain": "gmail.com", "phone_verified": True}
+        signup(f"home-{i}", 24 * day + 19, "dev-home", f"10.3.0.{i}", **props)
+        card(f"home-{i}", 24 * day + 19.1, f"card-home-{i}", "credit_card")
+    for i, day in enumerate((2, 9, 9, 16, 23)):  # colleagues behind one proxy
+        props = {"email_domain": "examplecorp.de", "phone_verified": True}
+        hours = 24 * day + 9 + i * 0.2
+        signup(f"corp-{i}", hours, f"dev-corp-{i}", "10.4.0.1", **props)
+        card(f"corp-{i}", hours + 0.1, f"card-corp-{i}", "credit_card")
+    signup("reuse-0", 24 * 20, "dev-farm", "10.5.0.1")  # the farm's device, after its window
+    signup("reuse-1", 24 * 20 + 1, "dev-farm", "10.5.0.2")
+    for i in range(8):  # unrelated accounts, some behind one mobile network
+        signup(f"solo-{i}", rng.uniform(0, 24 * 30), f"dev-solo-{i}", f"10.6.0.{i % 3}")
+    events.sort(key=lambda e: e.ts_ms)
+    late = activity(
+        "customer.signup",
+        event_id=eid(),
+        customer_id="farm-late",
+        at=at(3),
+        properties={"device_fingerprint": "dev-farm", "email_domain": "yopmail.com"},
+        actor_ip="10.0.0.99",
+    )
+    events.insert(next(i for i, e in enumerate(events) if e.ts_ms > start + 40 * MS_PER_HOUR), late)
+    events.append(
+        activity(
+            "customer.signup",
+            event_id=eid(),
+            customer_id="failed-0",
+            at=at(24 * 25),
+            properties={"device_fingerprint": "dev-burst-1"},
+            actor_ip="10.2.0.9",
+            status="failed",
+        )
+    )
+    for k in range(7, len(events), 11):
+        events.insert(k + 1, events[k])  # redelivered
+    linked = with_links(events)
+    forged = next(e for e in linked if e.type == "activity" and e.operation == LINK_OPERATION)
+    assert isinstance(forged, ActivityEvent)
+    linked.append(replace(forged, event_id=eid(), actor="mallory@example.com"))
+    linked.append(replace(forged, event_id=eid(), properties={"ring_id": "r", "members": 7}))
+    return linked
+
+
 STREAMS: dict[str, Callable[[], list[Event]]] = {
     "budget_threshold": budget_stream,
     "provider_notice": provider_notice_stream,
@@ -390,6 +497,7 @@ STREAMS: dict[str, Callable[[], list[Event]]] = {
     "privilege_escalation": privilege_stream,
     "stale_access": stale_access_stream,
     "network_abuse": network_stream,
+    "bot_signup": ring_source_stream,
 }
 """One stream builder per detector name: a detector joins the suite by being listed here."""
 
@@ -538,3 +646,48 @@ def test_input_events_are_not_mutated(case: Case) -> None:
                 detector.observe(state, event)
     assert [event_to_dict(e) for e in events] == wire_before
     assert events == copies
+
+
+# --- the re-keyed path: rings keyed by link key ----------------------------------------------
+
+
+def ring_sources() -> list[Event]:
+    """The bot_signup stream without its links: what the ring linker is fed."""
+    return [e for e in ring_source_stream() if getattr(e, "operation", "") != LINK_OPERATION]
+
+
+def links_of(rings: Rings, events: list[Event]) -> list[dict[str, Any]]:
+    return [event_to_dict(link) for event in events for link in rings.observe(event)]
+
+
+def test_ring_linker_gives_the_same_links_for_the_same_stream() -> None:
+    events = ring_sources()
+    first = links_of(Rings(), events)
+    assert len(first) >= 20
+    assert first == links_of(Rings(), events)
+
+
+@pytest.mark.parametrize("where", [0.0, 0.2, 0.5, 0.8, 1.0])
+def test_ring_snapshot_restore_continue_gives_the_same_links(where: float) -> None:
+    events = ring_sources()
+    k = round(where * len(events))
+    uninterrupted = Rings()
+    expected = links_of(uninterrupted, events)
+
+    before = Rings()
+    links = links_of(before, events[:k])
+    blob = orjson.dumps(before.snapshot())
+    after = Rings()  # a restarted worker: its ring table recovered from the changelog
+    after.restore(orjson.loads(blob))
+    links += links_of(after, events[k:])
+    assert links == expected
+    assert after.snapshot() == uninterrupted.snapshot()
+
+
+def test_links_derived_again_are_deduplicated_by_the_members() -> None:
+    """Replaying a topic that already holds the live worker's links derives them once more;
+    the customers' dedupe drops the copies, so the alerts are those of one derivation."""
+    events = ring_sources()
+    once = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(events))
+    twice = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(with_links(events)))
+    assert outcome_view(twice) == outcome_view(once)
