@@ -1,8 +1,9 @@
 """The Faust app of the live worker, built by ``create_app``.
 
 One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
-hands each message to ``Processor``; per-customer state is a changelog-backed table; outputs
-and state changes go out in one Kafka transaction per input partition
+hands each message to ``Processor``, which processes each partition's three topics in
+event-time order (``streamwatch.live.alignment``); per-customer state is a changelog-backed
+table; outputs and state changes go out in one Kafka transaction per input partition
 (``streamwatch.live.transactions``), which gives exactly-once output across crashes; the Redis
 risk view is refreshed a few times a second off the per-event path.
 """
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 from streamwatch.config import build_core
 from streamwatch.core.policy import parse_policy
 from streamwatch.indicators import IndicatorWatcher
+from streamwatch.live.alignment import Alignment
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
@@ -30,6 +32,7 @@ from streamwatch.live.settings import LiveSettings
 from streamwatch.live.state_store import CustomerStates, StateCodec
 from streamwatch.live.transactions import (
     PartitionTransactions,
+    TransactionUnavailable,
     check_supported,
     transaction_manager_class,
 )
@@ -42,6 +45,8 @@ STATE_TABLE: Final = "customer-state"
 COMMIT_INTERVAL_S: Final = 1.0
 """How often transactions commit: outputs become visible to read_committed readers then."""
 REDIS_FLUSH_INTERVAL_S: Final = 0.25
+RELEASE_INTERVAL_S: Final = 0.1
+"""How often held messages whose hold ran out are processed (``Alignment``)."""
 INDICATOR_POLL_INTERVAL_S: Final = 30.0
 """How often the mining-pool lists are checked for changes on disk (reload, no restart)."""
 SESSION_TIMEOUT_S: Final = 10.0
@@ -108,8 +113,14 @@ def create_app(
         else Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=2)
     )
     publisher = RedisPublisher(RiskView(client, settings.redis_prefix), Counters())
+    alignment = Alignment(
+        settings.topics.inputs,
+        transactions.next_offset,
+        # Like the agent, which Faust stops meanwhile: state may be recovering.
+        can_process=lambda: not (app.rebalancing or app.should_stop),
+    )
     cursor = InputCursor(
-        settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
+        settings.bootstrap_servers, settings.app_id, alignment.next_offset, MAX_FETCH_BYTES
     )
     processor = Processor(
         core,
@@ -120,6 +131,7 @@ def create_app(
         cursor,
         clock,
         signing_key=settings.signing_key,
+        alignment=alignment,
     )
     if settings.signing_key is None:
         log.warning(
@@ -157,7 +169,18 @@ def create_app(
             )
 
     app.timer(INDICATOR_POLL_INTERVAL_S)(reload_indicators)
-    _wire_lifecycle(app, states, transactions, cursor, publisher, set(settings.topics.inputs))
+
+    async def release_held() -> None:
+        try:
+            await processor.release_held()
+        except TransactionUnavailable:
+            if not app.should_stop:
+                raise  # else: the last transactions ended; what is held is not processed
+
+    app.timer(RELEASE_INTERVAL_S)(release_held)
+    _wire_lifecycle(
+        app, states, transactions, cursor, alignment, publisher, set(settings.topics.inputs)
+    )
     return app
 
 
@@ -166,6 +189,7 @@ def _wire_lifecycle(
     states: CustomerStates,
     transactions: PartitionTransactions,
     cursor: InputCursor,
+    alignment: Alignment,
     publisher: RedisPublisher,
     inputs: set[str],
 ) -> None:
@@ -191,6 +215,8 @@ def _wire_lifecycle(
         gone = {tp for tp in owned if tp not in assigned}
         owned.clear()
         owned.update(tp for tp in assigned if tp.topic in inputs)
+        # Held messages of partitions gone were not processed: their new owner reads them.
+        alignment.keep(owned)
         if gone:
             transactions.forget(gone)
             states.revoke({tp.partition for tp in gone} - {tp.partition for tp in owned})
@@ -200,10 +226,16 @@ def _wire_lifecycle(
             transactions=sorted({transactions.transactional_id(tp) for tp in owned}),
         )
 
+    async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
+        # Processing stopped when the rebalance began (can_process); let a message being
+        # processed finish before Faust stops the transactions of revoked partitions.
+        await alignment.idle()
+
     async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await publisher.close()
         await cursor.close()
 
     # mode types receivers with a named ``signal`` argument; ours take it in **_kwargs.
     app.on_partitions_assigned.connect(cast(Any, on_assigned))
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))
     app.on_before_shutdown.connect(cast(Any, on_shutdown))
