@@ -17,10 +17,10 @@ never see each other's data. Reusable pieces:
 
 Point them at other servers with STREAMWATCH_KAFKA and STREAMWATCH_REDIS.
 
-Order: the worker keeps each partition of each topic in order, but interleaves the three input
-topics as Kafka delivers them, while replay orders by event time. A customer's events that are
-on different topics and whose order matters (a budget.set before the usage crossing it) must be
-produced in stages with ``wait_consumed`` in between for the worker to match replay.
+Order: the worker keeps each partition of each topic in offset order and merges the three input
+topics by event time, as replay does (``streamwatch.live.alignment``): a customer's events on
+different topics may be produced in any order, each topic in event-time order. Within one
+topic, though, replay also undoes disorder (within the allowed lateness), the worker does not.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The Faust app of the live worker, built by ``create_app``.
 
 One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
-hands each message to ``Processor``; per-customer state is a changelog-backed table; a second
+hands each message to ``Processor``, which processes each partition's three topics in
+event-time order (``streamwatch.live.alignment``); per-customer state is a changelog-backed table; a second
 agent links customers behind one device, card or sign-up IP (``streamwatch.live.rings``: link
 keys re-keyed to an internal topic, rings in their own table, links fed back); outputs
 and state changes go out in one Kafka transaction per input partition
@@ -24,6 +25,7 @@ from streamwatch.config import build_core
 from streamwatch.core.policy import parse_policy
 from streamwatch.core.rings import RingLinker
 from streamwatch.indicators import IndicatorWatcher
+from streamwatch.live.alignment import Alignment
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
@@ -54,6 +56,8 @@ STATE_TABLE: Final = "customer-state"
 COMMIT_INTERVAL_S: Final = 1.0
 """How often transactions commit: outputs become visible to read_committed readers then."""
 REDIS_FLUSH_INTERVAL_S: Final = 0.25
+RELEASE_INTERVAL_S: Final = 0.1
+"""How often held messages whose hold ran out are processed (``Alignment``)."""
 CATCH_UP_INTERVAL_S: Final = 5.0
 """How often partitions are checked for messages the stream left behind (the second check
 that finds the same stall reads them; ``InputCursor.stranded``)."""
@@ -137,8 +141,14 @@ def create_app(
         else Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=2)
     )
     publisher = RedisPublisher(RiskView(client, settings.redis_prefix), Counters())
+    alignment = Alignment(
+        settings.topics.inputs,
+        transactions.next_offset,
+        # Like the agent, which Faust stops meanwhile: state may be recovering.
+        can_process=lambda: not (app.rebalancing or app.should_stop),
+    )
     cursor = InputCursor(
-        settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
+        settings.bootstrap_servers, settings.app_id, alignment.next_offset, MAX_FETCH_BYTES
     )
     ring_keys = app.topic(
         ring_keys_topic(settings.app_id),
@@ -161,6 +171,7 @@ def create_app(
         clock,
         signing_key=settings.signing_key,
         ring_keys=ring_keys_topic(settings.app_id),
+        alignment=alignment,
     )
     ring_cursor = InputCursor(
         settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
@@ -216,6 +227,15 @@ def create_app(
 
     app.timer(INDICATOR_POLL_INTERVAL_S)(reload_indicators)
 
+    async def release_held() -> None:
+        try:
+            await processor.release_held()
+        except TransactionUnavailable:
+            if not app.should_stop:
+                raise  # else: the last transactions ended; what is held is not processed
+
+    app.timer(RELEASE_INTERVAL_S)(release_held)
+
     async def catch_up(owned: set[TP]) -> None:
         rekeyed = ring_keys_topic(settings.app_id)
         await processor.catch_up({tp for tp in owned if tp.topic != rekeyed})
@@ -226,6 +246,7 @@ def create_app(
         states,
         transactions,
         cursor,
+        alignment,
         publisher,
         {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
         rings,
@@ -240,6 +261,7 @@ def _wire_lifecycle(
     states: CustomerStates,
     transactions: PartitionTransactions,
     cursor: InputCursor,
+    alignment: Alignment,
     publisher: RedisPublisher,
     inputs: set[str],
     rings: RingStates,
@@ -282,6 +304,8 @@ def _wire_lifecycle(
         gone = {tp for tp in owned if tp not in assigned}
         owned.clear()
         owned.update(tp for tp in assigned if tp.topic in inputs)
+        # Held messages of partitions gone were not processed: their new owner reads them.
+        alignment.keep(owned)
         if gone:
             transactions.forget(gone)
             lost = {tp.partition for tp in gone} - {tp.partition for tp in owned}
@@ -293,6 +317,11 @@ def _wire_lifecycle(
             transactions=sorted({transactions.transactional_id(tp) for tp in owned}),
         )
 
+    async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
+        # Processing stopped when the rebalance began (can_process); let a message being
+        # processed finish before Faust stops the transactions of revoked partitions.
+        await alignment.idle()
+
     async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await publisher.close()
         await cursor.close()
@@ -300,4 +329,5 @@ def _wire_lifecycle(
 
     # mode types receivers with a named ``signal`` argument; ours take it in **_kwargs.
     app.on_partitions_assigned.connect(cast(Any, on_assigned))
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))
     app.on_before_shutdown.connect(cast(Any, on_shutdown))

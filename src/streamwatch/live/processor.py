@@ -1,11 +1,13 @@
 """What the worker does with one input message: decode, step the core, send, count.
 
 Called by the agent (``streamwatch.live.app``) once per message; ``InputCursor`` keeps each
-partition in offset order. Bad input never stops it: a message that breaks the contract goes
-to the dead-letter topic with its reason; an unexpected error in the codec or the core (a bug)
-is logged with the head of the message, counted, and the message passed over (the dead-letter
-schema has no code for it yet). Failures to send (Kafka) propagate: the agent's supervisor
-stops the worker and the open transaction is aborted.
+partition in offset order, and ``Alignment`` holds messages until the three topics of their
+partition can be processed in event-time order. Bad input never stops it: a message that
+breaks the contract goes to the dead-letter topic with its reason; an unexpected error in the
+codec or the core (a bug) is logged with the head of the message, counted, and the message
+passed over (the dead-letter schema has no code for it yet). Failures to send (Kafka)
+propagate: the agent's supervisor (or the timer's service) stops the worker and the open
+transaction is aborted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from streamwatch.core.events import Event
 from streamwatch.core.rings import sightings
 from streamwatch.core.signing import request_message
 from streamwatch.live import metrics
+from streamwatch.live.alignment import PER_ARRIVAL, Alignment, Decoded, Held
 from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import customer_view
@@ -59,8 +62,13 @@ class Processor:
         clock: Callable[[], int] = wall_clock_ms,
         signing_key: tuple[str, bytes] | None = None,
         ring_keys: str | None = None,
+        *,
+        alignment: Alignment,
     ) -> None:
         self.core = core
+        self.alignment = alignment
+        """Where messages wait for their turn in event time; the cursor's ``next_offset``
+        must be ``alignment.next_offset``, which counts them."""
         self.signing_key = signing_key
         """(key id, secret) that signs enforcement requests; None sends them unsigned."""
         self.cursor = cursor
@@ -75,10 +83,12 @@ class Processor:
         self._key_mismatch_logged = False
         self._next_sweep_ms: dict[int, int] = {}
         self._lock = asyncio.Lock()
-        """One message at a time, whether the stream or ``catch_up`` brings it."""
+        """One arrival at a time, whether the stream or ``catch_up`` brings it, so that the
+        cursor and the alignment see each partition's messages once and in offset order."""
 
     async def process(self, message: Incoming) -> None:
-        """Handle one message delivered by the stream, after any the stream skipped.
+        """Handle one message delivered by the stream, after any the stream skipped: hold
+        them, then process whatever held message of the partition has its turn.
 
         See the module docstring for what may raise.
         """
@@ -86,20 +96,22 @@ class Processor:
             missing = await self.cursor.before(message.tp, message.offset)
             if missing is None:
                 log.debug(
-                    "message delivered again after a seek; already processed",
+                    "message delivered again after a seek; already held or processed",
                     partition=f"{message.tp.topic}:{message.tp.partition}",
                     offset=message.offset,
                 )
                 return
-            for skipped in missing:
-                await self._process(skipped)
-            await self._process(message)
+            for incoming in (*missing, message):
+                self.alignment.add(incoming, self._decode(incoming))
+        most = PER_ARRIVAL * (len(missing) + 1)
+        await self.alignment.drain(message.tp.partition, self._process, most)
 
     async def catch_up(self, tps: Collection[TP]) -> None:
-        """Process messages the stream left behind at the end of ``tps`` (see
+        """Hold, then process, messages the stream left behind at the end of ``tps`` (see
         ``InputCursor.stranded``); the worker calls it on a timer, between rebalances."""
         async with self._lock:
-            for tp, messages in (await self.cursor.stranded(tps)).items():
+            stranded = await self.cursor.stranded(tps)
+            for tp, messages in stranded.items():
                 log.warning(
                     "messages left behind by the stream were read from kafka",
                     partition=f"{tp.topic}:{tp.partition}",
@@ -107,29 +119,45 @@ class Processor:
                     count=len(messages),
                 )
                 for message in messages:
-                    await self._process(message)
+                    self.alignment.add(message, self._decode(message))
+        for tp, messages in stranded.items():
+            await self.alignment.drain(tp.partition, self._process, len(messages))
 
-    async def _process(self, message: Incoming) -> None:
+    async def release_held(self) -> None:
+        """Process the held messages whose turn has come by now (called on a timer)."""
+        await self.alignment.drain_all(self._process)
+
+    def _decode(self, message: Incoming) -> Decoded:
+        try:
+            return decode_event(message.value if message.value is not None else b"")
+        except DecodeError as error:
+            return error
+        except Exception:
+            # decode_event promises DecodeError only; if it breaks that promise, the message
+            # is kept in the log rather than stopping the partition.
+            with bound_contextvars(
+                topic=message.tp.topic, partition=message.tp.partition, offset=message.offset
+            ):
+                log.exception(
+                    "codec failed unexpectedly; message skipped", **_original(message.value or b"")
+                )
+            return None
+
+    async def _process(self, held: Held) -> None:
+        message, decoded = held.message, held.decoded
         with bound_contextvars(
             topic=message.tp.topic, partition=message.tp.partition, offset=message.offset
         ):
-            raw = message.value if message.value is not None else b""
             now_ms = self.clock()
-            try:
-                event = decode_event(raw)
-            except DecodeError as error:
-                await self._dead_letter(message, raw, error, now_ms)
-                return
-            except Exception:
-                # decode_event promises DecodeError only; if it breaks that promise, the
-                # message is kept in the log rather than stopping the partition.
-                log.exception("codec failed unexpectedly; message skipped", **_original(raw))
+            if isinstance(decoded, DecodeError):
+                await self._dead_letter(message, message.value or b"", decoded, now_ms)
+            elif decoded is None:
                 self.counters.inc(metrics.PROCESSING_ERRORS)
                 async with self.transactions.section(message.tp, message.offset):
                     pass  # passed over, but processed: the commit may move past it
-                return
-            with bound_contextvars(customer_id=event.customer_id):
-                await self._step(message, event, now_ms)
+            else:
+                with bound_contextvars(customer_id=decoded.customer_id):
+                    await self._step(message, decoded, now_ms)
 
     async def _step(self, message: Incoming, event: Event, now_ms: int) -> None:
         key = event.customer_id.encode()

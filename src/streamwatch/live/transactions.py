@@ -140,6 +140,8 @@ class PartitionTransactions:
         tid = self.transactional_id(tp)
         txp, lock = self._producer_and_lock(tid)
         async with lock:
+            if tid in self._ended:  # the last commit came first, while this waited
+                raise TransactionUnavailable(f"transactions of {tid!r} ended meanwhile")
             try:
                 yield Sender(txp)
             except BaseException:

@@ -49,6 +49,7 @@ async def sent_requests(signing_key: tuple[str, bytes] | None) -> list[dict[str,
         cast(Any, publisher),
         cast(Any, None),
         signing_key=signing_key,
+        alignment=cast(Any, None),
     )
     out = ListSender()
     await processor._send(out, b"cust-1", decisions)
