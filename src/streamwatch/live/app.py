@@ -2,12 +2,12 @@
 
 One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
 hands each message to ``Processor``, which processes each partition's three topics in
-event-time order (``streamwatch.live.alignment``); per-customer state is a changelog-backed table; a second
-agent links customers behind one device, card or sign-up IP (``streamwatch.live.rings``: link
-keys re-keyed to an internal topic, rings in their own table, links fed back); outputs
-and state changes go out in one Kafka transaction per input partition
-(``streamwatch.live.transactions``), which gives exactly-once output across crashes; the Redis
-risk view is refreshed a few times a second off the per-event path.
+event-time order (``streamwatch.live.alignment``); per-customer state is a changelog-backed
+table; a second agent links customers behind one device, card or sign-up IP
+(``streamwatch.live.rings``: link keys re-keyed to an internal topic, rings in their own
+table, links fed back); outputs and state changes go out in one Kafka transaction per input
+partition (``streamwatch.live.transactions``), which gives exactly-once output across crashes;
+the Redis risk view is refreshed a few times a second off the per-event path.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from mode import CrashingSupervisor
 from redis.asyncio import Redis
 
 from streamwatch.config import build_core
+from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
 from streamwatch.core.rings import RingLinker
 from streamwatch.indicators import IndicatorWatcher
@@ -215,6 +216,33 @@ def create_app(
         link_rings
     )
 
+    _wire_timers(app, core, watcher, processor)
+
+    async def catch_up(owned: set[TP]) -> None:
+        rekeyed = ring_keys_topic(settings.app_id)
+        await processor.catch_up({tp for tp in owned if tp.topic != rekeyed})
+        await ring_processor.catch_up({tp for tp in owned if tp.topic == rekeyed})
+
+    _wire_lifecycle(
+        app,
+        states,
+        transactions,
+        cursor,
+        alignment,
+        publisher,
+        {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
+        rings,
+        ring_cursor,
+        catch_up,
+    )
+    return app
+
+
+def _wire_timers(
+    app: faust.App, core: Core, watcher: IndicatorWatcher, processor: Processor
+) -> None:
+    """The indicator-list reload and the release of held messages whose hold ran out."""
+
     async def reload_indicators() -> None:
         reload = watcher.poll_into(core.detectors)
         if reload is not None:
@@ -235,25 +263,6 @@ def create_app(
                 raise  # else: the last transactions ended; what is held is not processed
 
     app.timer(RELEASE_INTERVAL_S)(release_held)
-
-    async def catch_up(owned: set[TP]) -> None:
-        rekeyed = ring_keys_topic(settings.app_id)
-        await processor.catch_up({tp for tp in owned if tp.topic != rekeyed})
-        await ring_processor.catch_up({tp for tp in owned if tp.topic == rekeyed})
-
-    _wire_lifecycle(
-        app,
-        states,
-        transactions,
-        cursor,
-        alignment,
-        publisher,
-        {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
-        rings,
-        ring_cursor,
-        catch_up,
-    )
-    return app
 
 
 def _wire_lifecycle(
