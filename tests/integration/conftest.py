@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from processes import REPO, ServiceProcess
 from redis.asyncio import Redis
 
 from streamwatch.config import build_core
@@ -63,7 +63,6 @@ from streamwatch.live.settings import (
     LiveSettings,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 TOPICS_DIR = REPO / "topics"
 MAX_BYTES = 16 * 1024 * 1024 + 64 * 1024
 TOPIC_OF_TYPE = {"usage": USAGE, "activity": ACTIVITY, "payment": PAYMENTS}
@@ -387,70 +386,12 @@ async def risk_view(settings: LiveSettings) -> AsyncIterator[RiskView]:
     await client.aclose()
 
 
-class WorkerProcess:
-    """``python -m streamwatch worker`` in a subprocess, logging to a file."""
+class WorkerProcess(ServiceProcess):
+    """``python -m streamwatch worker`` with the test's settings."""
 
     def __init__(self, settings: LiveSettings, log_path: Path, args: list[str]) -> None:
+        super().__init__("worker", worker_env(settings), log_path, args)
         self.settings = settings
-        self.log_path = log_path
-        self.args = args
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> WorkerProcess:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"----- start #{self.starts} -----\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamwatch", "worker", *self.args],
-                env=worker_env(self.settings),
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown of any kind."""
-        if self.running:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def restart(self) -> WorkerProcess:
-        self.kill()
-        return self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def log_records(self) -> Iterator[dict[str, Any]]:
-        """The worker's JSON log lines (other lines skipped)."""
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
 
 
 @pytest.fixture

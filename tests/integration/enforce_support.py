@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +15,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from processes import REPO, ServiceProcess
 
 from streamwatch.core.ids import stable_id
 from streamwatch.core.signing import signed
 from streamwatch.live.settings import ENFORCEMENT, LiveSettings
 
-REPO = Path(__file__).resolve().parents[2]
 KEY_ID = "test-1"
 KEY = b"test-signing-secret"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -105,61 +103,11 @@ def enforce_env(settings: LiveSettings, policy_path: Path, **extra: str) -> dict
     return env
 
 
-class EnforceProcess:
-    """``python -m streamwatch enforce`` in a subprocess, logging to a file."""
+class EnforceProcess(ServiceProcess):
+    """``python -m streamwatch enforce`` with ``env``."""
 
     def __init__(self, env: dict[str, str], log_path: Path, args: list[str]) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.args = args
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> EnforceProcess:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"----- start #{self.starts} -----\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamwatch", "enforce", *self.args],
-                env=self.env,
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown of any kind."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def log_records(self) -> Iterator[dict[str, Any]]:
-        """The worker's JSON log lines."""
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
+        super().__init__("enforce", env, log_path, args)
 
     def applied(self) -> list[dict[str, Any]]:
         """The log backend's ``enforcement action applied`` lines, in order."""

@@ -1,0 +1,82 @@
+"""streamwatch commands as subprocesses of a test: started, killed, stopped, restarted, their
+JSON log read back (the live worker and the suspension worker alike)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """``python -m streamwatch <command> <args>`` in a subprocess, logging to a file."""
+
+    def __init__(self, command: str, env: dict[str, str], log_path: Path, args: list[str]) -> None:
+        self.command = command
+        self.env = env
+        self.log_path = log_path
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> Self:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"----- start #{self.starts} -----\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamwatch", self.command, *self.args],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def restart(self) -> Self:
+        self.kill()
+        return self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> Iterator[dict[str, Any]]:
+        """The process's JSON log lines (other lines skipped)."""
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
