@@ -131,16 +131,24 @@ class Alignment:
 
     def ready(self, partition: int) -> Held | None:
         """The message of ``partition`` to process next, if its turn has come."""
-        queues = self._queues.get(partition)
-        heads = [queue[0] for queue in queues.values() if queue] if queues else []
-        if not heads:
+        first: Held | None = None
+        oldest, heads = 0.0, 0
+        for queue in self._queues.get(partition, {}).values():
+            if queue:
+                head = queue[0]
+                if first is None:
+                    first, oldest = head, head.arrived
+                elif head.order < first.order:
+                    first = head
+                oldest = min(oldest, head.arrived)
+                heads += 1
+        if first is None:
             return None
-        first = min(heads, key=_order)
         if (
             first.order[0] == FIRST
-            or len(heads) == len(self.rank)
-            or min(head.arrived for head in heads) <= self.clock() - self.hold_s
+            or heads == len(self.rank)
             or self._held[partition] > self.max_held
+            or oldest <= self.clock() - self.hold_s
         ):
             return first
         return None
@@ -178,7 +186,7 @@ class Alignment:
         out of its queue only once processed: if ``process`` raises, it stays held.
         """
         lock = self._locks.setdefault(partition, asyncio.Lock())
-        if lock.locked():
+        if lock.locked() or not self.can_process() or self.ready(partition) is None:
             return
         async with lock:
             for _ in range(most):
@@ -201,7 +209,3 @@ class Alignment:
         for lock in list(self._locks.values()):
             async with lock:
                 pass
-
-
-def _order(held: Held) -> tuple[int, str, int]:
-    return held.order
