@@ -33,7 +33,7 @@ differ from replay's event-time order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from typing import Final
 
 import orjson
@@ -42,11 +42,11 @@ from faust.types import TP
 from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import event_to_dict
-from streamwatch.core.rings import RingLinker, RingState, RingStateVersionError, Sighting
+from streamwatch.core.rings import RingLinker, RingState, Sighting
 from streamwatch.live import metrics
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import Incoming, InputCursor
-from streamwatch.live.state_store import Sender, TableLike
+from streamwatch.live.state_store import SnapshotTable, TableLike
 from streamwatch.live.transactions import PartitionTransactions
 
 log = structlog.get_logger("streamwatch.live.rings")
@@ -68,60 +68,19 @@ def encode_sighting(sighting: Sighting) -> tuple[bytes, bytes]:
     return sighting.key.encode(), orjson.dumps(sighting.to_dict())
 
 
-class RingStates:
-    """The ring agent's view of the ring table, with write-behind to the changelog (as
-    ``state_store.CustomerStates``, keyed by link key)."""
+class RingStates(SnapshotTable[RingState]):
+    """The ring agent's view of the ring table (key: the link key as UTF-8 bytes), written
+    behind like the customer table."""
 
     def __init__(self, table: TableLike, linker: RingLinker) -> None:
-        self.table = table
+        super().__init__(
+            table,
+            linker.new_state,
+            lambda state: orjson.dumps(linker.dump(state)),
+            lambda data: linker.load(orjson.loads(data)),
+            "ring state",
+        )
         self.linker = linker
-        self._dirty: dict[int, dict[bytes, RingState]] = {}
-        self._partition_of: dict[bytes, int] = {}
-
-    @property
-    def changelog(self) -> str:
-        """The name of the table's changelog topic."""
-        return str(self.table.changelog_topic.get_topic_name())
-
-    def get(self, key: bytes, link_key: str) -> RingState:
-        """The key's ring, an empty one if the table has none (or an unreadable snapshot)."""
-        found: RingState | bytes | None = self.table.data.get(key)
-        if isinstance(found, bytes):
-            try:
-                return self.linker.load(orjson.loads(found))
-            except (RingStateVersionError, ValueError, KeyError, TypeError) as exc:
-                log.error("ring state unreadable; starting afresh", error=repr(exc))
-                found = None
-        if found is None:
-            return self.linker.new_state(link_key)
-        return found
-
-    def changed(self, partition: int, key: bytes, state: RingState) -> None:
-        """Record that ``state`` (of re-key ``partition``) changed; flushed at commit."""
-        self.table.data[key] = state
-        self._partition_of[key] = partition
-        self._dirty.setdefault(partition, {})[key] = state
-
-    async def flush(self, partition: int, sender: Sender) -> int:
-        """Send the snapshot of every ring of ``partition`` changed since the last flush, to
-        changelog partition ``partition``; called under that partition's transaction lock."""
-        dirty = self._dirty.pop(partition, None)
-        if not dirty:
-            return 0
-        topic = self.changelog
-        for key, state in dirty.items():
-            await sender.send(topic, key, orjson.dumps(self.linker.dump(state)), partition)
-        return len(dirty)
-
-    def revoke(self, partitions: Iterable[int]) -> None:
-        """Forget local rings of partitions this worker no longer owns."""
-        gone = set(partitions)
-        for partition in gone:
-            self._dirty.pop(partition, None)
-        keys = [key for key, partition in self._partition_of.items() if partition in gone]
-        for key in keys:
-            del self._partition_of[key]
-            self.table.data.pop(key, None)
 
 
 class RingProcessor:

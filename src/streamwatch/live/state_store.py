@@ -10,8 +10,8 @@ transaction (see ``streamwatch.live.transactions``), rather than once per event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -21,6 +21,8 @@ from streamwatch.core.engine import Core
 from streamwatch.core.state import CustomerState, StateVersionError
 
 log = structlog.get_logger("streamwatch.live.state_store")
+
+S = TypeVar("S")
 
 
 class Sender(Protocol):
@@ -56,15 +58,29 @@ class TableLike(Protocol):
     def changelog_topic(self) -> Any: ...
 
 
-class CustomerStates:
-    """The agent's view of the customer table, with write-behind to the changelog."""
+class SnapshotTable(Generic[S]):
+    """A Faust table of snapshots (JSON bytes) used as objects in memory, written behind.
 
-    def __init__(self, table: TableLike, core: Core, codec: StateCodec, partitions: int) -> None:
+    A recovered snapshot is decoded when its key is first used; from then on the caller
+    mutates the object in place and calls ``changed``; ``flush`` writes each changed key's
+    snapshot once per commit, to the changelog partition of the input partition it came from,
+    inside that partition's transaction. ``what`` names the state in log lines.
+    """
+
+    def __init__(
+        self,
+        table: TableLike,
+        new: Callable[[str], S],
+        dumps: Callable[[S], bytes],
+        loads: Callable[[bytes], S],
+        what: str,
+    ) -> None:
         self.table = table
-        self.partitions = partitions
-        self.core = core
-        self.codec = codec
-        self._dirty: dict[int, dict[bytes, CustomerState]] = {}
+        self._new = new
+        self._dumps = dumps
+        self._loads = loads
+        self._what = what
+        self._dirty: dict[int, dict[bytes, S]] = {}
         self._partition_of: dict[bytes, int] = {}
 
     @property
@@ -72,46 +88,35 @@ class CustomerStates:
         """The name of the table's changelog topic."""
         return str(self.table.changelog_topic.get_topic_name())
 
-    def get(self, key: bytes, customer_id: str) -> CustomerState:
-        """The customer's state, a fresh one if the table has none.
+    def get(self, key: bytes, name: str) -> S:
+        """The state of ``key``, a fresh one (``new(name)``) if the table has none.
 
-        A snapshot of another version is logged and replaced by a fresh state (the changelog
-        can be rebuilt by replaying the input topics).
+        A snapshot of another version, or unreadable, is logged and replaced by a fresh state
+        (the changelog can be rebuilt by replaying the input topics).
         """
-        found: CustomerState | bytes | None = self.table.data.get(key)
+        found: S | bytes | None = self.table.data.get(key)
         if isinstance(found, bytes):
             try:
-                return self.codec.loads(found)
+                return self._loads(found)
             except (StateVersionError, ValueError, KeyError, TypeError) as exc:
-                log.error("customer state unreadable; starting afresh", error=repr(exc))
+                log.error(f"{self._what} unreadable; starting afresh", error=repr(exc))
                 found = None
         if found is None:
-            return self.core.new_state(customer_id)
+            return self._new(name)
         return found
 
-    def changed(self, partition: int, key: bytes, state: CustomerState) -> None:
+    def changed(self, partition: int, key: bytes, state: S) -> None:
         """Record that ``state`` (read from input ``partition``) changed; flushed at commit."""
         self.table.data[key] = state
         self._partition_of[key] = partition
         self._dirty.setdefault(partition, {})[key] = state
 
-    def customers_of(self, partition: int) -> list[bytes]:
-        """Keys of every customer of input ``partition`` this worker holds, recovered from the
-        changelog or seen since. A recovered customer not yet seen is placed by the partitioner
-        Kafka producers use for keyed messages (murmur2 of the key)."""
-        place = self._partition_of
-        return [
-            key
-            for key in list(self.table.data.keys())
-            if place.get(key, _partition_for(key, self.partitions)) == partition
-        ]
-
     def pending(self, partition: int) -> int:
-        """How many customers of ``partition`` changed since its last flush."""
+        """How many keys of ``partition`` changed since its last flush."""
         return len(self._dirty.get(partition, ()))
 
     async def flush(self, partition: int, sender: Sender) -> int:
-        """Send the snapshot of every customer of ``partition`` changed since the last flush.
+        """Send the snapshot of every key of ``partition`` changed since the last flush.
 
         Called under the partition's transaction lock, right before its commit; the changelog
         partition is the input partition, as Faust's recovery expects. Returns the count.
@@ -121,7 +126,7 @@ class CustomerStates:
             return 0
         topic = self.changelog
         for key, state in dirty.items():
-            await sender.send(topic, key, self.codec.dumps(state), partition)
+            await sender.send(topic, key, self._dumps(state), partition)
         return len(dirty)
 
     def revoke(self, partitions: Iterable[int]) -> None:
@@ -137,6 +142,27 @@ class CustomerStates:
         for key in keys:
             del self._partition_of[key]
             self.table.data.pop(key, None)
+
+
+class CustomerStates(SnapshotTable[CustomerState]):
+    """The agent's view of the customer table (key: customer_id as UTF-8 bytes)."""
+
+    def __init__(self, table: TableLike, core: Core, codec: StateCodec, partitions: int) -> None:
+        super().__init__(table, core.new_state, codec.dumps, codec.loads, "customer state")
+        self.core = core
+        self.codec = codec
+        self.partitions = partitions
+
+    def customers_of(self, partition: int) -> list[bytes]:
+        """Keys of every customer of input ``partition`` this worker holds, recovered from the
+        changelog or seen since. A recovered customer not yet seen is placed by the partitioner
+        Kafka producers use for keyed messages (murmur2 of the key)."""
+        place = self._partition_of
+        return [
+            key
+            for key in list(self.table.data.keys())
+            if place.get(key, _partition_for(key, self.partitions)) == partition
+        ]
 
 
 def _partition_for(key: bytes, partitions: int) -> int:
