@@ -6,11 +6,13 @@ phases compared as a ratio run one after the other in the same invocation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,83 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+async def committed(kafka: str, group: str, topics: list[str]) -> int:
+    """Messages of ``topics`` that consumer group ``group`` has committed, summed."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics)
+    finally:
+        await admin.close()
+
+
+def process_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of process ``pid`` in MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """How a streamwatch service consumed a backlog: all of it, and after its first commit."""
+
+    total_s: float
+    steady_s: float
+    steady_n: int
+    peak_rss_mb: float
+
+    def rates(self, total: int) -> tuple[float, float]:
+        """(messages/s from start-up, messages/s after the first commit)."""
+        steady = self.steady_n / self.steady_s if self.steady_s > 0 else 0.0
+        return total / self.total_s, steady
+
+
+def run_until_consumed(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    kafka: str,
+    group: str,
+    topics: list[str],
+    total: int,
+    poll_s: float = 0.5,
+) -> CatchUp:
+    """Run ``python -m streamwatch COMMAND`` until ``group`` has committed ``total`` messages
+    of ``topics`` (30 minutes at most), then stop it."""
+    name = command[0]
+    log = log_path.open("wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamwatch", *command],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    first_at, first_done = None, 0
+    try:
+        while True:
+            time.sleep(poll_s)
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with {proc.returncode}; see {log_path}")
+            done = asyncio.run(committed(kafka, group, topics))
+            now = time.perf_counter()
+            if first_at is None and done > 0:
+                first_at, first_done = now, done
+            if done >= total:
+                break
+            if now - started > 1800:
+                raise SystemExit(f"{name} did not catch up in 30 min ({done}/{total})")
+        rss = process_peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+    assert first_at is not None
+    return CatchUp(now - started, now - first_at, total - first_done, rss)

@@ -21,17 +21,15 @@ import os
 import platform
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT
+from common import OUT, run_until_consumed
 
 KEY_ID = "bench"
 KEY = b"bench-signing-secret"
@@ -84,16 +82,6 @@ async def produce(kafka: str, topic: str, messages: list[tuple[bytes, bytes]]) -
         await producer.stop()
 
 
-async def committed(kafka: str, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
-    finally:
-        await admin.close()
-
-
 async def count_results(kafka: str, topic: str) -> tuple[int, int]:
     """(results, distinct request ids) on the results topic."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
@@ -117,35 +105,18 @@ async def count_results(kafka: str, topic: str) -> tuple[int, int]:
 
 
 def run_worker(env: dict[str, str], kafka: str, group: str, topic: str, total: int, name: str):
-    log = (OUT / f"enforce-{name}.log").open("wb")
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamwatch", "enforce", "--log-level", "info"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
+    """(requests/s from start-up, requests/s after the first commit) of one enforce run."""
+    run = run_until_consumed(
+        ["enforce", "--log-level", "info"],
+        env,
+        OUT / f"enforce-{name}.log",
+        kafka,
+        group,
+        [topic],
+        total,
+        poll_s=0.25,
     )
-    first_at, first_done = None, 0
-    try:
-        while True:
-            time.sleep(0.25)
-            if proc.poll() is not None:
-                raise SystemExit(f"enforce exited with {proc.returncode}; see {log.name}")
-            done = asyncio.run(committed(kafka, group, topic))
-            now = time.perf_counter()
-            if first_at is None and done > 0:
-                first_at, first_done = now, done
-            if done >= total:
-                break
-            if now - started > 1800:
-                raise SystemExit(f"enforce did not catch up in 30 min ({done}/{total})")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        log.close()
-    assert first_at is not None
-    steady = (total - first_done) / (now - first_at) if now > first_at else 0.0
-    return total / (now - started), steady
+    return run.rates(total)
 
 
 def main() -> None:

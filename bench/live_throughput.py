@@ -27,11 +27,10 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, generated_file
+from common import OUT, generated_file, run_until_consumed
 
 TOPIC_OF = {b"usage": "usage", b"activity": "activity", b"payment": "payments"}
 
@@ -91,56 +90,6 @@ async def bare_consume(kafka: str, topics: list[str], total: int) -> float:
         await consumer.stop()
 
 
-async def committed(kafka: str, group: str, topics: list[str]) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics)
-    finally:
-        await admin.close()
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def run_worker(env: dict[str, str], kafka: str, group: str, topics: list[str], total: int):
-    log = (OUT / "live-worker.log").open("wb")
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamwatch", "worker", "--log-level", "warning"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    first_at = None
-    first_done = 0
-    try:
-        while True:
-            time.sleep(0.5)
-            if proc.poll() is not None:
-                raise SystemExit(f"worker exited with {proc.returncode}; see {log.name}")
-            done = asyncio.run(committed(kafka, group, topics))
-            now = time.perf_counter()
-            if first_at is None and done > 0:
-                first_at, first_done = now, done
-            if done >= total:
-                break
-            if now - started > 1800:
-                raise SystemExit(f"worker did not catch up in 30 min ({done}/{total})")
-        rss = peak_rss_mb(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        log.close()
-    assert first_at is not None
-    return now - started, now - first_at, total - first_done, rss
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -163,12 +112,18 @@ def main() -> None:
     topics = [prefix + name for name in ("usage", "activity", "payments")]
     produce_s = asyncio.run(produce(args.kafka, prefix, lines))
     bare_s = asyncio.run(bare_consume(args.kafka, topics, len(lines)))
-    total_s, steady_s, steady_n, rss = run_worker(
-        env, args.kafka, f"{prefix}app", topics, len(lines)
+    worker = run_until_consumed(
+        ["worker", "--log-level", "warning"],
+        env,
+        OUT / "live-worker.log",
+        args.kafka,
+        f"{prefix}app",
+        topics,
+        len(lines),
     )
+    rss = worker.peak_rss_mb
     bare_rate = len(lines) / bare_s
-    worker_rate = len(lines) / total_s
-    steady_rate = steady_n / steady_s if steady_s > 0 else 0.0
+    worker_rate, steady_rate = worker.rates(len(lines))
     result = {
         "events": len(lines),
         "produce_events_per_s": round(len(lines) / produce_s),
