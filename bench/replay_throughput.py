@@ -50,7 +50,7 @@ def phase_replay(path: Path) -> None:
             "seconds": timer.seconds,
             "peak_rss_mb": peak_rss_mb(),
             "alerts": stats.alerts,
-            "customers": len(replay.fleet.states),
+            "customers": len(replay.states),
         }
     )
 

@@ -1,18 +1,30 @@
-"""Test helpers shipped with the package: contract event builders and a fake clock.
+"""Test helpers shipped with the package: contract event builders, a fake clock, and the live
+worker's processing without a broker.
 
 Builders return wire-format dicts (what producers send); ``raw`` turns one into bytes and
 ``decoded`` into a core event. Every builder takes keyword overrides for any field.
+``simulate_live`` runs lines through the partition pipelines as the live worker would, with
+random delivery, batches, commits and crashes, for conformance tests against replay.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import count
+from random import Random
 from typing import Any
 
 import orjson
 
-from streamwatch.core.codec import decode_event
-from streamwatch.core.events import Event
+from streamwatch.core.codec import DecodeError, decode_event
+from streamwatch.core.engine import Core
+from streamwatch.core.events import Alert, EnforcementRequest, Event
+from streamwatch.core.rings import Rings
+from streamwatch.pipeline.ordering import Message
+from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
+from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
+from streamwatch.replay.runner import STREAMS
 
 _ids = count(1)
 
@@ -148,3 +160,161 @@ class FakeClock:
     def advance(self, ms: int) -> None:
         """Move the clock forward by ``ms`` milliseconds."""
         self.now_ms += ms
+
+
+@dataclass
+class LiveOutputs:
+    """What an in-memory live run sent, as read back with read_committed (``simulate_live``)."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    requests: list[EnforcementRequest] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+def simulate_live(
+    core: Core,
+    lines: Sequence[bytes],
+    *,
+    seed: int,
+    partitions: int = DEFAULT_PARTITIONS,
+    crashes: int = 0,
+    clock: Callable[[], int] | None = None,
+) -> LiveOutputs:
+    """The live worker's processing of ``lines`` without a broker: what it would send.
+
+    The lines are "produced" in order to the stream of their type on their customer's
+    partition (as the producers key them; lines that do not decode go to partition 0's first
+    stream, as replay routes them), then delivered as a backlog in a random interleaving of
+    topic partitions and chunk sizes (``seed``), released in random batch sizes, and committed
+    after random batches, as the worker's transactions are. ``crashes`` times, at random, the
+    run loses everything since its last commit (outputs, states, progress) and resumes from the
+    committed offsets with the committed states, as a worker restarted after SIGKILL does.
+    Link keys go through one in-memory linker whose links are stepped at once, as replay does.
+    """
+    rng = Random(seed)  # noqa: S311 - a reproducible test order, not a secret
+    clock = clock or FakeClock()
+    topics: dict[tuple[int, str], list[Message]] = {}
+    for raw in lines:
+        decoded = decode(raw)
+        if isinstance(decoded, DecodeError):
+            where = (0, STREAMS[0])
+        else:
+            where = (partition_for(decoded.customer_id.encode(), partitions), decoded.type)
+        queue = topics.setdefault(where, [])
+        queue.append(Message(where[1], len(queue), None, raw))
+    run = _LiveRun(core, topics, partitions, clock)
+    crash_at = sorted(rng.sample(range(1, max(len(lines), 2)), min(crashes, len(lines) - 1)))
+    released = 0
+    while run.pending():
+        if crash_at and released >= crash_at[0]:
+            crash_at.pop(0)
+            run.crash()
+        where = rng.choice(run.pending())
+        run.deliver(where, rng.randint(1, 8))
+        released += run.release(where[0], rng.choice((1, 3, 50, None)))
+        if rng.random() < 0.3:
+            run.commit()
+    for partition in range(partitions):
+        # The end of the input: what waits for a partition to move on is released, as
+        # replay releases it at the end.
+        run.release(partition, None, final=True)
+    run.commit()
+    return run.committed
+
+
+class _LiveRun:
+    """The state of ``simulate_live``: topics, per-partition pipelines, what is committed."""
+
+    def __init__(
+        self,
+        core: Core,
+        topics: dict[tuple[int, str], list[Message]],
+        partitions: int,
+        clock: Callable[[], int],
+    ) -> None:
+        self.core = core
+        self.topics = topics
+        self.partitions = partitions
+        self.clock = clock
+        self.committed = LiveOutputs()
+        self._snapshots: dict[int, dict[str, dict[str, Any]]] = {p: {} for p in range(partitions)}
+        self._rings_snapshot: dict[str, dict[str, Any]] = {}
+        self._offsets: dict[tuple[int, str], int] = {}
+        """Committed: the next offset of each topic partition to process."""
+        self._start()
+
+    def _start(self) -> None:
+        """A (re)started worker: committed states and offsets, nothing queued."""
+        core = self.core
+        self.pending_out = LiveOutputs()
+        self.rings = Rings()
+        self.rings.restore(self._rings_snapshot)
+        self.delivered = dict(self._offsets)
+        self.processed = dict(self._offsets)
+        self.stores: list[DictStore] = []
+        self.pipelines: list[PartitionPipeline] = []
+        for partition in range(self.partitions):
+            store = DictStore(core)
+            for customer_id, snapshot in self._snapshots[partition].items():
+                store.states[customer_id] = core.restore(snapshot)
+            marks = [s.watermark_ms for s in store.states.values()]
+            self.stores.append(store)
+            self.pipelines.append(
+                PartitionPipeline(
+                    core,
+                    STREAMS,
+                    store,
+                    clock=self.clock,
+                    origin=lambda m: {"stream": m.stream, "offset": m.offset},
+                    clock_ms=max(marks) if marks else None,
+                )
+            )
+
+    def pending(self) -> list[tuple[int, str]]:
+        """Topic partitions with messages not yet delivered."""
+        return [w for w, q in self.topics.items() if self.delivered.get(w, 0) < len(q)]
+
+    def deliver(self, where: tuple[int, str], count: int) -> None:
+        start = self.delivered.get(where, 0)
+        for message in self.topics[where][start : start + count]:
+            self.pipelines[where[0]].add(message)
+        self.delivered[where] = min(start + count, len(self.topics[where]))
+
+    def release(self, partition: int, most: int | None, final: bool = False) -> int:
+        def caught_up(stream: str, _ts_ms: int) -> bool:
+            where = (partition, stream)
+            return self.delivered.get(where, 0) >= len(self.topics.get(where, ()))
+
+        steps = self.pipelines[partition].release(caught_up, final, most)
+        for step in steps:
+            self._take(step)
+            assert step.message is not None
+            self.processed[(partition, step.message.stream)] = step.message.offset + 1
+        return len(steps)
+
+    def _take(self, step: Step) -> None:
+        out = self.pending_out
+        if step.dead_letter is not None:
+            out.dead_letters.append(step.dead_letter)
+        out.alerts.extend(step.alerts)
+        out.requests.extend(step.requests)
+        if step.sightings and step.event is not None:
+            for link in self.rings.observe(step.event):
+                partition = partition_for(link.customer_id.encode(), self.partitions)
+                self._take(self.pipelines[partition].step_derived(link))
+
+    def commit(self) -> None:
+        """Every partition's transaction commits: outputs, states and offsets together."""
+        core = self.core
+        for partition, store in enumerate(self.stores):
+            self._snapshots[partition] = {c: core.snapshot(s) for c, s in store.states.items()}
+        self._rings_snapshot = self.rings.snapshot()
+        self._offsets = dict(self.processed)
+        self.committed.alerts.extend(self.pending_out.alerts)
+        self.committed.requests.extend(self.pending_out.requests)
+        self.committed.dead_letters.extend(self.pending_out.dead_letters)
+        self.pending_out = LiveOutputs()
+
+    def crash(self) -> None:
+        """SIGKILL and restart: whatever was not committed is gone."""
+        self._start()

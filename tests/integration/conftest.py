@@ -17,10 +17,10 @@ never see each other's data. Reusable pieces:
 
 Point them at other servers with STREAMWATCH_KAFKA and STREAMWATCH_REDIS.
 
-Order: the worker keeps each partition of each topic in offset order and merges the three input
-topics by event time, as replay does (``streamwatch.live.alignment``): a customer's events on
-different topics may be produced in any order, each topic in event-time order. Within one
-topic, though, replay also undoes disorder (within the allowed lateness), the worker does not.
+Order: the worker and replay run the same partition pipeline (``streamwatch.pipeline``): each
+topic partition in offset order, the three input topics of a partition merged by event time. A
+customer's events on different topics may be produced in any order; within one topic neither
+reorders (``replay --sort`` does, for analysts).
 """
 
 from __future__ import annotations

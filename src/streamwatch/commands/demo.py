@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     stats = replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), _origin)])
     elapsed = time.perf_counter() - started
-    print(summarize(sink.alerts, sink.requests, replay.fleet.states))
+    print(summarize(sink.alerts, sink.requests, replay.states))
     dead = sum(stats.dead_letters.values())
     print(
         f"\nDead-lettered: {dead} "

@@ -1,8 +1,9 @@
 """The Faust app of the live worker, built by ``create_app``.
 
 One agent consumes the three input topics (co-partitioned by customer_id) as raw bytes and
-hands each message to ``Processor``, which processes each partition's three topics in
-event-time order (``streamwatch.live.alignment``); per-customer state is a changelog-backed
+hands each message to ``Processor``, which feeds each input partition's ``PartitionPipeline``
+(``streamwatch.pipeline``, the one replay runs: decode, event-time order of the partition's
+three topics, sweeps, the core) and sends what it releases; per-customer state is a changelog-backed
 table; a second agent links customers behind one device, card or sign-up IP
 (``streamwatch.live.rings``: link keys re-keyed to an internal topic, rings in their own
 table, links fed back); outputs and state changes go out in one Kafka transaction per input
@@ -26,7 +27,6 @@ from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
 from streamwatch.core.rings import RingLinker
 from streamwatch.indicators import IndicatorWatcher
-from streamwatch.live.alignment import Alignment
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
@@ -58,7 +58,7 @@ COMMIT_INTERVAL_S: Final = 1.0
 """How often transactions commit: outputs become visible to read_committed readers then."""
 REDIS_FLUSH_INTERVAL_S: Final = 0.25
 RELEASE_INTERVAL_S: Final = 0.1
-"""How often held messages whose hold ran out are processed (``Alignment``)."""
+"""How often queued messages whose hold ran out are released (``Processor.release_held``)."""
 CATCH_UP_INTERVAL_S: Final = 5.0
 """How often partitions are checked for messages the stream left behind (the second check
 that finds the same stall reads them; ``InputCursor.stranded``)."""
@@ -142,15 +142,22 @@ def create_app(
         else Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=2)
     )
     publisher = RedisPublisher(RiskView(client, settings.redis_prefix), Counters())
-    alignment = Alignment(
-        settings.topics.inputs,
-        transactions.next_offset,
+    processor = Processor(
+        core,
+        states,
+        transactions,
+        settings.topics,
+        publisher,
+        lambda next_offset: InputCursor(
+            settings.bootstrap_servers, settings.app_id, next_offset, MAX_FETCH_BYTES
+        ),
+        clock,
+        signing_key=settings.signing_key,
+        ring_keys=ring_keys_topic(settings.app_id),
         # Like the agent, which Faust stops meanwhile: state may be recovering.
         can_process=lambda: not (app.rebalancing or app.should_stop),
     )
-    cursor = InputCursor(
-        settings.bootstrap_servers, settings.app_id, alignment.next_offset, MAX_FETCH_BYTES
-    )
+    cursor = processor.cursor
     ring_keys = app.topic(
         ring_keys_topic(settings.app_id),
         key_type=bytes,
@@ -161,18 +168,6 @@ def create_app(
         internal=True,
         deleting=True,
         retention=RING_KEYS_RETENTION_S,
-    )
-    processor = Processor(
-        core,
-        states,
-        transactions,
-        settings.topics,
-        publisher,
-        cursor,
-        clock,
-        signing_key=settings.signing_key,
-        ring_keys=ring_keys_topic(settings.app_id),
-        alignment=alignment,
     )
     ring_cursor = InputCursor(
         settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
@@ -228,7 +223,7 @@ def create_app(
         states,
         transactions,
         cursor,
-        alignment,
+        processor,
         publisher,
         {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
         rings,
@@ -270,7 +265,7 @@ def _wire_lifecycle(
     states: CustomerStates,
     transactions: PartitionTransactions,
     cursor: InputCursor,
-    alignment: Alignment,
+    processor: Processor,
     publisher: RedisPublisher,
     inputs: set[str],
     rings: RingStates,
@@ -313,8 +308,8 @@ def _wire_lifecycle(
         gone = {tp for tp in owned if tp not in assigned}
         owned.clear()
         owned.update(tp for tp in assigned if tp.topic in inputs)
-        # Held messages of partitions gone were not processed: their new owner reads them.
-        alignment.keep(owned)
+        # Queued messages of partitions gone were not processed: their new owner reads them.
+        processor.keep({tp.partition for tp in owned})
         if gone:
             transactions.forget(gone)
             lost = {tp.partition for tp in gone} - {tp.partition for tp in owned}
@@ -329,7 +324,7 @@ def _wire_lifecycle(
     async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         # Processing stopped when the rebalance began (can_process); let a message being
         # processed finish before Faust stops the transactions of revoked partitions.
-        await alignment.idle()
+        await processor.idle()
 
     async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await publisher.close()

@@ -129,13 +129,15 @@ class PartitionTransactions:
         return txp, lock
 
     @asynccontextmanager
-    async def section(self, tp: TP, offset: int) -> AsyncIterator[Sender]:
-        """Hold ``tp``'s transaction while the message at ``offset`` has its effects sent.
+    async def section(self, tp: TP, offset: int | None = None) -> AsyncIterator[Sender]:
+        """Hold the transaction of ``tp``'s partition while messages have their effects sent:
+        the message at ``offset``, or those the caller ``mark``s inside (a batch, possibly of
+        several co-partitioned topics, which share the partition's transaction).
 
-        On normal exit the message counts as processed: the next commit includes its offset.
-        An exception (or cancellation) inside leaves the transaction holding part of the
-        message's effects: it is marked broken, the next commit aborts it instead, and the
-        caller must let the worker stop.
+        On normal exit the messages count as processed: the next commit includes their
+        offsets. An exception (or cancellation) inside leaves the transaction holding part of
+        their effects: it is marked broken, the next commit aborts it instead, and the caller
+        must let the worker stop.
         """
         tid = self.transactional_id(tp)
         txp, lock = self._producer_and_lock(tid)
@@ -147,7 +149,12 @@ class PartitionTransactions:
             except BaseException:
                 self._broken.add(tid)
                 raise
-            self._processed[tp] = offset + 1
+            if offset is not None:
+                self._processed[tp] = offset + 1
+
+    def mark(self, tp: TP, offset: int) -> None:
+        """Inside ``section``: the message of ``tp`` at ``offset`` has had its effects sent."""
+        self._processed[tp] = offset + 1
 
     def next_offset(self, tp: TP) -> int | None:
         """The offset after the last message of ``tp`` processed here, None before any."""

@@ -1,60 +1,77 @@
-"""Event-time ordering for replay: merge several sources and undo bounded disorder.
+"""Event-time helpers of replay: merge several sources, and the analysts' lateness sort.
 
 Sources (one per file or topic partition) are each roughly in event-time order. ``merge``
-interleaves them by ``ts``; ``reorder`` holds events in a heap until the newest event seen is
-``lateness_ms`` past them, then releases them in (ts, event_id) order. An event later than that
-is released at once (and the core counts it as late), exactly as the live worker would see it.
+interleaves them by event time, keeping each source's own order (the partition pipelines then
+order each partition's streams as the live worker does). ``reorder`` is what ``replay --sort``
+adds: it holds items in a heap until the newest seen is ``lateness_ms`` past them, then releases
+them in (ts, event_id) order, as if the producer had delivered them in order. An item later than
+that is released at once (and the core counts it as late).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from streamwatch.core.events import Event
 
+T = TypeVar("T")
 
-def merge(sources: list[Iterable[Event]]) -> Iterator[Event]:
-    """Interleave several event-time-ordered sources into one, by ``ts_ms``."""
+
+def merge(sources: Sequence[Iterable[T]], key: Callable[[T], int] | None = None) -> Iterator[T]:
+    """Interleave several event-time-ordered sources into one by ``key`` (default: ``ts_ms``
+    of events), each source keeping its own order."""
     if len(sources) == 1:
         return iter(sources[0])
-    return heapq.merge(*sources, key=_ts)
+    return heapq.merge(*sources, key=key or _ts)
 
 
-def reorder(events: Iterable[Event], lateness_ms: int) -> Iterator[Event]:
-    """Release events in (ts, event_id) order once they are ``lateness_ms`` behind the newest.
+def reorder(
+    items: Iterable[T],
+    lateness_ms: int,
+    order: Callable[[T], tuple[int, str]] | None = None,
+) -> Iterator[T]:
+    """Release items in ``order`` ((ts, event_id); default: that of events) once they are
+    ``lateness_ms`` behind the newest.
 
-    Input is mostly in order already, so in-order events queue in a deque (O(1)) and only the
+    Input is mostly in order already, so in-order items queue in a deque (O(1)) and only the
     stragglers go to a heap; the two are merged on release.
     """
-    run: deque[tuple[int, str, int, Event]] = deque()
-    heap: list[tuple[int, str, int, Event]] = []
+    key = order or _order
+    run: deque[tuple[int, str, int, T]] = deque()
+    heap: list[tuple[int, str, int, T]] = []
     newest = -(2**63)
     push, pop = heapq.heappush, heapq.heappop
-    for seq, event in enumerate(events):
-        ts = event.ts_ms
-        item = (ts, event.event_id, seq, event)
-        if not run or item > run[-1]:
-            run.append(item)
+    for seq, item in enumerate(items):
+        ts, event_id = key(item)
+        entry = (ts, event_id, seq, item)
+        if not run or entry[:3] > run[-1][:3]:
+            run.append(entry)
         else:
-            push(heap, item)
+            push(heap, entry)
         if ts > newest:  # noqa: PLR1730 - per-event hot path: a compare is cheaper than max()
             newest = ts
         horizon = newest - lateness_ms
         while run and run[0][0] < horizon:
-            if heap and heap[0] < run[0]:
+            if heap and heap[0][:3] < run[0][:3]:
                 yield pop(heap)[3]
             else:
                 yield run.popleft()[3]
         while heap and heap[0][0] < horizon:
             yield pop(heap)[3]
     while run or heap:
-        if heap and (not run or heap[0] < run[0]):
+        if heap and (not run or heap[0][:3] < run[0][:3]):
             yield pop(heap)[3]
         else:
             yield run.popleft()[3]
 
 
-def _ts(event: Event) -> int:
-    return event.ts_ms
+def _ts(item: Any) -> int:
+    return int(item.ts_ms)
+
+
+def _order(item: Any) -> tuple[int, str]:
+    event: Event = item
+    return event.ts_ms, event.event_id

@@ -1,8 +1,18 @@
-"""The replay loop: decode, order, step the core, collect results.
+"""The replay loop: raw lines through the partition pipelines the live worker runs, results out.
 
-``Replay`` is the pure-in-spirit driver that files, Kafka and the demo all use: feed it raw lines
-with their origin, then call ``run``. Results are kept in lists, or handed to sinks so that a
-large replay streams to files without holding every alert in memory.
+``Replay`` is the driver that files, Kafka and the demo all use: feed it raw lines with their
+origin, then call ``run``. Each line is decoded, routed to the input partition its customer's
+events are on (Kafka's default partitioner, as the producers place them) and to the stream of
+its type, and queued in that partition's ``PartitionPipeline``, which releases events in the
+order and with the sweeps the live worker would (``streamwatch.pipeline``). Link keys go
+through one in-memory ring linker, and the ``ring.link`` events they cause are stepped right
+after the event that caused them, in the partition of the customer they link. Results are kept
+in lists, or handed to sinks so that a large replay streams to files without holding every
+alert in memory.
+
+By default nothing is reordered within a stream: replay reproduces the live worker's
+decisions. ``sort=True`` is the analysts' mode: each source is first sorted by event time
+within the allowed lateness, as if every producer had delivered in order.
 """
 
 from __future__ import annotations
@@ -10,13 +20,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-from streamwatch.core.codec import DecodeError, decode_event
-from streamwatch.core.deadletter import dead_letter_record
-from streamwatch.core.engine import SWEEP_MS, Core, Decisions, Fleet
-from streamwatch.core.events import Alert, EnforcementRequest, Event
+from streamwatch.core.codec import DecodeError
+from streamwatch.core.engine import Core
+from streamwatch.core.events import Alert, EnforcementRequest
 from streamwatch.core.rings import Rings
+from streamwatch.pipeline import partition as counters
+from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, FIRST, Decoded, Message
+from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
+from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
 from streamwatch.replay.ordering import merge, reorder
 
 
@@ -75,14 +88,19 @@ class ReplayStats:
     dead_letters: Counter[str] = field(default_factory=Counter)
 
 
-class Replay:
-    """Runs sources of raw lines through one ``Fleet`` in event-time order.
+STREAMS: Final = ("usage", "activity", "payment")
+"""The streams of a partition, by event type, ranked as the worker ranks its input topics."""
 
-    Link keys (device, card, sign-up IP) go through ``rings``, and the ``ring.link`` events they
-    cause are stepped right after the event that caused them, as the live worker's ring agent
-    feeds them back. ``clock`` gives wall-clock milliseconds for ``detected_at`` only.
-    ``customer`` replays only that customer (dead letters are kept whatever their customer);
-    the others' sign-ups still go through the rings, since they may link to it.
+
+class Replay:
+    """Runs sources of raw lines through one pipeline per input partition (module docstring).
+
+    ``clock`` gives wall-clock milliseconds for ``detected_at`` only. ``lateness_ms`` (default:
+    the core's allowed lateness) is how far behind what was read a quiet stream must fall before
+    the others go on without it, and the window of ``sort``. ``customer`` replays only that
+    customer (dead letters are kept whatever their customer); the others' events still move
+    time and go through the rings, since they may link to it. ``partitions`` must be the input
+    topics' partition count for replay to sweep as the worker does.
     """
 
     def __init__(
@@ -92,80 +110,140 @@ class Replay:
         clock: Callable[[], int],
         lateness_ms: int | None = None,
         customer: str | None = None,
+        *,
+        partitions: int = DEFAULT_PARTITIONS,
+        sort: bool = False,
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
     ) -> None:
-        self.fleet = Fleet(core)
+        self.core = core
         self.sink = sink
         self.clock = clock
         self.lateness_ms = (
             core.settings.allowed_lateness_s * 1000 if lateness_ms is None else lateness_ms
         )
         self.customer = customer
+        self.partitions = partitions
+        self.sort = sort
         self.rings = Rings()
         self.stats = ReplayStats()
+        self.stores = [DictStore(core) for _ in range(partitions)]
+        self.pipelines = [
+            PartitionPipeline(
+                core,
+                STREAMS,
+                store,
+                clock=clock,
+                origin=_origin,
+                max_skew_ms=max_skew_ms,
+                only=customer,
+            )
+            for store in self.stores
+        ]
+        self._frontier = FIRST
+        self._seq = 0
 
-    def decode(self, source: Source) -> Iterator[Event]:
-        """Decode a source into events; bad messages go to the sink's dead letters, counted."""
+    @property
+    def states(self) -> dict[str, Any]:
+        """Every customer's state, by customer id (for tests and benchmarks)."""
+        return {k: v for store in self.stores for k, v in store.states.items()}
+
+    def decode(self, source: Source) -> Iterator[tuple[Decoded, Message]]:
+        """Decode a source's lines, each with its message (the stream is the event's type)."""
         stats = self.stats
         for raw, position in source.lines:
             stats.lines += 1
-            try:
-                event = decode_event(raw)
-            except DecodeError as exc:
-                stats.dead_letters[exc.code] += 1
-                self.sink.dead_letter(
-                    dead_letter_record(raw, exc, source.origin(position), self.clock())
-                )
-                continue
-            yield event
+            decoded = decode(raw)
+            stream = STREAMS[0] if isinstance(decoded, DecodeError) else decoded.type
+            self._seq += 1
+            yield decoded, Message(stream, self._seq, None, raw, (source.origin, position))
 
     def run(self, sources: list[Source]) -> ReplayStats:
         """Replay every source to the end; returns the counts."""
-        ordered = reorder(merge([self.decode(s) for s in sources]), self.lateness_ms)
-        emit, clock, customer, observe = self._emit, self.clock, self.customer, self.rings.observe
-        next_sweep_ms = 0
-        for event in ordered:
-            if event.ts_ms >= next_sweep_ms:
-                # The stream passed an hour mark: customers gone quiet age too.
-                emit(self.fleet.sweep(event.ts_ms, clock()))
-                next_sweep_ms = event.ts_ms - event.ts_ms % SWEEP_MS + SWEEP_MS
-            if customer is not None and event.customer_id != customer:
-                for link in observe(event):
-                    if link.customer_id == customer:
-                        self._step(link, derived=True)
-                continue
-            if self._step(event):
-                for link in observe(event):
-                    if customer is None or link.customer_id == customer:
-                        self._step(link, derived=True)
+        streams = [self.decode(s) for s in sources]
+        if self.sort:
+            streams = [reorder(s, self.lateness_ms, _order) for s in streams]
+        for decoded, message in merge(streams, _ts):
+            if isinstance(decoded, DecodeError):
+                partition = 0
+            else:
+                partition = partition_for(decoded.customer_id.encode(), self.partitions)
+                self._frontier = max(self._frontier, decoded.ts_ms)
+            self.pipelines[partition].add(message, decoded)
+            self._release()
+        self._release(final=True)
+        self._count()
         return self.stats
 
-    def _step(self, event: Event, derived: bool = False) -> bool:
-        """Step one event and emit what it caused; False for a duplicate.
+    def _caught_up(self, _stream: str, ts_ms: int) -> bool:
+        # A quiet stream that could still deliver something before ts_ms would be later than
+        # the allowed lateness by then.
+        return ts_ms < self._frontier - self.lateness_ms
 
-        A derived link already in the input (a replay of a topic the live worker fed its links
-        back to) is a duplicate of that one, and not counted as one."""
-        decisions = self.fleet.step(event, self.clock())
+    def _release(self, final: bool = False) -> None:
+        """Release what the pipelines let through, the earliest head of all first: partitions
+        then progress together in event time, as a worker keeping up with its input does, and
+        a ring linking customers of several partitions sees them in event-time order."""
+        caught_up, pipelines = self._caught_up, self.pipelines
+        while True:
+            best: PartitionPipeline | None = None
+            best_order: tuple[int, str, int] | None = None
+            for pipeline in pipelines:
+                head = pipeline.merge.next(caught_up, final)
+                if head is not None and (best_order is None or head.order < best_order):
+                    best, best_order = pipeline, head.order
+            if best is None:
+                return
+            self._emit_all(best.release(caught_up, final, most=1))
+
+    def _emit_all(self, steps: list[Step]) -> None:
+        for step in steps:
+            self._emit(step)
+
+    def _emit(self, step: Step) -> None:
+        sink = self.sink
+        if step.dead_letter is not None:
+            sink.dead_letter(step.dead_letter)
+        for alert in step.alerts:
+            sink.alert(alert)
+        for request in step.requests:
+            sink.request(request)
+        if step.sightings and step.event is not None:
+            customer = self.customer
+            for link in self.rings.observe(step.event):
+                if customer is None or link.customer_id == customer:
+                    partition = partition_for(link.customer_id.encode(), self.partitions)
+                    self._emit(self.pipelines[partition].step_derived(link))
+
+    def _count(self) -> None:
+        total: Counter[str] = Counter()
+        for pipeline in self.pipelines:
+            total.update(pipeline.counts)
         stats = self.stats
-        if derived:
-            stats.links += 1
-            if decisions.duplicate:
-                return False
-        elif decisions.duplicate:
-            stats.duplicates += 1
-            return False
-        else:
-            stats.events += 1
-        if decisions.late:
-            stats.late += 1
-        if decisions.alerts or decisions.requests:
-            self._emit(decisions)
-        return True
+        stats.duplicates = total[counters.DUPLICATES]
+        stats.events = total[counters.EVENTS] - stats.duplicates
+        stats.links = total[counters.LINKS]
+        stats.late = total[counters.LATE]
+        stats.alerts = total[counters.ALERTS]
+        stats.requests = total[counters.REQUESTS]
+        stats.shadowed = total[counters.SHADOWED]
+        prefix = counters.dead_letter_counter("")
+        stats.dead_letters = Counter(
+            {k[len(prefix) :]: n for k, n in total.items() if k.startswith(prefix)}
+        )
 
-    def _emit(self, decisions: Decisions) -> None:
-        for alert in decisions.alerts:
-            self.stats.alerts += 1
-            self.sink.alert(alert)
-        for request in decisions.requests:
-            self.stats.requests += 1
-            self.sink.request(request)
-        self.stats.shadowed += len(decisions.shadowed)
+
+def _origin(message: Message) -> dict[str, Any]:
+    origin, position = message.position
+    return dict(origin(position))
+
+
+def _ts(item: tuple[Decoded, Message]) -> int:
+    decoded = item[0]
+    return FIRST if isinstance(decoded, DecodeError) else decoded.ts_ms
+
+
+def _order(item: tuple[Decoded, Message]) -> tuple[int, str]:
+    decoded = item[0]
+    if isinstance(decoded, DecodeError):
+        return FIRST, ""
+    return decoded.ts_ms, decoded.event_id

@@ -110,13 +110,15 @@ def test_the_swept_mark_survives_a_snapshot() -> None:
 
 
 def test_replay_sweeps_customers_gone_quiet_when_the_stream_passes_an_hour_mark() -> None:
+    # One partition: sweeps visit the customers of the partition whose event time passed the
+    # mark, as the live worker's do.
     lines = [
         usage(event_id="u1", customer_id="quiet", at="2026-10-01T10:30:00Z"),
         usage(event_id="u2", customer_id="busy", at="2026-10-03T08:00:00Z"),
     ]
     raw = [(orjson.dumps(event_to_dict(e)), i) for i, e in enumerate(lines)]
     sink = ListSink()
-    Replay(core(), sink, clock=lambda: 0).run([Source(raw, lambda i: {"line": i})])
+    Replay(core(), sink, clock=lambda: 0, partitions=1).run([Source(raw, lambda i: {"line": i})])
     assert [(a.customer_id, a.event_time) for a in sink.alerts] == [
         ("quiet", "2026-10-02T10:30:00Z")
     ]

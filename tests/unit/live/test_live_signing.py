@@ -17,6 +17,8 @@ from streamwatch.core.signing import verify
 from streamwatch.live.app import create_app
 from streamwatch.live.processor import Processor
 from streamwatch.live.settings import LiveSettings, TopicNames
+from streamwatch.pipeline.ordering import Message
+from streamwatch.pipeline.partition import Step
 
 KEY = ("k1", b"live-secret")
 
@@ -47,12 +49,12 @@ async def sent_requests(signing_key: tuple[str, bytes] | None) -> list[dict[str,
         cast(Any, None),
         topics,
         cast(Any, publisher),
-        cast(Any, None),
+        lambda _next_offset: cast(Any, None),
         signing_key=signing_key,
-        alignment=cast(Any, None),
     )
     out = ListSender()
-    await processor._send(out, b"cust-1", decisions)
+    step = Step(Message("t.usage", 0, b"cust-1", b"{}"), requests=decisions.requests)
+    await processor._send(out, step)
     return [orjson.loads(value) for topic, _, value in out.sent if topic == topics.enforcement]
 
 

@@ -1,0 +1,92 @@
+"""One event stamped far in the future (or the past) changes nothing for other customers, live
+and in replay: it cannot move a partition's event time, so sweeps do not age anyone to it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import orjson
+import pytest
+
+from golden.streams import STREAMS
+from streamwatch import testing as build
+from streamwatch.config import build_core
+from streamwatch.replay.runner import ListSink, Replay, Source
+from streamwatch.testing import FakeClock, simulate_live
+
+CUSTOMER = "cust-outlier"
+
+
+def _run_replay(lines: list[bytes]) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+    sink = ListSink()
+    Replay(build_core(), sink, clock=FakeClock()).run(
+        [Source(((line, n) for n, line in enumerate(lines, 1)), lambda n: {"line": n})]
+    )
+    return sink.alerts, sink.requests, sink.dead_letters
+
+
+def _run_live(lines: list[bytes]) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+    out = simulate_live(build_core(), lines, seed=5, crashes=1)
+    return out.alerts, out.requests, out.dead_letters
+
+
+RUNNERS = {"replay": _run_replay, "live": _run_live}
+
+
+def _outputs(alerts: list[Any], requests: list[Any]) -> tuple[list[Any], list[Any]]:
+    return (
+        sorted((a.alert_id, a.revision, a.event_time) for a in alerts),
+        sorted((r.request_id, r.action) for r in requests),
+    )
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+@pytest.mark.parametrize("ts", ["2030-06-01T00:00:00Z", "9999-12-29T00:00:00Z"])
+def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) -> None:
+    run = RUNNERS[runner]
+    base = STREAMS["generated-mixed"]()
+    outlier = orjson.dumps(build.usage(CUSTOMER, ts=ts, cost=1.0, event_id="outlier-1"))
+    middle = len(base) // 2
+    alerts, requests, dead = run(base)
+    alerts2, requests2, dead2 = run([*base[:middle], outlier, *base[middle:]])
+    assert _outputs(alerts2, requests2) == _outputs(alerts, requests)
+    futures = [d for d in dead2 if d["code"] == "future_event"]
+    assert len(futures) == 1
+    assert futures[0]["original_b64"]
+    assert "ahead of its stream" in futures[0]["reason"]
+    assert Counter(d["code"] for d in dead2) - Counter(d["code"] for d in dead) == Counter(
+        {"future_event": 1}
+    )
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_an_event_from_1970_changes_nothing_for_other_customers(runner: str) -> None:
+    run = RUNNERS[runner]
+    base = STREAMS["generated-mixed"]()
+    old = orjson.dumps(build.usage(CUSTOMER, ts="1970-01-01T00:00:00Z", event_id="old-1"))
+    middle = len(base) // 2
+    alerts, requests, dead = run(base)
+    alerts2, requests2, dead2 = run([*base[:middle], old, *base[middle:]])
+    others = [a for a in alerts2 if a.customer_id != CUSTOMER]
+    assert _outputs(others, requests2) == _outputs(alerts, requests)
+    assert len(dead2) == len(dead)
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_a_stream_that_really_jumps_ahead_is_followed(runner: str) -> None:
+    """Monthly invoices, or a partition quiet for a week: the stream moves on, and so does the
+    partition; nothing is held aside."""
+    lines = [
+        orjson.dumps(build.budget_set(100.0, customer_id=CUSTOMER, ts="2026-10-01T00:00:00Z")),
+        orjson.dumps(build.usage(CUSTOMER, ts="2026-10-01T01:00:00Z", cost=10.0)),
+        orjson.dumps(build.usage(CUSTOMER, ts="2026-10-09T01:00:00Z", cost=50.0)),
+        orjson.dumps(build.usage(CUSTOMER, ts="2026-10-09T02:00:00Z", cost=1.0)),
+        orjson.dumps(build.usage(CUSTOMER, ts="2026-10-20T02:00:00Z", cost=30.0)),
+    ]
+    alerts, _requests, dead = RUNNERS[runner](lines)
+    assert dead == []
+    budget = sorted(
+        (a.evidence.get("threshold"), a.event_time) for a in alerts if a.kind == "budget_threshold"
+    )
+    assert [t for _, t in budget][:2] == ["2026-10-09T01:00:00Z", "2026-10-20T02:00:00Z"]
