@@ -30,6 +30,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lateness", type=int, default=None, help="allowed lateness in seconds (default 3600)"
     )
+    parser.add_argument(
+        "--sort",
+        action="store_true",
+        help="sort each source by event time within the allowed lateness first (the live"
+        " worker does not: without it, replay gives the live worker's decisions)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="input partitions to split customers over, as the topics have (default 4)",
+    )
+    parser.add_argument(
+        "--max-skew",
+        type=int,
+        default=86400,
+        help="seconds an event may lie ahead of its stream before it is judged an outlier"
+        " (default 86400)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.core.engine import Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
     from streamwatch.live.settings import SettingsError, parse_signing_keys
+    from streamwatch.pipeline.routing import DEFAULT_PARTITIONS
     from streamwatch.replay.files import JsonlSink, Progress, file_source
     from streamwatch.replay.runner import Replay
 
@@ -76,7 +96,13 @@ def run(args: argparse.Namespace) -> int:
     signing_key = keys[0] if keys else None
     with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
         replay = Replay(
-            core, sink, clock=lambda: time.time_ns() // 1_000_000, customer=args.customer
+            core,
+            sink,
+            clock=lambda: time.time_ns() // 1_000_000,
+            customer=args.customer,
+            partitions=args.partitions or DEFAULT_PARTITIONS,
+            sort=args.sort,
+            max_skew_ms=args.max_skew * 1000,
         )
         stats = replay.run(sources)
     if progress is not None:

@@ -10,9 +10,13 @@ section (``PartitionTransactions.section``) holds a batch's outputs, dead letter
 and marks its messages processed, so the commit covers whole messages only.
 
 A quiet topic: the pipeline releases a head once every topic of its partition has a message
-queued; when one has none, the head waits until the partition's longest-waiting message has
-been held ``hold_s`` (the quiet topic is then taken as caught up) or more than ``max_held``
-messages are queued. Failures to send (Kafka) propagate: the agent's supervisor (or the timer's
+queued. A topic partition with nothing queued holds the others back only while it could still
+deliver an earlier event: once everything up to its end (the high watermark the consumer last
+fetched) has arrived, it is caught up and the head goes at once (Kafka Streams' rule for
+``max.task.idle.ms``, KIP-695). Where the end is unknown, or lies beyond what can arrive (a
+transaction marker of a transactional producer takes the last offset), the head waits until the
+partition's longest-waiting message has been held ``hold_s``, or more than ``max_held`` messages
+are queued. Failures to send (Kafka) propagate: the agent's supervisor (or the timer's
 service) stops the worker and the open transaction is aborted.
 """
 
@@ -104,6 +108,7 @@ class Processor:
         max_held: int = MAX_HELD,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
         monotonic: Callable[[], float] = time.monotonic,
+        end_offset: Callable[[TP], int | None] = lambda _tp: None,
     ) -> None:
         self.core = core
         self.states = states
@@ -124,6 +129,9 @@ class Processor:
         self.max_held = max_held
         self.max_skew_ms = max_skew_ms
         self.monotonic = monotonic
+        self.end_offset = end_offset
+        """The end (high watermark) of a topic partition as the consumer last fetched it;
+        None when unknown."""
         self._pipelines: dict[int, PartitionPipeline] = {}
         self._drains: dict[int, asyncio.Lock] = {}
         self._key_mismatch_logged = False
@@ -221,12 +229,20 @@ class Processor:
         )
         self._pipeline(incoming.tp.partition).add(message, arrived=self.monotonic())
 
-    def _caught_up(self, pipeline: PartitionPipeline) -> CaughtUp:
+    def _caught_up(self, pipeline: PartitionPipeline, partition: int) -> CaughtUp:
         oldest = pipeline.merge.oldest_arrival()
         go_on = len(pipeline.merge) > self.max_held or (
             oldest is not None and oldest <= self.monotonic() - self.hold_s
         )
-        return lambda _stream, _ts_ms: go_on
+
+        def caught_up(stream: str, _ts_ms: int) -> bool:
+            if go_on:
+                return True
+            tp = _tp(stream, partition)
+            end, arrived = self.end_offset(tp), self.next_offset(tp)
+            return end is not None and arrived is not None and arrived >= end
+
+        return caught_up
 
     async def _drain(self, partition: int, most: int, pause: bool = False) -> None:
         """Release up to ``most`` messages of ``partition`` in batches, each batch in one
@@ -238,7 +254,7 @@ class Processor:
             return
         async with lock:
             while most > 0 and self.can_process() and pipeline is self._pipelines.get(partition):
-                if pipeline.merge.next(self._caught_up(pipeline)) is None:
+                if pipeline.merge.next(self._caught_up(pipeline, partition)) is None:
                     return
                 steps = await self._release(pipeline, partition, min(most, BATCH))
                 if not steps:
@@ -252,7 +268,7 @@ class Processor:
         transactions = self.transactions
         anchor = TP(self.topics.inputs[0], partition)
         async with transactions.section(anchor) as out:
-            steps = pipeline.release(self._caught_up(pipeline), most=most)
+            steps = pipeline.release(self._caught_up(pipeline, partition), most=most)
             for step in steps:
                 await self._send(out, step)
                 message = step.message
