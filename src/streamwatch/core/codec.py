@@ -85,14 +85,17 @@ operations, are kept as they are: no detector does arithmetic on them."""
 
 
 class DecodeError(ValueError):
-    """An input message breaks the wire contract; it belongs on the dead-letter topic.
+    """Why an input message belongs on the dead-letter topic: mostly, it breaks the contract.
 
-    ``code`` is a stable machine-readable category (``invalid_json``, ``invalid_utf8``,
-    ``not_an_object``, ``too_large``, ``too_deep``, ``unknown_type``, ``missing_field``,
-    ``wrong_type``, ``invalid_value``, ``invalid_timestamp``, and ``out_of_range`` for a number
-    beyond the limit the contract sets for its field so that the core can compute with it);
-    ``field`` names the offending field where there is one. Operators fix the producer named in
-    the dead-letter record.
+    ``code`` is a stable machine-readable category. The codec raises ``invalid_json``,
+    ``invalid_utf8``, ``not_an_object``, ``too_large``, ``too_deep``, ``unknown_type``,
+    ``missing_field``, ``wrong_type``, ``invalid_value``, ``invalid_timestamp`` and
+    ``out_of_range`` (a number beyond the limit the contract sets for its field, so that the core
+    can compute with it). The dead-letter topic also carries ``processing_error`` (the core
+    raised on this one event; see ``deadletter.processing_error``), ``future_event`` (an event
+    more than the allowed skew ahead of its partition's event time, held aside) and, from the
+    suspension worker, ``invalid_signature``. ``field`` names the offending field where there is
+    one. Operators fix the producer named in the dead-letter record.
     """
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:

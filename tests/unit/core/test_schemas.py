@@ -42,7 +42,7 @@ from streamwatch.core.codec import (
     DecodeError,
     decode_event,
 )
-from streamwatch.core.deadletter import dead_letter_record, original_bytes
+from streamwatch.core.deadletter import dead_letter_record, original_bytes, processing_error
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
 from streamwatch.core.signing import signed
@@ -472,6 +472,55 @@ def test_dead_letter_record_validates_and_keeps_the_original_bytes(
     assert schema_errors("dead-letter", wire) == []
     assert original_bytes(wire) == message
     assert wire["original_size"] == len(message)
+
+
+DEAD_LETTER_CODES = {
+    # raised by the codec (core.codec.DecodeError)
+    "invalid_json",
+    "invalid_utf8",
+    "not_an_object",
+    "too_large",
+    "too_deep",
+    "unknown_type",
+    "missing_field",
+    "wrong_type",
+    "invalid_value",
+    "invalid_timestamp",
+    "out_of_range",
+    # set by the pipeline around the core, and by the suspension worker
+    "processing_error",
+    "future_event",
+    "invalid_signature",
+}
+
+
+def test_dead_letter_schema_lists_every_code_and_only_those() -> None:
+    schema = json.loads((TOPICS_DIR / "schemas/dead-letter.schema.json").read_text())
+    enum = schema["properties"]["code"]["enum"]
+    assert len(enum) == len(set(enum))
+    assert set(enum) == DEAD_LETTER_CODES
+    description = schema["properties"]["code"]["description"]
+    assert all(code in description for code in ("out_of_range", "processing_error", "future_event"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(processing_error(ZeroDivisionError("division by zero")), id="processing"),
+        pytest.param(processing_error(RuntimeError("x" * 5000), "the core failed"), id="long"),
+        pytest.param(
+            DecodeError("future_event", "ts 2030-01-01T00:00:00Z is 26 h ahead", "ts"),
+            id="future-event",
+        ),
+    ],
+)
+def test_dead_letter_records_of_the_pipeline_codes_validate(error: DecodeError) -> None:
+    message = raw(usage_doc())
+    record = dead_letter_record(message, error, {"topic": "usage", "partition": 0, "offset": 7,
+                                                 "key": "cust-1"}, 1790812800123)  # fmt: skip
+    assert schema_errors("dead-letter", orjson.loads(orjson.dumps(record))) == []
+    assert record["code"] == error.code
+    assert original_bytes(record) == message
 
 
 @pytest.mark.parametrize(
