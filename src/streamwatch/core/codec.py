@@ -3,12 +3,19 @@
 ``decode_event`` either returns an event or raises ``DecodeError`` naming the field and the
 problem; it never lets another exception escape for any input bytes. Unknown keys are ignored
 and unknown activity operations accepted (forward compatibility).
+
+Every number the core does arithmetic on is bounded (``MAX_MONEY`` and the other limits below,
+``PROPERTY_LIMITS`` for the properties of known operations) and timestamps lie within
+``timeutil.TS_RANGE``, so that whatever one accepted event carries, the core can convert it
+(to whole micro-units, to dates), compute with it and keep the result in a JSON snapshot. A
+number beyond its limit is ``out_of_range``, naming the field and the limit.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from math import copysign
 from typing import Any, Final
 
 import orjson
@@ -27,7 +34,7 @@ from streamwatch.core.events import (
     PaymentEvent,
     UsageEvent,
 )
-from streamwatch.core.timeutil import TimestampError, parse_ts_ms
+from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, parse_ts_ms
 
 MAX_EVENT_BYTES: Final = 1024 * 1024
 """Larger messages are dead-lettered unparsed: no contract event comes near this size."""
@@ -38,14 +45,57 @@ MAX_DEPTH: Final = 16
 MAX_ID_CHARS: Final = 256
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
+MAX_MONEY: Final = 1_000_000_000
+"""Largest usage ``cost``, payment ``amount`` and ``budget.set`` amount, in currency units.
+
+A billion in one record is far beyond any real charge, while in the micro-units the detectors
+keep money in (``round(x * 1_000_000)``, at most 1e15) it stays exact in a float and a month of
+hourly records at the cap (744 x 1e15) fills under a tenth of the int64 range of a snapshot."""
+MAX_QUANTITY: Final = 10**12
+"""Largest usage ``quantity``: a trillion hours, GB or calls in one record; sums of it stay far
+from overflowing a float."""
+MAX_COUNT: Final = 1_000_000
+"""Largest ``vcpus`` and ``gpus`` of a usage event: far beyond any one machine."""
+MAX_INTERVAL_S: Final = 366 * MS_PER_DAY // 1000
+"""Longest metered ``interval_s``: a leap year."""
+MAX_BYTES: Final = 10**15
+"""Largest ``network.flow`` bytes_out: a petabyte in one flow summary."""
+MAX_FACTOR: Final = 1000
+"""Largest ``feedback.expect`` factor (planned growth)."""
+MAX_PORT: Final = 65_535
+MAX_WHOLE: Final = 2**53
+"""Largest count or number of seconds in a ``ring.link``: still exact as a float."""
+
+PROPERTY_LIMITS: Final[dict[str, dict[str, tuple[int | None, int]]]] = {
+    "budget.set": {"amount": (None, MAX_MONEY)},
+    "network.flow": {"bytes_out": (0, MAX_BYTES), "dst_port": (0, MAX_PORT)},
+    "feedback.expect": {"factor": (None, MAX_FACTOR)},
+    "ring.link": dict.fromkeys(
+        ("count", "dropped", "burst", "burst_window_s", "span_s"), (None, MAX_WHOLE)
+    ),
+}
+"""Numeric properties of known operations that a detector computes with, as (floor, ceiling).
+
+A JSON number above its ceiling or below its floor (and, for ``dst_port``, a string of digits
+outside it or not in ASCII) is ``out_of_range``. Without a floor, a small or negative number
+is kept: the detector ignores it (a budget of 0, a factor below 1, a negative ring count). A
+value of another type is kept too, and ignored by the detectors. ``vm.create`` counts are not
+listed: the mining detector clamps them itself. Other properties, and all properties of other
+operations, are kept as they are: no detector does arithmetic on them."""
+
 
 class DecodeError(ValueError):
-    """An input message breaks the wire contract; it belongs on the dead-letter topic.
+    """Why an input message belongs on the dead-letter topic: mostly, it breaks the contract.
 
-    ``code`` is a stable machine-readable category (``invalid_json``, ``invalid_utf8``,
-    ``not_an_object``, ``too_large``, ``too_deep``, ``unknown_type``, ``missing_field``,
-    ``wrong_type``, ``invalid_value``, ``invalid_timestamp``); ``field`` names the offending
-    field where there is one. Operators fix the producer named in the dead-letter record.
+    ``code`` is a stable machine-readable category. The codec raises ``invalid_json``,
+    ``invalid_utf8``, ``not_an_object``, ``too_large``, ``too_deep``, ``unknown_type``,
+    ``missing_field``, ``wrong_type``, ``invalid_value``, ``invalid_timestamp`` and
+    ``out_of_range`` (a number beyond the limit the contract sets for its field, so that the core
+    can compute with it). The dead-letter topic also carries ``processing_error`` (the core
+    raised on this one event; see ``deadletter.processing_error``), ``future_event`` (an event
+    more than the allowed skew ahead of its partition's event time, held aside) and, from the
+    suspension worker, ``invalid_signature``. ``field`` names the offending field where there is
+    one. Operators fix the producer named in the dead-letter record.
     """
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
@@ -127,7 +177,6 @@ def _envelope(doc: dict[str, Any]) -> tuple[str, str, str, str]:
 _TS_CACHE: dict[str, int] = {}
 """Parsed timestamps: events of one interval share their ``ts``. A pure memo, cleared when full."""
 _TS_CACHE_SIZE: Final = 4096
-_INF: Final = float("inf")
 
 
 def _usage_fast(
@@ -154,13 +203,15 @@ def _usage_fast(
         and type(currency) is str
         and currency in _CURRENCIES
         and (type(quantity) is float or type(quantity) is int)
-        and 0 <= quantity < _INF
+        and 0 <= quantity <= MAX_QUANTITY
+        and (quantity or copysign(1.0, quantity) > 0)  # not -0.0
         and (type(cost) is float or type(cost) is int)
-        and 0 <= cost < _INF
+        and 0 <= cost <= MAX_MONEY
+        and (cost or copysign(1.0, cost) > 0)
         and type(interval) is int
-        and interval > 0
-        and (vcpus is None or (type(vcpus) is int and vcpus >= 0))
-        and (gpus is None or (type(gpus) is int and gpus >= 0))
+        and 0 < interval <= MAX_INTERVAL_S
+        and (vcpus is None or (type(vcpus) is int and 0 <= vcpus <= MAX_COUNT))
+        and (gpus is None or (type(gpus) is int and 0 <= gpus <= MAX_COUNT))
         and (cpu_util is None or (type(cpu_util) is float and 0.0 <= cpu_util <= 1.0))
         and (gpu_util is None or (type(gpu_util) is float and 0.0 <= gpu_util <= 1.0))
     ):
@@ -204,6 +255,8 @@ def _usage(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms:
             f"interval_s must be a positive integer, not {interval!r}",
             "interval_s",
         )
+    if interval > MAX_INTERVAL_S:
+        raise _out_of_range("interval_s", interval, 1, MAX_INTERVAL_S)
     return UsageEvent(
         event_id=event_id,
         customer_id=customer_id,
@@ -214,9 +267,9 @@ def _usage(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_ms:
         meter=meter,
         sku=_str(doc, "sku"),
         region=_str(doc, "region"),
-        quantity=_amount(doc, "quantity"),
+        quantity=_amount(doc, "quantity", MAX_QUANTITY),
         unit=_str(doc, "unit"),
-        cost=_amount(doc, "cost"),
+        cost=_amount(doc, "cost", MAX_MONEY),
         currency=_currency(doc, "currency"),
         interval_s=interval,
         vcpus=_opt_count(doc, "vcpus"),
@@ -245,12 +298,16 @@ def _activity(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_
         raise DecodeError(
             "too_deep", f"properties nest deeper than {MAX_DEPTH} levels", "properties"
         )
+    operation = _str(doc, "operation")
+    limits = PROPERTY_LIMITS.get(operation)
+    if limits is not None and properties:
+        _check_properties(operation, properties, limits)
     return ActivityEvent(
         event_id=event_id,
         customer_id=customer_id,
         ts=ts,
         ts_ms=ts_ms,
-        operation=_str(doc, "operation"),
+        operation=operation,
         actor=_str(doc, "actor"),
         status=status,
         resource_id=_opt_str(doc, "resource_id") or "",
@@ -264,7 +321,11 @@ def _payment(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_m
     kind = _str(doc, "kind")
     if kind not in PAYMENT_KINDS:
         raise DecodeError("invalid_value", f"kind {kind!r} is not a payment kind", "kind")
-    amount = _amount(doc, "amount") if kind != "instrument.added" else _opt_amount(doc, "amount")
+    amount = (
+        _amount(doc, "amount", MAX_MONEY)
+        if kind != "instrument.added"
+        else _opt_amount(doc, "amount", MAX_MONEY)
+    )
     currency = _currency(doc, "currency") if amount is not None else _opt_str(doc, "currency")
     invoice_id = _opt_str(doc, "invoice_id")
     due_date = _opt_str(doc, "due_date")
@@ -385,7 +446,8 @@ def _opt_str(doc: dict[str, Any], name: str, prefix: str = "") -> str | None:
     )
 
 
-def _number(doc: dict[str, Any], name: str) -> float | None:
+def _number(doc: dict[str, Any], name: str, limit: int | None = None) -> float | None:
+    """The field as a finite float; with ``limit``, out_of_range above it."""
     value = doc.get(name)
     if value is None:
         return None
@@ -393,24 +455,72 @@ def _number(doc: dict[str, Any], name: str) -> float | None:
         raise DecodeError(
             "wrong_type", f"field {name!r} must be a number, not a JSON {_json_type(value)}", name
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float (from a dict, not from JSON)
+        number = math.inf if value > 0 else -math.inf
+    if limit is not None and number > limit:
+        raise _out_of_range(name, value, 0, limit)
     if not math.isfinite(number):
         raise DecodeError("invalid_value", f"field {name!r} must be finite", name)
     return number
 
 
-def _amount(doc: dict[str, Any], name: str) -> float:
-    number = _opt_amount(doc, name)
+def _amount(doc: dict[str, Any], name: str, limit: int) -> float:
+    number = _opt_amount(doc, name, limit)
     if number is None:
         raise DecodeError("missing_field", f"field {name!r} is required", name)
     return number
 
 
-def _opt_amount(doc: dict[str, Any], name: str) -> float | None:
-    number = _number(doc, name)
-    if number is not None and number < 0:
-        raise DecodeError("invalid_value", f"field {name!r} must be >= 0, not {number:g}", name)
+def _opt_amount(doc: dict[str, Any], name: str, limit: int) -> float | None:
+    """A number from 0 to ``limit``; negative zero is refused with the negative numbers."""
+    number = _number(doc, name, limit)
+    if number is not None and (number < 0 or copysign(1.0, number) < 0):
+        raise DecodeError("invalid_value", f"field {name!r} must be >= 0, not {number!r}", name)
     return number
+
+
+def _out_of_range(
+    name: str, value: Any, low: int | None, high: int, operation: str | None = None
+) -> DecodeError:
+    """``out_of_range`` for field ``name``: ``value`` is outside ``low`` (if any) to ``high``."""
+    if isinstance(value, str):
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    elif isinstance(value, int) and value.bit_length() > 64:
+        shown = f"a {value.bit_length()}-bit integer"  # repr may be thousands of digits
+    else:
+        shown = repr(value)
+    of = f" of {operation}" if operation else ""
+    if low is None:
+        limit = f"above the contract's limit of {high:,}"
+    else:
+        limit = f"outside the contract's range {low:,} to {high:,}"
+    return DecodeError("out_of_range", f"field {name!r}{of} is {shown}, {limit}", name)
+
+
+def _check_properties(
+    operation: str, properties: dict[str, Any], limits: dict[str, tuple[int | None, int]]
+) -> None:
+    """Raise out_of_range for a numeric property of ``operation`` outside its range."""
+    for name, (low, high) in limits.items():
+        value = properties.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            if value <= high and (low is None or low <= value):  # False for NaN
+                continue
+        elif not (isinstance(value, str) and value.isdigit() and name == "dst_port"):
+            continue  # another type: the detectors ignore it
+        elif _small_digits(value, high):
+            continue
+        raise _out_of_range(f"properties.{name}", value, low, high, operation)
+
+
+def _small_digits(text: str, high: int) -> bool:
+    """Whether ``text`` (all digits) is an ASCII decimal number of at most ``high``: what a
+    detector may turn into an int (other digits, or thousands of them, make ``int()`` raise)."""
+    return text.isascii() and len(text.lstrip("0")) <= len(str(high)) and int(text) <= high
 
 
 def _opt_fraction(doc: dict[str, Any], name: str) -> float | None:
@@ -434,6 +544,8 @@ def _opt_count(doc: dict[str, Any], name: str) -> int | None:
         raise DecodeError(
             "invalid_value", f"field {name!r} must be a whole number >= 0, not {value!r}", name
         )
+    if value > MAX_COUNT:
+        raise _out_of_range(name, value, 0, MAX_COUNT)
     return value
 
 

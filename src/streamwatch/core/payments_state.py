@@ -15,6 +15,10 @@ from typing import Any, Final
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
+MONEY_CAP: Final = 1 << 62
+"""Sums of money saturate at this many micro-units (about 4.6e12 currency units), far beyond any
+real ledger. The codec bounds each record's amount, not how many records come: without this a
+flood of records at that bound could grow a sum past the int64 range of a JSON snapshot."""
 INVOICES_KEPT: Final = 24
 INSTRUMENTS_KEPT: Final = 8
 MONTHS_KEPT: Final = 3
@@ -109,6 +113,11 @@ class PaymentsState:
     chargebacks: int = 0
     current: MonthUsage | None = field(default=None, compare=False, repr=False)
     """The month usage was last added to (a cache of one of ``months``; not snapshotted)."""
+
+
+def capped(micros: int) -> int:
+    """``micros`` saturated to ``-MONEY_CAP`` .. ``MONEY_CAP`` (see ``MONEY_CAP``)."""
+    return max(-MONEY_CAP, min(MONEY_CAP, micros))
 
 
 def month_of(state: PaymentsState, ts_ms: int) -> MonthUsage:

@@ -1,9 +1,12 @@
 """The codec: valid contract events decode to the right values; every bad input becomes a
-DecodeError with a stable code and field, and nothing else ever escapes ``decode_event``."""
+DecodeError with a stable code and field, and nothing else ever escapes ``decode_event``; every
+number it accepts is one the core can compute with and snapshot."""
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import random
 from typing import Any
 
@@ -11,8 +14,10 @@ import orjson
 import pytest
 from core_builders import (
     CONTRACT_EXAMPLES,
+    NOW_MS,
     RESOURCE,
     activity_doc,
+    budget_set_doc,
     notice_doc,
     payment_doc,
     raw,
@@ -20,21 +25,42 @@ from core_builders import (
     without,
 )
 
+from streamwatch.config import build_core
 from streamwatch.core.codec import (
+    MAX_BYTES,
+    MAX_COUNT,
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    MAX_FACTOR,
+    MAX_INTERVAL_S,
+    MAX_MONEY,
+    MAX_PORT,
+    MAX_QUANTITY,
+    MAX_WHOLE,
     DecodeError,
     decode_event,
     encode,
+    event_from_dict,
     event_to_dict,
 )
+from streamwatch.core.engine import Core
 from streamwatch.core.events import (
     ActivityEvent,
+    Event,
     Instrument,
     PaymentEvent,
     UsageEvent,
 )
-from streamwatch.core.timeutil import format_ts, parse_ts_ms
+from streamwatch.core.state import CustomerState
+from streamwatch.core.timeutil import (
+    MAX_TS_MS,
+    MIN_TS_MS,
+    MS_PER_HOUR,
+    TS_RANGE,
+    format_ts,
+    month_key,
+    parse_ts_ms,
+)
 
 CODES = {
     "invalid_json",
@@ -47,6 +73,7 @@ CODES = {
     "wrong_type",
     "invalid_value",
     "invalid_timestamp",
+    "out_of_range",
 }
 OCT_1_MS = 1790812800000  # 2026-10-01T00:00:00Z
 
@@ -606,3 +633,363 @@ def test_value_mutations_of_valid_messages_give_an_event_or_a_decode_error() -> 
     docs = list(CONTRACT_EXAMPLES.values())
     for _ in range(4000):
         assert_event_or_decode_error(orjson.dumps(mutate_document(rng, rng.choice(docs))))
+
+
+# --- numbers the core can compute with ------------------------------------------------------
+
+ABOVE_MONEY = math.nextafter(float(MAX_MONEY), math.inf)
+
+
+def wire(doc: dict[str, Any]) -> bytes:
+    """What a producer sends, integers beyond 64 bits included (as plain digits)."""
+    return json.dumps(doc).encode()
+
+
+def flow(**properties: Any) -> dict[str, Any]:
+    return activity_doc("network.flow", properties={"dst_host": "a.example", **properties})
+
+
+def feedback(factor: Any) -> dict[str, Any]:
+    props = {"until": "2026-12-01T00:00:00Z", "reason": "launch", "factor": factor}
+    return activity_doc("feedback.expect", event_id="fb-1", properties=props)
+
+
+def ring_link(**numbers: Any) -> dict[str, Any]:
+    members = [
+        {"customer_id": c, "first_seen": "2026-10-01T00:00:00Z", "flags": []}
+        for c in ("cust-1", "cust-2")
+    ]
+    props = {
+        "ring_id": "r" * 20,
+        "link": "device",
+        "key_id": "k" * 16,
+        "joined": "cust-2",
+        "started": "2026-10-01T00:00:00Z",
+        "count": 2,
+        "dropped": 0,
+        "burst": 2,
+        "burst_window_s": 3600,
+        "span_s": 0,
+        "members": members,
+        **numbers,
+    }
+    return activity_doc("ring.link", event_id="ring-1", actor="streamwatch", properties=props)
+
+
+OUT_OF_RANGE = [
+    pytest.param(usage_doc(cost=2**70), "cost", MAX_MONEY, id="cost-2**70"),
+    pytest.param(usage_doc(cost=1.7e308), "cost", MAX_MONEY, id="cost-1.7e308"),
+    pytest.param(usage_doc(cost=9.3e12), "cost", MAX_MONEY, id="cost-9.3e12"),
+    pytest.param(usage_doc(cost=MAX_MONEY + 1), "cost", MAX_MONEY, id="cost-one-over"),
+    pytest.param(usage_doc(cost=ABOVE_MONEY), "cost", MAX_MONEY, id="cost-next-float"),
+    pytest.param(usage_doc(quantity=2**64 - 1), "quantity", MAX_QUANTITY, id="quantity-u64"),
+    pytest.param(usage_doc(quantity=1e13), "quantity", MAX_QUANTITY, id="quantity-1e13"),
+    pytest.param(usage_doc(interval_s=2**62), "interval_s", MAX_INTERVAL_S, id="interval-2**62"),
+    pytest.param(usage_doc(interval_s=MAX_INTERVAL_S + 1), "interval_s", MAX_INTERVAL_S,
+                 id="interval-one-over"),
+    pytest.param(usage_doc(vcpus=2**64 - 1), "vcpus", MAX_COUNT, id="vcpus-u64"),
+    pytest.param(usage_doc(vcpus=MAX_COUNT + 1), "vcpus", MAX_COUNT, id="vcpus-one-over"),
+    pytest.param(usage_doc(gpus=10**7), "gpus", MAX_COUNT, id="gpus-1e7"),
+    pytest.param(payment_doc("prepayment", amount=2**70), "amount", MAX_MONEY,
+                 id="prepayment-2**70"),
+    pytest.param(payment_doc("payment.succeeded", amount=1e300), "amount", MAX_MONEY,
+                 id="payment-1e300"),
+    pytest.param(payment_doc("chargeback", amount=ABOVE_MONEY), "amount", MAX_MONEY,
+                 id="chargeback-next-float"),
+    pytest.param(payment_doc("invoice.issued", invoice_id="i", due_date="2026-10-31",
+                             amount=9.3e12), "amount", MAX_MONEY, id="invoice-9.3e12"),
+    pytest.param(payment_doc("instrument.added", amount=1e20,
+                             instrument={"type": "credit_card"}), "amount", MAX_MONEY,
+                 id="instrument-with-huge-amount"),
+    pytest.param(budget_set_doc(1e300), "properties.amount", MAX_MONEY, id="budget-1e300"),
+    pytest.param(budget_set_doc(2**63), "properties.amount", MAX_MONEY, id="budget-2**63"),
+    pytest.param(budget_set_doc(MAX_MONEY + 0.5), "properties.amount", MAX_MONEY,
+                 id="budget-just-over"),
+    pytest.param(flow(bytes_out=1e300), "properties.bytes_out", MAX_BYTES, id="bytes-1e300"),
+    pytest.param(flow(bytes_out=-1e300), "properties.bytes_out", MAX_BYTES,
+                 id="bytes-minus-1e300"),
+    pytest.param(flow(bytes_out=-1), "properties.bytes_out", MAX_BYTES, id="bytes-negative"),
+    pytest.param(flow(dst_port=65536), "properties.dst_port", MAX_PORT, id="port-65536"),
+    pytest.param(flow(dst_port=-1), "properties.dst_port", MAX_PORT, id="port-negative"),
+    pytest.param(flow(dst_port="65536"), "properties.dst_port", MAX_PORT, id="port-text-65536"),
+    pytest.param(flow(dst_port="9" * 5000), "properties.dst_port", MAX_PORT,
+                 id="port-5000-digits"),
+    pytest.param(flow(dst_port="\u00b2"), "properties.dst_port", MAX_PORT,
+                 id="port-superscript-digit"),
+    pytest.param(flow(dst_port="\u0664\u0664\u0663"), "properties.dst_port", MAX_PORT,
+                 id="port-arabic-indic-digits"),
+    pytest.param(feedback(1e300), "properties.factor", MAX_FACTOR, id="factor-1e300"),
+    pytest.param(feedback(MAX_FACTOR + 1), "properties.factor", MAX_FACTOR, id="factor-1001"),
+    pytest.param(ring_link(count=2**60), "properties.count", MAX_WHOLE, id="ring-count-2**60"),
+    pytest.param(ring_link(span_s=1e300), "properties.span_s", MAX_WHOLE, id="ring-span-1e300"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("doc", "field", "limit"), OUT_OF_RANGE)
+def test_number_beyond_its_limit_is_out_of_range_naming_field_and_limit(
+    doc: dict[str, Any], field: str, limit: int
+) -> None:
+    message = wire(doc)
+    for decode in (lambda: decode_event(message), lambda: event_from_dict(doc)):
+        with pytest.raises(DecodeError) as info:
+            decode()
+        assert (info.value.code, info.value.field) == ("out_of_range", field)
+        assert info.value.reason.startswith(f"out_of_range: field {field!r}")
+        assert f"{limit:,}" in info.value.reason
+        assert len(info.value.reason) < 200
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        pytest.param(usage_doc(cost=-0.0), "cost", id="cost"),
+        pytest.param(usage_doc(quantity=-0.0), "quantity", id="quantity"),
+        pytest.param(payment_doc("refund", amount=-0.0), "amount", id="payment-amount"),
+        pytest.param(usage_doc(cost=-1e-300), "cost", id="tiny-negative-cost"),
+    ],
+)
+def test_negative_zero_and_tiny_negative_amounts_are_refused(
+    doc: dict[str, Any], field: str
+) -> None:
+    message = raw(doc)
+    assert b"-0.0" in message or b"-1e-300" in message
+    with pytest.raises(DecodeError) as info:
+        decode_event(message)
+    assert (info.value.code, info.value.field) == ("invalid_value", field)
+    assert "must be >= 0" in info.value.reason
+
+
+def test_plain_zero_amounts_are_accepted() -> None:
+    event = decode_event(raw(usage_doc(cost=0.0, quantity=0)))
+    assert isinstance(event, UsageEvent)
+    assert (event.cost, event.quantity) == (0.0, 0.0)
+    # JSON -0 is the integer 0: nothing tells it from 0.
+    assert decode_event(raw(usage_doc()).replace(b'"cost":1.0', b'"cost":-0')) == decode_event(
+        raw(usage_doc(cost=0))
+    )
+
+
+@pytest.mark.parametrize(
+    ("doc", "code", "field"),
+    [
+        pytest.param(usage_doc(cost=2**2000), "out_of_range", "cost", id="cost-2**2000"),
+        pytest.param(usage_doc(cost=-(2**2000)), "invalid_value", "cost", id="cost-minus-2**2000"),
+        pytest.param(usage_doc(cost=math.inf), "out_of_range", "cost", id="cost-inf"),
+        pytest.param(usage_doc(cost=math.nan), "invalid_value", "cost", id="cost-nan"),
+        pytest.param(usage_doc(cpu_util=2**2000), "invalid_value", "cpu_util", id="util-2**2000"),
+        pytest.param(usage_doc(vcpus=2**100_000), "out_of_range", "vcpus", id="vcpus-huge"),
+        pytest.param(budget_set_doc(2**100_000), "out_of_range", "properties.amount",
+                     id="budget-huge"),
+        pytest.param(budget_set_doc(math.nan), "out_of_range", "properties.amount",
+                     id="budget-nan"),
+        pytest.param(feedback(math.inf), "out_of_range", "properties.factor", id="factor-inf"),
+        pytest.param(flow(bytes_out=math.nan), "out_of_range", "properties.bytes_out",
+                     id="bytes-nan"),
+    ],
+)  # fmt: skip
+def test_numbers_no_json_can_carry_are_decode_errors_from_dicts_too(
+    doc: dict[str, Any], code: str, field: str
+) -> None:
+    # event_from_dict validates events built in Python (the expect command, the benchmarks):
+    # ints beyond any float, NaN and infinity must give a DecodeError, not another exception.
+    with pytest.raises(DecodeError) as info:
+        event_from_dict(doc)
+    assert (info.value.code, info.value.field) == (code, field)
+    assert len(info.value.reason) < 200
+
+
+AT_THE_LIMIT = [
+    pytest.param(usage_doc(cost=MAX_MONEY), id="cost-int"),
+    pytest.param(usage_doc(cost=float(MAX_MONEY)), id="cost-float"),
+    pytest.param(usage_doc(quantity=MAX_QUANTITY), id="quantity"),
+    pytest.param(usage_doc(interval_s=MAX_INTERVAL_S), id="interval"),
+    pytest.param(usage_doc(vcpus=MAX_COUNT, gpus=MAX_COUNT), id="vcpus-and-gpus"),
+    pytest.param(payment_doc("prepayment", amount=MAX_MONEY), id="payment-amount"),
+    pytest.param(budget_set_doc(MAX_MONEY), id="budget"),
+    pytest.param(flow(bytes_out=MAX_BYTES, dst_port=MAX_PORT), id="flow"),
+    pytest.param(flow(bytes_out=0, dst_port="65535"), id="flow-port-text"),
+    pytest.param(flow(dst_port="00443"), id="flow-port-leading-zeros"),
+    pytest.param(feedback(MAX_FACTOR), id="factor"),
+    pytest.param(ring_link(count=MAX_WHOLE, span_s=MAX_WHOLE), id="ring"),
+]
+
+
+@pytest.mark.parametrize("doc", AT_THE_LIMIT)
+def test_numbers_at_their_limit_are_accepted(doc: dict[str, Any]) -> None:
+    event = decode_event(raw(doc))
+    assert event == event_from_dict(doc)
+    assert decode_event(raw(event_to_dict(event))) == event
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param(
+            activity_doc(
+                "quantum.entangle",
+                properties={"qubits": 1e300, "n": 2**64 - 1, "neg": -1e300, "port": "\u00b2"},
+            ),
+            id="unknown-operation",
+        ),
+        pytest.param(
+            budget_set_doc(1000) | {"properties": {"amount": 1000, "currency": "USD",
+                                                   "period": 1e300, "x": -(2**63)}},
+            id="unknown-properties-of-budget-set",
+        ),
+        pytest.param(budget_set_doc("lots"), id="budget-amount-string"),
+        pytest.param(budget_set_doc(-10), id="budget-amount-negative"),
+        pytest.param(feedback(0.5), id="factor-below-one"),
+        pytest.param(ring_link(count=-3), id="ring-count-negative"),
+        pytest.param(
+            activity_doc("vm.create", properties={"gpus": 1e300, "vcpus": -5, "count": 2**64 - 1}),
+            id="vm-create-counts-the-detector-clamps",
+        ),
+        pytest.param(flow(dst_port="smtp", bytes_out="lots"), id="flow-non-numbers"),
+    ],
+)  # fmt: skip
+def test_numbers_no_detector_computes_with_are_kept_as_they_are(doc: dict[str, Any]) -> None:
+    event = decode_event(raw(doc))
+    assert isinstance(event, ActivityEvent)
+    assert event.properties == doc["properties"]
+    core = build_core()
+    state = core.new_state(event.customer_id)
+    core.step(state, event, NOW_MS)
+    core.step(state, decode_event(raw(usage_doc(event_id="u-9", cost=MAX_MONEY))), NOW_MS)
+    assert_snapshots(core, state)
+
+
+def assert_snapshots(core: Core, state: CustomerState) -> dict[str, Any]:
+    """The state snapshots to JSON, and restores to a state that snapshots the same."""
+    data = orjson.loads(orjson.dumps(core.snapshot(state)))
+    assert orjson.loads(orjson.dumps(core.snapshot(core.restore(data)))) == data
+    return data
+
+
+def hourly(hours: int, cost: float, per_hour: int = 1, start: str = "2026-10-01T00:00:00Z",
+           **fields: Any) -> list[Event]:  # fmt: skip
+    t0 = parse_ts_ms(start)
+    return [
+        decode_event(raw(usage_doc(event_id=f"u-{h}-{i}", at=format_ts(t0 + h * MS_PER_HOUR),
+                                   cost=cost, **fields)))
+        for h in range(hours)
+        for i in range(per_hour)
+    ]  # fmt: skip
+
+
+def run_one(core: Core, events: list[Event]) -> tuple[CustomerState, list[Any]]:
+    state = core.new_state(events[0].customer_id)
+    alerts = []
+    for event in events:
+        alerts.extend(core.step(state, event, NOW_MS).alerts)
+    alerts.extend(core.sweep(state, state.watermark_ms, NOW_MS).alerts)
+    for alert in alerts:
+        orjson.dumps(alert.to_dict())
+    return state, alerts
+
+
+def test_a_month_of_hourly_records_at_every_limit_steps_and_snapshots() -> None:
+    core = build_core()
+    docs = [
+        activity_doc("customer.signup", event_id="s-1", properties={"country": "DE"}),
+        budget_set_doc(MAX_MONEY, event_id="b-1"),
+        payment_doc("prepayment", event_id="p-1", amount=MAX_MONEY),
+        payment_doc("invoice.issued", event_id="p-2", amount=MAX_MONEY, invoice_id="i-1",
+                    due_date="2026-10-15"),
+        payment_doc("payment.succeeded", event_id="p-3", amount=MAX_MONEY, invoice_id="i-1"),
+        payment_doc("chargeback", event_id="p-4", amount=MAX_MONEY, invoice_id="i-1"),
+        flow(bytes_out=MAX_BYTES, dst_port=MAX_PORT) | {"event_id": "f-1"},
+        feedback(MAX_FACTOR),
+        usage_doc(event_id="u-big", cost=MAX_MONEY, quantity=MAX_QUANTITY,
+                  interval_s=MAX_INTERVAL_S, vcpus=MAX_COUNT, gpus=MAX_COUNT, meter="gpu",
+                  gpu_util=1.0),
+    ]  # fmt: skip
+    events = [decode_event(raw(doc)) for doc in docs] + hourly(24 * 31, MAX_MONEY)
+    state, alerts = run_one(core, events)
+    data = assert_snapshots(core, state)
+    # Summed exactly: 745 records at the limit are 7.45e17 micro-units, inside int64.
+    assert data["detectors"]["budget_threshold"]["months"]["2026-10"][2]["USD"] == (
+        745 * MAX_MONEY * 1_000_000
+    )
+    kinds = {a.kind for a in alerts}
+    assert {"budget_threshold", "chargeback", "spend_spike"} <= kinds
+    assert all(a.money_at_risk is not None for a in alerts if a.kind == "spend_spike")
+
+
+# --- the range of timestamps -----------------------------------------------------------------
+
+
+def test_the_timestamp_range_is_the_one_the_error_states() -> None:
+    assert f"{format_ts(MIN_TS_MS)} to {format_ts(MAX_TS_MS)}" == TS_RANGE
+    for ms in (MIN_TS_MS, MAX_TS_MS):
+        assert decode_event(raw(usage_doc(at=format_ts(ms)))).ts_ms == ms
+    for ms in (MIN_TS_MS - 1, MAX_TS_MS + 1):
+        with pytest.raises(DecodeError) as info:
+            decode_event(raw(usage_doc(at=format_ts(ms))))
+        assert (info.value.code, info.value.field) == ("invalid_timestamp", "ts")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param("9999-12-31T00:00:00Z", id="9999-12-31"),
+        pytest.param("9999-12-29T00:00:00Z", id="9999-12-29"),
+        pytest.param("9998-12-31T23:00:00-01:00", id="9999-01-01-in-utc"),
+        pytest.param("0001-12-31T23:59:59.999Z", id="0001-12-31"),
+    ],
+)
+def test_timestamp_outside_the_range_names_the_real_range(at: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_event(raw(usage_doc(at=at)))
+    assert (info.value.code, info.value.field) == ("invalid_timestamp", "ts")
+    assert "0002-01-01T00:00:00Z to 9998-12-31T23:59:59.999Z" in info.value.reason
+    assert "9999-12-30" not in info.value.reason
+    assert "0001 to 9999" not in info.value.reason
+
+
+def test_due_date_outside_the_range_is_an_invalid_timestamp() -> None:
+    doc = payment_doc("invoice.issued", invoice_id="i-1", due_date="9999-06-30")
+    with pytest.raises(DecodeError) as info:
+        decode_event(raw(doc))
+    assert (info.value.code, info.value.field) == ("invalid_timestamp", "due_date")
+
+
+@pytest.mark.parametrize(
+    ("ms", "text", "month"),
+    [
+        pytest.param(MIN_TS_MS, "0002-01-01T00:00:00Z", "0002-01", id="first"),
+        pytest.param(MAX_TS_MS, "9998-12-31T23:59:59.999Z", "9998-12", id="last"),
+        pytest.param(parse_ts_ms("0500-06-15T12:00:00.5Z"), "0500-06-15T12:00:00.500Z", "0500-06",
+                     id="year-500"),
+        pytest.param(-1, "1969-12-31T23:59:59.999Z", "1969-12", id="before-the-epoch"),
+    ],
+)  # fmt: skip
+def test_times_format_with_four_digit_years_and_round_trip(ms: int, text: str, month: str) -> None:
+    assert format_ts(ms) == text
+    assert parse_ts_ms(text) == ms
+    assert month_key(ms) == month
+
+
+@pytest.mark.parametrize("edge", [MIN_TS_MS, MAX_TS_MS], ids=["first", "last"])
+def test_events_at_the_ends_of_the_range_step_sweep_and_snapshot(edge: int) -> None:
+    # The core derives times from event times (window starts, the next month, the next
+    # invoice): at either end of the range they must still be representable.
+    at = format_ts(edge)
+    docs = [
+        activity_doc("customer.signup", event_id="s-1", at=at, properties={"country": "DE"}),
+        budget_set_doc(10, event_id="b-1", at=at),
+        usage_doc(event_id="u-1", at=at, cost=20, interval_s=MAX_INTERVAL_S),
+        payment_doc("invoice.issued", event_id="p-1", at=at, invoice_id="i-1", due_date=at),
+        payment_doc("payment.failed", event_id="p-2", at=at, invoice_id="i-1"),
+        payment_doc("payment.failed", event_id="p-3", at=at, invoice_id="i-1"),
+        payment_doc("chargeback", event_id="p-4", at=at),
+        notice_doc(event_id="n-1", at=at, action_required="suspend"),
+    ]
+    state, alerts = run_one(build_core(), [decode_event(raw(doc)) for doc in docs])
+    assert_snapshots(build_core(), state)
+    budget = [a for a in alerts if a.kind == "budget_threshold"]
+    assert {a.evidence["threshold"] for a in budget} == {"50%", "80%", "100%"}
+    assert {a.event_time for a in alerts} == {at}
+    assert all(a.money_at_risk is not None for a in budget)
+    if edge == MAX_TS_MS:
+        # The next invoice is due in a month the contract does not accept events for.
+        assert budget[0].money_at_risk["next_invoice"] == "9999-01-01T00:00:00Z"

@@ -17,6 +17,7 @@ from core_builders import (
     REPO_ROOT,
     activity_doc,
     budget_set,
+    budget_set_doc,
     default_policy,
     make_alert,
     notice,
@@ -30,8 +31,18 @@ from core_builders import (
 )
 from jsonschema import Draft202012Validator
 
-from streamwatch.core.codec import DecodeError, decode_event
-from streamwatch.core.deadletter import dead_letter_record, original_bytes
+from streamwatch.core.codec import (
+    MAX_BYTES,
+    MAX_COUNT,
+    MAX_FACTOR,
+    MAX_INTERVAL_S,
+    MAX_MONEY,
+    MAX_QUANTITY,
+    MAX_WHOLE,
+    DecodeError,
+    decode_event,
+)
+from streamwatch.core.deadletter import dead_letter_record, original_bytes, processing_error
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
 from streamwatch.core.signing import signed
@@ -205,7 +216,29 @@ REJECTED = [
     pytest.param(
         payment_doc(instrument={"type": "credit_card", "country": 49}), id="numeric-country"
     ),
-]
+    pytest.param(usage_doc(cost=MAX_MONEY * 2), id="cost-over-limit"),
+    pytest.param(usage_doc(cost=1.7e308), id="cost-1.7e308"),
+    pytest.param(usage_doc(quantity=MAX_QUANTITY * 10), id="quantity-over-limit"),
+    pytest.param(usage_doc(interval_s=MAX_INTERVAL_S + 1), id="interval-over-limit"),
+    pytest.param(usage_doc(vcpus=MAX_COUNT + 1), id="vcpus-over-limit"),
+    pytest.param(usage_doc(gpus=MAX_COUNT + 1), id="gpus-over-limit"),
+    pytest.param(payment_doc(amount=1e300), id="amount-over-limit"),
+    pytest.param(usage_doc(at="9999-12-31T00:00:00Z"), id="year-9999"),
+    pytest.param(usage_doc(at="0001-06-01T00:00:00Z"), id="year-0001"),
+    pytest.param(payment_doc("invoice.issued", invoice_id="i", due_date="9999-01-31"),
+                 id="due-date-in-9999"),
+    pytest.param(budget_set_doc(MAX_MONEY + 1), id="budget-over-limit"),
+    pytest.param(activity_doc("network.flow", properties={"bytes_out": MAX_BYTES * 10}),
+                 id="bytes-out-over-limit"),
+    pytest.param(activity_doc("network.flow", properties={"bytes_out": -1}),
+                 id="bytes-out-negative"),
+    pytest.param(activity_doc("network.flow", properties={"dst_port": 65536}),
+                 id="port-over-limit"),
+    pytest.param(activity_doc("feedback.expect", properties={"factor": MAX_FACTOR + 1}),
+                 id="factor-over-limit"),
+    pytest.param(activity_doc("ring.link", properties={"count": MAX_WHOLE + 1}),
+                 id="ring-count-over-limit"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("doc", REJECTED)
@@ -213,6 +246,31 @@ def test_event_the_codec_rejects_is_rejected_by_its_schema(doc: dict[str, Any]) 
     with pytest.raises(DecodeError):
         decode_event(raw(doc))
     assert not event_validator(doc).is_valid(doc)
+
+
+AT_THE_LIMITS = [
+    pytest.param(usage_doc(cost=MAX_MONEY, quantity=MAX_QUANTITY, interval_s=MAX_INTERVAL_S,
+                           vcpus=MAX_COUNT, gpus=MAX_COUNT), id="usage"),
+    pytest.param(payment_doc(amount=MAX_MONEY), id="payment"),
+    pytest.param(usage_doc(at="0002-01-01T00:00:00Z"), id="first-instant"),
+    pytest.param(usage_doc(at="9998-12-31T23:59:59.999Z"), id="last-instant"),
+    pytest.param(budget_set_doc(MAX_MONEY), id="budget"),
+    pytest.param(budget_set_doc(-5), id="budget-negative-ignored"),
+    pytest.param(activity_doc("network.flow", properties={"bytes_out": MAX_BYTES,
+                                                          "dst_port": 65535}), id="flow"),
+    pytest.param(activity_doc("feedback.expect", properties={"factor": MAX_FACTOR}), id="factor"),
+    pytest.param(activity_doc("feedback.expect", properties={"factor": 0.5}),
+                 id="factor-below-one-ignored"),
+    pytest.param(activity_doc("ring.link", properties={"count": MAX_WHOLE}), id="ring-count"),
+    pytest.param(activity_doc("quantum.entangle", properties={"qubits": 1e300}),
+                 id="unknown-operation"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("doc", AT_THE_LIMITS)
+def test_event_at_the_limits_is_accepted_by_codec_and_schema(doc: dict[str, Any]) -> None:
+    decode_event(raw(doc))
+    assert schema_errors(TOPIC_OF_TYPE[doc["type"]], doc) == []
 
 
 DIFF_VALUES: list[Any] = [
@@ -386,6 +444,7 @@ def test_signed_requests_validate_and_malformed_signatures_do_not() -> None:
 
 BAD_MESSAGES = [
     pytest.param(b"\xff\xfe not json", id="invalid-utf8"),
+    pytest.param(raw(usage_doc(cost=2**63)), id="out-of-range"),
     pytest.param(b'{"type": "usa', id="truncated"),
     pytest.param(b"[]", id="array"),
     pytest.param(b"", id="empty"),
@@ -413,6 +472,55 @@ def test_dead_letter_record_validates_and_keeps_the_original_bytes(
     assert schema_errors("dead-letter", wire) == []
     assert original_bytes(wire) == message
     assert wire["original_size"] == len(message)
+
+
+DEAD_LETTER_CODES = {
+    # raised by the codec (core.codec.DecodeError)
+    "invalid_json",
+    "invalid_utf8",
+    "not_an_object",
+    "too_large",
+    "too_deep",
+    "unknown_type",
+    "missing_field",
+    "wrong_type",
+    "invalid_value",
+    "invalid_timestamp",
+    "out_of_range",
+    # set by the pipeline around the core, and by the suspension worker
+    "processing_error",
+    "future_event",
+    "invalid_signature",
+}
+
+
+def test_dead_letter_schema_lists_every_code_and_only_those() -> None:
+    schema = json.loads((TOPICS_DIR / "schemas/dead-letter.schema.json").read_text())
+    enum = schema["properties"]["code"]["enum"]
+    assert len(enum) == len(set(enum))
+    assert set(enum) == DEAD_LETTER_CODES
+    description = schema["properties"]["code"]["description"]
+    assert all(code in description for code in ("out_of_range", "processing_error", "future_event"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(processing_error(ZeroDivisionError("division by zero")), id="processing"),
+        pytest.param(processing_error(RuntimeError("x" * 5000), "the core failed"), id="long"),
+        pytest.param(
+            DecodeError("future_event", "ts 2030-01-01T00:00:00Z is 26 h ahead", "ts"),
+            id="future-event",
+        ),
+    ],
+)
+def test_dead_letter_records_of_the_pipeline_codes_validate(error: DecodeError) -> None:
+    message = raw(usage_doc())
+    record = dead_letter_record(message, error, {"topic": "usage", "partition": 0, "offset": 7,
+                                                 "key": "cust-1"}, 1790812800123)  # fmt: skip
+    assert schema_errors("dead-letter", orjson.loads(orjson.dumps(record))) == []
+    assert record["code"] == error.code
+    assert original_bytes(record) == message
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ been reached.
 
 Money is summed exactly, in whole micro-units (``round(cost * 1_000_000)``), so that ten charges
 of $0.10 reach a $1.00 budget: a threshold of p% is reached when ``spend * 100 >= budget * p``
-and the forecast exceeds the budget when ``spend * month_ms > budget * elapsed_ms``.
+and the forecast exceeds the budget when ``spend * month_ms > budget * elapsed_ms``. A budget
+that rounds to no micro-unit at all is no budget, like one of 0.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ THRESHOLDS: Final[tuple[tuple[str, int, Severity, float], ...]] = (
     ("100%", 100, "medium", 0.5),
 )
 MICROS: Final = 1_000_000
+SPEND_CAP: Final = 1 << 62
+"""Month spend saturates at this many micro-units (about 4.6e12 currency units, far above the
+largest budget the codec accepts): the codec bounds each cost, not how many come, and a month's
+sum must stay within the int64 range of a JSON snapshot."""
 FORECAST_AFTER_MS: Final = 3 * MS_PER_DAY
 MONTHS_KEPT: Final = 2
 SUBSCRIPTIONS_KEPT: Final = 8
@@ -90,9 +95,8 @@ class BudgetDetector:
 
     def _usage(self, state: BudgetState, event: UsageEvent) -> list[Finding]:
         key, month = self._month(state, event.ts_ms)
-        month.spend[event.currency] = month.spend.get(event.currency, 0) + round(
-            event.cost * MICROS
-        )
+        spend = month.spend.get(event.currency, 0) + round(event.cost * MICROS)
+        month.spend[event.currency] = spend if spend < SPEND_CAP else SPEND_CAP
         if event.subscription_id not in month.subscriptions:
             month.subscriptions.append(event.subscription_id)
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
@@ -123,7 +127,10 @@ class BudgetDetector:
             return []
         if not isinstance(currency, str):
             return []
-        state.amount = round(amount * MICROS)
+        micros = round(amount * MICROS)
+        if micros <= 0:
+            return []  # below one micro-unit: no budget (dividing by it would fail)
+        state.amount = micros
         state.currency = currency
         state.set_at_ms = event.ts_ms
         key, month = self._month(state, event.ts_ms)

@@ -62,9 +62,11 @@ from streamwatch.core.payments_state import (
     ACCOUNT,
     INSTRUMENTS_KEPT,
     MICROS,
+    MONEY_CAP,
     InstrumentSeen,
     Invoice,
     PaymentsState,
+    capped,
     drop_old_invoices,
     dump_state,
     exposure,
@@ -156,7 +158,8 @@ class PaymentsDetector:
         month = state.current
         if month is None or not month.start_ms <= ts < month.end_ms:
             month = state.current = month_of(state, ts)
-        month.micros += micros
+        total = month.micros + micros
+        month.micros = total if total < MONEY_CAP else MONEY_CAP
         if month.first_ms is None or ts < month.first_ms:
             month.first_ms = ts
         end = ts + event.interval_s * 1000
@@ -164,7 +167,8 @@ class PaymentsDetector:
             month.last_end_ms = end
         if state.cleared_ms is not None:
             return []
-        state.unpaid_usage += micros
+        unpaid = state.unpaid_usage + micros
+        state.unpaid_usage = unpaid if unpaid < MONEY_CAP else MONEY_CAP
         if state.first_usage_ms is None or ts < state.first_usage_ms:
             state.first_usage_ms = ts
         if state.signup_ms is None or (state.ubp is None and (state.chargeable or state.ubp_seen)):
@@ -403,7 +407,7 @@ class PaymentsDetector:
         findings = self._cleared(state, event, "a prepayment")
         findings.extend(self._resolve_instruments(state, event.ts_ms))
         if micros is not None:
-            state.credit += micros
+            state.credit = capped(state.credit + micros)
             findings.extend(self._apply_credit(state, event.ts_ms))
         return findings
 
@@ -415,15 +419,15 @@ class PaymentsDetector:
         if micros is None:
             return findings
         if event.invoice_id is None:
-            state.credit += micros
+            state.credit = capped(state.credit + micros)
             findings.extend(self._apply_credit(state, event.ts_ms))
             return findings
         inv = self._invoice(state, event.invoice_id)
         if inv.amount > 0 and inv.paid + micros > inv.amount:
-            state.credit += inv.paid + micros - inv.amount
+            state.credit = capped(state.credit + inv.paid + micros - inv.amount)
             inv.paid = inv.amount
         else:
-            inv.paid += micros
+            inv.paid = capped(inv.paid + micros)
         findings.extend(self._settled_or_aged(state, event.invoice_id, inv, event.ts_ms))
         return findings
 
@@ -575,7 +579,7 @@ class PaymentsDetector:
                     inv.since_ms, inv.raised_days, inv.stage, inv.bucket = ts, 0, None, None
                 self._schedule(state, inv)
             else:
-                state.credit -= micros
+                state.credit = capped(state.credit - micros)
         state.chargebacks += 1
         inst = event.instrument
         on_prepaid = inst is not None and inst.type in PREPAID_TYPES

@@ -88,6 +88,10 @@ from streamwatch.core.timeutil import (
 MICROS: Final = 1_000_000
 NEVER: Final = 1 << 62
 """A line no hour's spend reaches (micro-units)."""
+SPEND_CAP: Final = 1 << 61
+"""An hour's spend saturates at this many micro-units (about 2.3e12 currency units), below
+``NEVER``: the codec bounds each cost, not how many come in an hour, and the sums and lines
+kept in state must stay within the int64 range of a JSON snapshot."""
 
 REGIONS_KEPT: Final = 16
 SKUS_KEPT: Final = 24
@@ -98,6 +102,12 @@ COLD_OWN_HOURS: Final = 24
 _NO_FINDINGS: Final[list[Finding]] = []
 """Returned, shared, by the events that find nothing (callers only iterate it)."""
 """Below this many learned hours a cold-start customer is judged by its cohort prior alone."""
+
+
+def _line_micros(line: float) -> int:
+    """A line (currency units) in micro-units, ``NEVER`` for one too high to be reached."""
+    micros = line * MICROS
+    return int(micros) if micros < NEVER else NEVER  # also NEVER for NaN
 
 
 @lru_cache(maxsize=4096)
@@ -312,11 +322,13 @@ class SpendSpikeDetector:
                 findings = _NO_FINDINGS
             micros = int(event.cost * 1_000_000 + 0.5)
             spend = st.spend + micros
+            if spend > SPEND_CAP:  # noqa: PLR1730
+                spend = SPEND_CAP
             st.spend = spend
             if event.sku not in st.known_skus or event.region not in st.known_regions:
                 key = (event.sku, event.region)
                 parts = st.parts
-                parts[key] = parts.get(key, 0) + micros
+                parts[key] = min(parts.get(key, 0) + micros, SPEND_CAP)
             if spend >= st.watch:
                 if findings is _NO_FINDINGS:
                     findings = []
@@ -397,7 +409,7 @@ class SpendSpikeDetector:
             b = hour // MS_PER_HOUR
             mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
             line = (base.centre if mean is None else mean) + self._min_excess
-            st.watch = int(line * MICROS)
+            st.watch = _line_micros(line)
         else:
             st.watch = self._line(st)
         return findings
@@ -591,7 +603,7 @@ class SpendSpikeDetector:
             line = max(line, cohort.max_hourly)
         else:
             line = expected + self.config.min_excess
-        return int(line * factor * MICROS)
+        return _line_micros(line * factor)
 
     def _baseline_line(self, st: SpikeState) -> int:
         """The spend (micro-units) below which the hour cannot score ``alert_score``."""
@@ -599,7 +611,7 @@ class SpendSpikeDetector:
         e = st.expect
         factor = e.factor if e is not None and e.set_ms <= hour < e.until_ms else 1.0
         line = rise_needed(self.config.baseline, st.base, bucket_of_ms(hour), self._z_alert)
-        return int(line * factor * MICROS)
+        return _line_micros(line * factor)
 
     def _amend_line(self, st: SpikeState, inc: Incident, factor: float) -> int:
         """A spend below which the incident cannot need a new revision this hour: its excess
@@ -619,7 +631,7 @@ class SpendSpikeDetector:
             if SEVERITIES.index(severity) > level:
                 lines.append(expected + max(0.0, threshold - inc.excess) / hours)
                 break
-        return int(min(lines) * MICROS)
+        return _line_micros(min(lines))
 
     # --- deciding -----------------------------------------------------------------------
 
