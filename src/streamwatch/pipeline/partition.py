@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 import orjson
 
 from streamwatch.core.codec import DecodeError, decode_event
-from streamwatch.core.deadletter import dead_letter_record
+from streamwatch.core.deadletter import dead_letter_record, processing_error
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
 from streamwatch.core.events import Event
 from streamwatch.core.rings import Sighting, sightings
@@ -76,7 +76,7 @@ def decode(raw: bytes) -> Decoded:
     except DecodeError as error:
         return error
     except Exception as exc:
-        return _processing_error("the codec failed on this message", exc)
+        return processing_error(exc, "the codec failed on this message")
 
 
 class CustomerStore(Protocol):
@@ -230,7 +230,7 @@ class PartitionPipeline:
         except Exception as exc:
             self.counts[PROCESSING_ERRORS] += 1
             self.store.changed(customer_id, self._writable(state))
-            error = _processing_error(f"the core failed on event {event.event_id!r}", exc)
+            error = processing_error(exc, f"the core failed on event {event.event_id!r}")
             if step.message is not None:
                 step.dead_letter = self._record(step.message, error)
             return
@@ -287,8 +287,3 @@ class PartitionPipeline:
             self.counts[STATE_RESETS] += 1
             return self.core.new_state(state.customer_id)
         return state
-
-
-def _processing_error(what: str, exc: BaseException) -> DecodeError:
-    text = f"{what}: {type(exc).__name__}: {exc}"
-    return DecodeError("processing_error", text[:500])

@@ -42,7 +42,7 @@ def _outputs(alerts: list[Any], requests: list[Any]) -> tuple[list[Any], list[An
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
-@pytest.mark.parametrize("ts", ["2030-06-01T00:00:00Z", "9999-12-29T00:00:00Z"])
+@pytest.mark.parametrize("ts", ["2030-06-01T00:00:00Z", "9998-12-29T00:00:00Z"])
 def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) -> None:
     run = RUNNERS[runner]
     base = STREAMS["generated-mixed"]()
@@ -57,6 +57,20 @@ def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) 
     assert "ahead of its stream" in futures[0]["reason"]
     assert Counter(d["code"] for d in dead2) - Counter(d["code"] for d in dead) == Counter(
         {"future_event": 1}
+    )
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_an_event_past_the_contract_s_last_day_is_refused_and_changes_nothing(runner: str) -> None:
+    run = RUNNERS[runner]
+    base = STREAMS["generated-mixed"]()
+    late = orjson.dumps(build.usage(CUSTOMER, ts="9999-12-29T00:00:00Z", event_id="y9999"))
+    middle = len(base) // 2
+    alerts, requests, dead = run(base)
+    alerts2, requests2, dead2 = run([*base[:middle], late, *base[middle:]])
+    assert _outputs(alerts2, requests2) == _outputs(alerts, requests)
+    assert Counter(d["code"] for d in dead2) - Counter(d["code"] for d in dead) == Counter(
+        {"invalid_timestamp": 1}
     )
 
 
