@@ -26,6 +26,7 @@ from streamwatch.core.codec import DecodeError
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Alert, EnforcementRequest
 from streamwatch.core.rings import Rings
+from streamwatch.core.timeutil import MS_PER_HOUR
 from streamwatch.pipeline import partition as counters
 from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, FIRST, Decoded, Message
 from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
@@ -141,6 +142,7 @@ class Replay:
         ]
         self._frontier = FIRST
         self._seq = 0
+        self._partitions: dict[str, int] = {}
 
     @property
     def states(self) -> dict[str, Any]:
@@ -162,17 +164,32 @@ class Replay:
         streams = [self.decode(s) for s in sources]
         if self.sort:
             streams = [reorder(s, self.lateness_ms, _order) for s in streams]
+        caught_up, pipelines, place = self._caught_up, self.pipelines, self._partition
+        next_sweep = FIRST
         for decoded, message in merge(streams, _ts):
             if isinstance(decoded, DecodeError):
                 partition = 0
             else:
-                partition = partition_for(decoded.customer_id.encode(), self.partitions)
+                partition = place(decoded.customer_id)
                 self._frontier = max(self._frontier, decoded.ts_ms)
-            self.pipelines[partition].add(message, decoded)
-            self._release()
+            pipeline = pipelines[partition]
+            pipeline.add(message, decoded)
+            self._emit_all(pipeline.release(caught_up))
+            if self._frontier >= next_sweep:
+                # Once an hour of event time, every partition: quiet streams elsewhere may
+                # have fallen far enough behind to be caught up.
+                next_sweep = self._frontier + MS_PER_HOUR
+                self._release()
         self._release(final=True)
         self._count()
         return self.stats
+
+    def _partition(self, customer_id: str) -> int:
+        partition = self._partitions.get(customer_id)
+        if partition is None:
+            partition = partition_for(customer_id.encode(), self.partitions)
+            self._partitions[customer_id] = partition
+        return partition
 
     def _caught_up(self, _stream: str, ts_ms: int) -> bool:
         # A quiet stream that could still deliver something before ts_ms would be later than
@@ -180,9 +197,10 @@ class Replay:
         return ts_ms < self._frontier - self.lateness_ms
 
     def _release(self, final: bool = False) -> None:
-        """Release what the pipelines let through, the earliest head of all first: partitions
-        then progress together in event time, as a worker keeping up with its input does, and
-        a ring linking customers of several partitions sees them in event-time order."""
+        """Release what every pipeline lets through, the earliest head of all first, so that
+        what waited for a quiet stream (or for the end) goes in event-time order across
+        partitions, as a worker keeping up with its input would have sent it, and a ring
+        linking customers of several partitions sees them in that order."""
         caught_up, pipelines = self._caught_up, self.pipelines
         while True:
             best: PartitionPipeline | None = None
@@ -211,7 +229,7 @@ class Replay:
             customer = self.customer
             for link in self.rings.observe(step.event):
                 if customer is None or link.customer_id == customer:
-                    partition = partition_for(link.customer_id.encode(), self.partitions)
+                    partition = self._partition(link.customer_id)
                     self._emit(self.pipelines[partition].step_derived(link))
 
     def _count(self) -> None:
