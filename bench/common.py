@@ -116,7 +116,7 @@ class CatchUp:
 
 def run_until_consumed(
     command: list[str],
-    env: dict[str, str],
+    env: dict[str, str] | list[dict[str, str]],
     log_path: Path,
     kafka: str,
     group: str,
@@ -124,23 +124,32 @@ def run_until_consumed(
     total: int,
     poll_s: float = 0.5,
 ) -> CatchUp:
-    """Run ``python -m streamwatch COMMAND`` until ``group`` has committed ``total`` messages
-    of ``topics`` (30 minutes at most), then stop it."""
+    """Run ``python -m streamwatch COMMAND`` (or ``python COMMAND...`` when the command is a
+    script path) until ``group`` has committed ``total`` messages of ``topics`` (30 minutes at
+    most), then stop it. With a list of environments, one process per environment, all in the
+    group (peak memory: the largest)."""
     name = command[0]
+    argv = (
+        [sys.executable, *command]
+        if name.endswith(".py")
+        else [
+            sys.executable,
+            "-m",
+            "streamwatch",
+            *command,
+        ]
+    )
+    envs = env if isinstance(env, list) else [env]
     log = log_path.open("wb")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamwatch", *command],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    procs = [subprocess.Popen(argv, env=e, stdout=log, stderr=subprocess.STDOUT) for e in envs]
     first_at, first_done = None, 0
     try:
         while True:
             time.sleep(poll_s)
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited with {proc.returncode}; see {log_path}")
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with {proc.returncode}; see {log_path}")
             done = asyncio.run(committed(kafka, group, topics))
             now = time.perf_counter()
             if first_at is None and done > 0:
@@ -149,10 +158,12 @@ def run_until_consumed(
                 break
             if now - started > 1800:
                 raise SystemExit(f"{name} did not catch up in 30 min ({done}/{total})")
-        rss = process_peak_rss_mb(proc.pid)
+        rss = max(process_peak_rss_mb(proc.pid) for proc in procs)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
         log.close()
     assert first_at is not None
     return CatchUp(now - started, now - first_at, total - first_done, rss)

@@ -1,15 +1,18 @@
-"""Live throughput: events/s through the worker on the local broker, against a bare consumer.
+"""Live throughput: events/s through the worker, against a bare consumer and a bare Faust agent.
 
     bash deploy/services.sh up
     python bench/live_throughput.py [--events 200000]
 
-Uses a fresh topic prefix and consumer group, produces the first N events of the replay
-benchmark's generated file into the input topics (key = customer_id), then measures, one after
-the other in this run: (1) a bare aiokafka consumer reading those topics from the start to the
-end, nothing else; (2) ``streamwatch worker`` (a subprocess: decode, state table, core,
-transactional outputs, Redis view) consuming them until its committed offsets reach the end.
-Reports events/s for each (the worker's also excluding its start-up and first rebalance), their
-ratio, and the worker's peak memory; writes bench/out/live.json.
+Uses a fresh topic prefix, produces the first N events of the replay benchmark's generated file
+into the input topics (key = customer_id), then measures, one after the other in this run, each
+from the start of the topics with its own consumer group: (1) a bare aiokafka consumer reading
+them to the end, nothing else; (2) a bare Faust agent that only counts them
+(``bench/bare_faust.py``: the framework's own ceiling); (3) ``streamwatch worker`` (a subprocess:
+decode, partition pipelines, state table, core, transactional outputs, Redis view) until its
+committed offsets reach the end; (4) two workers in one group. Reports events/s for each (the
+Faust runs also after their first commit, which excludes start-up and the first rebalance), the
+worker's ratios to the bare consumer and to the bare Faust agent, and peak memory; writes
+bench/out/live.json.
 """
 
 from __future__ import annotations
@@ -112,6 +115,20 @@ def main() -> None:
     topics = [prefix + name for name in ("usage", "activity", "payments")]
     produce_s = asyncio.run(produce(args.kafka, prefix, lines))
     bare_s = asyncio.run(bare_consume(args.kafka, topics, len(lines)))
+    bare_faust = run_until_consumed(
+        [
+            str(Path(__file__).resolve().parent / "bare_faust.py"),
+            args.kafka,
+            f"{prefix}bare",
+            *topics,
+        ],
+        env,
+        OUT / "live-bare-faust.log",
+        args.kafka,
+        f"{prefix}bare",
+        topics,
+        len(lines),
+    )
     worker = run_until_consumed(
         ["worker", "--log-level", "warning"],
         env,
@@ -121,29 +138,63 @@ def main() -> None:
         topics,
         len(lines),
     )
-    rss = worker.peak_rss_mb
+    two_envs = [
+        {
+            **env,
+            "STREAMWATCH_APP_ID": f"{prefix}two",
+            "STREAMWATCH_DATA_DIR": str(OUT / f"live-data-{n}"),
+        }
+        for n in (1, 2)
+    ]
+    two = run_until_consumed(
+        ["worker", "--log-level", "warning"],
+        two_envs,
+        OUT / "live-two-workers.log",
+        args.kafka,
+        f"{prefix}two",
+        topics,
+        len(lines),
+    )
     bare_rate = len(lines) / bare_s
+    faust_rate, faust_steady = bare_faust.rates(len(lines))
     worker_rate, steady_rate = worker.rates(len(lines))
+    two_rate, two_steady = two.rates(len(lines))
     result = {
         "events": len(lines),
         "produce_events_per_s": round(len(lines) / produce_s),
         "bare_consumer_events_per_s": round(bare_rate),
+        "bare_faust_events_per_s_including_startup": round(faust_rate),
+        "bare_faust_events_per_s_steady": round(faust_steady),
         "worker_events_per_s_including_startup": round(worker_rate),
         "worker_events_per_s_steady": round(steady_rate),
+        "two_workers_events_per_s_including_startup": round(two_rate),
+        "two_workers_events_per_s_steady": round(two_steady),
         "worker_to_bare_ratio": round(steady_rate / bare_rate, 4),
-        "worker_peak_rss_mb": round(rss, 1),
+        "worker_to_bare_faust_ratio": round(steady_rate / faust_steady, 4),
+        "bare_faust_peak_rss_mb": round(bare_faust.peak_rss_mb, 1),
+        "worker_peak_rss_mb": round(worker.peak_rss_mb, 1),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "live.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"input: {len(lines):,} events in 3 topics x 4 partitions (prefix {prefix})")
-    print(f"{'phase':<34}{'events/s':>12}")
-    print(f"{'bare aiokafka consumer':<34}{bare_rate:>12,.0f}")
-    print(f"{'worker (from start-up)':<34}{worker_rate:>12,.0f}")
-    print(f"{'worker (steady, after first commit)':<34}{steady_rate:>12,.0f}")
+    print(f"{'phase':<44}{'events/s':>12}")
+    rows = [
+        ("bare aiokafka consumer", bare_rate),
+        ("bare Faust agent (from start-up)", faust_rate),
+        ("bare Faust agent (after first commit)", faust_steady),
+        ("worker (from start-up)", worker_rate),
+        ("worker (after first commit)", steady_rate),
+        ("two workers (from start-up)", two_rate),
+        ("two workers (after first commit)", two_steady),
+    ]
+    for label, rate in rows:
+        print(f"{label:<44}{rate:>12,.0f}")
     print(f"worker / bare consumer = {result['worker_to_bare_ratio']:.3f}")
-    print(f"worker peak RSS = {rss:.1f} MiB")
+    print(f"worker / bare Faust agent = {result['worker_to_bare_faust_ratio']:.3f}")
+    print(f"peak RSS: worker {worker.peak_rss_mb:.1f} MiB, ", end="")
+    print(f"bare Faust {bare_faust.peak_rss_mb:.1f} MiB")
 
 
 if __name__ == "__main__":
