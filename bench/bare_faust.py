@@ -36,7 +36,7 @@ def main() -> None:
             seen += 1
 
     app.agent(source, name="bare.count")(count)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
 
 
