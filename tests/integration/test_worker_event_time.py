@@ -67,7 +67,7 @@ async def test_a_backlog_is_processed_in_event_time_order_across_topics(
     # Produced topic by topic, usage first, all before the worker starts: a backlog.
     for events in (usage, activity, payments):
         await kafka.produce(events)
-    run_worker()
+    worker = run_worker()
     await kafka.wait_consumed(timeout=120)
 
     ordered = sorted([*usage, *activity, *payments], key=lambda e: (e["ts"], e["event_id"]))
@@ -78,3 +78,7 @@ async def test_a_backlog_is_processed_in_event_time_order_across_topics(
     assert sorted(
         (a["alert_id"], a["revision"], a["customer_id"], a["kind"], a["event_time"]) for a in live
     ) == sorted((a.alert_id, a.revision, a.customer_id, a.kind, a.event_time) for a in want)
+    records = list(worker.log_records())
+    assert any(r.get("event") == "alert" for r in records), "info lines are logged"
+    late = [r for r in records if r.get("event") == "late event"]
+    assert late == [], "replay of the same topics counts no late event, nor may the worker"
