@@ -30,7 +30,7 @@ from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Even
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
 from streamwatch.core.policy import Policy
-from streamwatch.core.state import CustomerState, OpenAlert
+from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
@@ -44,10 +44,15 @@ class Settings:
 
     allowed_lateness_s: int = 3600
     """Events older than the customer's newest event by more than this are counted as late."""
+    dedupe_margin_s: int = 3600
+    """Event ids are remembered for deduplication while the customer's watermark is less than
+    ``allowed_lateness_s`` plus this past the moment they arrived (see ``RecentIds``). Repeats
+    come from producer retries and redelivery, minutes apart."""
     dedupe_capacity: int = 1024
-    """How many recent event ids each customer remembers for deduplication. Repeats come from
-    producer retries and redelivery, minutes apart; the ids travel in every state snapshot
-    (the live changelog), so the window is kept to about a day of a busy customer's events."""
+    """The most event ids each customer remembers, whatever their age: a hard cap on the size
+    of the dedupe window in every state snapshot (the live changelog), 12 bytes an id. A real
+    event is taken for a duplicate with a chance of at most this over 2**64 (see
+    ``RecentIds``), and is then counted as one."""
     max_open_alerts: int = 64
 
 
@@ -115,6 +120,7 @@ class Core:
         )
         self.settings = settings or Settings()
         self._lateness_ms = self.settings.allowed_lateness_s * 1000
+        self._dedupe_window_s = self.settings.allowed_lateness_s + self.settings.dedupe_margin_s
         self._by_type: dict[str, tuple[Detector, ...]] = {
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
@@ -162,13 +168,10 @@ class Core:
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""
-        seen = state.seen
-        if event.event_id in seen:
+        key = id_key(event.event_id)
+        if state.seen.holds(key):
             state.duplicates += 1
             return _DUPLICATE
-        seen[event.event_id] = None
-        if len(seen) > self.settings.dedupe_capacity:
-            del seen[next(iter(seen))]
         state.events += 1
         late = False
         if event.ts_ms > state.watermark_ms:
@@ -176,6 +179,9 @@ class Core:
         elif event.ts_ms < state.watermark_ms - self._lateness_ms:
             state.late += 1
             late = True
+        state.seen.remember(
+            key, state.watermark_ms // 1000, self._dedupe_window_s, self.settings.dedupe_capacity
+        )
         found: list[tuple[Detector, Finding]] | None = None
         if self._timed and event.ts_ms - state.swept_ms >= SWEEP_MS:
             found = self._advance(state, event.ts_ms)

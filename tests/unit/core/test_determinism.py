@@ -5,9 +5,9 @@ stream builder in ``STREAMS`` below (``test_every_default_detector_has_a_stream`
 does). Each check also runs once over all default detectors together on all streams merged.
 
 Checks: the same stream twice gives the same decisions (wall clock aside); snapshot at event k,
-restore through orjson bytes, continue: the same decisions as without the restart; detectors are
-deterministic functions of (state, event) and their dumps are JSON that loads back; the input
-events are never mutated.
+restore through orjson bytes, continue: the same decisions as without the restart (also with a
+dedupe window tight enough to expire and push out ids); detectors are deterministic functions
+of (state, event) and their dumps are JSON that loads back; the input events are never mutated.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from streamwatch.core.detectors.base import Detector
 from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
-from streamwatch.core.engine import Core, Fleet, default_detectors
+from streamwatch.core.engine import Core, Fleet, Settings, default_detectors
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.rings import LINK_OPERATION, Rings, with_links
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
@@ -691,3 +691,44 @@ def test_links_derived_again_are_deduplicated_by_the_members() -> None:
     once = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(events))
     twice = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(with_links(events)))
     assert outcome_view(twice) == outcome_view(once)
+
+
+# --- a tight dedupe window ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
+def test_snapshot_restore_continue_with_a_tight_dedupe_window(where: float) -> None:
+    """Ids expire (a window of one hour past the customer's watermark) and are pushed out (at
+    most 8) across a restart exactly as without one."""
+    settings = Settings(allowed_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8)
+
+    def core() -> Core:
+        return Core(
+            policy=default_policy(),
+            detectors=[t() for t in CASES[-1].detector_types],
+            settings=settings,
+        )
+
+    events = merged_streams()
+    rng = random.Random(17)
+    # Repeats a few events later and a few days later: the first are caught, the second not.
+    for k in sorted(rng.sample(range(len(events)), 120), reverse=True):
+        events.insert(min(len(events), k + rng.randrange(1, 40)), events[k])
+    k = round(where * len(events))
+    uninterrupted_fleet = Fleet(core())
+    uninterrupted = run(uninterrupted_fleet, events)
+
+    before = Fleet(core())
+    first_part = run(before, events[:k])
+    blobs = {cid: orjson.dumps(before.core.snapshot(s)) for cid, s in before.states.items()}
+    after = Fleet(core())
+    after.states = {cid: after.core.restore(orjson.loads(blob)) for cid, blob in blobs.items()}
+    second_part = run(after, events[k:])
+
+    resumed = outcome_view(first_part)
+    for key, values in outcome_view(second_part).items():
+        resumed[key].extend(values)
+    assert resumed == outcome_view(uninterrupted)
+    assert after.states == uninterrupted_fleet.states
+    assert max(len(s.seen) for s in after.states.values()) == 8
+    assert sum(s.duplicates for s in after.states.values()) > 0
