@@ -131,6 +131,11 @@ class Core:
         self._ledger: PaymentsDetector | None = next(
             (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
         )
+        self._fresh: dict[str, dict[str, bytes]] = {
+            d.name: {k: orjson.dumps(v) for k, v in d.dump(d.new_state()).items()}
+            for d in self.detectors
+        }
+        """Each detector's dump of a fresh state, field by field, as JSON (see ``snapshot``)."""
 
     def money_at_risk(self, state: CustomerState) -> dict[str, Any] | None:
         """The customer's money at risk (unbilled usage plus unpaid invoices, less prepayments
@@ -154,14 +159,38 @@ class Core:
         )
 
     def snapshot(self, state: CustomerState) -> dict[str, Any]:
-        """The state as a JSON-ready dict (see ``restore``)."""
-        return state.snapshot({d.name: d.dump(state.detectors[d.name]) for d in self.detectors})
+        """The state as a JSON-ready dict (see ``restore``).
+
+        A detector's dump keeps only the top-level fields whose JSON differs from those of a
+        fresh state's dump, and a detector whose fields all match is left out: most customers
+        use few detectors. ``restore`` fills the rest in from a fresh dump, so a detector's
+        fresh state is part of the snapshot format: changing a field's value in ``new_state``
+        changes what snapshots that left the field out restore to.
+        """
+        fresh = self._fresh
+        detectors: dict[str, dict[str, Any]] = {}
+        for d in self.detectors:
+            unlike = fresh[d.name]
+            dumped = {
+                k: v
+                for k, v in d.dump(state.detectors[d.name]).items()
+                if unlike.get(k) != orjson.dumps(v)
+            }
+            if dumped:
+                detectors[d.name] = dumped
+        return state.snapshot(detectors)
 
     def restore(self, data: dict[str, Any]) -> CustomerState:
-        """A state from ``snapshot``; detectors added since start fresh."""
+        """A state from ``snapshot`` (of this version or the one before, see
+        ``CustomerState.restore``); fields and detectors a snapshot leaves out, such as
+        detectors added since, start fresh."""
         dumped = data.get("detectors", {})
         detectors = {
-            d.name: d.load(dumped[d.name]) if d.name in dumped else d.new_state()
+            d.name: d.load(
+                {k: orjson.loads(v) for k, v in self._fresh[d.name].items()} | dumped[d.name]
+            )
+            if d.name in dumped
+            else d.new_state()
             for d in self.detectors
         }
         return CustomerState.restore(data, detectors)

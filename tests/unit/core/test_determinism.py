@@ -6,8 +6,9 @@ does). Each check also runs once over all default detectors together on all stre
 
 Checks: the same stream twice gives the same decisions (wall clock aside); snapshot at event k,
 restore through orjson bytes, continue: the same decisions as without the restart (also with a
-dedupe window tight enough to expire and push out ids); detectors are deterministic functions
-of (state, event) and their dumps are JSON that loads back; the input events are never mutated.
+dedupe window tight enough to expire and push out ids, and from snapshots written by the
+previous state version); detectors are deterministic functions of (state, event) and their
+dumps are JSON that loads back; the input events are never mutated.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -693,7 +695,42 @@ def test_links_derived_again_are_deduplicated_by_the_members() -> None:
     assert outcome_view(twice) == outcome_view(once)
 
 
-# --- a tight dedupe window ------------------------------------------------------------------
+# --- snapshots of the previous version, and a tight dedupe window ----------------------------
+
+V1_SNAPSHOTS = Path(__file__).with_name("state_v1.jsonl")
+"""Snapshots written by STATE_VERSION 1 (the event ids themselves in ``seen``, the detectors'
+earlier dump forms): every customer of the all-default-detectors stream after its first 10%
+of events (965 of 9,648), one JSON object a line, as a running deployment's changelog holds
+them. Made by the code of that version with ``run(Fleet(case.core()), merged_streams()[:965])``
+and ``orjson.dumps(core.snapshot(state))`` per customer, in customer order."""
+V1_CUT = 965
+
+
+def test_version_1_snapshots_restore_and_continue_with_the_same_decisions() -> None:
+    case = CASES[-1]
+    events = merged_streams()
+    uninterrupted_fleet = Fleet(case.core())
+    run(uninterrupted_fleet, events[:V1_CUT])
+    expected = outcome_view(run(uninterrupted_fleet, events[V1_CUT:]))
+
+    snapshots = [orjson.loads(line) for line in V1_SNAPSHOTS.read_bytes().splitlines()]
+    assert {snapshot["v"] for snapshot in snapshots} == {1}
+    after = Fleet(case.core())
+    after.states = {s["customer_id"]: after.core.restore(s) for s in snapshots}
+    assert set(after.states) == {e.customer_id for e in events[:V1_CUT]}
+    for snapshot in snapshots:
+        # The ids a version-1 snapshot kept are still recognised as repeats.
+        seen = after.states[snapshot["customer_id"]].seen
+        assert all(event_id in seen for event_id in snapshot["seen"])
+    assert outcome_view(run(after, events[V1_CUT:])) == expected
+
+    def without_seen(fleet: Fleet) -> dict[str, Any]:
+        snaps = {cid: fleet.core.snapshot(s) for cid, s in fleet.states.items()}
+        for snap in snaps.values():
+            del snap["seen"]  # converted ids are taken as arrived at the cut: kept longer
+        return snaps
+
+    assert without_seen(after) == without_seen(uninterrupted_fleet)
 
 
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75])

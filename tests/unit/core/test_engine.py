@@ -27,6 +27,8 @@ from core_builders import (
 
 from streamwatch.core.codec import DecodeError, event_to_dict
 from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.budget import BudgetDetector
+from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.engine import ALERT_RETENTION_MS, Core, Settings
 from streamwatch.core.events import ActivityEvent, Event
@@ -498,6 +500,34 @@ def test_restore_starts_detectors_missing_from_the_snapshot_fresh() -> None:
     restored = core.restore(snapshot)
     assert restored.detectors["provider_notice"] == ProviderNoticeDetector().new_state()
     assert restored.detectors["budget_threshold"].amount == 1000 * 1_000_000
+
+
+def test_snapshot_leaves_out_what_a_fresh_state_holds() -> None:
+    core = Core()
+    fresh = core.new_state("cust-1")
+    assert core.snapshot(fresh)["detectors"] == {}
+    assert core.restore(orjson.loads(orjson.dumps(core.snapshot(fresh)))) == fresh
+    core = Core(detectors=[BudgetDetector(), ProviderNoticeDetector(), NetworkAbuseDetector()])
+    state = core.new_state("cust-1")
+    core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
+    dumped = core.snapshot(state)["detectors"]
+    assert set(dumped) == {"budget_threshold", "network_abuse"}
+    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months"}
+    assert set(dumped["network_abuse"]) == {"first_ms"}
+    assert core.restore(orjson.loads(orjson.dumps(core.snapshot(state)))) == state
+
+
+def test_snapshot_keeps_a_field_unlike_the_fresh_one_in_type_or_sign() -> None:
+    """0.0 and 0, -0.0 and 0.0, False and 0 are equal in Python but not alike in JSON; a field
+    holding one where a fresh state holds the other is kept."""
+    core = Core(detectors=[ScriptedDetector()])
+    state = core.new_state("cust-1")
+    for value in (0.0, -0.0, False, 0):
+        state.detectors["scripted"] = {"seen": value}
+        snapshot = orjson.loads(orjson.dumps(core.snapshot(state)))
+        restored = core.restore(snapshot).detectors["scripted"]["seen"]
+        assert (type(restored), repr(restored)) == (type(value), repr(value))
+        assert ("scripted" in snapshot["detectors"]) is (repr(value) != "0")
 
 
 # --- purity -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 from streamwatch.core.events import Event, Severity
@@ -58,6 +58,26 @@ class Detector(Protocol):
     def load(self, data: dict[str, Any]) -> Any:
         """The inverse of ``dump``."""
         ...
+
+
+def defaults_of(cls: type[Any]) -> tuple[Any, ...]:
+    """The defaults of a dataclass's fields, in order (``MISSING`` for fields without a plain
+    default), for ``trimmed``."""
+    return tuple(f.default for f in fields(cls))
+
+
+def trimmed(values: list[Any], defaults: tuple[Any, ...]) -> list[Any]:
+    """A dataclass's field values in order (a compact dump) without the trailing ones that
+    equal their default, type and sign alike (0 is not 0.0 or False; -0.0 is not 0.0): the
+    dataclass built from what is left, positionally, has them back."""
+    end = len(values)
+    while end and defaults[end - 1] is not MISSING and _same(values[end - 1], defaults[end - 1]):
+        end -= 1
+    return values[:end]
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and repr(value) == repr(default)
 
 
 class TimedDetector(Detector, Protocol):

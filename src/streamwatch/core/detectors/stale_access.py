@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Finding, defaults_of, trimmed
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
@@ -74,6 +74,7 @@ class StaleState:
 
 
 _FIELDS: Final = tuple(f.name for f in fields(Principal))
+_DEFAULTS: Final = defaults_of(Principal)
 
 
 class StaleAccessDetector:
@@ -141,9 +142,11 @@ class StaleAccessDetector:
         return findings
 
     def dump(self, state: StaleState) -> dict[str, Any]:
+        """A principal is its fields in order, less the trailing ones at their default."""
         return {
             "principals": {
-                name: [getattr(p, f) for f in _FIELDS] for name, p in state.principals.items()
+                name: trimmed([getattr(p, f) for f in _FIELDS], _DEFAULTS)
+                for name, p in state.principals.items()
             },
             "due_ms": state.due_ms,
         }
