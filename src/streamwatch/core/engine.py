@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
-from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
+from streamwatch.core.detectors.base import Detector, Finding, RetainingDetector, TimedDetector
 from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
@@ -54,6 +54,9 @@ class Settings:
     event is taken for a duplicate with a chance of at most this over 2**64 (see
     ``RecentIds``), and is then counted as one."""
     max_open_alerts: int = 64
+    forget_after_s: int = 90 * 86400
+    """A customer with no event for longer than this (event time) may be forgotten, when
+    nothing in its state must still age; see ``Core.forgettable``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,11 @@ class Core:
         }
         self._timed: tuple[TimedDetector, ...] = tuple(
             cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
+        )
+        self._retaining: tuple[RetainingDetector, ...] = tuple(
+            cast(RetainingDetector, d)
+            for d in self.detectors
+            if callable(getattr(d, "retains", None))
         )
         self._ledger: PaymentsDetector | None = next(
             (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
@@ -224,6 +232,33 @@ class Core:
         if found is None:
             return _LATE if late else NOTHING
         return self._decide(state, found, now_ms, late)
+
+    def forgettable(self, state: CustomerState, until_ms: int) -> bool:
+        """Whether the customer's state may be dropped at event time ``until_ms``: the
+        customer sent nothing for longer than ``Settings.forget_after_s`` and nothing in its
+        state must still age. Call it after sweeping the customer to ``until_ms``; a customer
+        dropped and heard from again starts afresh (``new_state``).
+
+        Kept are customers with: a restrictive rung (a request in effect needs its resume; one
+        lifted before gives the next request a new id, see ``Rung``); a policy cooldown still
+        running; an alert younger than ``ALERT_RETENTION_MS`` (it may still be amended); and
+        anything a detector ``retains`` (see ``RetainingDetector``: money owed and collections
+        to come in the payment ledger, principals yet to turn inactive in stale_access).
+        """
+        if until_ms - state.watermark_ms <= self.settings.forget_after_s * 1000:
+            return False
+        if state.rungs:
+            return False
+        cooldowns = state.cooldowns
+        for rule in self.policy.rules:
+            last = cooldowns.get(rule.id)
+            if last is not None and until_ms - last < rule.cooldown_s * 1000:
+                return False
+        horizon = until_ms - ALERT_RETENTION_MS
+        if any(alert.event_time_ms >= horizon for alert in state.alerts.values()):
+            return False
+        detectors = state.detectors
+        return not any(d.retains(detectors[d.name], until_ms) for d in self._retaining)
 
     def sweep(self, state: CustomerState, until_ms: int, now_ms: int) -> Decisions:
         """Advance the timed detectors to the last hour mark at or before ``until_ms`` (event

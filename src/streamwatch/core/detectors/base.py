@@ -60,6 +60,20 @@ class Detector(Protocol):
         ...
 
 
+class RetainingDetector(Detector, Protocol):
+    """A detector whose state can hold what must not be forgotten with a quiet customer: money
+    owed, a timer still to fire (see ``Core.forgettable``).
+
+    Implementing ``retains`` is optional; a detector without it never keeps a customer. It must
+    be cheap (it is asked of every quiet customer at hour-mark sweeps) and change nothing.
+    """
+
+    def retains(self, state: Any, until_ms: int) -> bool:
+        """Whether the state, at event time ``until_ms`` (after the sweep to it), still holds
+        something that must age or be settled, so that the customer must be kept."""
+        ...
+
+
 def defaults_of(cls: type[Any]) -> tuple[Any, ...]:
     """The defaults of a dataclass's fields, in order (``MISSING`` for fields without a plain
     default), for ``trimmed``."""

@@ -141,6 +141,13 @@ class StaleAccessDetector:
         self._reschedule(state)
         return findings
 
+    def retains(self, state: StaleState, until_ms: int) -> bool:  # noqa: ARG002
+        """While a principal has yet to turn inactive: a quiet account's users are flagged
+        ``inactive_days`` after their last activity, and that must not be skipped by forgetting
+        the account. Open inactive findings do not keep it (a wholly quiet account would be
+        kept for ever); they stay as raised."""
+        return state.due_ms is not None
+
     def dump(self, state: StaleState) -> dict[str, Any]:
         """A principal is its fields in order, less the trailing ones at their default."""
         return {
