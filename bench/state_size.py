@@ -1,6 +1,6 @@
 """State size: snapshot bytes per customer, what makes them up, and changelog bytes per input byte.
 
-    python bench/state_size.py [--seed 7] [--customers 200] [--days 60] [--commit-every 1000]
+    python bench/state_size.py [--seed 7] [--customers 200] [--days 60] [--commit-every 1000 ...]
 
 A seeded stream with every kind of incident and the benign look-alikes (as the demo generates,
 with redelivered duplicates) is replayed through the full core with ring linking, as
@@ -13,7 +13,8 @@ with redelivered duplicates) is replayed through the full core with ring linking
   changed once per commit (about a second). Here a commit happens every ``--commit-every``
   input lines; the changelog is the sum over commits of the snapshot bytes of the customers
   whose snapshot differs from the one last written, divided by the input's bytes (the raw
-  JSON lines).
+  JSON lines). Several intervals may be given: the figure depends on how many of a
+  customer's events one commit covers.
 
 Also a digest of the alerts and requests (with a fixed clock), so that a change meant to shrink
 state can show it changed no decision: the digest must stay the same.
@@ -72,7 +73,7 @@ def quantile(ordered: list[int], q: float) -> int:
     return ordered[max(0, -(-round(q * 100) * len(ordered) // 100) - 1)]
 
 
-def measure(seed: int, customers: int, days: int, commit_every: int) -> dict[str, Any]:
+def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[str, Any]:
     import orjson
 
     from streamwatch.config import build_core
@@ -94,28 +95,32 @@ def measure(seed: int, customers: int, days: int, commit_every: int) -> dict[str
     core = build_core()
     sink = ListSink()
     replay = Replay(core, sink, clock=lambda: 0)
-    written: dict[str, bytes] = {}
-    changelog = {"bytes": 0, "records": 0, "commits": 0}
+    written: dict[int, dict[str, bytes]] = {every: {} for every in intervals}
+    changelogs = {every: {"bytes": 0, "records": 0, "commits": 0} for every in intervals}
 
-    def commit() -> None:
-        """Write the snapshot of every customer whose snapshot changed since the last commit."""
-        changelog["commits"] += 1
-        for customer, state in replay.fleet.states.items():
-            blob = orjson.dumps(core.snapshot(state))
-            if written.get(customer) != blob:
-                written[customer] = blob
-                changelog["bytes"] += len(blob)
-                changelog["records"] += 1
+    def commit(due: list[int]) -> None:
+        """Write the snapshot of every customer whose snapshot changed since the last commit,
+        for each interval in ``due``."""
+        blobs = {c: orjson.dumps(core.snapshot(s)) for c, s in replay.fleet.states.items()}
+        for every in due:
+            last, changelog = written[every], changelogs[every]
+            changelog["commits"] += 1
+            for customer, blob in blobs.items():
+                if last.get(customer) != blob:
+                    last[customer] = blob
+                    changelog["bytes"] += len(blob)
+                    changelog["records"] += 1
 
     def committing() -> Iterator[tuple[bytes, int]]:
         for n, line in enumerate(lines, 1):
             yield line, n
-            if n % commit_every == 0:
-                commit()
+            due = [every for every in intervals if n % every == 0]
+            if due:
+                commit(due)
 
     with Timer() as timer:
         stats = replay.run([Source(committing(), lambda n: {"line": n})])
-        commit()
+        commit(intervals)
 
     digest = hashlib.sha256()
     for item in (*sink.alerts, *sink.requests):
@@ -162,11 +167,14 @@ def measure(seed: int, customers: int, days: int, commit_every: int) -> dict[str
         "by_key": table(by_key, 20),
         "by_detector": table(by_detector, 20),
         "by_field": table(by_field, 15),
-        "commit_every": commit_every,
-        "changelog": {
-            **changelog,
-            "bytes_per_input_byte": round(changelog["bytes"] / input_bytes, 3),
-        },
+        "changelog": [
+            {
+                "commit_every": every,
+                **changelog,
+                "bytes_per_input_byte": round(changelog["bytes"] / input_bytes, 3),
+            }
+            for every, changelog in changelogs.items()
+        ],
     }
 
 
@@ -175,9 +183,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--commit-every", type=int, default=1000)
+    parser.add_argument("--commit-every", type=int, nargs="+", default=[1000])
     args = parser.parse_args()
-    f = measure(args.seed, args.customers, args.days, args.commit_every)
+    f = measure(args.seed, args.customers, args.days, sorted(set(args.commit_every)))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "state_size.json").write_text(json.dumps(f, indent=2) + "\n")
     print(
@@ -197,12 +205,18 @@ def main() -> None:
         print(f"\n{title} (bytes per customer, share of all snapshot bytes):")
         for row in rows:
             print(f"  {row['name']:<36} {row['bytes_per_customer']:>8,} {row['share']:>7.1%}")
-    s, c = f["state_bytes"], f["changelog"]
+    print()
+    for c in f["changelog"]:
+        print(
+            f"changelog at a commit every {c['commit_every']:,} lines: "
+            f"{c['bytes'] / 1e6:.1f} MB in {c['records']:,} records over {c['commits']:,} "
+            f"commits, {c['bytes_per_input_byte']:.3f} bytes per input byte"
+        )
+    s = f["state_bytes"]
     print(
-        f"\nstate bytes per customer: median {s['median']:,.0f}, p99 {s['p99']:,}, "
-        f"max {s['max']:,}; changelog {c['bytes'] / 1e6:.1f} MB in {c['records']:,} records "
-        f"over {c['commits']:,} commits of {f['commit_every']} lines: "
-        f"{c['bytes_per_input_byte']:.3f} bytes per input byte"
+        f"state bytes per customer: median {s['median']:,.0f}, p99 {s['p99']:,}, "
+        f"max {s['max']:,}; changelog {f['changelog'][0]['bytes_per_input_byte']:.3f} bytes "
+        f"per input byte (a commit every {f['changelog'][0]['commit_every']:,} lines)"
     )
 
 
