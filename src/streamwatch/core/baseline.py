@@ -30,7 +30,9 @@ restores exactly.
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -42,6 +44,8 @@ FLAG_SCORE: Final = 0.3
 """A value scoring at or above this is anomalous: callers do not learn it (score, decide, learn)."""
 
 _EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday (Monday = 0)
+_STATS: Final = 5
+"""hi, lo, centre, resid, resid_hi"""
 
 
 def bucket_of(hour: int, weekday: int) -> int:
@@ -96,14 +100,36 @@ class Baseline:
     buckets: list[float | None] = field(default_factory=lambda: [None] * BUCKETS)
 
     def dump(self) -> list[Any]:
-        """A compact JSON-ready form: ``[n, hi, lo, centre, resid, resid_hi, buckets]``."""
-        return [self.n, self.hi, self.lo, self.centre, self.resid, self.resid_hi, self.buckets]
+        """A compact JSON-ready form: ``[n, held, floats]``.
+
+        ``held`` has bit ``b`` set when bucket ``b`` has a mean; ``floats`` is the base64 of
+        little-endian IEEE doubles: hi, lo, centre, resid, resid_hi, then the means of the held
+        buckets in bucket order. Binary doubles restore exactly (non-finite ones too) in 11
+        characters, where their JSON text takes up to 24.
+        """
+        held = 0
+        values = [self.hi, self.lo, self.centre, self.resid, self.resid_hi]
+        for b, mean in enumerate(self.buckets):
+            if mean is not None:
+                held |= 1 << b
+                values.append(mean)
+        packed = struct.pack(f"<{len(values)}d", *values)
+        return [self.n, held, base64.b64encode(packed).decode("ascii")]
 
     @classmethod
     def load(cls, data: list[Any]) -> Baseline:
-        """The inverse of ``dump``."""
-        n, hi, lo, centre, resid, resid_hi, buckets = data
-        return cls(n, hi, lo, centre, resid, resid_hi, list(buckets))
+        """The inverse of ``dump``; also reads the earlier form
+        ``[n, hi, lo, centre, resid, resid_hi, buckets]`` (JSON floats, None for no mean)."""
+        if len(data) == 7:
+            n, hi, lo, centre, resid, resid_hi, buckets = data
+            return cls(n, hi, lo, centre, resid, resid_hi, list(buckets))
+        n, held, packed = data
+        raw = base64.b64decode(packed, validate=True)
+        values = struct.unpack(f"<{len(raw) // 8}d", raw)
+        hi, lo, centre, resid, resid_hi = values[:_STATS]
+        means = iter(values[_STATS:])
+        buckets = [next(means) if held >> b & 1 else None for b in range(BUCKETS)]
+        return cls(n, hi, lo, centre, resid, resid_hi, buckets)
 
 
 class Novelty(NamedTuple):

@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
-from streamwatch.core.detectors.base import Detector, Finding, TimedDetector
+from streamwatch.core.detectors.base import Detector, Finding, RetainingDetector, TimedDetector
 from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
@@ -30,7 +30,7 @@ from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Even
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import Indicators
 from streamwatch.core.policy import Policy
-from streamwatch.core.state import CustomerState, OpenAlert
+from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
@@ -44,11 +44,19 @@ class Settings:
 
     allowed_lateness_s: int = 3600
     """Events older than the customer's newest event by more than this are counted as late."""
+    dedupe_margin_s: int = 3600
+    """Event ids are remembered for deduplication while the customer's watermark is less than
+    ``allowed_lateness_s`` plus this past the moment they arrived (see ``RecentIds``). Repeats
+    come from producer retries and redelivery, minutes apart."""
     dedupe_capacity: int = 1024
-    """How many recent event ids each customer remembers for deduplication. Repeats come from
-    producer retries and redelivery, minutes apart; the ids travel in every state snapshot
-    (the live changelog), so the window is kept to about a day of a busy customer's events."""
+    """The most event ids each customer remembers, whatever their age: a hard cap on the size
+    of the dedupe window in every state snapshot (the live changelog), 12 bytes an id. A real
+    event is taken for a duplicate with a chance of at most this over 2**64 (see
+    ``RecentIds``), and is then counted as one."""
     max_open_alerts: int = 64
+    forget_after_s: int = 90 * 86400
+    """A customer with no event for longer than this (event time) may be forgotten, when
+    nothing in its state must still age; see ``Core.forgettable``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,7 @@ class Core:
         )
         self.settings = settings or Settings()
         self._lateness_ms = self.settings.allowed_lateness_s * 1000
+        self._dedupe_window_s = self.settings.allowed_lateness_s + self.settings.dedupe_margin_s
         self._by_type: dict[str, tuple[Detector, ...]] = {
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
@@ -122,9 +131,19 @@ class Core:
         self._timed: tuple[TimedDetector, ...] = tuple(
             cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
         )
+        self._retaining: tuple[RetainingDetector, ...] = tuple(
+            cast(RetainingDetector, d)
+            for d in self.detectors
+            if callable(getattr(d, "retains", None))
+        )
         self._ledger: PaymentsDetector | None = next(
             (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
         )
+        self._fresh: dict[str, dict[str, bytes]] = {
+            d.name: {k: orjson.dumps(v) for k, v in d.dump(d.new_state()).items()}
+            for d in self.detectors
+        }
+        """Each detector's dump of a fresh state, field by field, as JSON (see ``snapshot``)."""
 
     def money_at_risk(self, state: CustomerState) -> dict[str, Any] | None:
         """The customer's money at risk (unbilled usage plus unpaid invoices, less prepayments
@@ -148,27 +167,48 @@ class Core:
         )
 
     def snapshot(self, state: CustomerState) -> dict[str, Any]:
-        """The state as a JSON-ready dict (see ``restore``)."""
-        return state.snapshot({d.name: d.dump(state.detectors[d.name]) for d in self.detectors})
+        """The state as a JSON-ready dict (see ``restore``).
+
+        A detector's dump keeps only the top-level fields whose JSON differs from those of a
+        fresh state's dump, and a detector whose fields all match is left out: most customers
+        use few detectors. ``restore`` fills the rest in from a fresh dump, so a detector's
+        fresh state is part of the snapshot format: changing a field's value in ``new_state``
+        changes what snapshots that left the field out restore to.
+        """
+        fresh = self._fresh
+        detectors: dict[str, dict[str, Any]] = {}
+        for d in self.detectors:
+            unlike = fresh[d.name]
+            dumped = {
+                k: v
+                for k, v in d.dump(state.detectors[d.name]).items()
+                if unlike.get(k) != orjson.dumps(v)
+            }
+            if dumped:
+                detectors[d.name] = dumped
+        return state.snapshot(detectors)
 
     def restore(self, data: dict[str, Any]) -> CustomerState:
-        """A state from ``snapshot``; detectors added since start fresh."""
+        """A state from ``snapshot`` (of this version or the one before, see
+        ``CustomerState.restore``); fields and detectors a snapshot leaves out, such as
+        detectors added since, start fresh."""
         dumped = data.get("detectors", {})
         detectors = {
-            d.name: d.load(dumped[d.name]) if d.name in dumped else d.new_state()
+            d.name: d.load(
+                {k: orjson.loads(v) for k, v in self._fresh[d.name].items()} | dumped[d.name]
+            )
+            if d.name in dumped
+            else d.new_state()
             for d in self.detectors
         }
         return CustomerState.restore(data, detectors)
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""
-        seen = state.seen
-        if event.event_id in seen:
+        key = id_key(event.event_id)
+        if state.seen.holds(key):
             state.duplicates += 1
             return _DUPLICATE
-        seen[event.event_id] = None
-        if len(seen) > self.settings.dedupe_capacity:
-            del seen[next(iter(seen))]
         state.events += 1
         late = False
         if event.ts_ms > state.watermark_ms:
@@ -176,6 +216,9 @@ class Core:
         elif event.ts_ms < state.watermark_ms - self._lateness_ms:
             state.late += 1
             late = True
+        state.seen.remember(
+            key, state.watermark_ms // 1000, self._dedupe_window_s, self.settings.dedupe_capacity
+        )
         found: list[tuple[Detector, Finding]] | None = None
         if self._timed and event.ts_ms - state.swept_ms >= SWEEP_MS:
             found = self._advance(state, event.ts_ms)
@@ -189,6 +232,33 @@ class Core:
         if found is None:
             return _LATE if late else NOTHING
         return self._decide(state, found, now_ms, late)
+
+    def forgettable(self, state: CustomerState, until_ms: int) -> bool:
+        """Whether the customer's state may be dropped at event time ``until_ms``: the
+        customer sent nothing for longer than ``Settings.forget_after_s`` and nothing in its
+        state must still age. Call it after sweeping the customer to ``until_ms``; a customer
+        dropped and heard from again starts afresh (``new_state``).
+
+        Kept are customers with: a restrictive rung (a request in effect needs its resume; one
+        lifted before gives the next request a new id, see ``Rung``); a policy cooldown still
+        running; an alert younger than ``ALERT_RETENTION_MS`` (it may still be amended); and
+        anything a detector ``retains`` (see ``RetainingDetector``: money owed and collections
+        to come in the payment ledger, principals yet to turn inactive in stale_access).
+        """
+        if until_ms - state.watermark_ms <= self.settings.forget_after_s * 1000:
+            return False
+        if state.rungs:
+            return False
+        cooldowns = state.cooldowns
+        for rule in self.policy.rules:
+            last = cooldowns.get(rule.id)
+            if last is not None and until_ms - last < rule.cooldown_s * 1000:
+                return False
+        horizon = until_ms - ALERT_RETENTION_MS
+        if any(alert.event_time_ms >= horizon for alert in state.alerts.values()):
+            return False
+        detectors = state.detectors
+        return not any(d.retains(detectors[d.name], until_ms) for d in self._retaining)
 
     def sweep(self, state: CustomerState, until_ms: int, now_ms: int) -> Decisions:
         """Advance the timed detectors to the last hour mark at or before ``until_ms`` (event

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from streamwatch.core.detectors.base import defaults_of, trimmed
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
@@ -182,12 +183,23 @@ def exposure(state: PaymentsState) -> dict[str, Any] | None:
     }
 
 
+def _month(key: str, fields: list[Any]) -> MonthUsage:
+    return MonthUsage(*month_bounds_ms(key), *fields[-4:])
+
+
 def _money(micros: int) -> float:
     return round(micros / MICROS, 2)
 
 
+_INVOICE_DEFAULTS: Final = defaults_of(Invoice)
+
+
 def dump_state(state: PaymentsState) -> dict[str, Any]:
-    """The ledger as a JSON-ready dict."""
+    """The ledger as a JSON-ready dict.
+
+    A month is ``[micros, first_ms, last_end_ms, billed]`` (its bounds follow from its key); an
+    invoice lists ``Invoice``'s fields in order, without the trailing ones at their default.
+    """
     return {
         "currency": state.currency,
         "last_ms": state.last_ms,
@@ -202,24 +214,26 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         "unpaid_usage": state.unpaid_usage,
         "ubp": state.ubp,
         "months": {
-            key: [m.start_ms, m.end_ms, m.micros, m.first_ms, m.last_end_ms, m.billed]
-            for key, m in state.months.items()
+            key: [m.micros, m.first_ms, m.last_end_ms, m.billed] for key, m in state.months.items()
         },
         "credit": state.credit,
         "invoices": {
-            key: [
-                inv.amount,
-                inv.paid,
-                inv.due_ms,
-                inv.since_ms,
-                inv.failures,
-                inv.failure_reason,
-                inv.failure_severity,
-                inv.stage,
-                inv.bucket,
-                inv.raised_days,
-                inv.next_ms,
-            ]
+            key: trimmed(
+                [
+                    inv.amount,
+                    inv.paid,
+                    inv.due_ms,
+                    inv.since_ms,
+                    inv.failures,
+                    inv.failure_reason,
+                    inv.failure_severity,
+                    inv.stage,
+                    inv.bucket,
+                    inv.raised_days,
+                    inv.next_ms,
+                ],
+                _INVOICE_DEFAULTS,
+            )
             for key, inv in state.invoices.items()
         },
         "next_ms": state.next_ms,
@@ -228,7 +242,8 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
 
 
 def load_state(data: dict[str, Any]) -> PaymentsState:
-    """The inverse of ``dump_state``."""
+    """The inverse of ``dump_state``; also reads the earlier form, whose months began with
+    their bounds and whose invoices listed every field."""
     signup_ms, signup_country = data["signup"]
     chargeable, risky, ubp_seen = data["flags"]
     return PaymentsState(
@@ -244,7 +259,7 @@ def load_state(data: dict[str, Any]) -> PaymentsState:
         unpaid_usage=data["unpaid_usage"],
         ubp=data["ubp"],
         ubp_seen=ubp_seen,
-        months={key: MonthUsage(*fields) for key, fields in data["months"].items()},
+        months={key: _month(key, fields) for key, fields in data["months"].items()},
         credit=data["credit"],
         invoices={key: Invoice(*fields) for key, fields in data["invoices"].items()},
         next_ms=data["next_ms"],

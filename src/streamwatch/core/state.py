@@ -2,14 +2,123 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any, Final
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
+"""Version 2 keeps hashed event ids (``RecentIds``) where version 1 kept the ids themselves;
+``CustomerState.restore`` reads both."""
+
+_READS: Final = frozenset({1, STATE_VERSION})
 
 
 class StateVersionError(ValueError):
     """A snapshot was written by an incompatible version; rebuild state by replaying the topics."""
+
+
+def id_key(event_id: str) -> int:
+    """The 64-bit key ``RecentIds`` keeps for an event id: the first 8 bytes, big-endian, of the
+    id's BLAKE2b digest. Stable across processes, machines and versions (unlike ``hash``)."""
+    digest = blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+_ENTRY: Final = struct.Struct(">QI")
+_MAX_AGE_S: Final = 2**32 - 1
+
+
+class RecentIds:
+    """The event ids a customer sent recently, for deduplication: bounded in time and in count.
+
+    Each id is kept as its 64-bit ``id_key`` with the second of the customer's event time (its
+    watermark) at which it arrived. Repeats (producer retries, redelivery) arrive within
+    minutes of the original, so an id is kept while the watermark is less than ``window_s``
+    past that second (the engine uses the allowed lateness plus a margin, see
+    ``Settings.dedupe_margin_s``), and at most ``capacity`` ids are kept (oldest go first).
+    Since the watermark never goes back, arrival order is time order: expiry and the cap both
+    drop from the front. An id is judged against every id kept, whatever the event's own ts,
+    so a late event's redelivery is caught too.
+
+    What it can get wrong, and how it shows:
+
+    - a real event taken for a duplicate, when its key equals a kept key of another id: with
+      at most ``capacity`` keys kept, at most ``capacity / 2**64`` per event (about 5.6e-17
+      for 1,024; one in 1.8e16 events of a customer at the cap, i.e. once in some 570 years
+      at a million events a second). Such an event is not dropped silently: it is counted as
+      a duplicate (``CustomerState.duplicates``, ``Decisions.duplicate``), like any other;
+    - a repeat arriving after its id expired or was pushed out by the cap is processed again,
+      as before this structure (it is then usually counted late as well).
+
+    In a snapshot it is one base64 string of 12-byte entries, oldest first: the key (8 bytes,
+    big-endian) and the age in seconds behind the watermark's second (4 bytes, big-endian).
+    Ages are whole seconds in memory too, so a restored set expires exactly like the original.
+    """
+
+    __slots__ = ("_keys", "_order")
+
+    def __init__(self, entries: Iterable[tuple[int, int]] = ()) -> None:
+        self._order: deque[tuple[int, int]] = deque()
+        """(second it arrived at, key), oldest first."""
+        self._keys: set[int] = set()
+        for at_s, key in entries:
+            if key not in self._keys:
+                self._keys.add(key)
+                self._order.append((at_s, key))
+
+    def __contains__(self, event_id: object) -> bool:
+        return isinstance(event_id, str) and id_key(event_id) in self._keys
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecentIds):
+            return NotImplemented
+        return self._order == other._order
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RecentIds({len(self._order)} ids)"
+
+    def holds(self, key: int) -> bool:
+        """Whether ``key`` (an ``id_key``) is kept."""
+        return key in self._keys
+
+    def remember(self, key: int, at_s: int, window_s: int, capacity: int) -> None:
+        """Keep ``key`` as arrived at second ``at_s`` (the customer's watermark, which never
+        goes back), then forget ids older than ``at_s - window_s`` and beyond ``capacity``."""
+        order, keys = self._order, self._keys
+        if key not in keys:
+            keys.add(key)
+            order.append((at_s, key))
+        horizon = at_s - window_s
+        while order and (order[0][0] < horizon or len(order) > capacity):
+            keys.discard(order.popleft()[1])
+
+    def dump(self, watermark_s: int) -> str:
+        """The snapshot form (see the class docstring), ages taken behind ``watermark_s``."""
+        pack = _ENTRY.pack
+        raw = b"".join(
+            pack(key, min(max(watermark_s - at_s, 0), _MAX_AGE_S)) for at_s, key in self._order
+        )
+        return base64.b64encode(raw).decode("ascii")
+
+    @classmethod
+    def load(cls, data: str, watermark_s: int) -> RecentIds:
+        """The inverse of ``dump``."""
+        raw = base64.b64decode(data, validate=True)
+        return cls((watermark_s - age, key) for key, age in _ENTRY.iter_unpack(raw))
+
+    @classmethod
+    def of_ids(cls, event_ids: Iterable[str], at_s: int) -> RecentIds:
+        """Ids kept by a version-1 snapshot (oldest first), as arrived at second ``at_s``."""
+        return cls((at_s, id_key(event_id)) for event_id in event_ids)
 
 
 @dataclass(slots=True)
@@ -43,7 +152,8 @@ class Rung:
 class CustomerState:
     """Everything the core keeps for one customer.
 
-    ``seen`` holds recent event ids (insertion-ordered, capped) for deduplication; ``detectors``
+    ``seen`` holds recent event ids (hashed, bounded in time and count) for deduplication;
+    ``detectors``
     maps detector name to that detector's state object; ``cooldowns`` maps policy rule id to the
     event time it last acted; ``rungs`` maps the id of each policy rule that made a restrictive
     request (require_prepayment, restrict, suspend) to the alerts holding its rung.
@@ -51,7 +161,7 @@ class CustomerState:
 
     customer_id: str
     watermark_ms: int = 0
-    seen: dict[str, None] = field(default_factory=dict)
+    seen: RecentIds = field(default_factory=RecentIds)
     detectors: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
     cooldowns: dict[str, int] = field(default_factory=dict)
@@ -78,7 +188,7 @@ class CustomerState:
             "v": STATE_VERSION,
             "customer_id": self.customer_id,
             "watermark_ms": self.watermark_ms,
-            "seen": list(self.seen),
+            "seen": self.seen.dump(self.watermark_ms // 1000),
             "detectors": detectors,
             "alerts": {
                 alert_id: [
@@ -100,16 +210,26 @@ class CustomerState:
 
     @classmethod
     def restore(cls, data: dict[str, Any], detectors: dict[str, Any]) -> CustomerState:
-        """The inverse of ``snapshot``; raises StateVersionError on another version."""
-        if data.get("v") != STATE_VERSION:
+        """The inverse of ``snapshot``; raises StateVersionError on another version.
+
+        Reads version 1 too (what a running deployment's changelog holds): the event ids it
+        kept are hashed and taken as arrived at its watermark, so they expire one window
+        after the customer's next events."""
+        version = data.get("v")
+        if type(version) is not int or version not in _READS:
             raise StateVersionError(
-                f"state snapshot version {data.get('v')!r}, this build reads {STATE_VERSION}"
+                f"state snapshot version {version!r}, this build reads 1 to {STATE_VERSION}"
             )
         events, duplicates, late = data["counters"]
+        watermark_ms = data["watermark_ms"]
+        if version == 1:
+            seen = RecentIds.of_ids(data["seen"], watermark_ms // 1000)
+        else:
+            seen = RecentIds.load(data["seen"], watermark_ms // 1000)
         return cls(
             customer_id=data["customer_id"],
-            watermark_ms=data["watermark_ms"],
-            seen=dict.fromkeys(data["seen"]),
+            watermark_ms=watermark_ms,
+            seen=seen,
             detectors=detectors,
             alerts={alert_id: OpenAlert(*fields) for alert_id, fields in data["alerts"].items()},
             cooldowns=dict(data["cooldowns"]),

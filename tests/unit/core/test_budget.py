@@ -308,6 +308,21 @@ def test_dump_and_load_round_trip_the_state() -> None:
     assert loaded is not state
 
 
+def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_form() -> None:
+    detector = BudgetDetector()
+    state = detector.new_state()
+    observe_all(spend_stream([100, 900]), state)
+    dumped = detector.dump(state)
+    assert all(len(fields) == 3 for fields in dumped["months"].values())
+    earlier = {
+        **dumped,
+        "months": {
+            key: [m.start_ms, m.end_ms, *dumped["months"][key]] for key, m in state.months.items()
+        },
+    }
+    assert detector.load(earlier) == state
+
+
 def test_state_keeps_at_most_two_months() -> None:
     detector = BudgetDetector()
     state: BudgetState = detector.new_state()

@@ -5,9 +5,10 @@ stream builder in ``STREAMS`` below (``test_every_default_detector_has_a_stream`
 does). Each check also runs once over all default detectors together on all streams merged.
 
 Checks: the same stream twice gives the same decisions (wall clock aside); snapshot at event k,
-restore through orjson bytes, continue: the same decisions as without the restart; detectors are
-deterministic functions of (state, event) and their dumps are JSON that loads back; the input
-events are never mutated.
+restore through orjson bytes, continue: the same decisions as without the restart (also with a
+dedupe window tight enough to expire and push out ids, and from snapshots written by the
+previous state version); detectors are deterministic functions of (state, event) and their
+dumps are JSON that loads back; the input events are never mutated.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -39,7 +41,7 @@ from streamwatch.core.detectors.base import Detector
 from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
-from streamwatch.core.engine import Core, Fleet, default_detectors
+from streamwatch.core.engine import Core, Fleet, Settings, default_detectors
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.rings import LINK_OPERATION, Rings, with_links
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
@@ -691,3 +693,79 @@ def test_links_derived_again_are_deduplicated_by_the_members() -> None:
     once = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(events))
     twice = run(Fleet(Case("b", (BotSignupDetector,), list).core()), with_links(with_links(events)))
     assert outcome_view(twice) == outcome_view(once)
+
+
+# --- snapshots of the previous version, and a tight dedupe window ----------------------------
+
+V1_SNAPSHOTS = Path(__file__).with_name("state_v1.jsonl")
+"""Snapshots written by STATE_VERSION 1 (the event ids themselves in ``seen``, the detectors'
+earlier dump forms): every customer of the all-default-detectors stream after its first 10%
+of events (965 of 9,648), one JSON object a line, as a running deployment's changelog holds
+them. Made by the code of that version with ``run(Fleet(case.core()), merged_streams()[:965])``
+and ``orjson.dumps(core.snapshot(state))`` per customer, in customer order."""
+V1_CUT = 965
+
+
+def test_version_1_snapshots_restore_and_continue_with_the_same_decisions() -> None:
+    case = CASES[-1]
+    events = merged_streams()
+    uninterrupted_fleet = Fleet(case.core())
+    run(uninterrupted_fleet, events[:V1_CUT])
+    expected = outcome_view(run(uninterrupted_fleet, events[V1_CUT:]))
+
+    snapshots = [orjson.loads(line) for line in V1_SNAPSHOTS.read_bytes().splitlines()]
+    assert {snapshot["v"] for snapshot in snapshots} == {1}
+    after = Fleet(case.core())
+    after.states = {s["customer_id"]: after.core.restore(s) for s in snapshots}
+    assert set(after.states) == {e.customer_id for e in events[:V1_CUT]}
+    for snapshot in snapshots:
+        # The ids a version-1 snapshot kept are still recognised as repeats.
+        seen = after.states[snapshot["customer_id"]].seen
+        assert all(event_id in seen for event_id in snapshot["seen"])
+    assert outcome_view(run(after, events[V1_CUT:])) == expected
+
+    def without_seen(fleet: Fleet) -> dict[str, Any]:
+        snaps = {cid: fleet.core.snapshot(s) for cid, s in fleet.states.items()}
+        for snap in snaps.values():
+            del snap["seen"]  # converted ids are taken as arrived at the cut: kept longer
+        return snaps
+
+    assert without_seen(after) == without_seen(uninterrupted_fleet)
+
+
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
+def test_snapshot_restore_continue_with_a_tight_dedupe_window(where: float) -> None:
+    """Ids expire (a window of one hour past the customer's watermark) and are pushed out (at
+    most 8) across a restart exactly as without one."""
+    settings = Settings(allowed_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8)
+
+    def core() -> Core:
+        return Core(
+            policy=default_policy(),
+            detectors=[t() for t in CASES[-1].detector_types],
+            settings=settings,
+        )
+
+    events = merged_streams()
+    rng = random.Random(17)
+    # Repeats a few events later and a few days later: the first are caught, the second not.
+    for k in sorted(rng.sample(range(len(events)), 120), reverse=True):
+        events.insert(min(len(events), k + rng.randrange(1, 40)), events[k])
+    k = round(where * len(events))
+    uninterrupted_fleet = Fleet(core())
+    uninterrupted = run(uninterrupted_fleet, events)
+
+    before = Fleet(core())
+    first_part = run(before, events[:k])
+    blobs = {cid: orjson.dumps(before.core.snapshot(s)) for cid, s in before.states.items()}
+    after = Fleet(core())
+    after.states = {cid: after.core.restore(orjson.loads(blob)) for cid, blob in blobs.items()}
+    second_part = run(after, events[k:])
+
+    resumed = outcome_view(first_part)
+    for key, values in outcome_view(second_part).items():
+        resumed[key].extend(values)
+    assert resumed == outcome_view(uninterrupted)
+    assert after.states == uninterrupted_fleet.states
+    assert max(len(s.seen) for s in after.states.values()) == 8
+    assert sum(s.duplicates for s in after.states.values()) > 0

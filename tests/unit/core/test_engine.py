@@ -3,7 +3,9 @@ versioned snapshots of a customer's state."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import struct
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -25,12 +27,20 @@ from core_builders import (
 
 from streamwatch.core.codec import DecodeError, event_to_dict
 from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.budget import BudgetDetector
+from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
 from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
 from streamwatch.core.engine import ALERT_RETENTION_MS, Core, Settings
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.ids import stable_id
-from streamwatch.core.state import STATE_VERSION, CustomerState, OpenAlert, StateVersionError
-from streamwatch.core.timeutil import format_ts
+from streamwatch.core.state import (
+    STATE_VERSION,
+    CustomerState,
+    OpenAlert,
+    StateVersionError,
+    id_key,
+)
+from streamwatch.core.timeutil import format_ts, parse_ts_ms
 
 
 class ScriptedDetector:
@@ -108,9 +118,125 @@ def test_dedupe_forgets_the_oldest_ids_beyond_its_capacity() -> None:
     state = core.new_state("cust-1")
     for event_id in ("u-1", "u-2", "u-3"):
         core.step(state, usage(event_id=event_id), NOW_MS)
-    assert list(state.seen) == ["u-2", "u-3"]
+    assert len(state.seen) == 2
+    assert "u-1" not in state.seen
+    assert "u-2" in state.seen
     assert not core.step(state, usage(event_id="u-1"), NOW_MS).duplicate
     assert core.step(state, usage(event_id="u-3"), NOW_MS).duplicate
+
+
+def test_event_id_keys_are_stable_64_bit_blake2b() -> None:
+    # Snapshots hold these keys: a change of hash would forget every customer's window.
+    assert id_key("e-1") == 0x317386494BF10D9F
+    assert id_key("") == 0xE4A6A0577479B2B4
+    assert id_key("\udc80") != id_key("")  # an id no UTF-8 encoder takes still hashes
+
+
+def test_repeat_of_a_late_event_is_a_duplicate() -> None:
+    core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
+    state = core.new_state("cust-1")
+    core.step(state, usage(event_id="u-1", at=ts(10, 12)), NOW_MS)
+    late = usage(event_id="u-0", at=ts(9, 12))  # a day behind: older than the window
+    assert core.step(state, late, NOW_MS).late
+    again = core.step(state, late, NOW_MS)
+    assert again.duplicate
+    assert (state.events, state.duplicates, state.late) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("after_s", "duplicate"),
+    [
+        pytest.param(0, True, id="at-once"),
+        pytest.param(5400, True, id="within-lateness-plus-margin"),
+        pytest.param(7200, True, id="exactly-lateness-plus-margin"),
+        pytest.param(7201, False, id="one-second-past"),
+        pytest.param(86400, False, id="a-day-past"),
+    ],
+)
+def test_ids_are_kept_for_lateness_plus_margin_of_the_customers_event_time(
+    after_s: int, duplicate: bool
+) -> None:
+    core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
+    state = core.new_state("cust-1")
+    first = usage(event_id="u-1", at=ts(10, 12))
+    core.step(state, first, NOW_MS)
+    later = format_ts(first.ts_ms + after_s * 1000)
+    core.step(state, usage(event_id="u-2", at=later), NOW_MS)
+    decisions = core.step(state, first, NOW_MS)
+    assert decisions.duplicate is duplicate
+    # A repeat no longer recognised is processed again, and counted late when it is.
+    assert decisions.late is (not duplicate and after_s > 3600)
+
+
+def test_dedupe_window_bounds_the_snapshot() -> None:
+    """A customer sending an event every ten seconds for a day keeps two hours of ids (the
+    default window: lateness one hour, margin one hour), 12 bytes each in the snapshot."""
+    core = Core(detectors=[])
+    state = core.new_state("cust-1")
+    start = parse_ts_ms(ts(10))
+    for n in range(8640):
+        core.step(state, usage(event_id=f"u-{n}", at=format_ts(start + n * 10_000)), NOW_MS)
+    assert len(state.seen) == 721  # 7200 s back from the newest, both ends included
+    raw = base64.b64decode(core.snapshot(state)["seen"])
+    assert len(raw) == 721 * 12
+    key, age = struct.unpack(">QI", raw[:12])  # oldest first
+    assert (key, age) == (id_key("u-7919"), 7200)
+    assert struct.unpack(">QI", raw[-12:]) == (id_key("u-8639"), 0)
+    assert core.step(state, usage(event_id="u-7919", at=ts(10)), NOW_MS).duplicate
+    assert not core.step(state, usage(event_id="u-7918", at=ts(10)), NOW_MS).duplicate
+
+
+def test_dedupe_capacity_caps_the_window() -> None:
+    core = Core(detectors=[], settings=Settings(dedupe_capacity=16))
+    state = core.new_state("cust-1")
+    for n in range(100):
+        core.step(state, usage(event_id=f"u-{n}"), NOW_MS)
+    assert len(state.seen) == 16
+    assert len(core.snapshot(state)["seen"]) == 16 * 16  # base64 of 16 x 12 bytes
+    assert core.step(state, usage(event_id="u-84"), NOW_MS).duplicate
+    assert not core.step(state, usage(event_id="u-83"), NOW_MS).duplicate
+
+
+def test_an_event_whose_id_hash_collides_is_counted_as_a_duplicate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a 64-bit collision (at most ``dedupe_capacity`` / 2**64 per event) does: the real
+    event is not processed, but it is counted and reported as a duplicate, never lost unseen."""
+    monkeypatch.setattr("streamwatch.core.engine.id_key", lambda event_id: 42)
+    core = Core()
+    state = core.new_state("cust-1")
+    core.step(state, usage(event_id="u-1", cost=1), NOW_MS)
+    decisions = core.step(state, usage(event_id="u-2", cost=2), NOW_MS)
+    assert decisions.duplicate
+    assert (state.events, state.duplicates) == (1, 1)
+
+
+def test_version_1_snapshot_is_read_and_its_ids_expire_a_window_after_it() -> None:
+    core = Core(policy=default_policy())
+    state = busy_state(core)
+    snapshot = core.snapshot(state)
+    v1 = {**snapshot, "v": 1, "seen": ["b-1", "u-1", "u-2", "pn-1", "u-3"]}
+    restored = core.restore(orjson.loads(orjson.dumps(v1)))
+    assert {**core.snapshot(restored), "seen": None} == {**snapshot, "seen": None}
+    assert len(restored.seen) == 5  # all taken as arrived at the watermark
+    assert core.snapshot(restored)["v"] == STATE_VERSION
+    assert core.step(restored, usage(event_id="u-2", at=ts(20)), NOW_MS).duplicate
+    core.step(restored, usage(event_id="u-9", at=ts(5, 2, 0, 1)), NOW_MS)  # 2 h 1 s on
+    assert "u-2" not in restored.seen
+    assert not core.step(restored, usage(event_id="u-2", at=ts(4)), NOW_MS).duplicate
+
+
+def test_version_1_snapshot_with_more_ids_than_the_capacity_is_cut_at_the_next_event() -> None:
+    core = Core(detectors=[], settings=Settings(dedupe_capacity=4))
+    state = core.new_state("cust-1")
+    core.step(state, usage(event_id="u-0"), NOW_MS)
+    v1 = {**core.snapshot(state), "v": 1, "seen": [f"u-{n}" for n in range(10)]}
+    restored = core.restore(v1)
+    assert len(restored.seen) == 10
+    core.step(restored, usage(event_id="u-10"), NOW_MS)
+    assert len(restored.seen) == 4
+    assert "u-7" in restored.seen
+    assert "u-6" not in restored.seen
 
 
 @pytest.mark.parametrize(
@@ -374,6 +500,34 @@ def test_restore_starts_detectors_missing_from_the_snapshot_fresh() -> None:
     restored = core.restore(snapshot)
     assert restored.detectors["provider_notice"] == ProviderNoticeDetector().new_state()
     assert restored.detectors["budget_threshold"].amount == 1000 * 1_000_000
+
+
+def test_snapshot_leaves_out_what_a_fresh_state_holds() -> None:
+    core = Core()
+    fresh = core.new_state("cust-1")
+    assert core.snapshot(fresh)["detectors"] == {}
+    assert core.restore(orjson.loads(orjson.dumps(core.snapshot(fresh)))) == fresh
+    core = Core(detectors=[BudgetDetector(), ProviderNoticeDetector(), NetworkAbuseDetector()])
+    state = core.new_state("cust-1")
+    core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
+    dumped = core.snapshot(state)["detectors"]
+    assert set(dumped) == {"budget_threshold", "network_abuse"}
+    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months"}
+    assert set(dumped["network_abuse"]) == {"first_ms"}
+    assert core.restore(orjson.loads(orjson.dumps(core.snapshot(state)))) == state
+
+
+def test_snapshot_keeps_a_field_unlike_the_fresh_one_in_type_or_sign() -> None:
+    """0.0 and 0, -0.0 and 0.0, False and 0 are equal in Python but not alike in JSON; a field
+    holding one where a fresh state holds the other is kept."""
+    core = Core(detectors=[ScriptedDetector()])
+    state = core.new_state("cust-1")
+    for value in (0.0, -0.0, False, 0):
+        state.detectors["scripted"] = {"seen": value}
+        snapshot = orjson.loads(orjson.dumps(core.snapshot(state)))
+        restored = core.restore(snapshot).detectors["scripted"]["seen"]
+        assert (type(restored), repr(restored)) == (type(value), repr(value))
+        assert ("scripted" in snapshot["detectors"]) is (repr(value) != "0")
 
 
 # --- purity -------------------------------------------------------------------------------

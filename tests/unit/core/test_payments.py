@@ -451,3 +451,41 @@ def test_dump_and_load_round_trip_a_busy_ledger() -> None:
         detector.observe(state, event)
     detector.advance(state, parse_ts_ms(ts(20)) - parse_ts_ms(ts(20)) % MS_PER_HOUR)
     assert detector.load(orjson.loads(orjson.dumps(detector.dump(state)))) == state
+
+
+def test_dump_is_compact_and_load_reads_the_earlier_form() -> None:
+    """Months leave out their bounds (they follow from the key), invoices their trailing
+    fields at the default; the earlier dump, with both, loads to the same ledger."""
+    detector = PaymentsDetector()
+    state = detector.new_state()
+    for event in (
+        *hourly(1, 5),
+        pay("invoice.issued", ts(2), amount=10.0, invoice_id="INV-1", due_date="2026-10-30"),
+        pay("payment.succeeded", ts(3), amount=10.0, invoice_id="INV-1"),
+    ):
+        detector.observe(state, event)
+    dumped = detector.dump(state)
+    paid = [10_000_000, 10_000_000, parse_ts_ms(ts(30)), parse_ts_ms(ts(2))]
+    assert dumped["invoices"]["INV-1"] == paid
+    assert all(len(fields) == 4 for fields in dumped["months"].values())
+    invoice = state.invoices["INV-1"]
+    earlier = {
+        **dumped,
+        "months": {
+            key: [m.start_ms, m.end_ms, m.micros, m.first_ms, m.last_end_ms, m.billed]
+            for key, m in state.months.items()
+        },
+        "invoices": {
+            "INV-1": [
+                *dumped["invoices"]["INV-1"],
+                invoice.failures,
+                invoice.failure_reason,
+                invoice.failure_severity,
+                invoice.stage,
+                invoice.bucket,
+                invoice.raised_days,
+                invoice.next_ms,
+            ]
+        },
+    }
+    assert detector.load(orjson.loads(orjson.dumps(earlier))) == state

@@ -146,6 +146,32 @@ def test_dump_is_json_and_loads_back() -> None:
     assert Baseline.load(orjson.loads(orjson.dumps(base.dump()))) == base
 
 
+def test_dump_keeps_every_double_exactly_and_marks_empty_buckets() -> None:
+    base = trained()
+    base.buckets[3] = None
+    base.buckets[47] = -0.0
+    base.resid_hi = math.inf  # what JSON cannot hold: orjson would write null
+    base.hi = 0.1 + 0.2
+    n, held, packed = orjson.loads(orjson.dumps(base.dump()))
+    assert n == base.n
+    assert held == sum(1 << b for b, m in enumerate(base.buckets) if m is not None)
+    assert len(packed) <= 4 * -(-8 * (5 + BUCKETS) // 3)
+    again = Baseline.load([n, held, packed])
+    assert [repr(v) for v in (again.hi, again.resid_hi, again.buckets[47])] == [
+        "0.30000000000000004",
+        "inf",
+        "-0.0",
+    ]
+    assert again.buckets[3] is None
+    assert again.dump() == base.dump()
+
+
+def test_load_reads_the_earlier_json_form() -> None:
+    base = trained()
+    earlier = [base.n, base.hi, base.lo, base.centre, base.resid, base.resid_hi, base.buckets]
+    assert Baseline.load(orjson.loads(orjson.dumps(earlier))) == base
+
+
 def test_digits_round_what_is_learned() -> None:
     params = Params(two_sided=False, digits=2)
     base = trained(params)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 from streamwatch.core.events import Event, Severity
@@ -58,6 +58,40 @@ class Detector(Protocol):
     def load(self, data: dict[str, Any]) -> Any:
         """The inverse of ``dump``."""
         ...
+
+
+class RetainingDetector(Detector, Protocol):
+    """A detector whose state can hold what must not be forgotten with a quiet customer: money
+    owed, a timer still to fire (see ``Core.forgettable``).
+
+    Implementing ``retains`` is optional; a detector without it never keeps a customer. It must
+    be cheap (it is asked of every quiet customer at hour-mark sweeps) and change nothing.
+    """
+
+    def retains(self, state: Any, until_ms: int) -> bool:
+        """Whether the state, at event time ``until_ms`` (after the sweep to it), still holds
+        something that must age or be settled, so that the customer must be kept."""
+        ...
+
+
+def defaults_of(cls: type[Any]) -> tuple[Any, ...]:
+    """The defaults of a dataclass's fields, in order (``MISSING`` for fields without a plain
+    default), for ``trimmed``."""
+    return tuple(f.default for f in fields(cls))
+
+
+def trimmed(values: list[Any], defaults: tuple[Any, ...]) -> list[Any]:
+    """A dataclass's field values in order (a compact dump) without the trailing ones that
+    equal their default, type and sign alike (0 is not 0.0 or False; -0.0 is not 0.0): the
+    dataclass built from what is left, positionally, has them back."""
+    end = len(values)
+    while end and defaults[end - 1] is not MISSING and _same(values[end - 1], defaults[end - 1]):
+        end -= 1
+    return values[:end]
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and repr(value) == repr(default)
 
 
 class TimedDetector(Detector, Protocol):

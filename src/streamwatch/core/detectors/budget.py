@@ -60,6 +60,12 @@ class BudgetState:
     months: dict[str, MonthSpend] = field(default_factory=dict)
 
 
+def _month_of(key: str, fields: list[Any]) -> MonthSpend:
+    """A month from its dump; earlier dumps began with its bounds."""
+    spend, fired, subs = fields[-3:]
+    return MonthSpend(*month_bounds_ms(key), dict(spend), list(fired), list(subs))
+
+
 class BudgetDetector:
     """Month-to-date spend against the monthly budget; see the module docstring for the rule."""
 
@@ -223,8 +229,9 @@ class BudgetDetector:
             "amount": state.amount,
             "currency": state.currency,
             "set_at_ms": state.set_at_ms,
+            # [spend, fired, subscriptions]: a month's bounds follow from its key.
             "months": {
-                key: [m.start_ms, m.end_ms, dict(m.spend), list(m.fired), list(m.subscriptions)]
+                key: [dict(m.spend), list(m.fired), list(m.subscriptions)]
                 for key, m in state.months.items()
             },
         }
@@ -234,8 +241,5 @@ class BudgetDetector:
             amount=data["amount"],
             currency=data["currency"],
             set_at_ms=data["set_at_ms"],
-            months={
-                key: MonthSpend(start, end, dict(spend), list(fired), list(subs))
-                for key, (start, end, spend, fired, subs) in data["months"].items()
-            },
+            months={key: _month_of(key, fields) for key, fields in data["months"].items()},
         )

@@ -630,6 +630,16 @@ class PaymentsDetector:
 
     # -- collections -------------------------------------------------------------------------
 
+    def retains(self, state: PaymentsState, until_ms: int) -> bool:  # noqa: ARG002
+        """While money is owed (an invoice not paid in full, more charged back than was
+        prepaid) or a collections line is still to come: the debt and its dunning outlive any
+        quiet period. Usage not yet invoiced is not kept for: it ages into nothing."""
+        return (
+            state.next_ms is not None
+            or state.credit < 0
+            or any(inv.owed > 0 for inv in state.invoices.values())
+        )
+
     def advance(self, state: PaymentsState, until_ms: int) -> list[Finding]:
         """Collections findings whose line (a due date plus some days) is at or before
         ``until_ms``; see the module docstring."""

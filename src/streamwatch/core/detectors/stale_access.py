@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Finding, defaults_of, trimmed
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
@@ -74,6 +74,7 @@ class StaleState:
 
 
 _FIELDS: Final = tuple(f.name for f in fields(Principal))
+_DEFAULTS: Final = defaults_of(Principal)
 
 
 class StaleAccessDetector:
@@ -140,10 +141,19 @@ class StaleAccessDetector:
         self._reschedule(state)
         return findings
 
+    def retains(self, state: StaleState, until_ms: int) -> bool:  # noqa: ARG002
+        """While a principal has yet to turn inactive: a quiet account's users are flagged
+        ``inactive_days`` after their last activity, and that must not be skipped by forgetting
+        the account. Open inactive findings do not keep it (a wholly quiet account would be
+        kept for ever); they stay as raised."""
+        return state.due_ms is not None
+
     def dump(self, state: StaleState) -> dict[str, Any]:
+        """A principal is its fields in order, less the trailing ones at their default."""
         return {
             "principals": {
-                name: [getattr(p, f) for f in _FIELDS] for name, p in state.principals.items()
+                name: trimmed([getattr(p, f) for f in _FIELDS], _DEFAULTS)
+                for name, p in state.principals.items()
             },
             "due_ms": state.due_ms,
         }
