@@ -96,6 +96,7 @@ async def bare_consume(kafka: str, topics: list[str], total: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--one-worker", action="store_true", help="skip the two-worker phase")
     parser.add_argument("--kafka", default=os.environ.get("STREAMWATCH_KAFKA", "127.0.0.1:9092"))
     parser.add_argument(
         "--redis", default=os.environ.get("STREAMWATCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -146,19 +147,22 @@ def main() -> None:
         }
         for n in (1, 2)
     ]
-    two = run_until_consumed(
-        ["worker", "--log-level", "warning"],
-        two_envs,
-        OUT / "live-two-workers.log",
-        args.kafka,
-        f"{prefix}two",
-        topics,
-        len(lines),
-    )
+    if args.one_worker:
+        two = None
+    else:
+        two = run_until_consumed(
+            ["worker", "--log-level", "warning"],
+            two_envs,
+            OUT / "live-two-workers.log",
+            args.kafka,
+            f"{prefix}two",
+            topics,
+            len(lines),
+        )
     bare_rate = len(lines) / bare_s
     faust_rate, faust_steady = bare_faust.rates(len(lines))
     worker_rate, steady_rate = worker.rates(len(lines))
-    two_rate, two_steady = two.rates(len(lines))
+    two_rate, two_steady = two.rates(len(lines)) if two is not None else (0.0, 0.0)
     result = {
         "events": len(lines),
         "produce_events_per_s": round(len(lines) / produce_s),

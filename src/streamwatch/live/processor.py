@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final, cast
 
 import orjson
@@ -83,6 +83,9 @@ class PartitionStore:
 
     def customers(self) -> Iterable[str]:
         return [k.decode("utf-8", "replace") for k in self.states.customers_of(self.partition)]
+
+    def forget(self, customer_id: str) -> None:
+        self.states.forget(self.partition, customer_id.encode())
 
 
 class Processor:
@@ -172,6 +175,21 @@ class Processor:
             for incoming in (*missing, message):
                 self._add(incoming)
         await self._drain(message.tp.partition, PER_ARRIVAL * (len(missing) + 1))
+
+    async def process_many(self, messages: Sequence[Incoming]) -> None:
+        """``process`` for a batch the stream delivered together: queued in order, then each
+        partition released once, in batches."""
+        partitions: set[int] = set()
+        async with self._lock:
+            for message in messages:
+                missing = await self.cursor.before(message.tp, message.offset)
+                if missing is None:
+                    continue
+                for incoming in (*missing, message):
+                    self._add(incoming)
+                partitions.add(message.tp.partition)
+        for partition in sorted(partitions):
+            await self._drain(partition, self.held(partition))
 
     async def catch_up(self, tps: Collection[TP]) -> None:
         """Queue, then release, messages the stream left behind at the end of ``tps`` (see
@@ -313,10 +331,19 @@ class Processor:
         for step in steps:
             message = step.message
             assert message is not None
-            with bound_contextvars(
-                topic=message.stream, partition=partition, offset=message.offset
+            event = step.event
+            if (
+                step.dead_letter is not None
+                or step.alerts
+                or step.requests
+                or step.shadowed
+                or step.late
+                or (event is not None and message.key != event.customer_id.encode())
             ):
-                self._log(message, step)
+                with bound_contextvars(
+                    topic=message.stream, partition=partition, offset=message.offset
+                ):
+                    self._log(message, step)
             for state in step.views:
                 view = customer_view(state, now_ms, self.core.money_at_risk(state))
                 self.publisher.mark(state.customer_id, view)

@@ -29,7 +29,7 @@ class Sender(Protocol):
     """Sends one message inside the current transaction (``transactions.Sender``)."""
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
     ) -> None: ...
 
 
@@ -80,7 +80,8 @@ class SnapshotTable(Generic[S]):
         self._dumps = dumps
         self._loads = loads
         self._what = what
-        self._dirty: dict[int, dict[bytes, S]] = {}
+        self._dirty: dict[int, dict[bytes, S | None]] = {}
+        """Per input partition, keys changed since its last flush (None: forgotten)."""
         self._partition_of: dict[bytes, int] = {}
 
     @property
@@ -111,6 +112,13 @@ class SnapshotTable(Generic[S]):
         self._partition_of[key] = partition
         self._dirty.setdefault(partition, {})[key] = state
 
+    def forget(self, partition: int, key: bytes) -> None:
+        """Drop ``key``'s state: a tombstone goes to the changelog at the next flush, so that
+        compaction removes it and a restart does not bring it back."""
+        self.table.data.pop(key, None)
+        self._partition_of.pop(key, None)
+        self._dirty.setdefault(partition, {})[key] = None
+
     def pending(self, partition: int) -> int:
         """How many keys of ``partition`` changed since its last flush."""
         return len(self._dirty.get(partition, ()))
@@ -126,7 +134,7 @@ class SnapshotTable(Generic[S]):
             return 0
         topic = self.changelog
         for key, state in dirty.items():
-            await sender.send(topic, key, self._dumps(state), partition)
+            await sender.send(topic, key, None if state is None else self._dumps(state), partition)
         return len(dirty)
 
     def revoke(self, partitions: Iterable[int]) -> None:

@@ -49,6 +49,7 @@ This reaches into two private attributes of Faust's aiokafka producer (``_trn_lo
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -76,20 +77,24 @@ class TransactionUnavailable(RuntimeError):
 class Sender:
     """Sends messages within one partition's open transaction (only inside ``section``)."""
 
-    __slots__ = ("_producer",)
+    __slots__ = ("_producer", "sent")
 
     def __init__(self, producer: Any) -> None:
         self._producer = producer
+        self.sent = 0
+        """Messages sent through it."""
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
     ) -> None:
-        """Queue one message in the transaction; it is delivered (or not) with the commit.
+        """Queue one message in the transaction (``None``: a tombstone); it is delivered (or
+        not) with the commit.
 
         Raises aiokafka's MessageSizeTooLargeError at once for a message over the producer's
         ``max_request_size``.
         """
         await self._producer.send(topic, value, key=key, partition=partition)
+        self.sent += 1
 
 
 def check_supported(producer: Any) -> None:
@@ -112,6 +117,9 @@ class PartitionTransactions:
         self._committed: dict[TP, int] = {}
         self._ended: set[str] = set()
         self._broken: set[str] = set()
+        self._outputs: set[str] = set()
+        """Transactions holding outputs not yet committed (they commit sooner)."""
+        self._committed_at: dict[str, float] = {}
 
     def transactional_id(self, tp: TP) -> str:
         """The transactional.id Faust gives the producer of ``tp``'s partition."""
@@ -144,11 +152,14 @@ class PartitionTransactions:
         async with lock:
             if tid in self._ended:  # the last commit came first, while this waited
                 raise TransactionUnavailable(f"transactions of {tid!r} ended meanwhile")
+            sender = Sender(txp)
             try:
-                yield Sender(txp)
+                yield sender
             except BaseException:
                 self._broken.add(tid)
                 raise
+            if sender.sent:
+                self._outputs.add(tid)
             if offset is not None:
                 self._processed[tp] = offset + 1
 
@@ -176,20 +187,34 @@ class PartitionTransactions:
         another worker owns the partition now.
         """
         tids = {self.transactional_id(tp): tp.partition for tp in offsets}
+        if start_new_transaction:
+            # A periodic commit: only transactions with messages processed since their last
+            # commit (``commit_pending`` commits the others' progress on its own timer).
+            moved = {self.transactional_id(tp) for tp in self._moved()}
+            tids = {tid: p for tid, p in tids.items() if tid in moved}
         return await self._commit_tids(tids, start_new_transaction)
 
-    async def commit_pending(self) -> bool:
-        """Commit every transaction holding messages processed since its last commit.
+    def _moved(self) -> list[TP]:
+        """Input partitions with messages processed since their last commit."""
+        return [
+            tp for tp, offset in list(self._processed.items()) if offset != self._committed.get(tp)
+        ]
+
+    async def commit_pending(self, every_s: float) -> bool:
+        """Commit every transaction holding messages processed since its last commit that
+        sent outputs, or last committed ``every_s`` ago or more.
 
         Faust calls ``commit`` only for partitions whose *acknowledged* offsets moved; after a
         restart it acknowledges skipped messages early, and the messages processed later (in
         order, see ``streamwatch.live.ordering``) then never move them again, so without this
         their transaction would stay open for good. The worker calls it on a timer.
         """
+        now = time.monotonic()
         tids = {
-            self.transactional_id(tp): tp.partition
-            for tp, offset in list(self._processed.items())
-            if offset != self._committed.get(tp)
+            tid: tp.partition
+            for tp in self._moved()
+            if (tid := self.transactional_id(tp)) in self._outputs
+            or now - self._committed_at.get(tid, 0.0) >= every_s
         }
         return await self._commit_tids(tids, start_new_transaction=True)
 
@@ -231,6 +256,8 @@ class PartitionTransactions:
                 await txp.send_offsets_to_transaction(offsets, group_id)
             await txp.commit_transaction()
             self._committed.update(offsets)
+            self._committed_at[tid] = time.monotonic()
+            self._outputs.discard(tid)
             if start_new:
                 await txp.begin_transaction()
             else:

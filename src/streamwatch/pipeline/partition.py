@@ -51,7 +51,7 @@ included); duplicates; late events (older than the customer's allowed lateness);
 (all codes; per code under ``dead_letter:<code>``); alerts sent (amendments included);
 requests sent; requests decided in shadow mode; ``ring.link`` events stepped; events the core
 failed on (also dead-lettered as ``processing_error``); customers whose state was reset after
-such a failure left it unwritable."""
+such a failure left it unwritable; customers forgotten at a sweep."""
 DUPLICATES: Final = "duplicates"
 LATE: Final = "late"
 DEAD_LETTER: Final = "dead_letter"
@@ -61,6 +61,7 @@ SHADOWED: Final = "shadowed"
 LINKS: Final = "links"
 PROCESSING_ERRORS: Final = "processing_errors"
 STATE_RESETS: Final = "state_resets"
+FORGOTTEN: Final = "customers_forgotten"
 
 
 def dead_letter_counter(code: str) -> str:
@@ -94,6 +95,10 @@ class CustomerStore(Protocol):
         """Every customer of the partition the store holds (sweeps visit each)."""
         ...
 
+    def forget(self, customer_id: str) -> None:
+        """Drop the customer's state (quiet long enough, nothing left to age)."""
+        ...
+
 
 class DictStore:
     """Customer states in a dict (replay, tests)."""
@@ -113,6 +118,9 @@ class DictStore:
 
     def customers(self) -> Iterable[str]:
         return list(self.states)
+
+    def forget(self, customer_id: str) -> None:
+        self.states.pop(customer_id, None)
 
 
 @dataclass(slots=True)
@@ -244,7 +252,8 @@ class PartitionPipeline:
     def _sweep(self, step: Step, until_ms: int) -> None:
         """The partition's event time passed an hour mark: age every customer of it. A
         customer is stored only when the sweep found something (a sweep that finds nothing is
-        safe to repeat)."""
+        safe to repeat); one quiet for long with nothing left to age is forgotten
+        (``Core.forgettable``)."""
         core = self.core
         if not core.timed:
             return
@@ -252,12 +261,14 @@ class PartitionPipeline:
         for customer_id in store.customers():
             state = store.get(customer_id)
             decisions = core.sweep(state, until_ms, now_ms)
-            if decisions is NOTHING:
-                continue
-            store.changed(customer_id, state)
-            self._take(step, decisions)
-            if decisions.alerts:
-                step.views.append(state)
+            if decisions is not NOTHING:
+                store.changed(customer_id, state)
+                self._take(step, decisions)
+                if decisions.alerts:
+                    step.views.append(state)
+            elif core.forgettable(state, until_ms):
+                store.forget(customer_id)
+                self.counts[FORGOTTEN] += 1
 
     def _take(self, step: Step, decisions: Decisions) -> None:
         if decisions.alerts:

@@ -77,3 +77,35 @@ def test_customers_of_a_partition_include_recovered_ones_placed_like_a_keyed_pro
             expected.add(b"seen-on-3")
         assert set(states.customers_of(partition)) == expected
     assert all(states.customers_of(p) for p in range(4))
+
+
+class Changelog:
+    def get_topic_name(self) -> str:
+        return "app-customer-state-changelog"
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+    ) -> None:
+        self.messages.append((topic, key, value, partition))
+
+
+async def test_a_forgotten_customer_goes_to_the_changelog_as_a_tombstone():
+    core = Core()
+    table = Table(changelog_topic=Changelog())
+    states = CustomerStates(table, core, StateCodec(core), 4)
+    states.changed(1, b"c-1", core.new_state("c-1"))
+    states.changed(1, b"c-2", core.new_state("c-2"))
+    states.forget(1, b"c-1")
+    assert b"c-1" not in table.data
+    assert states.customers_of(1) == [b"c-2"]
+    sent = Sent()
+    assert await states.flush(1, sent) == 2
+    by_key = {key: value for _, key, value, _ in sent.messages}
+    assert by_key[b"c-1"] is None, "a tombstone: compaction drops the customer"
+    assert by_key[b"c-2"] is not None
+    assert {partition for *_, partition in sent.messages} == {1}
