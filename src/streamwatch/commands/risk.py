@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 HELP = (
     "Show a customer's live risk, money at risk and open alerts, or the customers with the "
-    "most money at risk (Redis view)."
+    "most money at risk (Redis view); --rebuild has the workers write the view again."
 )
 
 EXIT_NOT_FOUND = 1
@@ -19,20 +19,26 @@ EXIT_UNAVAILABLE = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``risk CUSTOMER_ID [--json]`` or ``risk --top N [--json]``."""
+    """``risk CUSTOMER_ID [--json]``, ``risk --top N [--json]`` or ``risk --rebuild``."""
     parser.add_argument("customer_id", nargs="?", help="the customer to show")
     parser.add_argument(
         "--top", type=int, metavar="N", help="list the N customers with the most money at risk"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="have every running worker write the view of each customer it holds again "
+        "(workers do so by themselves when Redis comes back empty)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the view from Redis (STREAMWATCH_REDIS, STREAMWATCH_TOPIC_PREFIX) and print it."""
     import asyncio
 
-    if (args.customer_id is None) == (args.top is None):
-        print("streamwatch risk: give a CUSTOMER_ID or --top N (not both)", file=sys.stderr)
+    if (args.customer_id is not None) + (args.top is not None) + args.rebuild != 1:
+        print("streamwatch risk: give one of CUSTOMER_ID, --top N or --rebuild", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if args.top is not None and args.top < 1:
         print("streamwatch risk: --top needs N >= 1", file=sys.stderr)
@@ -56,6 +62,13 @@ async def _run(args: argparse.Namespace) -> int:
     client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     view = RiskView(client, settings.redis_prefix)
     try:
+        if args.rebuild:
+            markers = await view.ask_rebuild()
+            print(
+                f"removed {markers} worker marker(s): each running worker writes the view of "
+                "its customers again within seconds ('risk view written again from state')"
+            )
+            return 0
         if args.top is not None:
             return await _top(view, args.top, as_json=args.json)
         found = await view.customer(args.customer_id)

@@ -31,7 +31,7 @@ from streamwatch.indicators import IndicatorWatcher
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
-from streamwatch.live.publisher import RedisPublisher
+from streamwatch.live.publisher import RedisPublisher, StateViews
 from streamwatch.live.redis_view import RiskView
 from streamwatch.live.rings import (
     RING_KEYS_RETENTION_S,
@@ -151,7 +151,9 @@ def create_app(
         if redis is not None
         else Redis.from_url(settings.redis, socket_connect_timeout=2, socket_timeout=2)
     )
-    publisher = RedisPublisher(RiskView(client, settings.redis_prefix), Counters())
+    publisher = RedisPublisher(
+        RiskView(client, settings.redis_prefix), Counters(), StateViews(states, core, clock)
+    )
     processor = Processor(
         core,
         states,
@@ -227,6 +229,7 @@ def create_app(
     )
 
     _wire_timers(app, core, watcher, processor)
+    _wire_view(app, publisher, set(settings.topics.inputs))
 
     async def catch_up(owned: set[TP]) -> None:
         rekeyed = ring_keys_topic(settings.app_id)
@@ -285,6 +288,23 @@ def _wire_timers(
     app.timer(RELEASE_INTERVAL_S)(release_held)
 
 
+def _wire_view(app: faust.App, publisher: RedisPublisher, inputs: set[str]) -> None:
+    """The risk view's flush, and its rebuild from state on assignment (and when Redis lost
+    it: ``RedisPublisher``)."""
+
+    async def flush_risk_view() -> None:
+        # Views are read from state only once the tables have recovered.
+        await publisher.flush(rebuild=not (app.rebalancing or app.should_stop))
+
+    app.timer(REDIS_FLUSH_INTERVAL_S)(flush_risk_view)
+
+    async def rebuild_view(_app: Any, *args: Any, **_kwargs: Any) -> None:
+        assigned: set[TP] = args[0]
+        publisher.assigned({tp.partition for tp in assigned if tp.topic in inputs})
+
+    app.on_partitions_assigned.connect(cast(Any, rebuild_view))
+
+
 def _wire_lifecycle(
     app: faust.App,
     states: CustomerStates,
@@ -311,11 +331,6 @@ def _wire_lifecycle(
             log.warning("could not check for stranded messages; trying again", error=str(exc))
 
     app.timer(CATCH_UP_INTERVAL_S)(process_stranded)
-
-    async def flush_risk_view() -> None:
-        await publisher.flush()
-
-    app.timer(REDIS_FLUSH_INTERVAL_S)(flush_risk_view)
 
     async def commit_processed() -> None:
         # Faust commits only partitions whose acknowledged offsets moved; see

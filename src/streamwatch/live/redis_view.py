@@ -9,23 +9,39 @@ Keys (``P`` is the deployment prefix, ``LiveSettings.redis_prefix``):
 - ``P risk``           sorted set of customer ids scored by risk;
 - ``P exposure``       sorted set of customer ids scored by money at risk (its ``amount``, in
   the customer's own currency; 0 when unknown): the order of ``top``;
-- ``P metrics``        hash of counters (``streamwatch.live.metrics``).
+- ``P metrics:worker:<worker>``  hash of one worker process's counter totals
+  (``streamwatch.live.metrics``), absolute values, expiring ``WORKER_TTL_S`` after its last
+  write; ``metrics`` adds up every worker's;
+- ``P metrics:workers`` sorted set of the worker ids that wrote counters, scored by the time
+  (epoch seconds) of their last write;
+- ``P view:worker:<worker>``  the worker's marker: the epoch of its view (when it started),
+  rewritten at every flush with a TTL. A marker gone while the worker runs means Redis lost
+  its data (restarted empty), or ``streamwatch risk --rebuild`` asked for the view again: the
+  worker then writes the view of every customer it holds again (``RedisPublisher``).
 
-A customer's hash is derived from its state alone (``customer_view``), so writing it again
-after a restart writes the same thing: the view is idempotent.
+Every write sets values (HSET, ZADD, SET), none adds to what is there: a write repeated after a
+timeout, or a view written again from state, leaves the same thing. A customer's hash is
+derived from its state alone (``customer_view``), so writing it again after a restart writes
+the same thing. (Older workers added to a single ``P metrics`` hash; it is no longer read.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import orjson
 from redis.asyncio import Redis
 
 from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import format_ts
+
+WORKER_TTL_S: Final = 600
+"""How long a worker's counters and marker outlive its last write: a stopped worker's totals
+drop out of ``metrics`` after this long; a Redis unreachable for longer finds the marker gone
+when it answers again, and the view is rewritten from state (which a long outage may need)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +116,40 @@ class RiskView:
         self.prefix = prefix
         self.risk_key = f"{prefix}risk"
         self.exposure_key = f"{prefix}exposure"
-        self.metrics_key = f"{prefix}metrics"
+        self.workers_key = f"{prefix}metrics:workers"
 
     def customer_key(self, customer_id: str) -> str:
         """The hash holding one customer's view."""
         return f"{self.prefix}customer:{customer_id}"
 
-    async def publish(
-        self, views: Mapping[str, Mapping[str, str]], counts: Mapping[str, int]
-    ) -> None:
-        """Write customer views (from ``customer_view``) and add ``counts`` to the metrics.
+    def metrics_key(self, worker: str) -> str:
+        """The hash of one worker's counter totals."""
+        return f"{self.prefix}metrics:worker:{worker}"
 
-        One round trip. Raises redis.RedisError if Redis refuses or cannot be reached.
+    def marker_key(self, worker: str) -> str:
+        """The key whose presence says that Redis still holds what ``worker`` wrote."""
+        return f"{self.prefix}view:worker:{worker}"
+
+    async def publish(
+        self,
+        views: Mapping[str, Mapping[str, str]],
+        totals: Mapping[str, int] | None = None,
+        *,
+        worker: str | None = None,
+        epoch: str = "",
+    ) -> bool:
+        """Write customer views (from ``customer_view``) and, for ``worker``, its counter
+        totals (absolute, replacing what it wrote before) and its marker (value ``epoch``).
+
+        One round trip; every command sets values, so repeating it changes nothing. Returns
+        whether the worker's marker was there before this write (True without ``worker``).
+        Raises redis.RedisError if Redis refuses or cannot be reached.
         """
-        if not views and not counts:
-            return
+        if worker is None and not views:
+            return True
         pipe = self.client.pipeline(transaction=False)
+        if worker is not None:
+            pipe.exists(self.marker_key(worker))
         for customer_id, fields in views.items():
             mapping: dict[Any, Any] = dict(fields)
             pipe.hset(self.customer_key(customer_id), mapping=mapping)
@@ -125,9 +159,18 @@ class RiskView:
                 self.exposure_key,
                 {cid: _amount(fields.get("money_at_risk")) for cid, fields in views.items()},
             )
-        for name, value in counts.items():
-            pipe.hincrby(self.metrics_key, name, value)
-        await pipe.execute()
+        if worker is not None:
+            if totals:
+                now = time.time()
+                key = self.metrics_key(worker)
+                totals_map: dict[Any, Any] = dict(totals)
+                pipe.hset(key, mapping=totals_map)
+                pipe.expire(key, WORKER_TTL_S)
+                pipe.zadd(self.workers_key, {worker: now})
+                pipe.zremrangebyscore(self.workers_key, "-inf", now - WORKER_TTL_S)
+            pipe.set(self.marker_key(worker), epoch or "-", ex=WORKER_TTL_S)
+        found = await pipe.execute()
+        return worker is None or bool(found[0])
 
     async def customer(self, customer_id: str) -> CustomerView | None:
         """One customer's view, or None if the worker has raised no alert for them."""
@@ -166,10 +209,41 @@ class RiskView:
         out.sort(key=lambda r: (-r.money_at_risk, -r.risk, r.customer_id))
         return out
 
+    async def worker_metrics(self) -> dict[str, dict[str, int]]:
+        """Each worker's counter totals, by worker id (workers whose hash expired left out)."""
+        members = cast("list[bytes]", await self.client.zrange(self.workers_key, 0, -1))
+        workers = [_text(w) for w in members]
+        if not workers:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for worker in workers:
+            pipe.hgetall(self.metrics_key(worker))
+        found = await pipe.execute()
+        return {
+            worker: {_text(k): int(v) for k, v in fields.items()}
+            for worker, fields in zip(workers, found, strict=True)
+            if fields
+        }
+
     async def metrics(self) -> dict[str, int]:
-        """Every counter in the metrics hash."""
-        fields = await self.client.hgetall(self.metrics_key)
-        return {_text(k): int(v) for k, v in fields.items()}
+        """Every counter, added up over the workers (``worker_metrics``)."""
+        return sum_counts((await self.worker_metrics()).values())
+
+    async def ask_rebuild(self) -> int:
+        """Remove every worker's marker, so that each running worker writes the view of every
+        customer it holds again within a second or so; returns how many markers there were."""
+        pattern = _glob_escape(self.marker_key("")) + "*"
+        keys = [key async for key in self.client.scan_iter(match=pattern, count=500)]
+        return int(await self.client.delete(*keys)) if keys else 0
+
+
+def sum_counts(many: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Counters added up name by name."""
+    total: dict[str, int] = {}
+    for counts in many:
+        for name, value in counts.items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 def _amount(money_at_risk: str | None) -> float:
@@ -180,3 +254,8 @@ def _amount(money_at_risk: str | None) -> float:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally in a Redis glob pattern (SCAN MATCH)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import orjson
 
 from streamwatch import testing as build
+from streamwatch.commands import risk as risk_command
 from streamwatch.commands.risk import format_customer
 from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
@@ -78,11 +80,6 @@ class FakePipeline:
         self.redis.zsets.setdefault(key, {}).update(scores)
         self.results.append(len(scores))
 
-    def hincrby(self, key: str, name: str, value: int) -> None:
-        table = self.redis.hashes.setdefault(key, {})
-        table[name] = str(int(table.get(name, "0")) + value)
-        self.results.append(int(table[name]))
-
     def zscore(self, key: str, member: bytes) -> None:
         self.results.append(self.redis.zsets.get(key, {}).get(member.decode()))
 
@@ -148,3 +145,12 @@ def test_risk_command_shows_the_money_at_risk() -> None:
     assert "money at risk $1,363.72 by 2027-02-01T00:00:00Z" in text
     assert "unpaid $900.00" in text
     assert "money at risk" not in format_customer(CustomerView("c-1", 0.5, [], "x"))
+
+
+def test_risk_command_takes_one_of_a_customer_top_or_rebuild(capsys) -> None:
+    parser = argparse.ArgumentParser()
+    risk_command.configure(parser)
+    for argv in ([], ["c-1", "--rebuild"], ["--top", "3", "--rebuild"], ["c-1", "--top", "3"]):
+        assert risk_command.run(parser.parse_args(argv)) == risk_command.EXIT_UNAVAILABLE, argv
+    assert "one of CUSTOMER_ID, --top N or --rebuild" in capsys.readouterr().err
+    assert parser.parse_args(["--rebuild"]).rebuild is True
