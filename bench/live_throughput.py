@@ -9,7 +9,8 @@ from the start of the topics with its own consumer group: (1) a bare aiokafka co
 them to the end, nothing else; (2) a bare Faust agent that only counts them
 (``bench/bare_faust.py``: the framework's own ceiling); (3) ``streamwatch worker`` (a subprocess:
 decode, partition pipelines, state table, core, transactional outputs, Redis view) until its
-committed offsets reach the end; (4) two workers in one group. Reports events/s for each (the
+committed offsets reach the end, and the bytes it wrote to its state changelogs per input
+byte; (4) two workers in one group. Reports events/s for each (the
 Faust runs also after their first commit, which excludes start-up and the first rebalance), the
 worker's ratios to the bare consumer and to the bare Faust agent, and peak memory; writes
 bench/out/live.json.
@@ -93,6 +94,31 @@ async def bare_consume(kafka: str, topics: list[str], total: int) -> float:
         await consumer.stop()
 
 
+async def topic_bytes(kafka: str, topic: str) -> int:
+    """Bytes of keys and values of every committed record of ``topic`` (0 if it is absent)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # no public metadata refresh
+        ids = consumer.partitions_for_topic(topic) or set()
+        partitions = [TopicPartition(topic, p) for p in ids]
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        total = 0
+        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batch.values():
+                total += sum(len(r.key or b"") + len(r.value or b"") for r in records)
+        return total
+    finally:
+        await consumer.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -159,6 +185,11 @@ def main() -> None:
             topics,
             len(lines),
         )
+    input_bytes = sum(len(line) for line in lines)
+    changelog_bytes = sum(
+        asyncio.run(topic_bytes(args.kafka, f"{prefix}app-{table}-changelog"))
+        for table in ("customer-state", "ring-state")
+    )
     bare_rate = len(lines) / bare_s
     faust_rate, faust_steady = bare_faust.rates(len(lines))
     worker_rate, steady_rate = worker.rates(len(lines))
@@ -177,6 +208,9 @@ def main() -> None:
         "worker_to_bare_faust_ratio": round(steady_rate / faust_steady, 4),
         "bare_faust_peak_rss_mb": round(bare_faust.peak_rss_mb, 1),
         "worker_peak_rss_mb": round(worker.peak_rss_mb, 1),
+        "input_bytes": input_bytes,
+        "changelog_bytes": changelog_bytes,
+        "changelog_bytes_per_input_byte": round(changelog_bytes / input_bytes, 3),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
@@ -196,6 +230,10 @@ def main() -> None:
     for label, rate in rows:
         print(f"{label:<44}{rate:>12,.0f}")
     print(f"worker / bare consumer = {result['worker_to_bare_ratio']:.3f}")
+    print(
+        f"state changelog: {changelog_bytes:,} bytes for {input_bytes:,} input bytes "
+        f"({result['changelog_bytes_per_input_byte']} per input byte)"
+    )
     print(f"worker / bare Faust agent = {result['worker_to_bare_faust_ratio']:.3f}")
     print(f"peak RSS: worker {worker.peak_rss_mb:.1f} MiB, ", end="")
     print(f"bare Faust {bare_faust.peak_rss_mb:.1f} MiB")

@@ -294,6 +294,12 @@ class RingLinker:
             return []
         return self._links(state, customer)
 
+    def forgettable(self, state: RingState, until_ms: int) -> bool:
+        """Whether ``state`` may be dropped at event time ``until_ms``: every member has left
+        its window, so the next sighting would open a new ring, as on a fresh state."""
+        window = self.settings.window_ms.get(state.key.partition(":")[0], 7 * MS_PER_DAY)
+        return state.newest_ms < until_ms - window
+
     def _links(self, state: RingState, joined: str) -> list[ActivityEvent]:
         ordered = sorted(state.members.items(), key=lambda cm: (cm[1].first_seen_ms, cm[0]))
         times = [m.first_seen_ms for _, m in ordered]
@@ -385,12 +391,19 @@ class Rings:
     def __init__(self, linker: RingLinker | None = None) -> None:
         self.linker = linker or RingLinker()
         self.states: dict[str, RingState] = {}
+        self._next_sweep_ms = -(2**63)
 
     def observe(self, event: Event) -> list[ActivityEvent]:
-        """The ``ring.link`` events ``event`` causes (usually none), in order."""
+        """The ``ring.link`` events ``event`` causes (usually none), in order. Once a day of
+        sighting time, rings every member has left are dropped (``RingLinker.forgettable``)."""
         found = sightings(event)
         if not found:
             return []
+        if event.ts_ms >= self._next_sweep_ms:
+            self._next_sweep_ms = event.ts_ms + MS_PER_DAY
+            forgettable = self.linker.forgettable
+            for key in [k for k, s in self.states.items() if forgettable(s, event.ts_ms)]:
+                del self.states[key]
         out: list[ActivityEvent] = []
         for sighting in found:
             state = self.states.get(sighting.key)

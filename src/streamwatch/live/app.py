@@ -186,7 +186,13 @@ def create_app(
         settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
     )
     ring_processor = RingProcessor(
-        linker, rings, transactions, settings.topics.activity, ring_cursor, publisher.counters
+        linker,
+        rings,
+        transactions,
+        settings.topics.activity,
+        ring_cursor,
+        publisher.counters,
+        partitions,
     )
     if settings.signing_key is None:
         log.warning(

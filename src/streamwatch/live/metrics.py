@@ -38,6 +38,8 @@ PROCESSING_ERRORS: Final = "processing_errors"
 """Messages skipped because the codec or the core raised unexpectedly (a bug; see the log)."""
 RING_LINKS: Final = "ring_links"
 """``ring.link`` events the ring agent sent to ring members (``streamwatch.live.rings``)."""
+RINGS_FORGOTTEN: Final = "rings_forgotten"
+"""Ring states dropped once every member had left their window."""
 
 ALL: Final = (
     EVENTS,
@@ -50,6 +52,7 @@ ALL: Final = (
     KEY_MISMATCH,
     PROCESSING_ERRORS,
     RING_LINKS,
+    RINGS_FORGOTTEN,
 )
 
 

@@ -43,6 +43,7 @@ from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import event_to_dict
 from streamwatch.core.rings import RingLinker, RingState, Sighting
+from streamwatch.core.timeutil import MS_PER_DAY
 from streamwatch.live import metrics
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import Incoming, InputCursor
@@ -94,8 +95,11 @@ class RingProcessor:
         activity_topic: str,
         cursor: InputCursor,
         counters: Counters,
+        partitions: int,
     ) -> None:
         self.linker = linker
+        self.partitions = partitions
+        self._next_sweep_ms: dict[int, int] = {}
         self.rings = rings
         self.transactions = transactions
         self.activity_topic = activity_topic
@@ -126,6 +130,16 @@ class RingProcessor:
                 for message in messages:
                     await self._process(message)
 
+    def _sweep(self, partition: int, until_ms: int) -> None:
+        """Once a day of sighting time per partition: drop the rings every member has left
+        (``RingLinker.forgettable``), with a tombstone in the changelog at the next commit."""
+        self._next_sweep_ms[partition] = until_ms + MS_PER_DAY
+        forgettable, rings = self.linker.forgettable, self.rings
+        for key in rings.keys_of(partition, self.partitions):
+            if forgettable(rings.get(key, key.decode("utf-8", "replace")), until_ms):
+                rings.forget(partition, key)
+                self.counters.inc(metrics.RINGS_FORGOTTEN)
+
     async def _process(self, message: Incoming) -> None:
         with bound_contextvars(
             topic=message.tp.topic, partition=message.tp.partition, offset=message.offset
@@ -140,7 +154,10 @@ class RingProcessor:
                     pass
                 return
             key = sighting.key.encode()
+            partition = message.tp.partition
             async with self.transactions.section(message.tp, message.offset) as out:
+                if sighting.ts_ms >= self._next_sweep_ms.get(partition, -(2**63)):
+                    self._sweep(partition, sighting.ts_ms)
                 state = self.rings.get(key, sighting.key)
                 links = self.linker.step(state, sighting)
                 self.rings.changed(message.tp.partition, key, state)

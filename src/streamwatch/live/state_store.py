@@ -137,6 +137,17 @@ class SnapshotTable(Generic[S]):
             await sender.send(topic, key, None if state is None else self._dumps(state), partition)
         return len(dirty)
 
+    def keys_of(self, partition: int, partitions: int) -> list[bytes]:
+        """Keys of input ``partition`` (of ``partitions``) this worker holds, recovered from the
+        changelog or seen since. A recovered key not yet seen is placed by the partitioner
+        Kafka producers use for keyed messages (murmur2 of the key)."""
+        place = self._partition_of
+        return [
+            key
+            for key in list(self.table.data.keys())
+            if place.get(key, _partition_for(key, partitions)) == partition
+        ]
+
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget local state of input partitions this worker no longer owns.
 
@@ -162,15 +173,8 @@ class CustomerStates(SnapshotTable[CustomerState]):
         self.partitions = partitions
 
     def customers_of(self, partition: int) -> list[bytes]:
-        """Keys of every customer of input ``partition`` this worker holds, recovered from the
-        changelog or seen since. A recovered customer not yet seen is placed by the partitioner
-        Kafka producers use for keyed messages (murmur2 of the key)."""
-        place = self._partition_of
-        return [
-            key
-            for key in list(self.table.data.keys())
-            if place.get(key, _partition_for(key, self.partitions)) == partition
-        ]
+        """Keys of every customer of input ``partition`` this worker holds (``keys_of``)."""
+        return self.keys_of(partition, self.partitions)
 
 
 def _partition_for(key: bytes, partitions: int) -> int:

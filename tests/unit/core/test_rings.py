@@ -337,3 +337,29 @@ def test_links_are_contract_events_the_activity_schema_accepts() -> None:
     doc = event_to_dict(link)
     assert list(validator.iter_errors(doc)) == []
     assert decode_event(orjson.dumps(doc)) == link
+
+
+def test_a_ring_every_member_has_left_may_be_forgotten_and_a_fresh_one_links_alike() -> None:
+    linker = RingLinker()
+    kept = linker.new_state(device_sighting("c-1", ts(1)).key)
+    linker.step(kept, device_sighting("c-1", ts(1)))
+    linker.step(kept, device_sighting("c-2", ts(2)))
+    eight_days_on = parse_ts_ms(ts(2)) + 8 * MS_PER_DAY
+    assert not linker.forgettable(kept, parse_ts_ms(ts(2)) + 6 * MS_PER_DAY)
+    assert linker.forgettable(kept, eight_days_on)
+    fresh = linker.new_state(kept.key)
+    for state in (kept, fresh):
+        linker.step(state, device_sighting("c-3", ts(20)))
+    assert linker.step(kept, device_sighting("c-4", ts(21))) == linker.step(
+        fresh, device_sighting("c-4", ts(21))
+    ), "dropping the old ring changes no link"
+
+
+def test_replay_rings_drop_keys_whose_members_all_left() -> None:
+    rings = Rings()
+    early = [signup("c-1", ts(1), "dev-a"), signup("c-2", ts(1), "dev-b")]
+    for event in early:
+        rings.observe(event)
+    assert set(rings.states) == {s.key for e in early for s in sightings(e)}
+    rings.observe(signup("c-3", ts(20), "dev-c"))
+    assert set(rings.states) == {s.key for s in sightings(signup("c-3", ts(20), "dev-c"))}
