@@ -10,6 +10,7 @@ never see each other's data. Reusable pieces:
 - ``run_worker``: ``run_worker()`` starts ``python -m streamwatch worker`` as a subprocess for
   the test's prefix and returns a ``WorkerProcess`` (``kill``, ``stop``, ``restart``,
   ``log_text``); all are stopped at teardown, and their logs printed if the test failed.
+  Keyword arguments change that worker's settings (``instance_id``, ``data_dir``, ...).
 - ``risk_view``: the test's ``RiskView`` on Redis (async reads).
 - ``cli``: ``cli(*args)`` runs ``python -m streamwatch *args`` with the test's settings.
 - ``expected``: ``expected(events)`` runs the same events through ``core.engine.Fleet`` with
@@ -26,6 +27,7 @@ reorders (``replay --sort`` does, for analysts).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -163,6 +165,8 @@ def worker_env(settings: LiveSettings) -> dict[str, str]:
         env["STREAMWATCH_POLICY"] = str(settings.policy_path)
     if settings.instance_id is not None:
         env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
+    else:
+        env.pop("STREAMWATCH_INSTANCE_ID", None)  # a dynamic group member
     if settings.signing_keys:
         env["STREAMWATCH_SIGNING_KEYS"] = ",".join(
             f"{key_id}:{secret.decode()}" for key_id, secret in settings.signing_keys
@@ -398,12 +402,18 @@ class WorkerProcess(ServiceProcess):
 def run_worker(
     settings: LiveSettings, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """``run_worker(*args)`` starts a worker for this test; teardown stops every one."""
+    """``run_worker(*args)`` starts a worker for this test; teardown stops every one.
+
+    Keyword arguments replace fields of the test's settings for that worker, e.g.
+    ``run_worker(instance_id="...", data_dir=...)`` for one more member of the group
+    (``instance_id=None``: a dynamic member; the default is the test's fixed instance id).
+    """
     workers: list[WorkerProcess] = []
 
-    def start(*args: str) -> WorkerProcess:
+    def start(*args: str, **overrides: Any) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(workers) + 1}.log"
-        worker = WorkerProcess(settings, log_path, list(args)).start()
+        own = dataclasses.replace(settings, **overrides) if overrides else settings
+        worker = WorkerProcess(own, log_path, list(args)).start()
         workers.append(worker)
         return worker
 

@@ -144,7 +144,7 @@ def create_app(
     # Faust builds its consumer (and with it the transaction manager) lazily at start-up.
     transport: Any = app.transport
     transport.TransactionManager = transaction_manager_class(transactions)
-    transport.Consumer = recovering_consumer_class()
+    transport.Consumer = recovering_consumer_class(transactions)
 
     client = (
         redis
@@ -288,8 +288,10 @@ def _wire_timers(
         try:
             await processor.release_held()
         except TransactionUnavailable:
-            if not app.should_stop:
-                raise  # else: the last transactions ended; what is held is not processed
+            # Stopping or rebalancing, the transactions are closed: what is held stays held
+            # (processed once its partition's transaction opens again, or by its next owner).
+            if not (app.should_stop or app.rebalancing):
+                raise
 
     app.timer(RELEASE_INTERVAL_S)(release_held)
 
@@ -368,8 +370,9 @@ def _wire_lifecycle(
         )
 
     async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
-        # Processing stopped when the rebalance began (can_process); let a message being
-        # processed finish before Faust stops the transactions of revoked partitions.
+        # Processing stopped when the rebalance began (can_process), and the transactions are
+        # closed until the new assignment (PartitionTransactions.close); let a drain under way
+        # end before the worker rejoins the group.
         await processor.idle()
 
     async def on_shutdown(_app: Any, *_args: Any, **_kwargs: Any) -> None:

@@ -30,6 +30,21 @@ What Faust gets wrong, and this module replaces:
    restart (found by the SIGKILL integration test: all budget alerts after a restart missing).
    ``recovering_consumer_class`` asks the broker instead (``end_offsets`` of the
    read_committed consumer: the last stable offset).
+6. At every rebalance Faust ends the transactions (a commit with
+   ``start_new_transaction=False``, only for partitions whose acknowledged offsets moved, and
+   none at all if another commit is under way) and then, in ``TransactionManager.on_rebalance``,
+   begins one for every partition assigned, kept ones included. Treating that commit as the
+   end of the worker (as this module once did) made the next message of a kept partition
+   fail, and the worker exit; leaving the other transactions open let a timer commit offsets of
+   a partition after the worker had rejoined the group, when its next owner may already have
+   read them. And Faust stops the producers of revoked partitions only if this worker keeps no
+   standby replica of them (with the default one standby, it usually does).
+7. Kafka revokes every partition at each rebalance, and Faust's recovery then reads the
+   changelog of the partitions kept again from where it last stopped, up to its end, into the
+   table: any state change not committed by then is overwritten by an older snapshot (found by
+   the rebalance integration test: an alert repeated after a worker joined). And a commit
+   returns before the broker has written its markers, so the last stable offset may still lie
+   before it for a moment: recovery must read up to what this worker committed.
 
 So: everything one input message causes (outputs, dead-letter record) is sent inside
 ``section(tp, offset)``, which holds that partition's transaction lock and sends through its
@@ -41,14 +56,26 @@ with the offset of its end: after a crash the worker resumes at that offset with
 that prefix, and loses or repeats nothing. (``streamwatch.live.ordering`` makes sure the
 messages of a partition reach ``section`` once each and in offset order.)
 
+Rebalances and stops: when partitions are revoked (Faust has stopped the agents and waited for
+the messages under way) and when the worker stops, ``close`` commits every transaction, state
+flushed, and closes it: no section and no commit until the partition is assigned again, so
+nothing of a partition is committed once the worker may have lost it. On assignment ``begin``
+stops the producers of every partition not assigned and opens the transactions of those
+assigned: a new producer for a partition gained (its start fences the previous owner and
+aborts its open transaction), a new transaction for a partition kept. Recovery's changelog
+ends (``recovering_consumer_class``) are at least the ends of what this worker committed, so
+the table of a kept partition is read back to the state it had.
+
 This reaches into two private attributes of Faust's aiokafka producer (``_trn_locks`` and
-``_transaction_producers``) and overrides a private method of its consumer thread
-(``_highwaters``); ``faust-streaming`` is pinned, and ``check_supported`` and
-``recovering_consumer_class`` fail at start-up if they are gone.
+``_transaction_producers``), overrides a private method of its consumer thread
+(``_highwaters``) and uses one of its transaction manager (``_tps_to_transactional_ids``);
+``faust-streaming`` is pinned, and ``check_supported``, ``recovering_consumer_class`` and
+``transaction_manager_class`` fail at start-up if they are gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -68,6 +95,14 @@ BeforeCommit = Callable[[int, "Sender"], Awaitable[int]]
 
 _PRIVATE: Final = ("_trn_locks", "_transaction_producers")
 
+STOPPING: Final = "the worker is stopping"
+REASSIGNING: Final = "partitions are being reassigned"
+BROKEN: Final = "it was aborted holding part of a message; the worker is stopping"
+
+CHANGELOG_END_WAIT_S: Final = 10.0
+"""How long recovery waits for the last stable offset of a changelog partition to reach what
+this worker committed (the broker's markers come a moment after the commit returns)."""
+
 
 class TransactionUnavailable(RuntimeError):
     """No transactional producer for an input partition: Faust has not (or no longer) assigned
@@ -77,10 +112,11 @@ class TransactionUnavailable(RuntimeError):
 class Sender:
     """Sends messages within one partition's open transaction (only inside ``section``)."""
 
-    __slots__ = ("_producer", "sent")
+    __slots__ = ("_producer", "_sent", "sent")
 
-    def __init__(self, producer: Any) -> None:
+    def __init__(self, producer: Any, sent: list[asyncio.Future[Any]] | None = None) -> None:
         self._producer = producer
+        self._sent = sent
         self.sent = 0
         """Messages sent through it."""
 
@@ -93,8 +129,10 @@ class Sender:
         Raises aiokafka's MessageSizeTooLargeError at once for a message over the producer's
         ``max_request_size``.
         """
-        await self._producer.send(topic, value, key=key, partition=partition)
+        delivery = await self._producer.send(topic, value, key=key, partition=partition)
         self.sent += 1
+        if self._sent is not None:
+            self._sent.append(delivery)
 
 
 def check_supported(producer: Any) -> None:
@@ -115,10 +153,18 @@ class PartitionTransactions:
         self.before_commit = before_commit
         self._processed: dict[TP, int] = {}
         self._committed: dict[TP, int] = {}
-        self._ended: set[str] = set()
+        self._partitions: dict[str, int] = {}
+        """Input partition of each transactional id that a section used (whose state it
+        flushes); other ids (Faust's own topics) commit nothing but their transaction."""
+        self._open: set[str] = set()
+        """Transactional ids whose transaction is open: begun by ``begin``, not closed since."""
+        self._closed: dict[str, str] = {}
+        """Transactional ids whose last transaction ended without a new one, and why."""
         self._broken: set[str] = set()
+        self._changelog_ends: dict[TP, int] = {}
+        """Per changelog partition, the offset after the last state record committed here."""
         self._outputs: set[str] = set()
-        """Transactions holding outputs not yet committed (they commit sooner)."""
+        """Transactional ids holding outputs not yet committed (they commit sooner)."""
         self._committed_at: dict[str, float] = {}
 
     def transactional_id(self, tp: TP) -> str:
@@ -127,8 +173,9 @@ class PartitionTransactions:
         return f"{self.app.conf.id}-{group}-{tp.partition}"
 
     def _producer_and_lock(self, tid: str) -> tuple[Any, Any]:
-        if tid in self._ended:
-            raise TransactionUnavailable(f"transactions of {tid!r} ended: the worker is stopping")
+        if tid not in self._open:
+            why = self._closed.get(tid, "not assigned to this worker")
+            raise TransactionUnavailable(f"no transaction of {tid!r} open: {why}")
         producer: Any = self.app.producer
         lock = producer._trn_locks.get(tid)
         txp = producer._transaction_producers.get(tid)
@@ -143,25 +190,29 @@ class PartitionTransactions:
         several co-partitioned topics, which share the partition's transaction).
 
         On normal exit the messages count as processed: the next commit includes their
-        offsets. An exception (or cancellation) inside leaves the transaction holding part of
-        their effects: it is marked broken, the next commit aborts it instead, and the caller
-        must let the worker stop.
+        offsets.
+        An exception (or cancellation) inside leaves the transaction holding part of the
+        message's effects: it is marked broken, the next commit aborts it instead, and the
+        caller must let the worker stop. Raises TransactionUnavailable, before anything is
+        sent, if the partition is not (or no longer) this worker's, or its transaction is
+        closed for a rebalance or a stop: the message is not processed.
         """
         tid = self.transactional_id(tp)
         txp, lock = self._producer_and_lock(tid)
         async with lock:
-            if tid in self._ended:  # the last commit came first, while this waited
-                raise TransactionUnavailable(f"transactions of {tid!r} ended meanwhile")
+            if tid not in self._open:  # closed while this waited
+                raise TransactionUnavailable(f"transaction of {tid!r} closed meanwhile")
+            self._partitions[tid] = tp.partition
             sender = Sender(txp)
             try:
                 yield sender
             except BaseException:
                 self._broken.add(tid)
                 raise
-            if sender.sent:
-                self._outputs.add(tid)
             if offset is not None:
                 self._processed[tp] = offset + 1
+            if sender.sent:
+                self._outputs.add(tid)
 
     def mark(self, tp: TP, offset: int) -> None:
         """Inside ``section``: the message of ``tp`` at ``offset`` has had its effects sent."""
@@ -171,28 +222,35 @@ class PartitionTransactions:
         """The offset after the last message of ``tp`` processed here, None before any."""
         return self._processed.get(tp)
 
+    def changelog_end(self, tp: TP) -> int:
+        """The offset after the last state record this worker committed to changelog
+        partition ``tp`` (0 if none): where recovery must read up to at least."""
+        return self._changelog_ends.get(tp, 0)
+
     def forget(self, tps: set[TP]) -> None:
         """Drop progress of partitions revoked from this worker."""
         for tp in tps:
+            tid = self.transactional_id(tp)
             self._processed.pop(tp, None)
             self._committed.pop(tp, None)
-            self._ended.discard(self.transactional_id(tp))
-            self._broken.discard(self.transactional_id(tp))
+            self._partitions.pop(tid, None)
+            self._broken.discard(tid)
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool) -> bool:
         """Commit the transactions of the partitions in ``offsets`` (Faust's acked offsets).
 
         For each: flush changed state, commit the offsets of everything processed, commit,
-        and begin the next transaction unless stopping. ProducerFenced crashes the app:
-        another worker owns the partition now.
+        and begin the next transaction. Without ``start_new_transaction`` Faust ends the
+        transactions (partitions revoked, or the worker stopping): ``close``. ProducerFenced
+        crashes the app: another worker owns the partition now.
         """
-        tids = {self.transactional_id(tp): tp.partition for tp in offsets}
-        if start_new_transaction:
-            # A periodic commit: only transactions with messages processed since their last
-            # commit (``commit_pending`` commits the others' progress on its own timer).
-            moved = {self.transactional_id(tp) for tp in self._moved()}
-            tids = {tid: p for tid, p in tids.items() if tid in moved}
-        return await self._commit_tids(tids, start_new_transaction)
+        if not start_new_transaction:
+            return await self.close()
+        # A periodic commit: only transactions with messages processed since their last commit
+        # (``commit_pending`` commits the others' progress on its own timer).
+        moved = {self.transactional_id(tp) for tp in self._moved()}
+        tids = {self.transactional_id(tp) for tp in offsets} & moved
+        return await self._commit_tids(tids, start_new=True)
 
     def _moved(self) -> list[TP]:
         """Input partitions with messages processed since their last commit."""
@@ -211,35 +269,84 @@ class PartitionTransactions:
         """
         now = time.monotonic()
         tids = {
-            tid: tp.partition
+            tid
             for tp in self._moved()
             if (tid := self.transactional_id(tp)) in self._outputs
             or now - self._committed_at.get(tid, 0.0) >= every_s
         }
-        return await self._commit_tids(tids, start_new_transaction=True)
+        return await self._commit_tids(tids, start_new=True)
 
-    async def _commit_tids(self, tids: dict[str, int], start_new_transaction: bool) -> bool:
+    async def close(self) -> bool:
+        """Commit every open transaction of this worker, state flushed, and begin none.
+
+        Called when partitions are revoked (after Faust has stopped the agents and waited for
+        the messages under way), and when the worker stops. Until ``begin`` opens it again,
+        a partition's sections raise TransactionUnavailable and its commits are skipped.
+        """
+        why = STOPPING if self.app.should_stop else REASSIGNING
+        return await self._commit_tids(set(self._open), start_new=False, why=why)
+
+    async def begin(self, tids: set[str]) -> None:
+        """Open the transactions of exactly ``tids``, those of the partitions assigned.
+
+        Replaces Faust's ``TransactionManager.on_rebalance``. A partition new here gets its
+        producer from Faust, whose start fences the previous owner and aborts its open
+        transaction; a partition kept gets a new transaction (``close`` ended the last one).
+        The producers of every other partition are stopped: Faust would stop only some, as it
+        leaves those of partitions revoked that this worker keeps a standby replica of.
+        Raises TransactionUnavailable if a producer could not be started (the assignment
+        fails and the worker stops).
+        """
+        producer: Any = self.app.producer
+        for tid in sorted(set(producer._transaction_producers) - tids):
+            if tid in self._open:
+                # Not closed (no revocation came first): the partition's next owner aborts it.
+                log.warning("stopping a transaction left open", tid=tid)
+            await producer.stop_transaction(tid)
+            self._open.discard(tid)
+            self._closed.pop(tid, None)
+        started, kept = [], []
+        for tid in sorted(tids):
+            if tid in self._open or tid in self._broken:
+                continue  # still open (no revocation came first), or the worker is stopping
+            txp = producer._transaction_producers.get(tid)
+            if txp is None:
+                # Faust logs and swallows a failure to start; it then has no producer.
+                await producer.maybe_begin_transaction(tid)
+                if tid not in producer._transaction_producers:
+                    raise TransactionUnavailable(f"could not start transactional producer {tid!r}")
+                started.append(tid)
+            else:
+                async with producer._trn_locks[tid]:
+                    await txp.begin_transaction()
+                kept.append(tid)
+            self._open.add(tid)
+            self._closed.pop(tid, None)
+        log.info("transactions begun", started=started, kept=kept)
+
+    async def _commit_tids(self, tids: set[str], start_new: bool, why: str = "") -> bool:
         group_id = self.app.conf.id
         try:
-            for tid, partition in sorted(tids.items()):
-                await self._commit_one(tid, partition, group_id, start_new_transaction)
+            for tid in sorted(tids):
+                await self._commit_one(tid, group_id, start_new, why)
         except ProducerFenced as exc:
             log.error("transaction fenced: another worker owns the partition", error=str(exc))
             await self.app.crash(exc)
             return False
         return True
 
-    async def _commit_one(self, tid: str, partition: int, group_id: str, start_new: bool) -> None:
-        if tid in self._ended:
-            return  # Faust may commit again while stopping; the last transaction is done.
+    async def _commit_one(self, tid: str, group_id: str, start_new: bool, why: str) -> None:
         try:
             txp, lock = self._producer_and_lock(tid)
         except TransactionUnavailable:
-            return  # revoked meanwhile: its new owner commits it
+            return  # closed already, or revoked: its new owner commits it
         async with lock:
+            if tid not in self._open:
+                return  # closed while this waited
             if tid in self._broken:
                 log.error("aborting a transaction that holds part of a message", tid=tid)
-                self._ended.add(tid)
+                self._open.discard(tid)
+                self._closed[tid] = BROKEN
                 await txp.abort_transaction()
                 return
             # Under the lock the transaction holds whole messages only. The offsets committed
@@ -251,22 +358,35 @@ class PartitionTransactions:
                 for tp, offset in self._processed.items()
                 if self.transactional_id(tp) == tid
             }
-            await self.before_commit(partition, Sender(txp))
+            written: list[asyncio.Future[Any]] = []
+            partition = self._partitions.get(tid)
+            if partition is not None:
+                await self.before_commit(partition, Sender(txp, written))
             if offsets:
                 await txp.send_offsets_to_transaction(offsets, group_id)
+            if not start_new:
+                self._open.discard(tid)  # whatever comes of the commit, nothing more goes in
+                self._closed[tid] = why
             await txp.commit_transaction()
             self._committed.update(offsets)
             self._committed_at[tid] = time.monotonic()
             self._outputs.discard(tid)
+            self._note_written(written)
             if start_new:
                 await txp.begin_transaction()
-            else:
-                self._ended.add(tid)
+
+    def _note_written(self, written: list[asyncio.Future[Any]]) -> None:
+        for delivery in written:
+            if delivery.done() and not delivery.cancelled() and delivery.exception() is None:
+                meta = delivery.result()
+                tp = TP(meta.topic, meta.partition)
+                self._changelog_ends[tp] = max(self._changelog_ends.get(tp, 0), meta.offset + 1)
 
 
-def recovering_consumer_class() -> type[AIOKafkaConsumer]:
-    """Faust's aiokafka consumer, with changelog ends read from the broker (see item 5 of the
-    module docstring). Raises RuntimeError if Faust no longer has the method replaced."""
+def recovering_consumer_class(transactions: PartitionTransactions) -> type[AIOKafkaConsumer]:
+    """Faust's aiokafka consumer, with changelog ends read from the broker, and never before
+    what ``transactions`` committed (see items 5 and 7 of the module docstring). Raises
+    RuntimeError if Faust no longer has the method replaced."""
     if not callable(getattr(AIOKafkaConsumerThread, "_highwaters", None)):
         raise RuntimeError(
             "faust's consumer thread has no _highwaters; streamwatch.live.transactions needs "
@@ -275,9 +395,23 @@ def recovering_consumer_class() -> type[AIOKafkaConsumer]:
 
     class EndOffsetsConsumerThread(AIOKafkaConsumerThread):
         async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
-            # A read_committed consumer's end offsets are the last stable offsets.
-            ends = await self._ensure_consumer().end_offsets(partitions)
-            return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+            # A read_committed consumer's end offsets are the last stable offsets; they reach
+            # this worker's last commit once the broker has written its markers.
+            deadline = time.monotonic() + CHANGELOG_END_WAIT_S
+            while True:
+                ends = await self._ensure_consumer().end_offsets(partitions)
+                found = {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+                behind = {
+                    f"{tp.topic}:{tp.partition}": (end, transactions.changelog_end(tp))
+                    for tp, end in found.items()
+                    if end < transactions.changelog_end(tp)
+                }
+                if not behind:
+                    return found
+                if time.monotonic() > deadline:
+                    log.warning("changelog ends short of this worker's commits", behind=behind)
+                    return found
+                await asyncio.sleep(0.05)
 
     class RecoveringConsumer(AIOKafkaConsumer):
         def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
@@ -289,12 +423,36 @@ def recovering_consumer_class() -> type[AIOKafkaConsumer]:
 def transaction_manager_class(
     transactions: PartitionTransactions,
 ) -> type[TransactionManager]:
-    """Faust's TransactionManager with its commit replaced by ``transactions.commit``."""
+    """Faust's TransactionManager with its commits and transactions managed by
+    ``transactions``: ``commit``, ``close`` when partitions are revoked and when it stops,
+    ``begin`` for the partitions assigned. Raises RuntimeError if Faust no longer has the
+    method used."""
+    if not callable(getattr(TransactionManager, "_tps_to_transactional_ids", None)):
+        raise RuntimeError(
+            "faust's TransactionManager has no _tps_to_transactional_ids; "
+            "streamwatch.live.transactions needs faust-streaming 0.15.3 (see pyproject.toml)"
+        )
 
     class StreamwatchTransactionManager(TransactionManager):
         async def commit(
             self, offsets: Mapping[TP, int], start_new_transaction: bool = True
         ) -> bool:
             return await transactions.commit(offsets, start_new_transaction)
+
+        async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+            await super().on_partitions_revoked(revoked)
+            # Faust's own ending commit may have been skipped, or left partitions out.
+            await transactions.close()
+
+        async def on_rebalance(
+            self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]
+        ) -> None:
+            # What is not assigned (revoked, or kept as a standby) is stopped by ``begin``.
+            del revoked, newly_assigned
+            await transactions.begin(self._tps_to_transactional_ids(assigned))
+
+        async def on_stop(self) -> None:
+            await transactions.close()
+            await super().on_stop()
 
     return StreamwatchTransactionManager
