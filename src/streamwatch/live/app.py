@@ -169,6 +169,7 @@ def create_app(
         # Like the agent, which Faust stops meanwhile: state may be recovering.
         can_process=lambda: not (app.rebalancing or app.should_stop),
         end_offset=lambda tp: _end_offset(app, tp),
+        position=lambda tp: _position(app, tp),
     )
     cursor = processor.cursor
     ring_keys = app.topic(
@@ -267,6 +268,15 @@ def _end_offset(app: faust.App, tp: TP) -> int | None:
     return end if isinstance(end, int) and end >= 0 else None
 
 
+async def _position(app: faust.App, tp: TP) -> int | None:
+    """The consumer's position in ``tp`` (past transaction markers), None if unknown."""
+    try:
+        found = await app.consumer.position(tp)
+    except Exception:  # not assigned (any more), or no consumer yet
+        return None
+    return found if isinstance(found, int) and found >= 0 else None
+
+
 def _wire_timers(
     app: faust.App, core: Core, watcher: IndicatorWatcher, processor: Processor
 ) -> None:
@@ -285,6 +295,8 @@ def _wire_timers(
     app.timer(INDICATOR_POLL_INTERVAL_S)(reload_indicators)
 
     async def release_held() -> None:
+        if not (app.rebalancing or app.should_stop):
+            await processor.refresh_positions()
         try:
             await processor.release_held()
         except TransactionUnavailable:

@@ -13,11 +13,14 @@ A quiet topic: the pipeline releases a head once every topic of its partition ha
 queued. A topic partition with nothing queued holds the others back only while it could still
 deliver an earlier event: once everything up to its end (the high watermark the consumer last
 fetched) has arrived, it is caught up and the head goes at once (Kafka Streams' rule for
-``max.task.idle.ms``, KIP-695). Where the end is unknown, or lies beyond what can arrive (a
-transaction marker of a transactional producer takes the last offset), the head waits until the
-partition's longest-waiting message has been held ``hold_s``, or more than ``max_held`` messages
-are queued. Failures to send (Kafka) propagate: the agent's supervisor (or the timer's
-service) stops the worker and the open transaction is aborted.
+``max.task.idle.ms``, KIP-695). Where a transactional producer wrote last, the end lies one
+marker beyond the last message: a topic partition whose consumer position has reached the end,
+with nothing arrived for ``hold_s``, is caught up too (``refresh_positions`` asks for the
+positions of such partitions, on a timer). Never on time alone: in a backlog the end is known
+and lies ahead, and the head waits for the quiet topic's messages, however slowly they come, or
+until more than ``max_held`` messages are queued for the partition. Failures to send (Kafka)
+propagate: the agent's supervisor (or the timer's service) stops the worker and the open
+transaction is aborted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, Final, cast
 
 import orjson
@@ -112,6 +115,7 @@ class Processor:
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
         monotonic: Callable[[], float] = time.monotonic,
         end_offset: Callable[[TP], int | None] = lambda _tp: None,
+        position: Callable[[TP], Awaitable[int | None]] | None = None,
     ) -> None:
         self.core = core
         self.states = states
@@ -135,6 +139,10 @@ class Processor:
         self.end_offset = end_offset
         """The end (high watermark) of a topic partition as the consumer last fetched it;
         None when unknown."""
+        self.position = position
+        """The consumer's position in a topic partition (past transaction markers)."""
+        self._arrived_at: dict[TP, float] = {}
+        self._positions: dict[TP, int] = {}
         self._pipelines: dict[int, PartitionPipeline] = {}
         self._drains: dict[int, asyncio.Lock] = {}
         self._key_mismatch_logged = False
@@ -218,6 +226,12 @@ class Processor:
         processed, and their new owner reads it again from the committed offset."""
         for partition in [p for p in self._pipelines if p not in partitions]:
             del self._pipelines[partition]
+        # A topic partition is quiet only once nothing has come for a while since assignment.
+        now = self.monotonic()
+        self._positions.clear()
+        for partition in partitions:
+            for topic in self.topics.inputs:
+                self._arrived_at[_tp(topic, partition)] = now
 
     async def idle(self) -> None:
         """Wait for the releases under way to end (call once ``can_process`` turned false)."""
@@ -241,24 +255,49 @@ class Processor:
             )
         return pipeline
 
+    async def refresh_positions(self) -> None:
+        """Ask the consumer where it stands in the quiet topic partitions whose end lies beyond
+        what arrived (a transaction marker, or messages still to come); on a timer."""
+        if self.position is None:
+            return
+        now = self.monotonic()
+        for partition, pipeline in list(self._pipelines.items()):
+            if not len(pipeline.merge):
+                continue
+            for stream in pipeline.merge.rank:
+                tp = _tp(stream, partition)
+                end, arrived = self.end_offset(tp), self.next_offset(tp)
+                quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
+                if end is not None and (arrived is None or arrived < end) and quiet:
+                    found = await self.position(tp)
+                    if found is not None:
+                        self._positions[tp] = found
+
     def _add(self, incoming: Incoming) -> None:
         message = Message(
             incoming.tp.topic, incoming.offset, incoming.key, incoming.value or b"", incoming.key
         )
-        self._pipeline(incoming.tp.partition).add(message, arrived=self.monotonic())
+        now = self.monotonic()
+        self._arrived_at[incoming.tp] = now
+        self._pipeline(incoming.tp.partition).add(message, arrived=now)
 
     def _caught_up(self, pipeline: PartitionPipeline, partition: int) -> CaughtUp:
-        oldest = pipeline.merge.oldest_arrival()
-        go_on = len(pipeline.merge) > self.max_held or (
-            oldest is not None and oldest <= self.monotonic() - self.hold_s
-        )
+        go_on = len(pipeline.merge) > self.max_held
+        now = self.monotonic()
 
         def caught_up(stream: str, _ts_ms: int) -> bool:
             if go_on:
                 return True
             tp = _tp(stream, partition)
             end, arrived = self.end_offset(tp), self.next_offset(tp)
-            return end is not None and arrived is not None and arrived >= end
+            if end is None:
+                return False
+            if arrived is not None and arrived >= end:
+                return True
+            # Only transaction markers left? The consumer is past them, nothing came since.
+            position = self._positions.get(tp)
+            quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
+            return position is not None and position >= end and quiet
 
         return caught_up
 
