@@ -15,20 +15,22 @@ from typing import Any, Final, cast
 import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
-from streamwatch.core.detectors.base import Detector, Finding, RetainingDetector, TimedDetector
-from streamwatch.core.detectors.bot_signup import BotSignupDetector
-from streamwatch.core.detectors.budget import BudgetDetector
-from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
-from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
-from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
-from streamwatch.core.detectors.payments import PaymentsDetector
-from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
-from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
-from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
-from streamwatch.core.detectors.stale_access import StaleAccessDetector
+from streamwatch.core.detectors.base import (
+    Capability,
+    ContractError,
+    Detector,
+    Finding,
+    IndicatorUser,
+    MoneyAtRiskDetector,
+    RetainingDetector,
+    Setup,
+    TimedDetector,
+    check_contract,
+)
+from streamwatch.core.detectors.registry import build
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
-from streamwatch.core.indicators import Indicators
+from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
@@ -87,20 +89,10 @@ def default_detectors(
     disposable-email list of identity_mismatch (parsed by the caller, e.g.
     ``streamwatch.indicators.load_indicators``); without them flows are not judged and no email
     domain counts as disposable. ``collections`` are the dunning stages of the payments
-    detector (the packaged ones unless given).
+    detector (the packaged ones unless given). The detectors are those of
+    ``streamwatch.core.detectors.registry``.
     """
-    return [
-        BudgetDetector(),
-        ProviderNoticeDetector(),
-        SpendSpikeDetector(),
-        CryptoMiningDetector(indicators),
-        PaymentsDetector(collections),
-        IdentityMismatchDetector(indicators),
-        PrivilegeEscalationDetector(),
-        StaleAccessDetector(),
-        NetworkAbuseDetector(),
-        BotSignupDetector(),
-    ]
+    return build(Setup(indicators or EMPTY, collections))
 
 
 class Core:
@@ -128,17 +120,24 @@ class Core:
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
         }
-        self._timed: tuple[TimedDetector, ...] = tuple(
-            cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
-        )
-        self._retaining: tuple[RetainingDetector, ...] = tuple(
-            cast(RetainingDetector, d)
-            for d in self.detectors
-            if callable(getattr(d, "retains", None))
-        )
-        self._ledger: PaymentsDetector | None = next(
-            (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
-        )
+        declared = {d.name: check_contract(d) for d in self.detectors}
+        if len(declared) != len(self.detectors):
+            raise ContractError("two detectors share a name")
+
+        def having(capability: Capability) -> tuple[Detector, ...]:
+            return tuple(d for d in self.detectors if capability in declared[d.name])
+
+        self._timed = cast(tuple[TimedDetector, ...], having(Capability.TIMED))
+        self._retaining = cast(tuple[RetainingDetector, ...], having(Capability.RETAINS))
+        self.indicator_users = cast(tuple[IndicatorUser, ...], having(Capability.INDICATORS))
+        """The detectors that judge by indicator lists (to hand reloaded lists to)."""
+        ledgers = cast(tuple[MoneyAtRiskDetector, ...], having(Capability.MONEY_AT_RISK))
+        if len(ledgers) > 1:
+            raise ContractError(
+                "more than one detector declares MONEY_AT_RISK: "
+                + ", ".join(d.name for d in ledgers)
+            )
+        self._ledger: MoneyAtRiskDetector | None = ledgers[0] if ledgers else None
         self._fresh: dict[str, dict[str, bytes]] = {
             d.name: {k: orjson.dumps(v) for k, v in d.dump(d.new_state()).items()}
             for d in self.detectors

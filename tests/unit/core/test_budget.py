@@ -73,8 +73,8 @@ def test_crossing_alert_event_time_is_the_usage_ts_through_the_engine() -> None:
     ]
     assert [(a.severity, a.score) for a in alerts] == [
         ("info", 0.1),
-        ("low", 0.25),
-        ("medium", 0.5),
+        ("low", 0.3),
+        ("medium", 0.6),
     ]
 
 

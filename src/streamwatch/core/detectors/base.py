@@ -1,11 +1,63 @@
-"""The detector interface and the finding a detector returns."""
+"""The detector contract and the finding a detector returns.
+
+A detector is a class satisfying ``Detector``. What it does beyond observing events is
+declared, not discovered: its ``capabilities`` (a frozenset of ``Capability``) name the extra
+protocols it implements, one method each:
+
+==================  =================  ==================================================
+capability          method             protocol / what the engine does with it
+==================  =================  ==================================================
+``TIMED``           ``advance``        ``TimedDetector``: advanced at each hour mark
+``MONEY_AT_RISK``   ``exposure``       ``MoneyAtRiskDetector``: the alerts' money at risk
+``RETAINS``         ``retains``        ``RetainingDetector``: keeps a quiet customer
+``INDICATORS``      ``use_indicators`` ``IndicatorUser``: handed reloaded indicator lists
+==================  =================  ==================================================
+
+``check_contract`` (called by ``Core`` for every detector it is given) rejects a detector that
+declares a capability without its method, or has the method without declaring it.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
+from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.events import Event, Severity
+from streamwatch.core.indicators import EMPTY, Indicators
+
+
+class Capability(enum.Enum):
+    """What a detector does beyond ``observe``; see the module docstring."""
+
+    TIMED = "advance"
+    MONEY_AT_RISK = "exposure"
+    RETAINS = "retains"
+    INDICATORS = "use_indicators"
+
+    @property
+    def method(self) -> str:
+        """The name of the method the capability requires."""
+        return self.value
+
+
+NONE: Final[frozenset[Capability]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """The deployment's configuration that detectors may take (``from_setup``): parsed by
+    the caller (``streamwatch.config.build_core``), never state."""
+
+    indicators: Indicators = EMPTY
+    """The indicator lists (mining pools, disposable email domains); none by default."""
+    collections: CollectionsPolicy | None = None
+    """The dunning stages of the payment ledger; the packaged ones when None."""
+
+
+class ContractError(TypeError):
+    """A detector does not keep the contract it declares (see ``check_contract``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +94,11 @@ class Detector(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     event_types: ClassVar[frozenset[str]]
+    capabilities: ClassVar[frozenset[Capability]]
+    """The extra protocols the detector implements (``NONE`` for a plain one)."""
+    kinds: ClassVar[frozenset[str]]
+    """The alert kinds its findings carry (the alert schema's kind enum is their union over
+    the registry)."""
 
     def new_state(self) -> Any:
         """A fresh state for a customer this detector has not seen."""
@@ -60,12 +117,22 @@ class Detector(Protocol):
         ...
 
 
+class Registered(Detector, Protocol):
+    """A detector class that can be listed in ``registry.REGISTERED``: built from the
+    deployment's ``Setup``."""
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> Detector:
+        """The detector as ``setup`` configures it."""
+        ...
+
+
 class RetainingDetector(Detector, Protocol):
     """A detector whose state can hold what must not be forgotten with a quiet customer: money
-    owed, a timer still to fire (see ``Core.forgettable``).
+    owed, a timer still to fire (see ``Core.forgettable``). Capability ``RETAINS``.
 
-    Implementing ``retains`` is optional; a detector without it never keeps a customer. It must
-    be cheap (it is asked of every quiet customer at hour-mark sweeps) and change nothing.
+    A detector without it never keeps a customer. ``retains`` must be cheap (it is asked of
+    every quiet customer at hour-mark sweeps) and change nothing.
     """
 
     def retains(self, state: Any, until_ms: int) -> bool:
@@ -96,7 +163,7 @@ def _same(value: Any, default: Any) -> bool:
 
 class TimedDetector(Detector, Protocol):
     """A detector with rules that fire on the passage of event time alone (an invoice ageing
-    past a due date, a user inactive for 90 days), not only on an event.
+    past a due date, a user inactive for 90 days), not only on an event. Capability ``TIMED``.
 
     The engine calls ``advance`` with each hour mark of event time the customer passes: from
     ``Core.step`` before folding in an event with a later ``ts`` (so the customer's own events
@@ -114,3 +181,55 @@ class TimedDetector(Detector, Protocol):
     def advance(self, state: Any, until_ms: int) -> list[Finding]:
         """Findings whose line was crossed at or before ``until_ms``, not raised before."""
         ...
+
+
+class MoneyAtRiskDetector(Detector, Protocol):
+    """The detector that keeps the payment ledger, and so knows each customer's money at risk
+    (stamped on every alert, see ``Core.money_at_risk``). Capability ``MONEY_AT_RISK``; at
+    most one detector of a core declares it."""
+
+    def exposure(self, state: Any) -> dict[str, Any] | None:
+        """The customer's money at risk, or None before any money was seen."""
+        ...
+
+
+class IndicatorUser(Detector, Protocol):
+    """A detector whose judgement depends on indicator lists (mining pools, disposable email
+    domains). Capability ``INDICATORS``: built without lists it judges by none, and is handed
+    lists (at start and at each reload) through ``use_indicators``; the lists are
+    configuration, never state."""
+
+    def use_indicators(self, indicators: Indicators) -> None:
+        """Judge by ``indicators`` from the next event on."""
+        ...
+
+
+def capabilities_of(detector: object) -> frozenset[Capability]:
+    """The capabilities ``detector`` declares (none when its class declares nothing)."""
+    declared: frozenset[Capability] = getattr(detector, "capabilities", NONE)
+    return declared
+
+
+def check_contract(detector: object) -> frozenset[Capability]:
+    """The capabilities ``detector`` declares, once checked against its methods; raises
+    ContractError naming the detector and the capability when one is declared without its
+    method or a method is there without its capability declared."""
+    name = getattr(detector, "name", type(detector).__name__)
+    declared = capabilities_of(detector)
+    if not isinstance(declared, frozenset) or not all(isinstance(c, Capability) for c in declared):
+        raise ContractError(
+            f"detector {name!r}: capabilities must be a frozenset of Capability, not {declared!r}"
+        )
+    for capability in Capability:
+        has = callable(getattr(detector, capability.method, None))
+        if capability in declared and not has:
+            raise ContractError(
+                f"detector {name!r} declares {capability.name} but has no "
+                f"{capability.method}() method"
+            )
+        if has and capability not in declared:
+            raise ContractError(
+                f"detector {name!r} has a {capability.method}() method but does not declare "
+                f"{capability.name} in its capabilities"
+            )
+    return declared

@@ -37,9 +37,10 @@ from streamwatch.core.abuse_common import (
     severity_of,
     text,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding, Setup
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, Severity
 from streamwatch.core.indicators import EMPTY, Indicators
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts
 
 OPEN: Final = 0.5
@@ -108,6 +109,13 @@ class IdentityMismatchDetector:
     name: ClassVar[str] = "identity_mismatch"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity", "payment"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INDICATORS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"identity_mismatch"})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> IdentityMismatchDetector:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.indicators)
 
     def __init__(self, indicators: Indicators | None = None) -> None:
         self._indicators = indicators if indicators is not None else EMPTY
@@ -260,7 +268,7 @@ class IdentityMismatchDetector:
             return []
         if state.alerted_ms is None:
             state.alerted_ms = ts_ms
-        return [self._finding(state, ts_ms, round(score, 4), severity)]
+        return [self._finding(state, ts_ms, within(severity, score), severity)]
 
     def _finding(
         self, state: IdentityState, ts_ms: int, score: float, severity: Severity

@@ -33,8 +33,9 @@ from typing import Any, ClassVar, Final
 
 from streamwatch.core import sketch
 from streamwatch.core.abuse_common import ratio_score, severity_of, text
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 SMTP_PORTS: Final = frozenset({25, 465, 587})
@@ -177,6 +178,13 @@ class NetworkAbuseDetector:
     name: ClassVar[str] = "network_abuse"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"network_abuse"})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> NetworkAbuseDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> NetState:
         return NetState()
@@ -459,7 +467,7 @@ def _finding(
         incident=f"{pattern}:{format_ts(episode.start_ms)}",
         kind=kind,
         severity=severity_of(score) or "high",
-        score=round(score, 4),
+        score=within(severity_of(score) or "high", score),
         event_time_ms=ts_ms,
         window_start_ms=min(episode.start_ms, ts_ms),
         window_end_ms=ts_ms,

@@ -41,8 +41,9 @@ from streamwatch.core.abuse_common import (
     severity_of,
     text,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import ActivityEvent, Event, Severity, subscription_of
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 OPEN: Final = 0.4
@@ -124,6 +125,13 @@ class PrivilegeEscalationDetector:
     name: ClassVar[str] = "privilege_escalation"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"privilege_escalation"})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> PrivilegeEscalationDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> PrivilegeState:
         return PrivilegeState()
@@ -422,7 +430,7 @@ class PrivilegeEscalationDetector:
             incident=format_ts(episode.start_ms),
             kind=self.name,
             severity=severity,
-            score=round(episode.score, 4),
+            score=within(severity, episode.score),
             event_time_ms=ts_ms,
             window_start_ms=min(episode.start_ms, ts_ms),
             window_end_ms=ts_ms,

@@ -73,9 +73,10 @@ from streamwatch.core.baseline import (
     rise_needed,
     threshold_z,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
+from streamwatch.core.severity import score_of, within
 from streamwatch.core.timeutil import (
     MS_PER_DAY,
     MS_PER_HOUR,
@@ -283,6 +284,13 @@ class SpendSpikeDetector:
     name: ClassVar[str] = "spend_spike"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"spend_spike"})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> SpendSpikeDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def __init__(self, config: SpikeConfig | None = None) -> None:
         self.config = config or SpikeConfig()
@@ -788,7 +796,7 @@ class SpendSpikeDetector:
             incident=inc.id,
             kind=self.name,
             severity=SEVERITIES[severity],
-            score=round(inc.score, 4),
+            score=within(SEVERITIES[severity], inc.score),
             event_time_ms=ts_ms,
             window_start_ms=inc.opened_ms,
             window_end_ms=hour + MS_PER_HOUR,
@@ -827,7 +835,7 @@ class SpendSpikeDetector:
         cur = st.currency or ""
         if status == "resolved":
             severity: Severity = "info"
-            score = 0.1
+            score = score_of("info")
             reason = (
                 f"Hourly spend is back to baseline: {inc.calm} hours at or below "
                 f"{self.config.resolve_ratio:g}x the expected spend up to {format_ts(at_ms)}. "
@@ -836,7 +844,7 @@ class SpendSpikeDetector:
             )
         else:
             severity = SEVERITIES[inc.sent_severity]
-            score = round(inc.score, 4)
+            score = within(severity, inc.score)
             reason = (
                 f"Spend has stayed at this level for {inc.hours} hours since {inc.id}; the "
                 f"baseline now follows it. Excess so far {money(inc.excess, cur)}."

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
-from streamwatch.core.detectors.base import Finding, defaults_of, trimmed
+from streamwatch.core.detectors.base import Capability, Finding, Setup, defaults_of, trimmed
 from streamwatch.core.events import ActivityEvent, Event, Severity
+from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
 DEFAULT_INACTIVE_DAYS: Final = 90
@@ -83,6 +84,15 @@ class StaleAccessDetector:
     name: ClassVar[str] = "stale_access"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TIMED, Capability.RETAINS}
+    )
+    kinds: ClassVar[frozenset[str]] = frozenset({"stale_access"})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> StaleAccessDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def __init__(self, inactive_days: int = DEFAULT_INACTIVE_DAYS) -> None:
         if inactive_days < 1:
@@ -259,7 +269,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity=severity,
-            score=0.5 if privileged else 0.3,
+            score=score_of(severity),
             event_time_ms=at_ms,
             window_start_ms=p.last_ms,
             window_end_ms=at_ms,
@@ -280,7 +290,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity="high" if privileged else "medium",
-            score=0.75 if privileged else 0.6,
+            score=score_of("high" if privileged else "medium"),
             event_time_ms=event.ts_ms,
             window_start_ms=expires,
             window_end_ms=event.ts_ms,
@@ -295,7 +305,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity="info",
-            score=0.05,
+            score=score_of("info"),
             event_time_ms=ts_ms,
             window_start_ms=p.due_ms if p.due_ms is not None else p.last_ms,
             window_end_ms=ts_ms,
