@@ -8,6 +8,7 @@ worker and replay both call it; nothing else decides anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -16,6 +17,7 @@ import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.detectors.base import (
+    FIRST_STATE_VERSION,
     Capability,
     ContractError,
     Detector,
@@ -24,8 +26,11 @@ from streamwatch.core.detectors.base import (
     MoneyAtRiskDetector,
     RetainingDetector,
     Setup,
+    StateReset,
     TimedDetector,
     check_contract,
+    state_reads_of,
+    state_version_of,
 )
 from streamwatch.core.detectors.registry import build
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
@@ -35,6 +40,9 @@ from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
+STATE_VERSION_KEY: Final = "@v"
+"""The key of a detector's state version within its dump in a snapshot (a name no dump uses
+for a field)."""
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
 SWEEP_MS: Final = MS_PER_HOUR
 """Timed detectors are advanced at each whole hour of event time (see ``TimedDetector``)."""
@@ -101,6 +109,12 @@ class Core:
     ``step`` mutates the state it is given (callers own it: a Faust table row, or replay's
     dict) and never mutates the event. ``now_ms`` is the wall clock of the caller; it only
     stamps ``detected_at`` and never changes a decision.
+
+    The detectors' declared capabilities are checked when the core is built (ContractError
+    otherwise, see ``check_contract``), and the engine goes by them: ``TIMED`` detectors are
+    advanced by ``sweep``, ``RETAINS`` ones asked by ``forgettable``, the one
+    ``MONEY_AT_RISK`` detector stamps ``money_at_risk``, and ``indicator_users`` take
+    reloaded indicator lists.
     """
 
     def __init__(
@@ -143,6 +157,11 @@ class Core:
             for d in self.detectors
         }
         """Each detector's dump of a fresh state, field by field, as JSON (see ``snapshot``)."""
+        self._versions: dict[str, int] = {d.name: state_version_of(d) for d in self.detectors}
+        self._reads: dict[str, frozenset[int]] = {d.name: state_reads_of(d) for d in self.detectors}
+        self.state_resets: Counter[str] = Counter()
+        """Detector states ``restore`` replaced by fresh ones, by detector name (see
+        ``StateReset``), for the caller's metrics."""
 
     def money_at_risk(self, state: CustomerState) -> dict[str, Any] | None:
         """The customer's money at risk (unbilled usage plus unpaid invoices, less prepayments
@@ -172,7 +191,8 @@ class Core:
         fresh state's dump, and a detector whose fields all match is left out: most customers
         use few detectors. ``restore`` fills the rest in from a fresh dump, so a detector's
         fresh state is part of the snapshot format: changing a field's value in ``new_state``
-        changes what snapshots that left the field out restore to.
+        changes what snapshots that left the field out restore to. Each dump kept carries the
+        detector's ``state_version`` under ``STATE_VERSION_KEY``.
         """
         fresh = self._fresh
         detectors: dict[str, dict[str, Any]] = {}
@@ -184,23 +204,58 @@ class Core:
                 if unlike.get(k) != orjson.dumps(v)
             }
             if dumped:
+                dumped[STATE_VERSION_KEY] = self._versions[d.name]
                 detectors[d.name] = dumped
         return state.snapshot(detectors)
 
-    def restore(self, data: dict[str, Any]) -> CustomerState:
+    def restore(
+        self, data: dict[str, Any], resets: list[StateReset] | None = None
+    ) -> CustomerState:
         """A state from ``snapshot`` (of this version or the one before, see
         ``CustomerState.restore``); fields and detectors a snapshot leaves out, such as
-        detectors added since, start fresh."""
-        dumped = data.get("detectors", {})
+        detectors added since, start fresh.
+
+        A detector's dump of a state version it does not read (``state_reads``; a dump
+        without a version is of ``FIRST_STATE_VERSION``), or of an earlier version its
+        ``load`` rejects, is not loaded: that detector's state starts fresh, and the reset is
+        counted in ``state_resets`` and appended to ``resets`` (when given) for the caller to
+        log. The rest of the customer's state is restored as usual."""
+        dumped: dict[str, dict[str, Any]] = data.get("detectors", {})
         detectors = {
-            d.name: d.load(
-                {k: orjson.loads(v) for k, v in self._fresh[d.name].items()} | dumped[d.name]
-            )
+            d.name: self._load(d, dumped[d.name], data, resets)
             if d.name in dumped
             else d.new_state()
             for d in self.detectors
         }
         return CustomerState.restore(data, detectors)
+
+    def _load(
+        self,
+        detector: Detector,
+        dump: dict[str, Any],
+        data: dict[str, Any],
+        resets: list[StateReset] | None,
+    ) -> Any:
+        name = detector.name
+        fields = dict(dump)
+        version = fields.pop(STATE_VERSION_KEY, FIRST_STATE_VERSION)
+        fresh = {k: orjson.loads(v) for k, v in self._fresh[name].items()}
+        if version == self._versions[name]:
+            return detector.load(fresh | fields)
+        if version in self._reads[name]:
+            try:  # an earlier form, converted by load
+                return detector.load(fresh | fields)
+            except (KeyError, TypeError, ValueError) as exc:
+                reason = f"its load rejected a dump of state version {version}: {exc!r}"
+        else:
+            reason = (
+                f"state version {version!r}; this build writes {self._versions[name]} and "
+                f"reads {sorted(self._reads[name])}"
+            )
+        self.state_resets[name] += 1
+        if resets is not None:
+            resets.append(StateReset(str(data.get("customer_id")), name, version, reason))
+        return detector.new_state()
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""

@@ -512,8 +512,8 @@ def test_snapshot_leaves_out_what_a_fresh_state_holds() -> None:
     core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
     dumped = core.snapshot(state)["detectors"]
     assert set(dumped) == {"budget_threshold", "network_abuse"}
-    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months"}
-    assert set(dumped["network_abuse"]) == {"first_ms"}
+    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months", "@v"}
+    assert set(dumped["network_abuse"]) == {"first_ms", "@v"}
     assert core.restore(orjson.loads(orjson.dumps(core.snapshot(state)))) == state
 
 

@@ -15,12 +15,17 @@ capability          method             protocol / what the engine does with it
 
 ``check_contract`` (called by ``Core`` for every detector it is given) rejects a detector that
 declares a capability without its method, or has the method without declaring it.
+
+A detector also declares the alert ``kinds`` its findings carry and the ``state_version`` of
+its dump (checked by ``Core.restore``), dumps its state by field name, and maps severity to
+score on the one scale of ``streamwatch.core.severity``. Listed in
+``streamwatch.core.detectors.registry`` it is built with ``from_setup`` and run everywhere.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Final, Protocol
 
 from streamwatch.core.collections import CollectionsPolicy
@@ -99,6 +104,14 @@ class Detector(Protocol):
     kinds: ClassVar[frozenset[str]]
     """The alert kinds its findings carry (the alert schema's kind enum is their union over
     the registry)."""
+    state_version: ClassVar[int]
+    """The version of the form ``dump`` writes. ``Core.snapshot`` stores it next to the dump;
+    ``Core.restore`` hands a dump of another version to ``load`` only if it is among
+    ``state_reads``, and otherwise starts the detector's state afresh and reports it (see
+    ``StateReset``). Bump it whenever ``dump`` changes what a field means."""
+    state_reads: ClassVar[frozenset[int]]
+    """The state versions ``load`` reads (``state_version`` and the earlier forms it still
+    converts)."""
 
     def new_state(self) -> Any:
         """A fresh state for a customer this detector has not seen."""
@@ -109,11 +122,13 @@ class Detector(Protocol):
         ...
 
     def dump(self, state: Any) -> dict[str, Any]:
-        """The state as a JSON-ready dict (for snapshots and the changelog)."""
+        """The state as a JSON-ready dict (for snapshots and the changelog), by field name:
+        top-level keys, and within them dicts with names rather than positional lists, so
+        that reordering or adding a field cannot load one field's value into another."""
         ...
 
     def load(self, data: dict[str, Any]) -> Any:
-        """The inverse of ``dump``."""
+        """The inverse of ``dump``, also for the earlier forms of ``state_reads``."""
         ...
 
 
@@ -233,3 +248,59 @@ def check_contract(detector: object) -> frozenset[Capability]:
                 f"{capability.name} in its capabilities"
             )
     return declared
+
+
+FIRST_STATE_VERSION: Final = 1
+"""The state version of a detector that declares none, and of every dump in a snapshot that
+stores none (snapshots written before detectors' states had versions)."""
+
+
+def state_version_of(detector: object) -> int:
+    """The state version ``detector`` writes (``FIRST_STATE_VERSION`` if it declares none)."""
+    version: int = getattr(detector, "state_version", FIRST_STATE_VERSION)
+    return version
+
+
+def state_reads_of(detector: object) -> frozenset[int]:
+    """The state versions ``detector`` loads (its own only, if it declares none)."""
+    reads: frozenset[int] = getattr(
+        detector, "state_reads", frozenset({state_version_of(detector)})
+    )
+    return reads
+
+
+@dataclass(frozen=True, slots=True)
+class StateReset:
+    """A detector's state that ``Core.restore`` replaced by a fresh one, and why: the snapshot
+    held a dump of a state version the detector cannot read (from a newer build, or one too
+    old), or one its ``load`` rejected."""
+
+    customer_id: str
+    detector: str
+    found_version: object
+    reason: str
+
+
+def by_name(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, JSON-ready (lists and dicts copied, nested dataclasses
+    by name too): the named dump form, which reordering the fields cannot misread."""
+    return {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
+
+
+def plain(value: Any) -> Any:
+    """``value`` with its lists and dicts copied and its dataclasses ``by_name``."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return by_name(value)
+    return value
+
+
+def named(values: list[Any] | dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A record read by name: a dict as it is, or an earlier positional list (``names`` in
+    its order) turned into one."""
+    if isinstance(values, dict):
+        return values
+    return dict(zip(names, values, strict=False))

@@ -157,6 +157,8 @@ class BotSignupDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
     kinds: ClassVar[frozenset[str]] = frozenset({"bot_signup"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> BotSignupDetector:  # noqa: ARG003
@@ -199,7 +201,8 @@ class BotSignupDetector:
         ]
 
     def dump(self, state: BotSignupState) -> dict[str, Any]:
-        return {"rings": [[ring_id, score] for ring_id, score in state.rings.items()]}
+        """Rings by id (state version 2; version 1 listed [ring_id, score] pairs)."""
+        return {"rings": dict(state.rings)}
 
     def load(self, data: dict[str, Any]) -> BotSignupState:
         return BotSignupState(rings=dict(data["rings"]))

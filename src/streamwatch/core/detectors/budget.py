@@ -61,10 +61,17 @@ class BudgetState:
     months: dict[str, MonthSpend] = field(default_factory=dict)
 
 
-def _month_of(key: str, fields: list[Any]) -> MonthSpend:
-    """A month from its dump; earlier dumps began with its bounds."""
-    spend, fired, subs = fields[-3:]
-    return MonthSpend(*month_bounds_ms(key), dict(spend), list(fired), list(subs))
+def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
+    """A month from its dump: by name (state version 2), or the list of state version 1
+    (``[spend, fired, subscriptions]``; earlier ones began with the month's bounds)."""
+    if isinstance(fields, list):
+        fields = dict(zip(("spend", "fired", "subscriptions"), fields[-3:], strict=True))
+    return MonthSpend(
+        *month_bounds_ms(key),
+        dict(fields["spend"]),
+        list(fields["fired"]),
+        list(fields["subscriptions"]),
+    )
 
 
 class BudgetDetector:
@@ -75,6 +82,8 @@ class BudgetDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
     kinds: ClassVar[frozenset[str]] = frozenset({"budget_threshold"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> BudgetDetector:  # noqa: ARG003
@@ -237,9 +246,13 @@ class BudgetDetector:
             "amount": state.amount,
             "currency": state.currency,
             "set_at_ms": state.set_at_ms,
-            # [spend, fired, subscriptions]: a month's bounds follow from its key.
+            # A month's bounds follow from its key.
             "months": {
-                key: [dict(m.spend), list(m.fired), list(m.subscriptions)]
+                key: {
+                    "spend": dict(m.spend),
+                    "fired": list(m.fired),
+                    "subscriptions": list(m.subscriptions),
+                }
                 for key, m in state.months.items()
             },
         }

@@ -180,6 +180,8 @@ class NetworkAbuseDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
     kinds: ClassVar[frozenset[str]] = frozenset({"network_abuse"})
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> NetworkAbuseDetector:  # noqa: ARG003

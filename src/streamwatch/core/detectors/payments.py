@@ -108,6 +108,8 @@ class PaymentsDetector:
             "collections",
         }
     )
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> PaymentsDetector:

@@ -31,6 +31,8 @@ class ProviderNoticeDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
     kinds: ClassVar[frozenset[str]] = frozenset({"provider_notice"})
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> ProviderNoticeDetector:  # noqa: ARG003

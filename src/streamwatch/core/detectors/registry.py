@@ -6,8 +6,9 @@ the determinism suite all iterate over it, so a detector listed here is run, che
 covered with no other edit. The order is the order findings of one event are raised in.
 
 A detector class keeps the contract of ``streamwatch.core.detectors.base``: ``name``,
-``version``, ``event_types``, ``capabilities`` (checked by ``Core``), ``kinds``, ``from_setup``,
-and the methods of ``Detector`` and of its capabilities.
+``version``, ``event_types``, ``capabilities`` (checked by ``Core``), ``kinds``,
+``state_version`` and ``state_reads``, ``from_setup``, and the methods of ``Detector`` and of
+its capabilities.
 """
 
 from __future__ import annotations

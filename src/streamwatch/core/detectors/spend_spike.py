@@ -286,6 +286,8 @@ class SpendSpikeDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
     kinds: ClassVar[frozenset[str]] = frozenset({"spend_spike"})
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> SpendSpikeDetector:  # noqa: ARG003

@@ -88,6 +88,8 @@ class StaleAccessDetector:
         {Capability.TIMED, Capability.RETAINS}
     )
     kinds: ClassVar[frozenset[str]] = frozenset({"stale_access"})
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> StaleAccessDetector:  # noqa: ARG003
