@@ -16,6 +16,7 @@ import pytest
 from core_builders import activity_doc, default_policy, raw, usage, usage_doc
 
 from streamwatch.config import build_core
+from streamwatch.core.baseline import Baseline
 from streamwatch.core.detectors.base import (
     NONE,
     Capability,
@@ -31,6 +32,8 @@ from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
 from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
 from streamwatch.core.detectors.registry import REGISTERED
+from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
+from streamwatch.core.detectors.stale_access import StaleAccessDetector
 from streamwatch.core.engine import STATE_VERSION_KEY, Core, Fleet, default_detectors
 from streamwatch.core.events import Event, UsageEvent
 from streamwatch.core.severity import BANDS, score_of, within
@@ -276,6 +279,34 @@ def test_every_registered_detector_declares_its_contract() -> None:
             },
         ),
         (BotSignupDetector(), {"rings": [["ring-1", 0.6], ["ring-2", 0.9]]}),
+        (
+            StaleAccessDetector(),
+            {
+                "principals": {
+                    "alice@example.com": ["user", 5],
+                    "guest@example.org": ["guest", 7, 9, "Owner", None, None, None, 3],
+                },
+                "due_ms": 5 + 90 * 86_400_000,
+            },
+        ),
+        (
+            SpendSpikeDetector(),
+            {
+                "b": Baseline().dump(),
+                "cur": "USD",
+                "h": [3_600_000, 5_000_000, 9_000_000, 0, 2],
+                "parts": [["Standard_F16s_v2", "westeurope", 7_000_000]],
+                "subs": ["sub-1"],
+                "new": False,
+                "offer": None,
+                "regions": ["westeurope"],
+                "skus": ["Standard_F16s_v2"],
+                "me": ["2026-10", 1.0, -1.0],
+                "exp": [1.5, 7_200_000, "ops@example.com", "launch", 0],
+                "inc": ["2026-10-01T00:00:00Z", 0, 2, 1.0, 0, 2, 1.0, 0.97, ["sub-1"]],
+                "closed": ["", -1],
+            },
+        ),
         (
             BudgetDetector(),
             {

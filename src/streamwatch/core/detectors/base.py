@@ -298,6 +298,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+def sparse_by_name(obj: Any, defaults: tuple[Any, ...]) -> dict[str, Any]:
+    """``by_name`` less the fields that equal their default (``defaults_of``), type and sign
+    alike: the compact named form, for records kept by the hundred. The dataclass built from
+    it by keyword has them back."""
+    out = {}
+    for f, default in zip(fields(obj), defaults, strict=True):
+        value = getattr(obj, f.name)
+        if default is MISSING or not _same(value, default):
+            out[f.name] = plain(value)
+    return out
+
+
 def named(values: list[Any] | dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """A record read by name: a dict as it is, or an earlier positional list (``names`` in
     its order) turned into one."""

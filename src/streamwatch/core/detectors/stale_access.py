@@ -28,11 +28,11 @@ comparison when nothing is due. Deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
-from streamwatch.core.detectors.base import Capability, Finding, Setup, defaults_of, trimmed
+from streamwatch.core.detectors.base import Capability, Finding, Setup, defaults_of, sparse_by_name
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
@@ -74,7 +74,6 @@ class StaleState:
     due_ms: int | None = None
 
 
-_FIELDS: Final = tuple(f.name for f in fields(Principal))
 _DEFAULTS: Final = defaults_of(Principal)
 
 
@@ -88,8 +87,8 @@ class StaleAccessDetector:
         {Capability.TIMED, Capability.RETAINS}
     )
     kinds: ClassVar[frozenset[str]] = frozenset({"stale_access"})
-    state_version: ClassVar[int] = 1
-    state_reads: ClassVar[frozenset[int]] = frozenset({1})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> StaleAccessDetector:  # noqa: ARG003
@@ -161,18 +160,21 @@ class StaleAccessDetector:
         return state.due_ms is not None
 
     def dump(self, state: StaleState) -> dict[str, Any]:
-        """A principal is its fields in order, less the trailing ones at their default."""
+        """A principal is its fields by name, less those at their default (state version 2;
+        version 1 listed them in order, less the trailing ones at their default)."""
         return {
             "principals": {
-                name: trimmed([getattr(p, f) for f in _FIELDS], _DEFAULTS)
-                for name, p in state.principals.items()
+                name: sparse_by_name(p, _DEFAULTS) for name, p in state.principals.items()
             },
             "due_ms": state.due_ms,
         }
 
     def load(self, data: dict[str, Any]) -> StaleState:
         return StaleState(
-            principals={name: Principal(*values) for name, values in data["principals"].items()},
+            principals={
+                name: Principal(*values) if isinstance(values, list) else Principal(**values)
+                for name, values in data["principals"].items()
+            },
             due_ms=data["due_ms"],
         )
 
