@@ -108,8 +108,8 @@ class PaymentsDetector:
             "collections",
         }
     )
-    state_version: ClassVar[int] = 1
-    state_reads: ClassVar[frozenset[int]] = frozenset({1})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> PaymentsDetector:
