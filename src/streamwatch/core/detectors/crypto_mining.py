@@ -90,8 +90,8 @@ class CryptoMiningDetector:
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity", "payment"})
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INDICATORS})
     kinds: ClassVar[frozenset[str]] = frozenset({"crypto_mining"})
-    state_version: ClassVar[int] = 1
-    state_reads: ClassVar[frozenset[int]] = frozenset({1})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
     @classmethod
     def from_setup(cls, setup: Setup) -> CryptoMiningDetector:
