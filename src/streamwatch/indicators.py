@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, TypeGuard, runtime_checkable
 
+from streamwatch.core.detectors.base import Capability, capabilities_of
 from streamwatch.core.indicators import (
     LIST_NAMES,
     IndicatorError,
@@ -40,7 +41,8 @@ ENV_VAR: Final = "STREAMWATCH_INDICATORS"
 
 @runtime_checkable
 class UsesIndicators(Protocol):
-    """A detector whose judgement depends on indicator lists (crypto_mining, identity_mismatch)."""
+    """Anything that takes indicator lists. A detector says so by declaring the capability
+    ``INDICATORS`` (see ``streamwatch.core.detectors.base.IndicatorUser``)."""
 
     def use_indicators(self, indicators: Indicators) -> None:
         """Judge by ``indicators`` from the next event on."""
@@ -148,6 +150,15 @@ class IndicatorWatcher:
         reload = self.poll()
         if reload is not None and reload.error is None:
             for detector in detectors:
-                if isinstance(detector, UsesIndicators):
+                if uses_indicators(detector):
                     detector.use_indicators(reload.indicators)
         return reload
+
+
+def uses_indicators(target: object) -> TypeGuard[UsesIndicators]:
+    """Whether ``target`` takes indicator lists: a detector when it declares ``INDICATORS``
+    (``Core`` has checked it then has ``use_indicators``); any other object (a listener that
+    is no detector, declaring no capabilities) when it has the method."""
+    if hasattr(target, "capabilities"):
+        return Capability.INDICATORS in capabilities_of(target)
+    return isinstance(target, UsesIndicators)

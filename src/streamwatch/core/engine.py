@@ -8,6 +8,7 @@ worker and replay both call it; nothing else decides anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -15,24 +16,33 @@ from typing import Any, Final, cast
 import orjson
 
 from streamwatch.core.collections import CollectionsPolicy
-from streamwatch.core.detectors.base import Detector, Finding, RetainingDetector, TimedDetector
-from streamwatch.core.detectors.bot_signup import BotSignupDetector
-from streamwatch.core.detectors.budget import BudgetDetector
-from streamwatch.core.detectors.crypto_mining import CryptoMiningDetector
-from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
-from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
-from streamwatch.core.detectors.payments import PaymentsDetector
-from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
-from streamwatch.core.detectors.provider_notice import ProviderNoticeDetector
-from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
-from streamwatch.core.detectors.stale_access import StaleAccessDetector
+from streamwatch.core.detectors.base import (
+    FIRST_STATE_VERSION,
+    Capability,
+    ContractError,
+    Detector,
+    Finding,
+    IndicatorUser,
+    MoneyAtRiskDetector,
+    RetainingDetector,
+    Setup,
+    StateReset,
+    TimedDetector,
+    check_contract,
+    state_reads_of,
+    state_version_of,
+)
+from streamwatch.core.detectors.registry import build
 from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
-from streamwatch.core.indicators import Indicators
+from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
+STATE_VERSION_KEY: Final = "@v"
+"""The key of a detector's state version within its dump in a snapshot (a name no dump uses
+for a field)."""
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
 SWEEP_MS: Final = MS_PER_HOUR
 """Timed detectors are advanced at each whole hour of event time (see ``TimedDetector``)."""
@@ -87,20 +97,10 @@ def default_detectors(
     disposable-email list of identity_mismatch (parsed by the caller, e.g.
     ``streamwatch.indicators.load_indicators``); without them flows are not judged and no email
     domain counts as disposable. ``collections`` are the dunning stages of the payments
-    detector (the packaged ones unless given).
+    detector (the packaged ones unless given). The detectors are those of
+    ``streamwatch.core.detectors.registry``.
     """
-    return [
-        BudgetDetector(),
-        ProviderNoticeDetector(),
-        SpendSpikeDetector(),
-        CryptoMiningDetector(indicators),
-        PaymentsDetector(collections),
-        IdentityMismatchDetector(indicators),
-        PrivilegeEscalationDetector(),
-        StaleAccessDetector(),
-        NetworkAbuseDetector(),
-        BotSignupDetector(),
-    ]
+    return build(Setup(indicators or EMPTY, collections))
 
 
 class Core:
@@ -109,6 +109,12 @@ class Core:
     ``step`` mutates the state it is given (callers own it: a Faust table row, or replay's
     dict) and never mutates the event. ``now_ms`` is the wall clock of the caller; it only
     stamps ``detected_at`` and never changes a decision.
+
+    The detectors' declared capabilities are checked when the core is built (ContractError
+    otherwise, see ``check_contract``), and the engine goes by them: ``TIMED`` detectors are
+    advanced by ``sweep``, ``RETAINS`` ones asked by ``forgettable``, the one
+    ``MONEY_AT_RISK`` detector stamps ``money_at_risk``, and ``indicator_users`` take
+    reloaded indicator lists.
     """
 
     def __init__(
@@ -128,22 +134,34 @@ class Core:
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
         }
-        self._timed: tuple[TimedDetector, ...] = tuple(
-            cast(TimedDetector, d) for d in self.detectors if callable(getattr(d, "advance", None))
-        )
-        self._retaining: tuple[RetainingDetector, ...] = tuple(
-            cast(RetainingDetector, d)
-            for d in self.detectors
-            if callable(getattr(d, "retains", None))
-        )
-        self._ledger: PaymentsDetector | None = next(
-            (d for d in self.detectors if isinstance(d, PaymentsDetector)), None
-        )
+        declared = {d.name: check_contract(d) for d in self.detectors}
+        if len(declared) != len(self.detectors):
+            raise ContractError("two detectors share a name")
+
+        def having(capability: Capability) -> tuple[Detector, ...]:
+            return tuple(d for d in self.detectors if capability in declared[d.name])
+
+        self._timed = cast(tuple[TimedDetector, ...], having(Capability.TIMED))
+        self._retaining = cast(tuple[RetainingDetector, ...], having(Capability.RETAINS))
+        self.indicator_users = cast(tuple[IndicatorUser, ...], having(Capability.INDICATORS))
+        """The detectors that judge by indicator lists (to hand reloaded lists to)."""
+        ledgers = cast(tuple[MoneyAtRiskDetector, ...], having(Capability.MONEY_AT_RISK))
+        if len(ledgers) > 1:
+            raise ContractError(
+                "more than one detector declares MONEY_AT_RISK: "
+                + ", ".join(d.name for d in ledgers)
+            )
+        self._ledger: MoneyAtRiskDetector | None = ledgers[0] if ledgers else None
         self._fresh: dict[str, dict[str, bytes]] = {
             d.name: {k: orjson.dumps(v) for k, v in d.dump(d.new_state()).items()}
             for d in self.detectors
         }
         """Each detector's dump of a fresh state, field by field, as JSON (see ``snapshot``)."""
+        self._versions: dict[str, int] = {d.name: state_version_of(d) for d in self.detectors}
+        self._reads: dict[str, frozenset[int]] = {d.name: state_reads_of(d) for d in self.detectors}
+        self.state_resets: Counter[str] = Counter()
+        """Detector states ``restore`` replaced by fresh ones, by detector name (see
+        ``StateReset``), for the caller's metrics."""
 
     def money_at_risk(self, state: CustomerState) -> dict[str, Any] | None:
         """The customer's money at risk (unbilled usage plus unpaid invoices, less prepayments
@@ -173,7 +191,8 @@ class Core:
         fresh state's dump, and a detector whose fields all match is left out: most customers
         use few detectors. ``restore`` fills the rest in from a fresh dump, so a detector's
         fresh state is part of the snapshot format: changing a field's value in ``new_state``
-        changes what snapshots that left the field out restore to.
+        changes what snapshots that left the field out restore to. Each dump kept carries the
+        detector's ``state_version`` under ``STATE_VERSION_KEY``.
         """
         fresh = self._fresh
         detectors: dict[str, dict[str, Any]] = {}
@@ -185,23 +204,58 @@ class Core:
                 if unlike.get(k) != orjson.dumps(v)
             }
             if dumped:
+                dumped[STATE_VERSION_KEY] = self._versions[d.name]
                 detectors[d.name] = dumped
         return state.snapshot(detectors)
 
-    def restore(self, data: dict[str, Any]) -> CustomerState:
+    def restore(
+        self, data: dict[str, Any], resets: list[StateReset] | None = None
+    ) -> CustomerState:
         """A state from ``snapshot`` (of this version or the one before, see
         ``CustomerState.restore``); fields and detectors a snapshot leaves out, such as
-        detectors added since, start fresh."""
-        dumped = data.get("detectors", {})
+        detectors added since, start fresh.
+
+        A detector's dump of a state version it does not read (``state_reads``; a dump
+        without a version is of ``FIRST_STATE_VERSION``), or of an earlier version its
+        ``load`` rejects, is not loaded: that detector's state starts fresh, and the reset is
+        counted in ``state_resets`` and appended to ``resets`` (when given) for the caller to
+        log. The rest of the customer's state is restored as usual."""
+        dumped: dict[str, dict[str, Any]] = data.get("detectors", {})
         detectors = {
-            d.name: d.load(
-                {k: orjson.loads(v) for k, v in self._fresh[d.name].items()} | dumped[d.name]
-            )
+            d.name: self._load(d, dumped[d.name], data, resets)
             if d.name in dumped
             else d.new_state()
             for d in self.detectors
         }
         return CustomerState.restore(data, detectors)
+
+    def _load(
+        self,
+        detector: Detector,
+        dump: dict[str, Any],
+        data: dict[str, Any],
+        resets: list[StateReset] | None,
+    ) -> Any:
+        name = detector.name
+        fields = dict(dump)
+        version = fields.pop(STATE_VERSION_KEY, FIRST_STATE_VERSION)
+        fresh = {k: orjson.loads(v) for k, v in self._fresh[name].items()}
+        if version == self._versions[name]:
+            return detector.load(fresh | fields)
+        if version in self._reads[name]:
+            try:  # an earlier form, converted by load
+                return detector.load(fresh | fields)
+            except (KeyError, TypeError, ValueError) as exc:
+                reason = f"its load rejected a dump of state version {version}: {exc!r}"
+        else:
+            reason = (
+                f"state version {version!r}; this build writes {self._versions[name]} and "
+                f"reads {sorted(self._reads[name])}"
+            )
+        self.state_resets[name] += 1
+        if resets is not None:
+            resets.append(StateReset(str(data.get("customer_id")), name, version, reason))
+        return detector.new_state()
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""

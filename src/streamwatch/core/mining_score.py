@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from streamwatch.core.events import Severity
 from streamwatch.core.mining_state import FAILED, PAID, PREPAID, Campaign, Group, MiningState
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR
 
 PRIOR: Final = -4.0
@@ -125,8 +126,9 @@ def assess(
         clauses.append(f"the provider reported crypto-mining (notice {state.notice_id})")
         evidence["provider_notice"] = state.notice_id
     z = PRIOR + sum(parts.values())
-    score = round(1.0 / (1.0 + math.exp(-z)), 3)
-    severity, confidence = _level(score)
+    likelihood = round(1.0 / (1.0 + math.exp(-z)), 3)
+    severity, confidence = _level(likelihood)
+    score = within(severity, likelihood)
     said = "; ".join(clauses) if clauses else "see the evidence"
     reasons = [f"{confidence.capitalize()} crypto-mining (score {score:.2f}): {said}."]
     reasons.extend(details)

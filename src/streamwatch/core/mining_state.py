@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
+from streamwatch.core.detectors.base import named
+
 REGIONS_KEPT: Final = 24
 COUNTRIES_KEPT: Final = 8
 GROUPS_KEPT: Final = 8
@@ -168,57 +170,59 @@ _GROUP_FIELDS: Final = tuple(f.name for f in fields(Group))
 _CAMPAIGN_FIELDS: Final = tuple(f.name for f in fields(Campaign))
 
 
+_GROUPED: Final[dict[str, tuple[str, ...]]] = {
+    "failed_new": ("failed_new_ms", "failed_new_count", "failed_new_country"),
+    "signin_new": ("signin_new_ms", "signin_new_country"),
+    "history": ("heavy_hours", "restarts", "longest_run_h"),
+    "spend": ("day", "day_cost", "base_daily", "base_days"),
+    "notice": ("notice_id", "notice_ms"),
+}
+"""Fields kept together under one key, by name (state version 2; version 1 listed them in
+this order)."""
+
+
 def dump_state(state: MiningState) -> dict[str, Any]:
-    """The state as a JSON-ready dict (groups and the campaign as positional lists)."""
+    """The state as a JSON-ready dict, by field name: the ``_GROUPED`` fields, each group, and
+    the campaign as named records (state version 2; ``load_state`` also reads the positional
+    lists of version 1)."""
     campaign = state.campaign
-    return {
+    out: dict[str, Any] = {
         "signup_ms": state.signup_ms,
         "regions": list(state.regions),
         "countries": list(state.countries),
         "payment": state.payment,
-        "failed_new": [state.failed_new_ms, state.failed_new_count, state.failed_new_country],
-        "signin_new": [state.signin_new_ms, state.signin_new_country],
-        "history": [state.heavy_hours, state.restarts, state.longest_run_h],
-        "spend": [state.day, state.day_cost, state.base_daily, state.base_days],
-        "notice": [state.notice_id, state.notice_ms],
-        "groups": {
-            key: [getattr(g, name) for name in _GROUP_FIELDS] for key, g in state.groups.items()
-        },
-        "campaign": None
-        if campaign is None
-        else [_copy(getattr(campaign, name)) for name in _CAMPAIGN_FIELDS],
     }
+    for key, names in _GROUPED.items():
+        out[key] = {name: getattr(state, name) for name in names}
+    out["groups"] = {
+        key: {name: getattr(g, name) for name in _GROUP_FIELDS} for key, g in state.groups.items()
+    }
+    out["campaign"] = (
+        None
+        if campaign is None
+        else {name: _copy(getattr(campaign, name)) for name in _CAMPAIGN_FIELDS}
+    )
+    return out
 
 
 def load_state(data: dict[str, Any]) -> MiningState:
-    """The inverse of ``dump_state``."""
-    failed_ms, failed_count, failed_country = data["failed_new"]
-    signin_ms, signin_country = data["signin_new"]
-    heavy_hours, restarts, longest_run_h = data["history"]
-    day, day_cost, base_daily, base_days = data["spend"]
-    notice_id, notice_ms = data["notice"]
+    """The inverse of ``dump_state``, also for the positional lists of state version 1."""
+    grouped: dict[str, Any] = {}
+    for key, names in _GROUPED.items():
+        grouped.update(named(data[key], names))
     campaign = data["campaign"]
     return MiningState(
         signup_ms=data["signup_ms"],
         regions=list(data["regions"]),
         countries=list(data["countries"]),
         payment=data["payment"],
-        failed_new_ms=failed_ms,
-        failed_new_count=failed_count,
-        failed_new_country=failed_country,
-        signin_new_ms=signin_ms,
-        signin_new_country=signin_country,
-        heavy_hours=heavy_hours,
-        restarts=restarts,
-        longest_run_h=longest_run_h,
-        day=day,
-        day_cost=day_cost,
-        base_daily=base_daily,
-        base_days=base_days,
-        notice_id=notice_id,
-        notice_ms=notice_ms,
-        groups={key: Group(*values) for key, values in data["groups"].items()},
-        campaign=None if campaign is None else Campaign(*(_copy(v) for v in campaign)),
+        **grouped,
+        groups={
+            key: Group(**named(values, _GROUP_FIELDS)) for key, values in data["groups"].items()
+        },
+        campaign=None
+        if campaign is None
+        else Campaign(**{k: _copy(v) for k, v in named(campaign, _CAMPAIGN_FIELDS).items()}),
     )
 
 

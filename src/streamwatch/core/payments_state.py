@@ -9,10 +9,10 @@ counted (a customer bills in one currency). Bounded: at most ``INVOICES_KEPT`` i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from streamwatch.core.detectors.base import defaults_of, trimmed
+from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
@@ -183,8 +183,10 @@ def exposure(state: PaymentsState) -> dict[str, Any] | None:
     }
 
 
-def _month(key: str, fields: list[Any]) -> MonthUsage:
-    return MonthUsage(*month_bounds_ms(key), *fields[-4:])
+def _month(key: str, fields: list[Any] | dict[str, Any]) -> MonthUsage:
+    if isinstance(fields, list):  # state version 1; earlier ones began with the bounds
+        fields = dict(zip(_MONTH_FIELDS, fields[-4:], strict=True))
+    return MonthUsage(*month_bounds_ms(key), **fields)
 
 
 def _money(micros: int) -> float:
@@ -192,49 +194,36 @@ def _money(micros: int) -> float:
 
 
 _INVOICE_DEFAULTS: Final = defaults_of(Invoice)
+_INVOICE_FIELDS: Final = tuple(f.name for f in fields(Invoice))
+_INSTRUMENT_FIELDS: Final = tuple(f.name for f in fields(InstrumentSeen))
+_MONTH_FIELDS: Final = ("micros", "first_ms", "last_end_ms", "billed")
 
 
 def dump_state(state: PaymentsState) -> dict[str, Any]:
-    """The ledger as a JSON-ready dict.
+    """The ledger as a JSON-ready dict, by field name (state version 2).
 
-    A month is ``[micros, first_ms, last_end_ms, billed]`` (its bounds follow from its key); an
-    invoice lists ``Invoice``'s fields in order, without the trailing ones at their default.
+    A month leaves out its bounds (they follow from its key); an invoice leaves out the
+    fields at their default. Version 1 had the same keys with positional lists (a month
+    ``[micros, first_ms, last_end_ms, billed]``, an invoice ``Invoice``'s fields in order
+    without the trailing ones at their default); ``load_state`` reads both.
     """
     return {
         "currency": state.currency,
         "last_ms": state.last_ms,
-        "signup": [state.signup_ms, state.signup_country],
-        "instruments": [
-            [i.key, i.type, i.country, i.billing_country, i.alert, i.ts_ms]
-            for i in state.instruments
-        ],
-        "flags": [state.chargeable, state.risky, state.ubp_seen],
+        "signup": {"signup_ms": state.signup_ms, "signup_country": state.signup_country},
+        "instruments": [by_name(i) for i in state.instruments],
+        "flags": {"chargeable": state.chargeable, "risky": state.risky, "ubp_seen": state.ubp_seen},
         "cleared_ms": state.cleared_ms,
         "first_usage_ms": state.first_usage_ms,
         "unpaid_usage": state.unpaid_usage,
         "ubp": state.ubp,
         "months": {
-            key: [m.micros, m.first_ms, m.last_end_ms, m.billed] for key, m in state.months.items()
+            key: {name: getattr(m, name) for name in _MONTH_FIELDS}
+            for key, m in state.months.items()
         },
         "credit": state.credit,
         "invoices": {
-            key: trimmed(
-                [
-                    inv.amount,
-                    inv.paid,
-                    inv.due_ms,
-                    inv.since_ms,
-                    inv.failures,
-                    inv.failure_reason,
-                    inv.failure_severity,
-                    inv.stage,
-                    inv.bucket,
-                    inv.raised_days,
-                    inv.next_ms,
-                ],
-                _INVOICE_DEFAULTS,
-            )
-            for key, inv in state.invoices.items()
+            key: sparse_by_name(inv, _INVOICE_DEFAULTS) for key, inv in state.invoices.items()
         },
         "next_ms": state.next_ms,
         "chargebacks": state.chargebacks,
@@ -242,26 +231,30 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
 
 
 def load_state(data: dict[str, Any]) -> PaymentsState:
-    """The inverse of ``dump_state``; also reads the earlier form, whose months began with
-    their bounds and whose invoices listed every field."""
-    signup_ms, signup_country = data["signup"]
-    chargeable, risky, ubp_seen = data["flags"]
+    """The inverse of ``dump_state``; also reads the positional forms of state version 1 and
+    the earlier one, whose months began with their bounds and whose invoices listed every
+    field."""
+    flags = named(data["flags"], ("chargeable", "risky", "ubp_seen"))
     return PaymentsState(
         currency=data["currency"],
         last_ms=data["last_ms"],
-        signup_ms=signup_ms,
-        signup_country=signup_country,
-        instruments=[InstrumentSeen(*fields) for fields in data["instruments"]],
-        chargeable=chargeable,
-        risky=risky,
+        **named(data["signup"], ("signup_ms", "signup_country")),
+        instruments=[
+            InstrumentSeen(**named(fields, _INSTRUMENT_FIELDS)) for fields in data["instruments"]
+        ],
+        chargeable=flags["chargeable"],
+        risky=flags["risky"],
         cleared_ms=data["cleared_ms"],
         first_usage_ms=data["first_usage_ms"],
         unpaid_usage=data["unpaid_usage"],
         ubp=data["ubp"],
-        ubp_seen=ubp_seen,
+        ubp_seen=flags["ubp_seen"],
         months={key: _month(key, fields) for key, fields in data["months"].items()},
         credit=data["credit"],
-        invoices={key: Invoice(*fields) for key, fields in data["invoices"].items()},
+        invoices={
+            key: Invoice(**named(fields, _INVOICE_FIELDS))
+            for key, fields in data["invoices"].items()
+        },
         next_ms=data["next_ms"],
         chargebacks=data["chargebacks"],
     )

@@ -73,8 +73,8 @@ def test_crossing_alert_event_time_is_the_usage_ts_through_the_engine() -> None:
     ]
     assert [(a.severity, a.score) for a in alerts] == [
         ("info", 0.1),
-        ("low", 0.25),
-        ("medium", 0.5),
+        ("low", 0.3),
+        ("medium", 0.6),
     ]
 
 
@@ -308,17 +308,21 @@ def test_dump_and_load_round_trip_the_state() -> None:
     assert loaded is not state
 
 
-def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_form() -> None:
+def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_forms() -> None:
     detector = BudgetDetector()
     state = detector.new_state()
     observe_all(spend_stream([100, 900]), state)
     dumped = detector.dump(state)
-    assert all(len(fields) == 3 for fields in dumped["months"].values())
+    assert all(
+        set(fields) == {"spend", "fired", "subscriptions"} for fields in dumped["months"].values()
+    )
+    version_1 = {
+        key: [m["spend"], m["fired"], m["subscriptions"]] for key, m in dumped["months"].items()
+    }
+    assert detector.load({**dumped, "months": version_1}) == state
     earlier = {
         **dumped,
-        "months": {
-            key: [m.start_ms, m.end_ms, *dumped["months"][key]] for key, m in state.months.items()
-        },
+        "months": {key: [m.start_ms, m.end_ms, *version_1[key]] for key, m in state.months.items()},
     }
     assert detector.load(earlier) == state
 

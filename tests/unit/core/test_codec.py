@@ -907,7 +907,7 @@ def test_a_month_of_hourly_records_at_every_limit_steps_and_snapshots() -> None:
     state, alerts = run_one(core, events)
     data = assert_snapshots(core, state)
     # Summed exactly: 745 records at the limit are 7.45e17 micro-units, inside int64.
-    assert data["detectors"]["budget_threshold"]["months"]["2026-10"][0]["USD"] == (
+    assert data["detectors"]["budget_threshold"]["months"]["2026-10"]["spend"]["USD"] == (
         745 * MAX_MONEY * 1_000_000
     )
     kinds = {a.kind for a in alerts}

@@ -292,7 +292,7 @@ def test_payment_in_full_resolves_the_incident() -> None:
     alerts = collections(out)
     resolved = alerts[-1]
     assert resolved.alert_id == alerts[0].alert_id
-    assert (resolved.severity, resolved.score) == ("info", 0.0)
+    assert (resolved.severity, resolved.score) == ("info", 0.1)
     assert resolved.evidence["status"] == "resolved"
     assert resolved.evidence["stage"] == "restrict"
     assert resolved.evidence["days_past_due"] == 40

@@ -397,7 +397,7 @@ def test_risk_combines_open_alerts_as_independent_chances() -> None:
     state = core.new_state("cust-1")
     core.step(state, notice("n-1", event_id="pn-1", severity="critical"), NOW_MS)
     core.step(state, notice("n-2", event_id="pn-2", severity="high"), NOW_MS)
-    assert state.risk == pytest.approx(1 - (1 - 0.95) * (1 - 0.85), abs=1e-4)
+    assert state.risk == pytest.approx(1 - (1 - 0.95) * (1 - 0.8), abs=1e-4)
 
 
 def test_risk_stays_within_zero_and_one_however_many_alerts() -> None:
@@ -512,8 +512,8 @@ def test_snapshot_leaves_out_what_a_fresh_state_holds() -> None:
     core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
     dumped = core.snapshot(state)["detectors"]
     assert set(dumped) == {"budget_threshold", "network_abuse"}
-    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months"}
-    assert set(dumped["network_abuse"]) == {"first_ms"}
+    assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months", "@v"}
+    assert set(dumped["network_abuse"]) == {"first_ms", "@v"}
     assert core.restore(orjson.loads(orjson.dumps(core.snapshot(state)))) == state
 
 

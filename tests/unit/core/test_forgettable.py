@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from core_builders import NOW_MS, activity, default_policy, payment, ts, usage
 
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.payments import PaymentsDetector
 from streamwatch.core.detectors.stale_access import StaleAccessDetector
@@ -136,11 +136,12 @@ def test_a_running_cooldown_keeps_the_customer() -> None:
 
 
 class Holding:
-    """A detector that always has something to keep, or nothing (``retains`` optional)."""
+    """A detector that always has something to keep, or nothing (``Plain``: no ``retains``)."""
 
     name: ClassVar[str] = "holding"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.RETAINS})
 
     def __init__(self, holds: bool) -> None:
         self.holds = holds
@@ -164,6 +165,7 @@ class Holding:
 
 
 class Plain(Holding):
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     retains = None  # type: ignore[assignment]
 
 

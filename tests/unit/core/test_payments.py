@@ -453,9 +453,11 @@ def test_dump_and_load_round_trip_a_busy_ledger() -> None:
     assert detector.load(orjson.loads(orjson.dumps(detector.dump(state)))) == state
 
 
-def test_dump_is_compact_and_load_reads_the_earlier_form() -> None:
-    """Months leave out their bounds (they follow from the key), invoices their trailing
-    fields at the default; the earlier dump, with both, loads to the same ledger."""
+def test_dump_is_compact_and_load_reads_the_earlier_forms() -> None:
+    """Months leave out their bounds (they follow from the key), invoices their fields at the
+    default, both by name; the positional dumps of state version 1 (trailing defaults left
+    out) and before it (months with bounds, invoices with every field) load to the same
+    ledger."""
     detector = PaymentsDetector()
     state = detector.new_state()
     for event in (
@@ -465,19 +467,41 @@ def test_dump_is_compact_and_load_reads_the_earlier_form() -> None:
     ):
         detector.observe(state, event)
     dumped = detector.dump(state)
-    paid = [10_000_000, 10_000_000, parse_ts_ms(ts(30)), parse_ts_ms(ts(2))]
+    paid = {
+        "amount": 10_000_000,
+        "paid": 10_000_000,
+        "due_ms": parse_ts_ms(ts(30)),
+        "since_ms": parse_ts_ms(ts(2)),
+    }
     assert dumped["invoices"]["INV-1"] == paid
-    assert all(len(fields) == 4 for fields in dumped["months"].values())
+    assert all(
+        set(fields) == {"micros", "first_ms", "last_end_ms", "billed"}
+        for fields in dumped["months"].values()
+    )
     invoice = state.invoices["INV-1"]
-    earlier = {
+    version_1 = {
         **dumped,
+        "signup": [state.signup_ms, state.signup_country],
+        "flags": [state.chargeable, state.risky, state.ubp_seen],
+        "instruments": [
+            [i.key, i.type, i.country, i.billing_country, i.alert, i.ts_ms]
+            for i in state.instruments
+        ],
+        "months": {
+            key: [m.micros, m.first_ms, m.last_end_ms, m.billed] for key, m in state.months.items()
+        },
+        "invoices": {"INV-1": list(paid.values())},
+    }
+    assert detector.load(orjson.loads(orjson.dumps(version_1))) == state
+    earlier = {
+        **version_1,
         "months": {
             key: [m.start_ms, m.end_ms, m.micros, m.first_ms, m.last_end_ms, m.billed]
             for key, m in state.months.items()
         },
         "invoices": {
             "INV-1": [
-                *dumped["invoices"]["INV-1"],
+                *paid.values(),
                 invoice.failures,
                 invoice.failure_reason,
                 invoice.failure_severity,

@@ -68,10 +68,10 @@ def test_detector_remembers_the_most_recent_notices_only() -> None:
         pytest.param("info", "info", 0.1, id="info"),
         pytest.param("low", "low", 0.3, id="low"),
         pytest.param("medium", "medium", 0.6, id="medium"),
-        pytest.param("high", "high", 0.85, id="high"),
+        pytest.param("high", "high", 0.8, id="high"),
         pytest.param("critical", "critical", 0.95, id="critical"),
-        pytest.param("catastrophic", "high", 0.85, id="unknown-reads-as-high"),
-        pytest.param("", "high", 0.85, id="empty-reads-as-high"),
+        pytest.param("catastrophic", "high", 0.8, id="unknown-reads-as-high"),
+        pytest.param("", "high", 0.8, id="empty-reads-as-high"),
     ],
 )
 def test_notice_severity_maps_to_alert_severity_and_score(
@@ -84,7 +84,7 @@ def test_notice_severity_maps_to_alert_severity_and_score(
 def test_notice_without_severity_is_high() -> None:
     event = activity("provider.notice", properties={"notice_id": "n-1"})
     ((finding,),) = observe_all([event])
-    assert (finding.severity, finding.score) == ("high", 0.85)
+    assert (finding.severity, finding.score) == ("high", 0.8)
     assert finding.evidence["category"] == "unspecified"
     assert finding.evidence["action_required"] == "none"
 

@@ -43,6 +43,7 @@ from streamwatch.core.codec import (
     decode_event,
 )
 from streamwatch.core.deadletter import dead_letter_record, original_bytes, processing_error
+from streamwatch.core.detectors.registry import REGISTERED, registered_kinds
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
 from streamwatch.core.signing import signed
@@ -540,3 +541,15 @@ def test_dead_letter_schema_rejects_malformed_records(change: dict[str, Any]) ->
     record = dead_letter_record(b"[]", info.value, {"file": "f.jsonl", "line": 1}, 0)
     assert validator("dead-letter").is_valid(record)
     assert not validator("dead-letter").is_valid(record | change)
+
+
+def test_alert_schema_kinds_are_those_the_registered_detectors_raise() -> None:
+    """The alert kind enum is the union of the registered detectors' ``kinds``: a detector
+    added to the registry with a new kind fails here until the schema lists it."""
+    schema = json.loads((TOPICS_DIR / "schemas/alert.schema.json").read_text())
+    enum = schema["properties"]["kind"]["enum"]
+    assert len(enum) == len(set(enum))
+    assert set(enum) == registered_kinds()
+    assert len({t.name for t in REGISTERED}) == len(REGISTERED)
+    kinds = [kind for t in REGISTERED for kind in t.kinds]
+    assert len(kinds) == len(set(kinds)), "two detectors raise one kind"

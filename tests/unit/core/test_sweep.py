@@ -10,7 +10,7 @@ import orjson
 from core_builders import usage
 
 from streamwatch.core.codec import event_to_dict
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding
 from streamwatch.core.engine import NOTHING, Core, Fleet
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, parse_ts_ms
@@ -32,6 +32,7 @@ class DueDetector:
     name: ClassVar[str] = "due"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TIMED})
 
     def new_state(self) -> DueState:
         return DueState()

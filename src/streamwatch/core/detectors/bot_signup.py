@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.rings import (
     CARD,
@@ -39,6 +39,7 @@ from streamwatch.core.rings import (
     RingLink,
     read_link,
 )
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import format_ts
 
 MIN_SCORE: Final = 0.3
@@ -154,6 +155,15 @@ class BotSignupDetector:
     name: ClassVar[str] = "bot_signup"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"bot_signup"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> BotSignupDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> BotSignupState:
         return BotSignupState()
@@ -181,7 +191,7 @@ class BotSignupDetector:
                 incident=link.ring_id,
                 kind=self.name,
                 severity=severity_of(best),
-                score=best,
+                score=within(severity_of(best), best),
                 event_time_ms=event.ts_ms,
                 window_start_ms=min(m[1] for m in members),
                 window_end_ms=event.ts_ms,
@@ -191,7 +201,8 @@ class BotSignupDetector:
         ]
 
     def dump(self, state: BotSignupState) -> dict[str, Any]:
-        return {"rings": [[ring_id, score] for ring_id, score in state.rings.items()]}
+        """Rings by id (state version 2; version 1 listed [ring_id, score] pairs)."""
+        return {"rings": dict(state.rings)}
 
     def load(self, data: dict[str, Any]) -> BotSignupState:
         return BotSignupState(rings=dict(data["rings"]))

@@ -19,15 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
+from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts, month_bounds_ms, month_key
 
-THRESHOLDS: Final[tuple[tuple[str, int, Severity, float], ...]] = (
-    ("50%", 50, "info", 0.1),
-    ("80%", 80, "low", 0.25),
-    ("100%", 100, "medium", 0.5),
+THRESHOLDS: Final[tuple[tuple[str, int, Severity], ...]] = (
+    ("50%", 50, "info"),
+    ("80%", 80, "low"),
+    ("100%", 100, "medium"),
 )
 MICROS: Final = 1_000_000
 SPEND_CAP: Final = 1 << 62
@@ -60,10 +61,17 @@ class BudgetState:
     months: dict[str, MonthSpend] = field(default_factory=dict)
 
 
-def _month_of(key: str, fields: list[Any]) -> MonthSpend:
-    """A month from its dump; earlier dumps began with its bounds."""
-    spend, fired, subs = fields[-3:]
-    return MonthSpend(*month_bounds_ms(key), dict(spend), list(fired), list(subs))
+def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
+    """A month from its dump: by name (state version 2), or the list of state version 1
+    (``[spend, fired, subscriptions]``; earlier ones began with the month's bounds)."""
+    if isinstance(fields, list):
+        fields = dict(zip(("spend", "fired", "subscriptions"), fields[-3:], strict=True))
+    return MonthSpend(
+        *month_bounds_ms(key),
+        dict(fields["spend"]),
+        list(fields["fired"]),
+        list(fields["subscriptions"]),
+    )
 
 
 class BudgetDetector:
@@ -72,6 +80,15 @@ class BudgetDetector:
     name: ClassVar[str] = "budget_threshold"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"budget_threshold"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> BudgetDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> BudgetState:
         return BudgetState()
@@ -149,7 +166,7 @@ class BudgetDetector:
         assert state.currency is not None
         spent = month.spend.get(state.currency, 0)
         findings = []
-        for label, pct, severity, score in THRESHOLDS:
+        for label, pct, severity in THRESHOLDS:
             if label in month.fired or spent * 100 < state.amount * pct:
                 continue
             month.fired.append(label)
@@ -165,7 +182,7 @@ class BudgetDetector:
                     incident=f"{key}/{label}",
                     kind=self.name,
                     severity=severity,
-                    score=score,
+                    score=score_of(severity),
                     event_time_ms=ts_ms,
                     window_start_ms=month.start_ms,
                     window_end_ms=month.end_ms,
@@ -208,7 +225,7 @@ class BudgetDetector:
             incident=f"{key}/forecast",
             kind=self.name,
             severity="low",
-            score=0.3,
+            score=score_of("low"),
             event_time_ms=ts_ms,
             window_start_ms=month.start_ms,
             window_end_ms=month.end_ms,
@@ -229,9 +246,13 @@ class BudgetDetector:
             "amount": state.amount,
             "currency": state.currency,
             "set_at_ms": state.set_at_ms,
-            # [spend, fired, subscriptions]: a month's bounds follow from its key.
+            # A month's bounds follow from its key.
             "months": {
-                key: [dict(m.spend), list(m.fired), list(m.subscriptions)]
+                key: {
+                    "spend": dict(m.spend),
+                    "fired": list(m.fired),
+                    "subscriptions": list(m.subscriptions),
+                }
                 for key, m in state.months.items()
             },
         }

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding, Setup
 from streamwatch.core.events import (
     ActivityEvent,
     Event,
@@ -88,6 +88,15 @@ class CryptoMiningDetector:
     name: ClassVar[str] = "crypto_mining"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity", "payment"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INDICATORS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"crypto_mining"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> CryptoMiningDetector:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.indicators)
 
     def __init__(self, indicators: Indicators | None = None) -> None:
         self._indicators = indicators if indicators is not None else EMPTY

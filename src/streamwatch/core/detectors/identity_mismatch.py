@@ -25,7 +25,7 @@ the same lists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import (
@@ -37,9 +37,10 @@ from streamwatch.core.abuse_common import (
     severity_of,
     text,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding, Setup, by_name, named
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, Severity
 from streamwatch.core.indicators import EMPTY, Indicators
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts
 
 OPEN: Final = 0.5
@@ -102,12 +103,37 @@ class IdentityState:
         return self.billing[0] if self.billing else None
 
 
+_FIELDS: Final = tuple(f.name for f in fields(IdentityState))
+_CONTAINERS: Final = frozenset({"billing", "foreign", "foreign_days", "guests", "latched"})
+_V1_GROUPS: Final = {
+    "signup": (
+        "signup_ms",
+        "declared",
+        "signup_ip_country",
+        "email_domain",
+        "disposable",
+        "phone_verified",
+    ),
+    "signins": ("signins", "foreign", "foreign_days"),
+    "alerted": ("alerted_ms", "first_ms"),
+}
+
+
 class IdentityMismatchDetector:
     """Identity mismatches from sign-up, payments and sign-ins; see the module docstring."""
 
     name: ClassVar[str] = "identity_mismatch"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity", "payment"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INDICATORS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"identity_mismatch"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> IdentityMismatchDetector:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.indicators)
 
     def __init__(self, indicators: Indicators | None = None) -> None:
         self._indicators = indicators if indicators is not None else EMPTY
@@ -145,41 +171,21 @@ class IdentityMismatchDetector:
         return []
 
     def dump(self, state: IdentityState) -> dict[str, Any]:
-        return {
-            "signup": [
-                state.signup_ms,
-                state.declared,
-                state.signup_ip_country,
-                state.email_domain,
-                state.disposable,
-                state.phone_verified,
-            ],
-            "billing": list(state.billing),
-            "signins": [state.signins, dict(state.foreign), list(state.foreign_days)],
-            "guests": list(state.guests),
-            "latched": list(state.latched),
-            "alerted": [state.alerted_ms, state.first_ms],
-        }
+        """The state's fields by name (state version 2; version 1 grouped them in lists)."""
+        return by_name(state)
 
     def load(self, data: dict[str, Any]) -> IdentityState:
-        signup_ms, declared, ip_country, domain, disposable, phone = data["signup"]
-        signins, foreign, days = data["signins"]
-        alerted_ms, first_ms = data["alerted"]
+        values = {name: data[name] for name in _FIELDS if name in data}
+        for key, names in _V1_GROUPS.items():  # state version 1 grouped fields in lists
+            if isinstance(data.get(key), list):
+                values.update(named(data[key], names))
         return IdentityState(
-            signup_ms=signup_ms,
-            declared=declared,
-            signup_ip_country=ip_country,
-            email_domain=domain,
-            disposable=disposable,
-            phone_verified=phone,
-            billing=list(data["billing"]),
-            signins=signins,
-            foreign=dict(foreign),
-            foreign_days=list(days),
-            guests=list(data["guests"]),
-            latched=list(data["latched"]),
-            alerted_ms=alerted_ms,
-            first_ms=first_ms,
+            **{k: v for k, v in values.items() if k not in _CONTAINERS},
+            billing=list(values["billing"]),
+            foreign=dict(values["foreign"]),
+            foreign_days=list(values["foreign_days"]),
+            guests=list(values["guests"]),
+            latched=list(values["latched"]),
         )
 
     # -- events -----------------------------------------------------------------------------
@@ -260,7 +266,7 @@ class IdentityMismatchDetector:
             return []
         if state.alerted_ms is None:
             state.alerted_ms = ts_ms
-        return [self._finding(state, ts_ms, round(score, 4), severity)]
+        return [self._finding(state, ts_ms, within(severity, score), severity)]
 
     def _finding(
         self, state: IdentityState, ts_ms: int, score: float, severity: Severity

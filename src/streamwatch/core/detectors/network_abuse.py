@@ -33,8 +33,9 @@ from typing import Any, ClassVar, Final
 
 from streamwatch.core import sketch
 from streamwatch.core.abuse_common import ratio_score, severity_of, text
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, named
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 SMTP_PORTS: Final = frozenset({25, 465, 587})
@@ -177,6 +178,15 @@ class NetworkAbuseDetector:
     name: ClassVar[str] = "network_abuse"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"network_abuse"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> NetworkAbuseDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> NetState:
         return NetState()
@@ -199,15 +209,19 @@ class NetworkAbuseDetector:
         out["smtp"] = _dump_window(state.smtp)
         out["scan"] = _dump_window(state.scan)
         out["episodes"] = {
-            k: [_copy(getattr(e, f)) for f in _EPISODE_FIELDS] for k, e in state.episodes.items()
+            k: {f: _copy(getattr(e, f)) for f in _EPISODE_FIELDS} for k, e in state.episodes.items()
         }
         return out
 
     def load(self, data: dict[str, Any]) -> NetState:
         values: dict[str, Any] = {
-            name: Peak(*data[name]) if name in _PEAKS else _copy(data[name]) for name in _FIELDS
+            name: _load_peak(data[name]) if name in _PEAKS else _copy(data[name])
+            for name in _FIELDS
         }
-        episodes = {k: Episode(*(_copy(v) for v in e)) for k, e in data["episodes"].items()}
+        episodes = {
+            k: Episode(**{f: _copy(v) for f, v in named(e, _EPISODE_FIELDS).items()})
+            for k, e in data["episodes"].items()
+        }
         return NetState(
             **values,
             smtp=_load_window(data["smtp"]),
@@ -459,7 +473,7 @@ def _finding(
         incident=f"{pattern}:{format_ts(episode.start_ms)}",
         kind=kind,
         severity=severity_of(score) or "high",
-        score=round(score, 4),
+        score=within(severity_of(score) or "high", score),
         event_time_ms=ts_ms,
         window_start_ms=min(episode.start_ms, ts_ms),
         window_end_ms=ts_ms,
@@ -492,30 +506,35 @@ def _roll(window: Window, bucket: int, decay: float, lag: int) -> None:
     window.examples = []
 
 
-def _dump_window(window: Window) -> list[Any]:
-    out = []
+def _dump_window(window: Window) -> dict[str, Any]:
+    out = {}
     for name in _WINDOW_FIELDS:
         value = getattr(window, name)
         if name in _SKETCHES:
             value = None if value is None else sketch.dump(value)
-        out.append(_copy(value))
+        out[name] = _copy(value)
     return out
 
 
-def _dump_peak(peak: Peak) -> list[Any]:
-    return [peak.value, peak.pending, peak.since]
+def _dump_peak(peak: Peak) -> dict[str, Any]:
+    return {"value": peak.value, "pending": peak.pending, "since": peak.since}
 
 
-def _load_window(values: list[Any]) -> Window:
-    loaded: list[Any] = []
-    for name, value in zip(_WINDOW_FIELDS, values, strict=True):
+def _load_peak(values: list[Any] | dict[str, Any]) -> Peak:
+    return Peak(**named(values, ("value", "pending", "since")))
+
+
+def _load_window(values: list[Any] | dict[str, Any]) -> Window:
+    """A window from its dump: by name, or the positional list of state version 1."""
+    loaded: dict[str, Any] = {}
+    for name, value in named(values, _WINDOW_FIELDS).items():
         if name in _SKETCHES:
-            loaded.append(None if value is None else sketch.load(value))
+            loaded[name] = None if value is None else sketch.load(value)
         elif name in _PEAKS:
-            loaded.append(Peak(*value))
+            loaded[name] = _load_peak(value)
         else:
-            loaded.append(_copy(value))
-    return Window(*loaded)
+            loaded[name] = _copy(value)
+    return Window(**loaded)
 
 
 def _port(value: Any) -> int | None:

@@ -48,7 +48,7 @@ from streamwatch.core.collections import (
     Stage,
     bucket_of,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import Capability, Finding, Setup
 from streamwatch.core.events import (
     SEVERITIES,
     ActivityEvent,
@@ -73,6 +73,7 @@ from streamwatch.core.payments_state import (
     load_state,
     month_of,
 )
+from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
 PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
@@ -86,13 +87,6 @@ UBP_LEVELS: Final[tuple[tuple[int, Severity], ...]] = (
 MAX_FAILURES: Final = 10
 LARGE_FAILURE: Final = 1_000 * MICROS
 YOUNG_MS: Final = 30 * MS_PER_DAY
-SCORES: Final[dict[str, float]] = {
-    "info": 0.0,
-    "low": 0.3,
-    "medium": 0.6,
-    "high": 0.8,
-    "critical": 0.95,
-}
 UBP_INCIDENT: Final = "unpaid-usage"
 
 
@@ -102,6 +96,25 @@ class PaymentsDetector:
     name: ClassVar[str] = "payments"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity", "payment"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TIMED, Capability.MONEY_AT_RISK, Capability.RETAINS}
+    )
+    kinds: ClassVar[frozenset[str]] = frozenset(
+        {
+            "usage_before_payment",
+            "high_risk_instrument",
+            "payment_failure",
+            "chargeback",
+            "collections",
+        }
+    )
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> PaymentsDetector:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.collections)
 
     def __init__(self, collections: CollectionsPolicy | None = None) -> None:
         self._collections = collections or DEFAULT_COLLECTIONS
@@ -203,7 +216,7 @@ class PaymentsDetector:
                 incident=UBP_INCIDENT,
                 kind="usage_before_payment",
                 severity=severity,
-                score=SCORES[severity],
+                score=score_of(severity),
                 event_time_ms=ts_ms,
                 window_start_ms=first,
                 window_end_ms=ts_ms,
@@ -247,7 +260,7 @@ class PaymentsDetector:
                 incident=UBP_INCIDENT,
                 kind="usage_before_payment",
                 severity="info",
-                score=SCORES["info"],
+                score=score_of("info"),
                 event_time_ms=ts_ms,
                 window_start_ms=state.first_usage_ms,
                 window_end_ms=ts_ms,
@@ -333,7 +346,7 @@ class PaymentsDetector:
                 incident=seen.key,
                 kind="high_risk_instrument",
                 severity=severity,
-                score=SCORES[severity],
+                score=score_of(severity),
                 event_time_ms=max(ts_ms, seen.ts_ms),
                 window_start_ms=seen.ts_ms,
                 window_end_ms=max(ts_ms, seen.ts_ms),
@@ -361,7 +374,7 @@ class PaymentsDetector:
                     incident=seen.key,
                     kind="high_risk_instrument",
                     severity="info",
-                    score=SCORES["info"],
+                    score=score_of("info"),
                     event_time_ms=ts_ms,
                     window_start_ms=seen.ts_ms,
                     window_end_ms=ts_ms,
@@ -522,7 +535,7 @@ class PaymentsDetector:
                 incident=key,
                 kind="payment_failure",
                 severity=severity,
-                score=SCORES[severity],
+                score=score_of(severity),
                 event_time_ms=event.ts_ms,
                 window_start_ms=event.ts_ms,
                 window_end_ms=event.ts_ms,
@@ -551,7 +564,7 @@ class PaymentsDetector:
                 incident=key,
                 kind="payment_failure",
                 severity="info",
-                score=SCORES["info"],
+                score=score_of("info"),
                 event_time_ms=ts_ms,
                 window_start_ms=ts_ms,
                 window_end_ms=ts_ms,
@@ -609,7 +622,7 @@ class PaymentsDetector:
                 incident=event.event_id,
                 kind="chargeback",
                 severity=severity,
-                score=SCORES[severity],
+                score=score_of(severity),
                 event_time_ms=ts,
                 window_start_ms=ts,
                 window_end_ms=ts,
@@ -720,7 +733,7 @@ class PaymentsDetector:
             incident=key,
             kind="collections",
             severity=stage.severity,
-            score=SCORES[stage.severity],
+            score=score_of(stage.severity),
             event_time_ms=at_ms,
             window_start_ms=inv.due_ms,
             window_end_ms=at_ms,
@@ -754,7 +767,7 @@ class PaymentsDetector:
                 incident=key,
                 kind="collections",
                 severity="info",
-                score=SCORES["info"],
+                score=score_of("info"),
                 event_time_ms=ts_ms,
                 window_start_ms=inv.due_ms,
                 window_end_ms=ts_ms,

@@ -41,8 +41,9 @@ from streamwatch.core.abuse_common import (
     severity_of,
     text,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, by_name, named
 from streamwatch.core.events import ActivityEvent, Event, Severity, subscription_of
+from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 OPEN: Final = 0.4
@@ -124,6 +125,15 @@ class PrivilegeEscalationDetector:
     name: ClassVar[str] = "privilege_escalation"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"privilege_escalation"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> PrivilegeEscalationDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> PrivilegeState:
         return PrivilegeState()
@@ -160,37 +170,22 @@ class PrivilegeEscalationDetector:
         return findings
 
     def dump(self, state: PrivilegeState) -> dict[str, Any]:
-        episode = state.episode
-        return {
-            "account": [state.signup_ms, state.first_ms, list(state.countries)],
-            "failed": [state.failed_ms, state.failed_count, state.failed_country, state.failed_ip],
-            "signin": [state.signin_ms, state.signin_country, state.signin_ip],
-            "principals": {k: list(v) for k, v in state.principals.items()},
-            "invites": list(state.invites),
-            "episode": None
-            if episode is None
-            else [_copy(getattr(episode, name)) for name in _EPISODE_FIELDS],
-        }
+        """The state's fields by name, the episode's too (state version 2; version 1 grouped
+        them in lists)."""
+        return by_name(state)
 
     def load(self, data: dict[str, Any]) -> PrivilegeState:
-        signup_ms, first_ms, countries = data["account"]
-        failed_ms, failed_count, failed_country, failed_ip = data["failed"]
-        signin_ms, signin_country, signin_ip = data["signin"]
-        raw = data["episode"]
-        episode = None if raw is None else Episode(*(_copy(v) for v in raw))
+        values = {name: data[name] for name in _STATE_FIELDS if name in data}
+        for key, names in _V1_GROUPS.items():  # state version 1 grouped fields in lists
+            if key in data:
+                values.update(named(data[key], names))
+        raw = values.pop("episode", None)
+        episode = None if raw is None else Episode(**_copy(named(raw, _EPISODE_FIELDS)))
         return PrivilegeState(
-            signup_ms=signup_ms,
-            first_ms=first_ms,
-            countries=list(countries),
-            failed_ms=failed_ms,
-            failed_count=failed_count,
-            failed_country=failed_country,
-            failed_ip=failed_ip,
-            signin_ms=signin_ms,
-            signin_country=signin_country,
-            signin_ip=signin_ip,
-            principals={k: list(v) for k, v in data["principals"].items()},
-            invites=list(data["invites"]),
+            **{k: v for k, v in values.items() if k not in _CONTAINERS},
+            countries=list(values["countries"]),
+            principals={k: list(v) for k, v in values["principals"].items()},
+            invites=list(values["invites"]),
             episode=episode,
         )
 
@@ -422,7 +417,7 @@ class PrivilegeEscalationDetector:
             incident=format_ts(episode.start_ms),
             kind=self.name,
             severity=severity,
-            score=round(episode.score, 4),
+            score=within(severity, episode.score),
             event_time_ms=ts_ms,
             window_start_ms=min(episode.start_ms, ts_ms),
             window_end_ms=ts_ms,
@@ -433,6 +428,13 @@ class PrivilegeEscalationDetector:
 
 
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
+_STATE_FIELDS: Final = tuple(f.name for f in fields(PrivilegeState))
+_CONTAINERS: Final = frozenset({"countries", "principals", "invites"})
+_V1_GROUPS: Final = {
+    "account": ("signup_ms", "first_ms", "countries"),
+    "failed": ("failed_ms", "failed_count", "failed_country", "failed_ip"),
+    "signin": ("signin_ms", "signin_country", "signin_ip"),
+}
 
 
 def _copy(value: Any) -> Any:

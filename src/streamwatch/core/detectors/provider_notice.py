@@ -9,17 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, Severity, subscription_of
+from streamwatch.core.severity import score_of
 
 NOTICES_KEPT: Final = 64
-SCORES: Final[dict[str, float]] = {
-    "info": 0.1,
-    "low": 0.3,
-    "medium": 0.6,
-    "high": 0.85,
-    "critical": 0.95,
-}
 
 
 @dataclass(slots=True)
@@ -35,6 +29,15 @@ class ProviderNoticeDetector:
     name: ClassVar[str] = "provider_notice"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"provider_notice"})
+    state_version: ClassVar[int] = 1
+    state_reads: ClassVar[frozenset[int]] = frozenset({1})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> ProviderNoticeDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def new_state(self) -> NoticeState:
         return NoticeState()
@@ -71,7 +74,7 @@ class ProviderNoticeDetector:
                 incident=notice_id,
                 kind=self.name,
                 severity=severity,
-                score=SCORES[severity],
+                score=score_of(severity),
                 event_time_ms=event.ts_ms,
                 window_start_ms=event.ts_ms,
                 window_end_ms=event.ts_ms,

@@ -58,7 +58,7 @@ of JSON.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, ClassVar, Final
 
@@ -73,9 +73,10 @@ from streamwatch.core.baseline import (
     rise_needed,
     threshold_z,
 )
-from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, by_name, named
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
+from streamwatch.core.severity import score_of, within
 from streamwatch.core.timeutil import (
     MS_PER_DAY,
     MS_PER_HOUR,
@@ -196,23 +197,14 @@ class Incident:
     score: float = 0.0
     subscriptions: list[str] = field(default_factory=list)
 
-    def dump(self) -> list[Any]:
-        return [
-            self.id,
-            self.opened_ms,
-            self.hours,
-            self.excess,
-            self.calm,
-            self.sent_severity,
-            self.sent_excess,
-            self.score,
-            list(self.subscriptions),
-        ]
+    def dump(self) -> dict[str, Any]:
+        return by_name(self)
 
     @classmethod
-    def load(cls, data: list[Any]) -> Incident:
-        i, opened, hours, excess, calm, sev, sent, score, subs = data
-        return cls(i, opened, hours, excess, calm, sev, sent, score, list(subs))
+    def load(cls, data: list[Any] | dict[str, Any]) -> Incident:
+        """The inverse of ``dump``; also reads the positional list of state version 1."""
+        values = named(data, _INCIDENT_FIELDS)
+        return cls(**{**values, "subscriptions": list(values["subscriptions"])})
 
 
 @dataclass(slots=True)
@@ -225,6 +217,9 @@ class Expectation:
     reason: str
     set_ms: int
     """Start of the hour of the feedback's event time: the allowance applies from that hour."""
+
+
+_EXPECTATION_FIELDS: Final = tuple(f.name for f in fields(Expectation))
 
 
 @dataclass(slots=True)
@@ -263,6 +258,11 @@ class SpikeState:
     step with the lists, rebuilt by ``load``)."""
 
 
+_INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
+_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak")
+_MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
+
+
 @dataclass(frozen=True, slots=True)
 class _Hour:
     """The current hour judged: effective spend, expectation and novelty."""
@@ -283,6 +283,15 @@ class SpendSpikeDetector:
     name: ClassVar[str] = "spend_spike"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({"spend_spike"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> SpendSpikeDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def __init__(self, config: SpikeConfig | None = None) -> None:
         self.config = config or SpikeConfig()
@@ -788,7 +797,7 @@ class SpendSpikeDetector:
             incident=inc.id,
             kind=self.name,
             severity=SEVERITIES[severity],
-            score=round(inc.score, 4),
+            score=within(SEVERITIES[severity], inc.score),
             event_time_ms=ts_ms,
             window_start_ms=inc.opened_ms,
             window_end_ms=hour + MS_PER_HOUR,
@@ -827,7 +836,7 @@ class SpendSpikeDetector:
         cur = st.currency or ""
         if status == "resolved":
             severity: Severity = "info"
-            score = 0.1
+            score = score_of("info")
             reason = (
                 f"Hourly spend is back to baseline: {inc.calm} hours at or below "
                 f"{self.config.resolve_ratio:g}x the expected spend up to {format_ts(at_ms)}. "
@@ -836,7 +845,7 @@ class SpendSpikeDetector:
             )
         else:
             severity = SEVERITIES[inc.sent_severity]
-            score = round(inc.score, 4)
+            score = within(severity, inc.score)
             reason = (
                 f"Spend has stayed at this level for {inc.hours} hours since {inc.id}; the "
                 f"baseline now follows it. Excess so far {money(inc.excess, cur)}."
@@ -889,49 +898,45 @@ class SpendSpikeDetector:
     # --- state --------------------------------------------------------------------------
 
     def dump(self, state: SpikeState) -> dict[str, Any]:
+        """The state by field name (state version 2; version 1 grouped fields in positional
+        lists under the same keys). The baseline keeps its own compact form (``Baseline``)."""
         e = state.expect
         return {
             "b": state.base.dump(),
             "cur": state.currency,
-            "h": [state.hour_ms, state.spend, state.watch, state.first_ms, state.streak],
-            "parts": [[sku, region, v] for (sku, region), v in state.parts.items()],
+            "h": {name: getattr(state, name) for name in _HOUR_FIELDS},
+            "parts": [
+                {"sku": sku, "region": region, "spend": v}
+                for (sku, region), v in state.parts.items()
+            ],
             "subs": list(state.subs),
             "new": state.new,
             "offer": state.offer,
             "regions": list(state.regions),
             "skus": list(state.skus),
-            "me": [state.month_end_key, state.month_end_peak, state.month_end_prev],
-            "exp": None if e is None else [e.factor, e.until_ms, e.owner, e.reason, e.set_ms],
+            "me": {name: getattr(state, name) for name in _MONTH_END_FIELDS},
+            "exp": None if e is None else by_name(e),
             "inc": None if state.incident is None else state.incident.dump(),
-            "closed": [state.closed_id, state.closed_ms],
+            "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
         }
 
     def load(self, data: dict[str, Any]) -> SpikeState:
-        hour_ms, spend, watch, first_ms, streak = data["h"]
         exp = data["exp"]
-        me_key, me_peak, me_prev = data["me"]
-        closed_id, closed_ms = data["closed"]
+        parts = [named(p, ("sku", "region", "spend")) for p in data["parts"]]
         return SpikeState(
             base=Baseline.load(data["b"]),
             currency=data["cur"],
-            hour_ms=hour_ms,
-            spend=spend,
-            parts={(sku, region): v for sku, region, v in data["parts"]},
+            parts={(p["sku"], p["region"]): p["spend"] for p in parts},
             subs=list(data["subs"]),
-            watch=watch,
-            first_ms=first_ms,
             new=data["new"],
             offer=data["offer"],
-            streak=streak,
             regions=list(data["regions"]),
             skus=list(data["skus"]),
             known_regions=set(data["regions"]),
             known_skus=set(data["skus"]),
-            month_end_key=me_key,
-            month_end_peak=me_peak,
-            month_end_prev=me_prev,
-            expect=None if exp is None else Expectation(*exp),
+            expect=None if exp is None else Expectation(**named(exp, _EXPECTATION_FIELDS)),
             incident=None if data["inc"] is None else Incident.load(data["inc"]),
-            closed_id=closed_id,
-            closed_ms=closed_ms,
+            **named(data["h"], _HOUR_FIELDS),
+            **named(data["me"], _MONTH_END_FIELDS),
+            **named(data["closed"], ("closed_id", "closed_ms")),
         )

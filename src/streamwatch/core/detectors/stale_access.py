@@ -28,12 +28,13 @@ comparison when nothing is due. Deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
-from streamwatch.core.detectors.base import Finding, defaults_of, trimmed
+from streamwatch.core.detectors.base import Capability, Finding, Setup, defaults_of, sparse_by_name
 from streamwatch.core.events import ActivityEvent, Event, Severity
+from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
 DEFAULT_INACTIVE_DAYS: Final = 90
@@ -73,7 +74,6 @@ class StaleState:
     due_ms: int | None = None
 
 
-_FIELDS: Final = tuple(f.name for f in fields(Principal))
 _DEFAULTS: Final = defaults_of(Principal)
 
 
@@ -83,6 +83,17 @@ class StaleAccessDetector:
     name: ClassVar[str] = "stale_access"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"activity"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TIMED, Capability.RETAINS}
+    )
+    kinds: ClassVar[frozenset[str]] = frozenset({"stale_access"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> StaleAccessDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
 
     def __init__(self, inactive_days: int = DEFAULT_INACTIVE_DAYS) -> None:
         if inactive_days < 1:
@@ -149,18 +160,21 @@ class StaleAccessDetector:
         return state.due_ms is not None
 
     def dump(self, state: StaleState) -> dict[str, Any]:
-        """A principal is its fields in order, less the trailing ones at their default."""
+        """A principal is its fields by name, less those at their default (state version 2;
+        version 1 listed them in order, less the trailing ones at their default)."""
         return {
             "principals": {
-                name: trimmed([getattr(p, f) for f in _FIELDS], _DEFAULTS)
-                for name, p in state.principals.items()
+                name: sparse_by_name(p, _DEFAULTS) for name, p in state.principals.items()
             },
             "due_ms": state.due_ms,
         }
 
     def load(self, data: dict[str, Any]) -> StaleState:
         return StaleState(
-            principals={name: Principal(*values) for name, values in data["principals"].items()},
+            principals={
+                name: Principal(*values) if isinstance(values, list) else Principal(**values)
+                for name, values in data["principals"].items()
+            },
             due_ms=data["due_ms"],
         )
 
@@ -259,7 +273,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity=severity,
-            score=0.5 if privileged else 0.3,
+            score=score_of(severity),
             event_time_ms=at_ms,
             window_start_ms=p.last_ms,
             window_end_ms=at_ms,
@@ -280,7 +294,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity="high" if privileged else "medium",
-            score=0.75 if privileged else 0.6,
+            score=score_of("high" if privileged else "medium"),
             event_time_ms=event.ts_ms,
             window_start_ms=expires,
             window_end_ms=event.ts_ms,
@@ -295,7 +309,7 @@ class StaleAccessDetector:
             incident=p.incident or "",
             kind=self.name,
             severity="info",
-            score=0.05,
+            score=score_of("info"),
             event_time_ms=ts_ms,
             window_start_ms=p.due_ms if p.due_ms is not None else p.last_ms,
             window_end_ms=ts_ms,
