@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -44,6 +45,20 @@ def generated_file(events: int, seed: int = 11) -> Path:
         raise SystemExit(f"generator gave {written} events, fewer than {events}; raise customers")
     tmp.rename(path)
     return path
+
+
+def streamwatch_env(prefix: str, kafka: str, redis: str, data_dir: str) -> dict[str, str]:
+    """This process's environment with a streamwatch worker's settings for a benchmark: its
+    topic prefix and app id (``<prefix>app``), servers and a data folder under bench/out/."""
+    env = dict(os.environ)
+    env.update(
+        STREAMWATCH_KAFKA=kafka,
+        STREAMWATCH_REDIS=redis,
+        STREAMWATCH_TOPIC_PREFIX=prefix,
+        STREAMWATCH_APP_ID=f"{prefix}app",
+        STREAMWATCH_DATA_DIR=str(OUT / data_dir),
+    )
+    return env
 
 
 def run_phase(script: Path, phase: str, *args: str) -> dict[str, Any]:

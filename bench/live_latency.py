@@ -33,21 +33,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT
+from common import OUT, streamwatch_env
 
 CUSTOMERS = [f"lat-{n}" for n in range(40)]
-
-
-def _env(prefix: str, kafka: str, redis: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        STREAMWATCH_KAFKA=kafka,
-        STREAMWATCH_REDIS=redis,
-        STREAMWATCH_TOPIC_PREFIX=prefix,
-        STREAMWATCH_APP_ID=f"{prefix}app",
-        STREAMWATCH_DATA_DIR=str(OUT / "latency-data"),
-    )
-    return env
 
 
 def _ts(wall: float) -> str:
@@ -202,7 +190,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     prefix = f"lat-{uuid.uuid4().hex[:8]}-"
-    env = _env(prefix, args.kafka, args.redis)
+    env = streamwatch_env(prefix, args.kafka, args.redis, "latency-data")
     subprocess.run(
         [sys.executable, "-m", "streamwatch", "topics", "apply"],
         env=env,

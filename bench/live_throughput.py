@@ -34,21 +34,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, generated_file, run_until_consumed
+from common import OUT, generated_file, run_until_consumed, streamwatch_env
 
 TOPIC_OF = {b"usage": "usage", b"activity": "activity", b"payment": "payments"}
-
-
-def _env(prefix: str, kafka: str, redis: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        STREAMWATCH_KAFKA=kafka,
-        STREAMWATCH_REDIS=redis,
-        STREAMWATCH_TOPIC_PREFIX=prefix,
-        STREAMWATCH_APP_ID=f"{prefix}app",
-        STREAMWATCH_DATA_DIR=str(OUT / "live-data"),
-    )
-    return env
 
 
 async def produce(kafka: str, prefix: str, lines: list[bytes]) -> float:
@@ -132,7 +120,7 @@ def main() -> None:
     with source.open("rb") as handle:
         lines = [line.rstrip(b"\n") for _, line in zip(range(args.events), handle, strict=False)]
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    env = _env(prefix, args.kafka, args.redis)
+    env = streamwatch_env(prefix, args.kafka, args.redis, "live-data")
     subprocess.run(
         [sys.executable, "-m", "streamwatch", "topics", "apply"],
         env=env,

@@ -220,15 +220,6 @@ class StreamMerge:
         suspect.order = (FIRST, "", suspect.order[2])
         self.future += 1
 
-    def oldest_arrival(self) -> float | None:
-        """When the longest-waiting head was queued (a driver times quiet streams by it)."""
-        heads = [q[0].arrived for q in self._queues.values() if q]
-        return min(heads) if heads else None
-
-    def queued(self, stream: str) -> int:
-        """How many messages of ``stream`` are queued."""
-        return len(self._queues[stream])
-
     def last_offset(self, stream: str) -> int | None:
         """The offset of the last message of ``stream`` queued, None if none is."""
         queue = self._queues[stream]

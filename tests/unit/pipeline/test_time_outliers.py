@@ -41,15 +41,23 @@ def _outputs(alerts: list[Any], requests: list[Any]) -> tuple[list[Any], list[An
     )
 
 
+Outputs = tuple[list[Any], list[Any], list[dict[str, Any]]]
+
+
+def _with_and_without(runner: str, doc: dict[str, Any]) -> tuple[Outputs, Outputs]:
+    """``runner``'s outputs for the golden mixed stream, then for it with ``doc`` inserted in
+    the middle."""
+    run = RUNNERS[runner]
+    base = STREAMS["generated-mixed"]()
+    middle = len(base) // 2
+    return run(base), run([*base[:middle], orjson.dumps(doc), *base[middle:]])
+
+
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("ts", ["2030-06-01T00:00:00Z", "9998-12-29T00:00:00Z"])
 def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) -> None:
-    run = RUNNERS[runner]
-    base = STREAMS["generated-mixed"]()
-    outlier = orjson.dumps(build.usage(CUSTOMER, ts=ts, cost=1.0, event_id="outlier-1"))
-    middle = len(base) // 2
-    alerts, requests, dead = run(base)
-    alerts2, requests2, dead2 = run([*base[:middle], outlier, *base[middle:]])
+    outlier = build.usage(CUSTOMER, ts=ts, cost=1.0, event_id="outlier-1")
+    (alerts, requests, dead), (alerts2, requests2, dead2) = _with_and_without(runner, outlier)
     assert _outputs(alerts2, requests2) == _outputs(alerts, requests)
     futures = [d for d in dead2 if d["code"] == "future_event"]
     assert len(futures) == 1
@@ -62,12 +70,8 @@ def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 def test_an_event_past_the_contract_s_last_day_is_refused_and_changes_nothing(runner: str) -> None:
-    run = RUNNERS[runner]
-    base = STREAMS["generated-mixed"]()
-    late = orjson.dumps(build.usage(CUSTOMER, ts="9999-12-29T00:00:00Z", event_id="y9999"))
-    middle = len(base) // 2
-    alerts, requests, dead = run(base)
-    alerts2, requests2, dead2 = run([*base[:middle], late, *base[middle:]])
+    late = build.usage(CUSTOMER, ts="9999-12-29T00:00:00Z", event_id="y9999")
+    (alerts, requests, dead), (alerts2, requests2, dead2) = _with_and_without(runner, late)
     assert _outputs(alerts2, requests2) == _outputs(alerts, requests)
     assert Counter(d["code"] for d in dead2) - Counter(d["code"] for d in dead) == Counter(
         {"invalid_timestamp": 1}
@@ -76,12 +80,8 @@ def test_an_event_past_the_contract_s_last_day_is_refused_and_changes_nothing(ru
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 def test_an_event_from_1970_changes_nothing_for_other_customers(runner: str) -> None:
-    run = RUNNERS[runner]
-    base = STREAMS["generated-mixed"]()
-    old = orjson.dumps(build.usage(CUSTOMER, ts="1970-01-01T00:00:00Z", event_id="old-1"))
-    middle = len(base) // 2
-    alerts, requests, dead = run(base)
-    alerts2, requests2, dead2 = run([*base[:middle], old, *base[middle:]])
+    old = build.usage(CUSTOMER, ts="1970-01-01T00:00:00Z", event_id="old-1")
+    (alerts, requests, dead), (alerts2, requests2, dead2) = _with_and_without(runner, old)
     others = [a for a in alerts2 if a.customer_id != CUSTOMER]
     assert _outputs(others, requests2) == _outputs(alerts, requests)
     assert len(dead2) == len(dead)
