@@ -116,17 +116,17 @@ from streamwatch.core.rings import LINK_ACTOR, LINK_OPERATION
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.live.redis_view import RiskView
 from streamwatch.live.rings import ring_keys_topic
-from streamwatch.live.settings import (
+from streamwatch.replay.kafka import read_range
+from streamwatch.replay.runner import ListSink, Replay, ReplayStats, Source
+from streamwatch.settings import (
     ACTIVITY,
     ALERTS,
     DEAD_LETTER,
     ENFORCEMENT,
     PAYMENTS,
     USAGE,
-    LiveSettings,
+    DeploymentSettings,
 )
-from streamwatch.replay.kafka import read_range
-from streamwatch.replay.runner import ListSink, Replay, ReplayStats, Source
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = OUT / "faults"
@@ -425,7 +425,7 @@ class Run:
         self.name = name
         self.services = services
         self.prefix = f"faults-{name}-{uuid.uuid4().hex[:6]}."
-        self.settings = LiveSettings(
+        self.settings = DeploymentSettings(
             kafka=services.kafka,
             redis=services.redis,
             topic_prefix=self.prefix,

@@ -55,14 +55,14 @@ from streamwatch.live.admin import apply_catalogue
 from streamwatch.live.catalogue import load_catalogue
 from streamwatch.live.redis_view import RiskView
 from streamwatch.live.rings import ring_keys_topic
-from streamwatch.live.settings import (
+from streamwatch.settings import (
     ACTIVITY,
     DEFAULT_KAFKA,
     DEFAULT_REDIS,
     INPUT_TOPICS,
     PAYMENTS,
     USAGE,
-    LiveSettings,
+    DeploymentSettings,
 )
 
 TOPICS_DIR = REPO / "topics"
@@ -136,9 +136,9 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def settings(services: Services, prefix: str, tmp_path: Path) -> LiveSettings:
-    """The LiveSettings a worker for this test runs with."""
-    return LiveSettings(
+def settings(services: Services, prefix: str, tmp_path: Path) -> DeploymentSettings:
+    """The DeploymentSettings a worker for this test runs with."""
+    return DeploymentSettings(
         kafka=services.kafka,
         redis=services.redis,
         topic_prefix=prefix,
@@ -149,7 +149,7 @@ def settings(services: Services, prefix: str, tmp_path: Path) -> LiveSettings:
     )
 
 
-def worker_env(settings: LiveSettings) -> dict[str, str]:
+def worker_env(settings: DeploymentSettings) -> dict[str, str]:
     """The environment that makes ``streamwatch worker`` use ``settings``."""
     env = dict(os.environ)
     env.update(
@@ -192,7 +192,7 @@ class Record:
 class KafkaHelper:
     """Produce to and read from the test's topics (names without the prefix)."""
 
-    settings: LiveSettings
+    settings: DeploymentSettings
     _producer: AIOKafkaProducer | None = field(default=None, init=False)
 
     def topic(self, name: str) -> str:
@@ -371,7 +371,7 @@ class KafkaHelper:
 
 
 @pytest.fixture
-async def kafka(settings: LiveSettings) -> AsyncIterator[KafkaHelper]:
+async def kafka(settings: DeploymentSettings) -> AsyncIterator[KafkaHelper]:
     """The test's topics, created from the catalogue, and helpers to use them."""
     result = await apply_catalogue(
         settings.bootstrap_servers, load_catalogue(TOPICS_DIR), settings.topic_prefix
@@ -383,7 +383,7 @@ async def kafka(settings: LiveSettings) -> AsyncIterator[KafkaHelper]:
 
 
 @pytest.fixture
-async def risk_view(settings: LiveSettings) -> AsyncIterator[RiskView]:
+async def risk_view(settings: DeploymentSettings) -> AsyncIterator[RiskView]:
     """The test's risk view in Redis."""
     client = Redis.from_url(settings.redis)
     yield RiskView(client, settings.redis_prefix)
@@ -393,14 +393,14 @@ async def risk_view(settings: LiveSettings) -> AsyncIterator[RiskView]:
 class WorkerProcess(ServiceProcess):
     """``python -m streamwatch worker`` with the test's settings."""
 
-    def __init__(self, settings: LiveSettings, log_path: Path, args: list[str]) -> None:
+    def __init__(self, settings: DeploymentSettings, log_path: Path, args: list[str]) -> None:
         super().__init__("worker", worker_env(settings), log_path, args)
         self.settings = settings
 
 
 @pytest.fixture
 def run_worker(
-    settings: LiveSettings, tmp_path: Path, request: pytest.FixtureRequest
+    settings: DeploymentSettings, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """``run_worker(*args)`` starts a worker for this test; teardown stops every one.
 
@@ -429,7 +429,7 @@ def run_worker(
 
 
 @pytest.fixture
-def cli(settings: LiveSettings) -> Callable[..., subprocess.CompletedProcess[str]]:
+def cli(settings: DeploymentSettings) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli(*args)`` runs ``python -m streamwatch *args`` with the test's settings."""
 
     def run(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -451,7 +451,7 @@ def expected() -> Callable[[Iterable[dict[str, Any]]], Decisions]:
     """``expected(events)``: what the core decides for these events in this order (replay)."""
 
     def run(events: Iterable[dict[str, Any]]) -> Decisions:
-        policy = parse_policy(LiveSettings().policy_text())
+        policy = parse_policy(DeploymentSettings().policy_text())
         fleet = Fleet(build_core(policy))
         return fleet.run((decode_event(orjson.dumps(e)) for e in events), lambda: 0)
 

@@ -19,7 +19,7 @@ from processes import REPO, ServiceProcess
 
 from streamwatch.core.ids import stable_id
 from streamwatch.core.signing import signed
-from streamwatch.live.settings import ENFORCEMENT, LiveSettings
+from streamwatch.settings import ENFORCEMENT, DeploymentSettings
 
 KEY_ID = "test-1"
 KEY = b"test-signing-secret"
@@ -83,7 +83,7 @@ def as_messages(docs: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
     return [(ENFORCEMENT, doc["customer_id"].encode(), orjson.dumps(doc)) for doc in docs]
 
 
-def enforce_env(settings: LiveSettings, policy_path: Path, **extra: str) -> dict[str, str]:
+def enforce_env(settings: DeploymentSettings, policy_path: Path, **extra: str) -> dict[str, str]:
     """The environment of ``streamwatch enforce`` and the CLI for this test."""
     env = dict(os.environ)
     env.update(
@@ -130,7 +130,7 @@ def run_cli(
 
 
 async def wait_committed(
-    settings: LiveSettings, group: str, topics: list[str], timeout: float = 60.0
+    settings: DeploymentSettings, group: str, topics: list[str], timeout: float = 60.0
 ) -> None:
     """Wait until ``group`` has committed every message of ``topics`` produced so far."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)

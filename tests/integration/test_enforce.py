@@ -34,7 +34,7 @@ from streamwatch.core.signing import signed
 from streamwatch.core.timeutil import MS_PER_HOUR
 from streamwatch.enforce.messages import decision_message, withdrawal_id
 from streamwatch.enforce.store import RequestStore
-from streamwatch.live.settings import ENFORCEMENT_DECISIONS, LiveSettings
+from streamwatch.settings import ENFORCEMENT_DECISIONS, DeploymentSettings
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def policy_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(settings: LiveSettings, policy_path: Path) -> dict[str, str]:
+def env(settings: DeploymentSettings, policy_path: Path) -> dict[str, str]:
     return enforce_env(settings, policy_path)
 
 
@@ -77,13 +77,13 @@ def enforce(
 
 
 @pytest.fixture
-async def store(settings: LiveSettings) -> AsyncIterator[RequestStore]:
+async def store(settings: DeploymentSettings) -> AsyncIterator[RequestStore]:
     client = Redis.from_url(settings.redis)
     yield RequestStore(client, settings.redis_prefix)
     await client.aclose()
 
 
-def group(settings: LiveSettings) -> str:
+def group(settings: DeploymentSettings) -> str:
     return f"{settings.app_id}-enforce"
 
 
@@ -96,7 +96,7 @@ async def all_results(kafka: Any) -> list[dict[str, Any]]:
     return [record.json() for record in await kafka.read_to_end(RESULTS)]
 
 
-async def consumed(settings: LiveSettings, name: str | None = None) -> None:
+async def consumed(settings: DeploymentSettings, name: str | None = None) -> None:
     await wait_committed(
         settings,
         name or group(settings),
@@ -337,7 +337,7 @@ async def test_hourly_cap_holds_a_burst_for_approval(kafka, enforce, settings, e
 class Progress:
     """How many requests the enforce group has committed."""
 
-    def __init__(self, settings: LiveSettings) -> None:
+    def __init__(self, settings: DeploymentSettings) -> None:
         self.settings = settings
         self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
 

@@ -38,7 +38,7 @@ from streamwatch.enforce.webhook import (
     WebhookBackend,
     verify_signature,
 )
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 pytestmark = pytest.mark.integration
 
@@ -202,7 +202,7 @@ async def test_webhook_timeout_and_unreachable_url_fail_after_retries(receiver):
 
 
 @pytest.fixture
-def env(settings: LiveSettings, tmp_path: Path) -> dict[str, str]:
+def env(settings: DeploymentSettings, tmp_path: Path) -> dict[str, str]:
     path = tmp_path / "policy.toml"
     path.write_text(POLICY)
     return enforce_env(settings, path)

@@ -11,13 +11,13 @@ import pytest
 from enforce_support import KEY, KEY_ID, EnforceProcess, enforce_env, run_cli
 
 from streamwatch import testing as build
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def settings(settings: LiveSettings) -> LiveSettings:
+def settings(settings: DeploymentSettings) -> DeploymentSettings:
     """The test's settings with the key the suspension worker trusts."""
     return dataclasses.replace(settings, signing_keys=((KEY_ID, KEY),))
 

@@ -20,7 +20,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streamwatch import testing as build
-from streamwatch.live.settings import INPUT_TOPICS
+from streamwatch.settings import INPUT_TOPICS
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 
 from streamwatch import testing as build
 from streamwatch.core.signing import verify
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +16,7 @@ KEYS = (("k2", b"current-secret"), ("k1", b"previous-secret"))
 
 
 @pytest.fixture
-def settings(settings: LiveSettings) -> LiveSettings:
+def settings(settings: DeploymentSettings) -> DeploymentSettings:
     """The test's settings with two signing keys: k2 signs, both verify."""
     return dataclasses.replace(settings, signing_keys=KEYS)
 

@@ -13,8 +13,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from streamwatch import testing as build
 from streamwatch.config import build_core
 from streamwatch.core.policy import parse_policy
-from streamwatch.live.settings import LiveSettings
 from streamwatch.replay.runner import ListSink, Replay, Source
+from streamwatch.settings import DeploymentSettings
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def same_partition(count: int, partitions: int = 4) -> list[str]:
 
 def replayed(events: list[dict]) -> ListSink:
     sink = ListSink()
-    core = build_core(parse_policy(LiveSettings().policy_text()))
+    core = build_core(parse_policy(DeploymentSettings().policy_text()))
     lines = [(orjson.dumps(e), n) for n, e in enumerate(events)]
     Replay(core, sink, clock=lambda: 0).run([Source(lines, lambda n: {"line": n})])
     return sink

@@ -55,11 +55,11 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
     from redis.exceptions import RedisError
 
     from streamwatch.enforce import approvals
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     name = f"streamwatch {kind}"
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return approvals.EXIT_UNAVAILABLE

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from streamwatch.core.policy import Policy
     from streamwatch.enforce.backend import Backend
-    from streamwatch.live.settings import LiveSettings
+    from streamwatch.settings import DeploymentSettings
 
 HELP = "Run the suspension worker: act on signed enforcement requests, report the outcomes."
 
@@ -73,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
 
     from streamwatch import logging as swlog
     from streamwatch.core.policy import PolicyError, parse_policy
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     swlog.configure(args.log_level)
     log = structlog.get_logger("streamwatch.enforce")
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
         if args.policy is not None:
             settings = dataclasses.replace(settings, policy_path=args.policy)
         policy = parse_policy(settings.policy_text())
@@ -131,7 +131,7 @@ def _backend(args: argparse.Namespace) -> Backend:
 
 
 async def _main(
-    settings: LiveSettings, policy: Policy, backend: Backend, worst_case_s: float
+    settings: DeploymentSettings, policy: Policy, backend: Backend, worst_case_s: float
 ) -> int:
     import asyncio
     import signal
@@ -160,7 +160,7 @@ async def _main(
     return 0
 
 
-async def _preflight(settings: LiveSettings, redis: Redis) -> bool:
+async def _preflight(settings: DeploymentSettings, redis: Redis) -> bool:
     """Whether Kafka has the worker's topics and Redis answers (each problem is logged)."""
     import structlog
     from aiokafka.admin import AIOKafkaAdminClient

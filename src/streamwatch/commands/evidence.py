@@ -171,11 +171,11 @@ def _from_kafka(collected: Collected, customer_id: str, start_ms: int, end_ms: i
 
     from aiokafka.errors import KafkaError
 
-    from streamwatch.live.settings import ALERTS, ENFORCEMENT, LiveSettings, SettingsError
     from streamwatch.replay.kafka import read_range
+    from streamwatch.settings import ALERTS, ENFORCEMENT, DeploymentSettings, SettingsError
 
     try:
-        live = LiveSettings.from_env()
+        live = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"evidence: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -147,10 +147,10 @@ async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"streamwatch expect: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

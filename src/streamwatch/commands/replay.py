@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.config import build_core, load_policy
     from streamwatch.core.engine import Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
-    from streamwatch.live.settings import SettingsError, parse_signing_keys
     from streamwatch.pipeline.routing import DEFAULT_PARTITIONS
     from streamwatch.replay.files import JsonlSink, Progress, file_source
     from streamwatch.replay.runner import Replay
+    from streamwatch.settings import SettingsError, parse_signing_keys
 
     try:
         keys = parse_signing_keys(os.environ.get("STREAMWATCH_SIGNING_KEYS", ""))
@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
 def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[Source]:
     import asyncio
 
-    from streamwatch.live.settings import LiveSettings
     from streamwatch.replay.kafka import read_range
+    from streamwatch.settings import DeploymentSettings
 
-    live = LiveSettings.from_env()
+    live = DeploymentSettings.from_env()
     return asyncio.run(read_range(live.kafka, live.topics.inputs, start_ms, end_ms, customer))

@@ -52,10 +52,10 @@ async def _run(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
     from streamwatch.live.redis_view import RiskView
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"streamwatch risk: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from streamwatch.live.catalogue import TopicSpec
-    from streamwatch.live.settings import LiveSettings
+    from streamwatch.settings import DeploymentSettings
 
 HELP = "List the topic catalogue, or create and check its topics on the broker."
 
@@ -42,10 +42,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``topics apply`` or ``topics list``."""
     from streamwatch.live.catalogue import CatalogueError, load_catalogue
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
         specs = load_catalogue(args.dir or settings.topics_dir)
     except (CatalogueError, SettingsError) as exc:
         print(f"streamwatch topics: {exc}", file=sys.stderr)
@@ -67,7 +67,7 @@ def _print_list(specs: list[TopicSpec], prefix: str) -> None:
             print(f"  {key} = {value}")
 
 
-def _apply(settings: LiveSettings, specs: list[TopicSpec], *, check_only: bool) -> int:
+def _apply(settings: DeploymentSettings, specs: list[TopicSpec], *, check_only: bool) -> int:
     import asyncio
 
     from aiokafka.errors import KafkaError

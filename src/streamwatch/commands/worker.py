@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streamwatch.live.settings import LiveSettings
+    from streamwatch.settings import DeploymentSettings
 
 HELP = "Run the live worker: input topics in; alerts, enforcement and risk view out."
 
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch import logging as swlog
     from streamwatch.core.policy import PolicyError
     from streamwatch.live.app import create_app
-    from streamwatch.live.settings import LiveSettings, SettingsError
+    from streamwatch.settings import DeploymentSettings, SettingsError
 
     swlog.configure(args.log_level)
     log = structlog.get_logger("streamwatch.worker")
     try:
-        settings = LiveSettings.from_env()
+        settings = DeploymentSettings.from_env()
         if args.policy is not None:
             settings = dataclasses.replace(settings, policy_path=args.policy)
     except SettingsError as exc:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _preflight(settings: LiveSettings) -> int | None:
+async def _preflight(settings: DeploymentSettings) -> int | None:
     """The input topics' partition count, or None (logged) if the topics are not usable."""
     import structlog
     from aiokafka.admin import AIOKafkaAdminClient

@@ -26,7 +26,7 @@ from streamwatch.enforce.messages import (
     decision_message,
 )
 from streamwatch.enforce.store import RequestStore
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 EXIT_OK: Final = 0
 EXIT_REFUSED: Final = 1
@@ -47,7 +47,7 @@ class Sent:
 
 
 async def decide(
-    settings: LiveSettings,
+    settings: DeploymentSettings,
     redis: Redis,
     request_id: str,
     kind: DecisionKind,
@@ -102,7 +102,7 @@ async def decide(
     return Sent(EXIT_REFUSED if result["outcome"] == "failed" else EXIT_OK, tuple(lines))
 
 
-async def pending(redis: Redis, settings: LiveSettings, limit: int = 100) -> list[Record]:
+async def pending(redis: Redis, settings: DeploymentSettings, limit: int = 100) -> list[Record]:
     """The requests awaiting approval, oldest first."""
     return await RequestStore(redis, settings.redis_prefix).pending(limit)
 
@@ -133,7 +133,7 @@ def _describe(kind: DecisionKind, record: Record) -> str:
     return f"rejection of the {target}"
 
 
-async def _send(settings: LiveSettings, decision: dict[str, Any], customer_id: str) -> None:
+async def _send(settings: DeploymentSettings, decision: dict[str, Any], customer_id: str) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True
     )

@@ -87,7 +87,7 @@ from streamwatch.enforce.messages import (
 )
 from streamwatch.enforce.store import RequestStore
 from streamwatch.live.metrics import Counters
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 log = structlog.get_logger("streamwatch.enforce")
 
@@ -170,7 +170,7 @@ class EnforceWorker:
 
     def __init__(
         self,
-        settings: LiveSettings,
+        settings: DeploymentSettings,
         policy: Policy,
         backend: Backend,
         redis: Redis,

@@ -1,7 +1,7 @@
 """The suspension worker's records in Redis: one hash per request, the approval queue, and the
 hourly caps.
 
-Keys (``P`` is the deployment prefix, ``LiveSettings.redis_prefix``):
+Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
 
 - ``P enforce:request:<request_id>`` hash: ``request`` (the signed request, JSON), ``state``,
   ``version`` (bumped by every change; the compare-and-set token), ``attempt``,

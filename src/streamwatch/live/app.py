@@ -40,7 +40,6 @@ from streamwatch.live.rings import (
     RingStates,
     ring_keys_topic,
 )
-from streamwatch.live.settings import LiveSettings
 from streamwatch.live.state_store import CustomerStates, Sender, StateCodec
 from streamwatch.live.transactions import (
     PartitionTransactions,
@@ -49,6 +48,7 @@ from streamwatch.live.transactions import (
     recovering_consumer_class,
     transaction_manager_class,
 )
+from streamwatch.settings import DeploymentSettings
 
 log = structlog.get_logger("streamwatch.live.app")
 
@@ -85,7 +85,7 @@ dead-letter topic itself accepts 16 MiB."""
 
 
 def create_app(
-    settings: LiveSettings,
+    settings: DeploymentSettings,
     *,
     partitions: int = 4,
     redis: Redis | None = None,

@@ -47,11 +47,11 @@ from streamwatch.live.ordering import Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import customer_view
 from streamwatch.live.rings import encode_sighting
-from streamwatch.live.settings import TopicNames
 from streamwatch.live.state_store import CustomerStates
 from streamwatch.live.transactions import PartitionTransactions, Sender
 from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, CaughtUp, Message
 from streamwatch.pipeline.partition import PartitionPipeline, Step
+from streamwatch.settings import TopicNames
 
 log = structlog.get_logger("streamwatch.live.processor")
 

@@ -1,6 +1,6 @@
 """The live risk view in Redis: what the worker knows about each customer, for people and tools.
 
-Keys (``P`` is the deployment prefix, ``LiveSettings.redis_prefix``):
+Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
 
 - ``P customer:<id>``  hash: ``customer_id``, ``risk`` (0..1), ``open_alerts`` (count),
   ``alerts`` (JSON list of ``alert_id, kind, severity, score, event_time, summary``, riskiest

@@ -24,8 +24,8 @@ from streamwatch.live.publisher import (
     RedisPublisher,
     StateViews,
 )
-from streamwatch.live.settings import LiveSettings
 from streamwatch.live.state_store import CustomerStates, StateCodec
+from streamwatch.settings import DeploymentSettings
 
 
 @dataclass
@@ -301,7 +301,7 @@ class Table:
 
 @pytest.fixture
 def core() -> Core:
-    return Core(policy=parse_policy(LiveSettings().policy_text()))
+    return Core(policy=parse_policy(DeploymentSettings().policy_text()))
 
 
 def test_state_views_are_those_the_worker_writes(core: Core):

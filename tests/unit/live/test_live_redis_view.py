@@ -14,11 +14,11 @@ from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
 from streamwatch.core.state import CustomerState
 from streamwatch.live.redis_view import CustomerView, RiskView, customer_view
-from streamwatch.live.settings import LiveSettings
+from streamwatch.settings import DeploymentSettings
 
 
 def _state_with_alerts():
-    core = Core(policy=parse_policy(LiveSettings().policy_text()))
+    core = Core(policy=parse_policy(DeploymentSettings().policy_text()))
     state = core.new_state("c-1")
     events = [
         build.budget_set(100.0, customer_id="c-1", ts="2026-10-01T00:00:00Z"),

@@ -16,9 +16,9 @@ from streamwatch.core.engine import Fleet
 from streamwatch.core.signing import verify
 from streamwatch.live.app import create_app
 from streamwatch.live.processor import Processor
-from streamwatch.live.settings import LiveSettings, TopicNames
 from streamwatch.pipeline.ordering import Message
 from streamwatch.pipeline.partition import Step
+from streamwatch.settings import DeploymentSettings, TopicNames
 
 KEY = ("k1", b"live-secret")
 
@@ -73,7 +73,7 @@ async def test_requests_go_out_unsigned_without_a_key() -> None:
 
 def test_worker_warns_once_at_start_up_when_requests_go_out_unsigned(tmp_path: Path) -> None:
     with capture_logs() as logs:
-        create_app(LiveSettings(data_dir=tmp_path))
+        create_app(DeploymentSettings(data_dir=tmp_path))
     warnings = [e["event"] for e in logs if e["log_level"] == "warning"]
     assert len(warnings) == 1
     assert "unsigned" in warnings[0]
@@ -81,6 +81,6 @@ def test_worker_warns_once_at_start_up_when_requests_go_out_unsigned(tmp_path: P
 
 def test_worker_names_the_signing_key_at_start_up(tmp_path: Path) -> None:
     with capture_logs() as logs:
-        create_app(LiveSettings(data_dir=tmp_path, signing_keys=(KEY,)))
+        create_app(DeploymentSettings(data_dir=tmp_path, signing_keys=(KEY,)))
     assert [e for e in logs if e["log_level"] == "warning"] == []
     assert any(e.get("key_id") == "k1" for e in logs)

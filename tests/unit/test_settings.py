@@ -1,4 +1,4 @@
-"""LiveSettings from the environment, and topic names that match the catalogue."""
+"""DeploymentSettings from the environment, and topic names that match the catalogue."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import pytest
 
 from streamwatch.core.policy import parse_policy
 from streamwatch.live.catalogue import load_catalogue
-from streamwatch.live.settings import (
+from streamwatch.settings import (
     DEFAULT_KAFKA,
     DEFAULT_REDIS,
     INPUT_TOPICS,
     TOPIC_NAMES,
-    LiveSettings,
+    DeploymentSettings,
     SettingsError,
     TopicNames,
 )
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_topic_names_in_code_equal_the_catalogue():
@@ -34,7 +34,7 @@ def test_input_topics_are_co_partitioned_in_the_catalogue():
 
 
 def test_defaults_when_environment_is_empty():
-    settings = LiveSettings.from_env({})
+    settings = DeploymentSettings.from_env({})
     assert settings.kafka == DEFAULT_KAFKA
     assert settings.bootstrap_servers == ["127.0.0.1:9092"]
     assert settings.redis == DEFAULT_REDIS
@@ -48,7 +48,7 @@ def test_defaults_when_environment_is_empty():
 
 
 def test_environment_overrides_every_setting(tmp_path):
-    settings = LiveSettings.from_env(
+    settings = DeploymentSettings.from_env(
         {
             "STREAMWATCH_KAFKA": "k1:9092, k2:9093",
             "STREAMWATCH_REDIS": "redis://r:6380/2",
@@ -70,7 +70,7 @@ def test_environment_overrides_every_setting(tmp_path):
 
 
 def test_prefix_applies_to_every_topic_and_redis_key():
-    settings = LiveSettings(topic_prefix="it-1.")
+    settings = DeploymentSettings(topic_prefix="it-1.")
     assert settings.topics.inputs == ("it-1.usage", "it-1.activity", "it-1.payments")
     assert settings.topics.all[3:] == (
         "it-1.alerts",
@@ -84,19 +84,19 @@ def test_prefix_applies_to_every_topic_and_redis_key():
 
 
 def test_packaged_policy_is_the_default_and_parses():
-    policy = parse_policy(LiveSettings().policy_text())
+    policy = parse_policy(DeploymentSettings().policy_text())
     assert {rule.id for rule in policy.rules} >= {"provider-aup-suspend"}
 
 
 def test_policy_file_overrides_the_default(tmp_path):
     path = tmp_path / "policy.toml"
     path.write_text('version = "7"\n')
-    assert parse_policy(LiveSettings(policy_path=path).policy_text()).version == "7"
+    assert parse_policy(DeploymentSettings(policy_path=path).policy_text()).version == "7"
 
 
 def test_unreadable_policy_names_the_variable(tmp_path):
     with pytest.raises(SettingsError, match="STREAMWATCH_POLICY"):
-        LiveSettings(policy_path=tmp_path / "missing.toml").policy_text()
+        DeploymentSettings(policy_path=tmp_path / "missing.toml").policy_text()
 
 
 @pytest.mark.parametrize(
@@ -108,14 +108,16 @@ def test_unreadable_policy_names_the_variable(tmp_path):
 )
 def test_unusable_environment_is_refused(env, message):
     with pytest.raises(SettingsError, match=message):
-        LiveSettings.from_env(env)
+        DeploymentSettings.from_env(env)
 
 
 def test_signing_keys_are_read_first_signs_all_verify() -> None:
-    settings = LiveSettings.from_env({"STREAMWATCH_SIGNING_KEYS": "k2:new-secret, k1:old:colon"})
+    settings = DeploymentSettings.from_env(
+        {"STREAMWATCH_SIGNING_KEYS": "k2:new-secret, k1:old:colon"}
+    )
     assert settings.signing_key == ("k2", b"new-secret")
     assert settings.verify_keys == {"k2": b"new-secret", "k1": b"old:colon"}
-    assert LiveSettings.from_env({}).signing_key is None
+    assert DeploymentSettings.from_env({}).signing_key is None
     for bad in ("nosecret", ":x", "k1:a,k1:b"):
         with pytest.raises(SettingsError, match="STREAMWATCH_SIGNING_KEYS"):
-            LiveSettings.from_env({"STREAMWATCH_SIGNING_KEYS": bad})
+            DeploymentSettings.from_env({"STREAMWATCH_SIGNING_KEYS": bad})

@@ -1,4 +1,5 @@
-"""Settings of the live path, read once from the environment.
+"""Deployment settings shared by the worker, the suspension worker and the commands, read once
+from the environment.
 
 Every topic name in code is one of ``TOPIC_NAMES`` (the catalogue in ``topics/`` names the same
 eight; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front, so that tests and
@@ -88,10 +89,10 @@ class TopicNames:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveSettings:
+class DeploymentSettings:
     """Where the live path finds Kafka, Redis, its policy and its local files.
 
-    Build with ``LiveSettings.from_env()``; the defaults match ``deploy/services.sh``.
+    Build with ``DeploymentSettings.from_env()``; the defaults match ``deploy/services.sh``.
     """
 
     kafka: str = DEFAULT_KAFKA
@@ -125,7 +126,7 @@ class LiveSettings:
         object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
         """Settings from ``environ`` (default ``os.environ``); unset or empty means default."""
         env = os.environ if environ is None else environ
 
