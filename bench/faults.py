@@ -701,7 +701,7 @@ class Run:
         the ``ring.link`` events the worker wrote to the activity topic are left out (replay
         derives its own)."""
         sources = await read_range(
-            self.services.kafka,
+            {"bootstrap_servers": self.services.kafka},
             self.settings.topics.inputs,
             0,
             time.time_ns() // 1_000_000 + 86_400_000,

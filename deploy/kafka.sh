@@ -10,10 +10,19 @@
 #   deploy/kafka.sh reset    stop and delete the data dir (keeps the jars)
 #   deploy/kafka.sh produce TOPIC   console producer: lines "customer_id<TAB>json" on stdin
 #   deploy/kafka.sh consume TOPIC   console consumer: print TOPIC from the beginning
+#   deploy/kafka.sh sasl-env        print the STREAMWATCH_KAFKA_* settings of the SASL_SSL
+#                                   listener (SCRAM-SHA-512), for eval or an env file
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+# Besides PLAINTEXT on KAFKA_PORT the broker listens with SASL_SSL on KAFKA_SASL_PORT: mechanisms
+# PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for user KAFKA_SASL_USER, with a broker certificate
+# (127.0.0.1 and localhost) signed by a throwaway CA made on first start in $KAFKA_HOME/tls
+# (ca.pem verifies the broker; client.pem/client.key are a client certificate it accepts).
+#
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_PORT (9094),
+# KAFKA_SASL_USER (streamwatch), KAFKA_SASL_PASSWORD (streamwatch-secret),
 # SERVICES_DIR (<repo>/.services), KAFKA_WAIT_TIMEOUT (90 seconds),
-# KAFKA_HEAP_OPTS (-Xms128m -Xmx512m).
+# KAFKA_HEAP_OPTS (-Xms128m -Xmx512m). produce/consume use STREAMWATCH_KAFKA and the
+# STREAMWATCH_KAFKA_* security settings when they are set, as every streamwatch client does.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +34,9 @@ SERVICES_DIR=${SERVICES_DIR:-$REPO_ROOT/.services}
 
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-9094}
+KAFKA_SASL_USER=${KAFKA_SASL_USER:-streamwatch}
+KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-streamwatch-secret}
 KAFKA_WAIT_TIMEOUT=${KAFKA_WAIT_TIMEOUT:-90}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 NODE_ID=1 # must match node.id in the template
@@ -39,6 +51,9 @@ CONFIG=$KAFKA_HOME/server.properties
 PID_FILE=$KAFKA_HOME/kafka.pid
 OUT_FILE=$KAFKA_HOME/kafka.out # JVM stdout/stderr; the broker log is $LOG_DIR/server.log
 FETCH_STAMP=$LIB_DIR/.fetched  # sha256 of the pom the jars were fetched with
+TLS_DIR=$KAFKA_HOME/tls
+# Protects only the broker's keystore of a throwaway CA; not a secret.
+TLS_STORE_PASSWORD=streamwatch-local
 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")
 
@@ -56,6 +71,7 @@ ensure_tools() {
   local missing=()
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
+  command -v openssl >/dev/null || missing+=(openssl)
   ((${#missing[@]} == 0)) && return 0
   command -v apt-get >/dev/null || die "missing ${missing[*]}; install Java 17+ and Maven"
   log "kafka: installing ${missing[*]} with apt-get"
@@ -164,7 +180,60 @@ render_config() {
   tpl=${tpl//@KAFKA_PORT@/"$KAFKA_PORT"}
   tpl=${tpl//@KAFKA_CONTROLLER_PORT@/"$KAFKA_CONTROLLER_PORT"}
   tpl=${tpl//@DATA_DIR@/"$DATA_DIR"}
+  tpl=${tpl//@KAFKA_SASL_PORT@/"$KAFKA_SASL_PORT"}
+  tpl=${tpl//@KAFKA_SASL_USER@/"$KAFKA_SASL_USER"}
+  tpl=${tpl//@KAFKA_SASL_PASSWORD@/"$KAFKA_SASL_PASSWORD"}
+  tpl=${tpl//@TLS_DIR@/"$TLS_DIR"}
+  tpl=${tpl//@TLS_STORE_PASSWORD@/"$TLS_STORE_PASSWORD"}
   printf '%s\n' "$tpl" >"$CONFIG"
+}
+
+# A throwaway CA, a broker certificate for 127.0.0.1 and localhost in a PKCS12 keystore, and a
+# client certificate, made once with openssl (a CA that signs nothing else: it only lets the
+# SASL_SSL listener be tested as a real one, certificate checks included).
+make_tls() {
+  [[ -f $TLS_DIR/broker.p12 && -f $TLS_DIR/client.pem ]] && return 0
+  command -v openssl >/dev/null || ensure_tools
+  log "kafka: making a throwaway CA and certificates in $TLS_DIR"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=streamwatch local test CA" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout broker.key -out broker.csr \
+      2>/dev/null
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.pem 2>/dev/null
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout "pass:$TLS_STORE_PASSWORD" -out broker.p12
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$KAFKA_SASL_USER" -keyout client.key \
+      -out client.csr 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out client.pem 2>/dev/null
+    rm -f ./*.csr ./*.ext ca.srl
+    chmod 644 ca.pem
+  ) || die "making the test certificates with openssl failed"
+}
+
+# SCRAM credentials live in the cluster metadata: add (or reset) them through the PLAINTEXT
+# listener with kafka-configs once the broker is ready. Both SCRAM mechanisms, one password;
+# one call each (KRaft refuses two changes to one user in one request).
+create_scram_users() {
+  local out mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    if ! out=$(java "${TOOL_JAVA_OPTS[@]}" -cp "$LIB_DIR/*" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users \
+      --entity-name "$KAFKA_SASL_USER" --add-config "$mechanism=[password=$KAFKA_SASL_PASSWORD]" \
+      2>&1); then
+      printf '%s\n' "$out" >&2
+      die "creating the $mechanism user $KAFKA_SASL_USER with kafka-configs failed"
+    fi
+  done
+  log "kafka: SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT (user $KAFKA_SASL_USER; CA $TLS_DIR/ca.pem)"
 }
 
 # Kafka cluster ids are 16 random bytes in unpadded base64url. Like
@@ -199,12 +268,15 @@ cmd_start() {
   if pid=$(running_pid); then
     log "kafka: already running (pid $pid)"
     cmd_wait
+    create_scram_users
     return 0
   fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is already in use by another process (another Kafka?); stop it or set KAFKA_PORT"
   port_open "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is already in use by another process; stop it or set KAFKA_CONTROLLER_PORT"
+  port_open "$KAFKA_SASL_PORT" && die "port $KAFKA_SASL_PORT is already in use by another process; stop it or set KAFKA_SASL_PORT"
 
   mkdir -p "$DATA_DIR" "$LOG_DIR"
+  make_tls
   render_config
   format_storage
 
@@ -231,6 +303,7 @@ cmd_start() {
     sleep 0.1
   done
   cmd_wait
+  create_scram_users
 }
 
 # Ready = the broker answers an ApiVersions request *and* lists itself in
@@ -300,30 +373,85 @@ cmd_reset() {
   rm -rf "$DATA_DIR"
 }
 
-# Kafka's own console tools against the local broker, for trying the live path by hand.
+# Kafka's own console tools, for trying the live path by hand: against the local broker, or
+# the cluster STREAMWATCH_KAFKA names, secured as the STREAMWATCH_KAFKA_* settings say.
 # Topic names get STREAMWATCH_TOPIC_PREFIX, as the worker's do.
+
+# Writes the Java client properties of the STREAMWATCH_KAFKA_* settings to a private temp file
+# and prints its path (deleted when the script exits).
+client_config() {
+  local file protocol=${STREAMWATCH_KAFKA_SECURITY_PROTOCOL:-PLAINTEXT} module password
+  local mechanism=${STREAMWATCH_KAFKA_SASL_MECHANISM:-PLAIN}
+  file=$(mktemp "${TMPDIR:-/tmp}/streamwatch-client.XXXXXX.properties")
+  CLIENT_CONFIG=$file
+  trap 'rm -f "$CLIENT_CONFIG"' EXIT
+  protocol=${protocol^^}
+  mechanism=${mechanism^^}
+  printf 'security.protocol=%s\n' "$protocol" >"$file"
+  if [[ $protocol == SASL_* ]]; then
+    password=${STREAMWATCH_KAFKA_PASSWORD:-}
+    if [[ -n ${STREAMWATCH_KAFKA_PASSWORD_FILE:-} ]]; then
+      password=$(<"$STREAMWATCH_KAFKA_PASSWORD_FILE")
+    fi
+    module=org.apache.kafka.common.security.plain.PlainLoginModule
+    [[ $mechanism == SCRAM-* ]] && module=org.apache.kafka.common.security.scram.ScramLoginModule
+    # JAAS quotes: a backslash or double quote in a value is escaped with a backslash.
+    password=${password//\\/\\\\}
+    password=${password//\"/\\\"}
+    printf 'sasl.mechanism=%s\nsasl.jaas.config=%s required username="%s" password="%s";\n' \
+      "$mechanism" "$module" "${STREAMWATCH_KAFKA_USERNAME:-}" "$password" >>"$file"
+  fi
+  if [[ $protocol == *SSL && -n ${STREAMWATCH_KAFKA_CA_FILE:-} ]]; then
+    printf 'ssl.truststore.type=PEM\nssl.truststore.location=%s\n' "$STREAMWATCH_KAFKA_CA_FILE" >>"$file"
+  fi
+  if [[ $protocol == *SSL && -n ${STREAMWATCH_KAFKA_CERT_FILE:-} ]]; then
+    # A PEM keystore holds the key (PKCS#8) and the certificate chain in one file.
+    local keystore=$file.keystore.pem
+    cat "${STREAMWATCH_KAFKA_KEY_FILE:-$STREAMWATCH_KAFKA_CERT_FILE}" "$STREAMWATCH_KAFKA_CERT_FILE" >"$keystore"
+    trap 'rm -f "$CLIENT_CONFIG" "$CLIENT_CONFIG.keystore.pem"' EXIT
+    printf 'ssl.keystore.type=PEM\nssl.keystore.location=%s\n' "$keystore" >>"$file"
+    [[ -n ${STREAMWATCH_KAFKA_KEY_PASSWORD:-} ]] && printf 'ssl.key.password=%s\n' "$STREAMWATCH_KAFKA_KEY_PASSWORD" >>"$file"
+  fi
+}
+
+client_bootstrap() { printf '%s\n' "${STREAMWATCH_KAFKA:-127.0.0.1:$KAFKA_PORT}"; }
+
 cmd_produce() {
   local topic=${STREAMWATCH_TOPIC_PREFIX:-}$1
   [[ -f $FETCH_STAMP ]] || die "no Kafka jars yet; run '$0 start' first"
+  client_config
   # One message per line, "customer_id<TAB>json": the key is the customer id.
   java "${TOOL_JAVA_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.ConsoleProducer \
-    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --topic "$topic" \
+    --bootstrap-server "$(client_bootstrap)" --producer.config "$CLIENT_CONFIG" --topic "$topic" \
     --property parse.key=true --property key.separator=$'\t'
 }
 
 cmd_consume() {
   local topic=${STREAMWATCH_TOPIC_PREFIX:-}$1
   [[ -f $FETCH_STAMP ]] || die "no Kafka jars yet; run '$0 start' first"
+  client_config
   # Committed messages from the beginning; stops after 10 s without a new one.
   java "${TOOL_JAVA_OPTS[@]}" -cp "$LIB_DIR/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
-    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --topic "$topic" --from-beginning \
+    --bootstrap-server "$(client_bootstrap)" --consumer.config "$CLIENT_CONFIG" \
+    --topic "$topic" --from-beginning \
     --isolation-level read_committed --timeout-ms "${CONSUME_TIMEOUT_MS:-10000}" \
     --property print.key=true \
     2> >(grep -v -E "Processed a total of|Error processing message|TimeoutException" >&2) || true
 }
 
+# The settings a streamwatch client needs for the SASL_SSL listener (SCRAM-SHA-512).
+cmd_sasl_env() {
+  [[ -f $TLS_DIR/ca.pem ]] || die "no certificates yet; run '$0 start' first"
+  printf 'export STREAMWATCH_KAFKA=127.0.0.1:%s\n' "$KAFKA_SASL_PORT"
+  printf 'export STREAMWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n'
+  printf 'export STREAMWATCH_KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+  printf 'export STREAMWATCH_KAFKA_USERNAME=%s\n' "$KAFKA_SASL_USER"
+  printf 'export STREAMWATCH_KAFKA_PASSWORD=%s\n' "$KAFKA_SASL_PASSWORD"
+  printf 'export STREAMWATCH_KAFKA_CA_FILE=%s\n' "$TLS_DIR/ca.pem"
+}
+
 usage() {
-  echo "usage: $0 {fetch|start|stop|status|wait|reset} | produce TOPIC | consume TOPIC" >&2
+  echo "usage: $0 {fetch|start|stop|status|wait|reset|sasl-env} | produce TOPIC | consume TOPIC" >&2
   exit 2
 }
 
@@ -338,6 +466,7 @@ case $1 in
   stop) take_lock "$KAFKA_HOME" 300; cmd_stop ;;
   reset) take_lock "$KAFKA_HOME" 300; cmd_reset ;;
   status) cmd_status ;;
+  sasl-env) cmd_sasl_env ;;
   wait) cmd_wait ;;
   *) usage ;;
 esac

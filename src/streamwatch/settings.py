@@ -38,8 +38,117 @@ ENFORCE_TOPICS: Final = (ENFORCEMENT_DECISIONS, ENFORCEMENT_RESULTS)
 TOPIC_NAMES: Final = INPUT_TOPICS + OUTPUT_TOPICS + ENFORCE_TOPICS
 
 
+SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 class SettingsError(ValueError):
     """An environment variable has a value the worker cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How every Kafka client of the deployment authenticates and encrypts.
+
+    ``protocol`` is Kafka's ``security.protocol``. With ``SASL_*`` a user name and password are
+    required (Azure Event Hubs: PLAIN, user ``$ConnectionString``, the connection string as the
+    password; Confluent Cloud: PLAIN with an API key; MSK: SCRAM-SHA-512). With ``SSL`` and
+    ``SASL_SSL`` the broker's certificate is verified against ``ca_file``, or the system's trust
+    store when it is unset, and its host name is checked; ``cert_file`` (with ``key_file`` when
+    the key is kept apart) presents a client certificate. Secrets never appear in ``repr``.
+    """
+
+    protocol: str = "PLAINTEXT"
+    """STREAMWATCH_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    sasl_mechanism: str = "PLAIN"
+    """STREAMWATCH_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    username: str | None = None
+    """STREAMWATCH_KAFKA_USERNAME."""
+    password: str | None = field(default=None, repr=False)
+    """STREAMWATCH_KAFKA_PASSWORD, or the content of the file STREAMWATCH_KAFKA_PASSWORD_FILE
+    names (a mounted secret), without its trailing newline."""
+    ca_file: Path | None = None
+    """STREAMWATCH_KAFKA_CA_FILE: PEM certificates of the CAs that sign the brokers'."""
+    cert_file: Path | None = None
+    """STREAMWATCH_KAFKA_CERT_FILE: the client certificate (PEM), for brokers that ask for one."""
+    key_file: Path | None = None
+    """STREAMWATCH_KAFKA_KEY_FILE: its private key, if not in the certificate file."""
+    key_password: str | None = field(default=None, repr=False)
+    """STREAMWATCH_KAFKA_KEY_PASSWORD: the private key's pass phrase, if it has one."""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"STREAMWATCH_KAFKA_SECURITY_PROTOCOL={self.protocol!r}: "
+                f"use one of {', '.join(SECURITY_PROTOCOLS)}"
+            )
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise SettingsError(
+                f"STREAMWATCH_KAFKA_SASL_MECHANISM={self.sasl_mechanism!r}: "
+                f"use one of {', '.join(SASL_MECHANISMS)}"
+            )
+        if self.uses_sasl and not (self.username and self.password):
+            raise SettingsError(
+                f"STREAMWATCH_KAFKA_SECURITY_PROTOCOL={self.protocol} needs "
+                "STREAMWATCH_KAFKA_USERNAME and STREAMWATCH_KAFKA_PASSWORD "
+                "(or STREAMWATCH_KAFKA_PASSWORD_FILE)"
+            )
+        if not self.uses_tls and (self.ca_file or self.cert_file or self.key_file):
+            raise SettingsError(
+                f"STREAMWATCH_KAFKA_CA_FILE, _CERT_FILE and _KEY_FILE need TLS, but "
+                f"STREAMWATCH_KAFKA_SECURITY_PROTOCOL is {self.protocol} (use SSL or SASL_SSL)"
+            )
+        if self.key_file and not self.cert_file:
+            raise SettingsError(
+                "STREAMWATCH_KAFKA_KEY_FILE is set without STREAMWATCH_KAFKA_CERT_FILE"
+            )
+
+    @property
+    def uses_sasl(self) -> bool:
+        """True when clients authenticate with a user name and password."""
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        """True when connections are encrypted and the broker's certificate verified."""
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KafkaSecurity:
+        """The STREAMWATCH_KAFKA_* security variables of ``env``; raises SettingsError."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def path(name: str) -> Path | None:
+            value = get(name)
+            return Path(value) if value else None
+
+        password = env.get("STREAMWATCH_KAFKA_PASSWORD") or None
+        password_file = path("STREAMWATCH_KAFKA_PASSWORD_FILE")
+        if password_file is not None:
+            if password is not None:
+                raise SettingsError(
+                    "set STREAMWATCH_KAFKA_PASSWORD or STREAMWATCH_KAFKA_PASSWORD_FILE, not both"
+                )
+            try:
+                password = password_file.read_text(encoding="utf-8").rstrip("\r\n") or None
+            except OSError as exc:
+                raise SettingsError(
+                    f"STREAMWATCH_KAFKA_PASSWORD_FILE={password_file}: cannot read it "
+                    f"({exc.strerror})"
+                ) from exc
+        return cls(
+            protocol=(get("STREAMWATCH_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper(),
+            sasl_mechanism=(get("STREAMWATCH_KAFKA_SASL_MECHANISM") or "PLAIN").upper(),
+            username=get("STREAMWATCH_KAFKA_USERNAME"),
+            password=password,
+            ca_file=path("STREAMWATCH_KAFKA_CA_FILE"),
+            cert_file=path("STREAMWATCH_KAFKA_CERT_FILE"),
+            key_file=path("STREAMWATCH_KAFKA_KEY_FILE"),
+            key_password=env.get("STREAMWATCH_KAFKA_KEY_PASSWORD") or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +222,10 @@ class DeploymentSettings:
     """Static group membership (STREAMWATCH_INSTANCE_ID, optional): a worker restarted with the
     same id takes its partitions back at once instead of after the session timeout. Give each
     worker of a group its own, stable id (e.g. the pod name); leave unset otherwise."""
-    signing_keys: tuple[tuple[str, bytes], ...] = ()
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """How clients authenticate to Kafka and encrypt (STREAMWATCH_KAFKA_SECURITY_PROTOCOL and
+    the other STREAMWATCH_KAFKA_* variables of ``KafkaSecurity``)."""
+    signing_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """Keys that sign enforcement requests (STREAMWATCH_SIGNING_KEYS, ``id:secret`` separated
     by commas): the first signs, all verify, so a key can be rotated without a gap."""
     topics: TopicNames = field(init=False)
@@ -144,6 +256,7 @@ class DeploymentSettings:
             data_dir=Path(get("STREAMWATCH_DATA_DIR") or DEFAULT_DATA_DIR),
             topics_dir=Path(get("STREAMWATCH_TOPICS_DIR") or DEFAULT_TOPICS_DIR),
             instance_id=get("STREAMWATCH_INSTANCE_ID"),
+            kafka_security=KafkaSecurity.from_env(env),
             signing_keys=parse_signing_keys(get("STREAMWATCH_SIGNING_KEYS") or ""),
         )
 

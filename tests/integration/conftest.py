@@ -44,13 +44,14 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from processes import REPO, ServiceProcess
+from processes import REPO, ServiceProcess, security_env
 from redis.asyncio import Redis
 
 from streamwatch.config import build_core
 from streamwatch.core.codec import decode_event
 from streamwatch.core.engine import Decisions, Fleet
 from streamwatch.core.policy import parse_policy
+from streamwatch.kafka_clients import client_options
 from streamwatch.live.admin import apply_catalogue
 from streamwatch.live.catalogue import load_catalogue
 from streamwatch.live.redis_view import RiskView
@@ -161,6 +162,7 @@ def worker_env(settings: DeploymentSettings) -> dict[str, str]:
         STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
         PYTHONUNBUFFERED="1",
     )
+    security_env(env, settings.kafka_security)
     if settings.policy_path is not None:
         env["STREAMWATCH_POLICY"] = str(settings.policy_path)
     if settings.instance_id is not None:
@@ -201,7 +203,7 @@ class KafkaHelper:
     async def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.bootstrap_servers,
+                **client_options(self.settings),
                 max_request_size=MAX_BYTES,
                 linger_ms=5,
             )
@@ -230,7 +232,7 @@ class KafkaHelper:
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **client_options(self.settings),
             isolation_level="read_committed",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -310,7 +312,7 @@ class KafkaHelper:
         transactions) count as consumed.
         """
         consumer = self._consumer()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
         await consumer.start()
         await admin.start()
         try:
@@ -374,7 +376,7 @@ class KafkaHelper:
 async def kafka(settings: DeploymentSettings) -> AsyncIterator[KafkaHelper]:
     """The test's topics, created from the catalogue, and helpers to use them."""
     result = await apply_catalogue(
-        settings.bootstrap_servers, load_catalogue(TOPICS_DIR), settings.topic_prefix
+        client_options(settings), load_catalogue(TOPICS_DIR), settings.topic_prefix
     )
     assert result.ok, result
     helper = KafkaHelper(settings)

@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from processes import REPO, ServiceProcess
+from processes import REPO, ServiceProcess, security_env
 
 from streamwatch.core.ids import stable_id
 from streamwatch.core.signing import signed
@@ -97,6 +97,7 @@ def enforce_env(settings: DeploymentSettings, policy_path: Path, **extra: str) -
         STREAMWATCH_WEBHOOK_SECRET=WEBHOOK_SECRET,
         PYTHONUNBUFFERED="1",
     )
+    security_env(env, settings.kafka_security)
     if settings.instance_id is not None:
         env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
     env.update(extra)

@@ -12,7 +12,39 @@ from typing import Any, Self
 
 import orjson
 
+from streamwatch.settings import KafkaSecurity
+
 REPO = Path(__file__).resolve().parents[2]
+
+SECURITY_VARIABLES = (
+    "STREAMWATCH_KAFKA_SECURITY_PROTOCOL",
+    "STREAMWATCH_KAFKA_SASL_MECHANISM",
+    "STREAMWATCH_KAFKA_USERNAME",
+    "STREAMWATCH_KAFKA_PASSWORD",
+    "STREAMWATCH_KAFKA_PASSWORD_FILE",
+    "STREAMWATCH_KAFKA_CA_FILE",
+    "STREAMWATCH_KAFKA_CERT_FILE",
+    "STREAMWATCH_KAFKA_KEY_FILE",
+    "STREAMWATCH_KAFKA_KEY_PASSWORD",
+)
+
+
+def security_env(env: dict[str, str], security: KafkaSecurity) -> None:
+    """Set the STREAMWATCH_KAFKA_* security variables of ``env`` to ``security`` (and drop
+    any inherited ones it does not set)."""
+    for name in SECURITY_VARIABLES:
+        env.pop(name, None)
+    values = {
+        "STREAMWATCH_KAFKA_SECURITY_PROTOCOL": security.protocol,
+        "STREAMWATCH_KAFKA_SASL_MECHANISM": security.sasl_mechanism,
+        "STREAMWATCH_KAFKA_USERNAME": security.username,
+        "STREAMWATCH_KAFKA_PASSWORD": security.password,
+        "STREAMWATCH_KAFKA_CA_FILE": security.ca_file,
+        "STREAMWATCH_KAFKA_CERT_FILE": security.cert_file,
+        "STREAMWATCH_KAFKA_KEY_FILE": security.key_file,
+        "STREAMWATCH_KAFKA_KEY_PASSWORD": security.key_password,
+    }
+    env.update({name: str(value) for name, value in values.items() if value is not None})
 
 
 class ServiceProcess:

@@ -14,6 +14,7 @@ from streamwatch.settings import (
     INPUT_TOPICS,
     TOPIC_NAMES,
     DeploymentSettings,
+    KafkaSecurity,
     SettingsError,
     TopicNames,
 )
@@ -121,3 +122,100 @@ def test_signing_keys_are_read_first_signs_all_verify() -> None:
     for bad in ("nosecret", ":x", "k1:a,k1:b"):
         with pytest.raises(SettingsError, match="STREAMWATCH_SIGNING_KEYS"):
             DeploymentSettings.from_env({"STREAMWATCH_SIGNING_KEYS": bad})
+
+
+def test_kafka_security_defaults_to_plaintext():
+    security = DeploymentSettings.from_env({}).kafka_security
+    assert security == KafkaSecurity()
+    assert not security.uses_sasl
+    assert not security.uses_tls
+
+
+def test_kafka_security_is_read_from_the_environment(tmp_path):
+    ca = tmp_path / "ca.pem"
+    security = KafkaSecurity.from_env(
+        {
+            "STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+            "STREAMWATCH_KAFKA_SASL_MECHANISM": "scram-sha-512",
+            "STREAMWATCH_KAFKA_USERNAME": "$ConnectionString",
+            "STREAMWATCH_KAFKA_PASSWORD": "Endpoint=sb://x/;SharedAccessKey=k=",
+            "STREAMWATCH_KAFKA_CA_FILE": str(ca),
+        }
+    )
+    assert security.protocol == "SASL_SSL"
+    assert security.sasl_mechanism == "SCRAM-SHA-512"
+    assert security.username == "$ConnectionString"
+    assert security.password == "Endpoint=sb://x/;SharedAccessKey=k="
+    assert security.ca_file == ca
+    assert security.uses_sasl
+    assert security.uses_tls
+
+
+def test_kafka_password_is_read_from_a_file_without_its_newline(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    security = KafkaSecurity.from_env(
+        {
+            "STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "STREAMWATCH_KAFKA_USERNAME": "u",
+            "STREAMWATCH_KAFKA_PASSWORD_FILE": str(secret),
+        }
+    )
+    assert security.password == "s3cret"
+
+
+def test_secrets_are_not_in_the_settings_repr():
+    settings = DeploymentSettings.from_env(
+        {
+            "STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "STREAMWATCH_KAFKA_USERNAME": "u",
+            "STREAMWATCH_KAFKA_PASSWORD": "kafka-secret",
+            "STREAMWATCH_SIGNING_KEYS": "k1:signing-secret",
+        }
+    )
+    assert "kafka-secret" not in repr(settings)
+    assert "signing-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        pytest.param(
+            {"STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "TLS"},
+            "STREAMWATCH_KAFKA_SECURITY_PROTOCOL",
+            id="unknown-protocol",
+        ),
+        pytest.param(
+            {"STREAMWATCH_KAFKA_SASL_MECHANISM": "GSSAPI"},
+            "STREAMWATCH_KAFKA_SASL_MECHANISM",
+            id="unknown-mechanism",
+        ),
+        pytest.param(
+            {"STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "STREAMWATCH_KAFKA_USERNAME": "u"},
+            "STREAMWATCH_KAFKA_PASSWORD",
+            id="sasl-without-password",
+        ),
+        pytest.param(
+            {"STREAMWATCH_KAFKA_CA_FILE": "ca.pem"},
+            "STREAMWATCH_KAFKA_CA_FILE",
+            id="ca-without-tls",
+        ),
+        pytest.param(
+            {"STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "SSL", "STREAMWATCH_KAFKA_KEY_FILE": "k.pem"},
+            "STREAMWATCH_KAFKA_CERT_FILE",
+            id="key-without-certificate",
+        ),
+        pytest.param(
+            {
+                "STREAMWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "STREAMWATCH_KAFKA_USERNAME": "u",
+                "STREAMWATCH_KAFKA_PASSWORD_FILE": "/nonexistent/password",
+            },
+            "STREAMWATCH_KAFKA_PASSWORD_FILE",
+            id="unreadable-password-file",
+        ),
+    ],
+)
+def test_unusable_kafka_security_names_the_variable(env, names):
+    with pytest.raises(SettingsError, match=names):
+        DeploymentSettings.from_env(env)

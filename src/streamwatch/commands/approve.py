@@ -79,6 +79,9 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
             args.note,
             wait_s=args.wait,
         )
+    except SettingsError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return approvals.EXIT_UNAVAILABLE
     except (RedisError, KafkaError, OSError) as exc:
         print(
             f"{name}: cannot reach Redis at {settings.redis} or Kafka at {settings.kafka}: "

@@ -167,7 +167,9 @@ async def _preflight(settings: DeploymentSettings, redis: Redis) -> bool:
     from aiokafka.errors import KafkaError
     from redis.exceptions import RedisError
 
+    from streamwatch.kafka_clients import KafkaUnavailable, check_connection, client_options
     from streamwatch.live.admin import describe
+    from streamwatch.settings import SettingsError
 
     log = structlog.get_logger("streamwatch.enforce")
     topics = settings.topics
@@ -177,7 +179,12 @@ async def _preflight(settings: DeploymentSettings, redis: Redis) -> bool:
         topics.enforcement_results,
         topics.dead_letter,
     ]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        await check_connection(settings)
+    except (KafkaUnavailable, SettingsError) as exc:
+        log.error("cannot connect to kafka", kafka=settings.kafka, error=str(exc))
+        return False
+    admin = AIOKafkaAdminClient(**client_options(settings))
     try:
         await admin.start()
         found = await describe(admin, needed)

@@ -171,21 +171,23 @@ def _from_kafka(collected: Collected, customer_id: str, start_ms: int, end_ms: i
 
     from aiokafka.errors import KafkaError
 
+    from streamwatch.kafka_clients import client_options
     from streamwatch.replay.kafka import read_range
     from streamwatch.settings import ALERTS, ENFORCEMENT, DeploymentSettings, SettingsError
 
     try:
         live = DeploymentSettings.from_env()
+        kafka = client_options(live)
     except SettingsError as exc:
         print(f"evidence: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     async def read() -> None:
         topics = [*live.topics.inputs, live.topic(ALERTS), live.topic(ENFORCEMENT)]
-        sources = await read_range(live.kafka, topics, start_ms, end_ms, customer_id)
+        sources = await read_range(kafka, topics, start_ms, end_ms, customer_id)
         with contextlib.suppress(LookupError):  # no suspension worker has reported yet
             sources += await read_range(
-                live.kafka, [live.topic(RESULTS_TOPIC)], start_ms, end_ms, customer_id
+                kafka, [live.topic(RESULTS_TOPIC)], start_ms, end_ms, customer_id
             )
         for source in sources:
             collected.add_lines((raw for raw, _ in source.lines), customer_id)

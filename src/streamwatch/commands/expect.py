@@ -147,16 +147,18 @@ async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
+    from streamwatch.kafka_clients import client_options
     from streamwatch.settings import DeploymentSettings, SettingsError
 
     try:
         settings = DeploymentSettings.from_env()
+        kafka = client_options(settings)
     except SettingsError as exc:
         print(f"streamwatch expect: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     topic = settings.topic("activity")
     customer = event["customer_id"]
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**kafka, acks="all")
     try:
         await producer.start()
         try:

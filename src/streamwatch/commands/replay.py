@@ -81,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
         except TimestampError as exc:
             print(f"replay: {exc}", file=sys.stderr)
             return 2
-        sources = _kafka_sources(start_ms, end_ms, args.customer)
+        try:
+            sources = _kafka_sources(start_ms, end_ms, args.customer)
+        except Exception as exc:  # reported, never a traceback: settings, Kafka or topics
+            print(f"replay: cannot read Kafka: {exc}", file=sys.stderr)
+            return 2
     else:
         if not args.files:
             print("replay: give JSONL files, or --from-kafka with --start/--end", file=sys.stderr)
@@ -124,8 +128,16 @@ def run(args: argparse.Namespace) -> int:
 def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[Source]:
     import asyncio
 
+    from streamwatch.kafka_clients import check_connection, client_options
     from streamwatch.replay.kafka import read_range
     from streamwatch.settings import DeploymentSettings
 
     live = DeploymentSettings.from_env()
-    return asyncio.run(read_range(live.kafka, live.topics.inputs, start_ms, end_ms, customer))
+
+    async def read() -> list[Source]:
+        await check_connection(live)
+        return await read_range(
+            client_options(live), live.topics.inputs, start_ms, end_ms, customer
+        )
+
+    return asyncio.run(read())

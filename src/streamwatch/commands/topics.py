@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from streamwatch.live.admin import ApplyResult
     from streamwatch.live.catalogue import TopicSpec
     from streamwatch.settings import DeploymentSettings
 
@@ -72,14 +73,21 @@ def _apply(settings: DeploymentSettings, specs: list[TopicSpec], *, check_only: 
 
     from aiokafka.errors import KafkaError
 
+    from streamwatch.kafka_clients import KafkaUnavailable, check_connection, client_options
     from streamwatch.live.admin import AdminError, apply_catalogue
+    from streamwatch.settings import SettingsError
+
+    async def apply() -> ApplyResult:
+        await check_connection(settings)
+        return await apply_catalogue(
+            client_options(settings), specs, settings.topic_prefix, create=not check_only
+        )
 
     try:
-        result = asyncio.run(
-            apply_catalogue(
-                settings.bootstrap_servers, specs, settings.topic_prefix, create=not check_only
-            )
-        )
+        result = asyncio.run(apply())
+    except (KafkaUnavailable, SettingsError) as exc:
+        print(f"streamwatch topics: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (KafkaError, AdminError, OSError) as exc:
         print(
             f"streamwatch topics: cannot apply the catalogue on {settings.kafka}: {exc}\n"

@@ -95,10 +95,17 @@ async def _preflight(settings: DeploymentSettings) -> int | None:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
+    from streamwatch.kafka_clients import KafkaUnavailable, check_connection, client_options
     from streamwatch.live.admin import describe
+    from streamwatch.settings import SettingsError
 
     log = structlog.get_logger("streamwatch.worker")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        await check_connection(settings)
+    except (KafkaUnavailable, SettingsError) as exc:
+        log.error("cannot connect to kafka", kafka=settings.kafka, error=str(exc))
+        return None
+    admin = AIOKafkaAdminClient(**client_options(settings))
     try:
         await admin.start()
         found = await describe(admin, list(settings.topics.all))

@@ -26,6 +26,7 @@ from streamwatch.enforce.messages import (
     decision_message,
 )
 from streamwatch.enforce.store import RequestStore
+from streamwatch.kafka_clients import client_options
 from streamwatch.settings import DeploymentSettings
 
 EXIT_OK: Final = 0
@@ -134,9 +135,7 @@ def _describe(kind: DecisionKind, record: Record) -> str:
 
 
 async def _send(settings: DeploymentSettings, decision: dict[str, Any], customer_id: str) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -86,6 +86,7 @@ from streamwatch.enforce.messages import (
     withdrawal_request,
 )
 from streamwatch.enforce.store import RequestStore
+from streamwatch.kafka_clients import client_options
 from streamwatch.live.metrics import Counters
 from streamwatch.settings import DeploymentSettings
 
@@ -213,7 +214,7 @@ class EnforceWorker:
         consumer = AIOKafkaConsumer(
             self.topics.enforcement,
             self.topics.enforcement_decisions,
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **client_options(self.settings),
             group_id=self.group_id,
             group_instance_id=self.settings.instance_id,
             isolation_level="read_committed",
@@ -223,7 +224,7 @@ class EnforceWorker:
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
         )
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **client_options(self.settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

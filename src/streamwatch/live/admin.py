@@ -7,7 +7,7 @@ topic, because changing partitions breaks co-partitioning and keyed state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -65,18 +65,19 @@ class TopicState:
 
 
 async def apply_catalogue(
-    bootstrap_servers: Sequence[str],
+    kafka: Mapping[str, Any],
     specs: Sequence[TopicSpec],
     prefix: str = "",
     *,
     create: bool = True,
 ) -> ApplyResult:
-    """Create missing topics (unless ``create`` is false) and check the rest.
+    """Create missing topics (unless ``create`` is false) and check the rest; ``kafka`` holds
+    the client options (``streamwatch.kafka_clients.client_options``).
 
     Raises AdminError if the broker refuses to create a topic, KafkaConnectionError if it
     cannot be reached.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap_servers))
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         result = ApplyResult()

@@ -28,6 +28,7 @@ from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
 from streamwatch.core.rings import RingLinker
 from streamwatch.indicators import IndicatorWatcher
+from streamwatch.kafka_clients import client_options, faust_credentials
 from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.processor import Processor, wall_clock_ms
@@ -97,13 +98,16 @@ def create_app(
     made from ``settings.redis``; ``clock`` (epoch ms) stamps ``detected_at`` and the view's
     ``updated_at`` only. ``partitions`` must equal the input topics' partition count (the
     worker command reads it from the broker); the state table's changelog gets as many.
-    Raises PolicyError for a bad policy file, SettingsError if it cannot be read.
+    Raises PolicyError for a bad policy file, SettingsError if it or the Kafka TLS files cannot
+    be read.
     """
     watcher = IndicatorWatcher()
     core = build_core(parse_policy(settings.policy_text()), indicators=watcher.current)
+    kafka = client_options(settings)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        broker_credentials=faust_credentials(settings.kafka_security),
         store="memory://",
         processing_guarantee="exactly_once",
         topic_partitions=partitions,
@@ -160,9 +164,7 @@ def create_app(
         transactions,
         settings.topics,
         publisher,
-        lambda next_offset: InputCursor(
-            settings.bootstrap_servers, settings.app_id, next_offset, MAX_FETCH_BYTES
-        ),
+        lambda next_offset: InputCursor(kafka, settings.app_id, next_offset, MAX_FETCH_BYTES),
         clock,
         signing_key=settings.signing_key,
         ring_keys=ring_keys_topic(settings.app_id),
@@ -183,9 +185,7 @@ def create_app(
         deleting=True,
         retention=RING_KEYS_RETENTION_S,
     )
-    ring_cursor = InputCursor(
-        settings.bootstrap_servers, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES
-    )
+    ring_cursor = InputCursor(kafka, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES)
     ring_processor = RingProcessor(
         linker,
         rings,

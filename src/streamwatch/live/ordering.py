@@ -22,9 +22,9 @@ reads what lies between.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -64,12 +64,13 @@ class InputCursor:
 
     def __init__(
         self,
-        bootstrap_servers: Sequence[str],
+        kafka: Mapping[str, Any],
         group_id: str,
         next_offset: Callable[[TP], int | None],
         max_fetch_bytes: int,
     ) -> None:
-        self.bootstrap_servers = list(bootstrap_servers)
+        self.kafka = dict(kafka)
+        """aiokafka client options (``streamwatch.kafka_clients.client_options``)."""
         self.group_id = group_id
         self.next_offset = next_offset
         self.max_fetch_bytes = max_fetch_bytes
@@ -148,7 +149,7 @@ class InputCursor:
 
     async def _start(self, tp: TP) -> int:
         if tp not in self._starts:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            admin = AIOKafkaAdminClient(**self.kafka)
             await admin.start()
             try:
                 committed = await admin.list_consumer_group_offsets(self.group_id)
@@ -166,7 +167,7 @@ class InputCursor:
     async def _reader(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
+                **self.kafka,
                 enable_auto_commit=False,
                 # A start below the log start (retention) reads from the first message left.
                 auto_offset_reset="earliest",

@@ -7,7 +7,7 @@ whose key is that customer id are kept. Each partition becomes one replay ``Sour
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,15 +18,16 @@ FETCH_MAX_BYTES = 16 * 1024 * 1024
 
 
 async def read_range(
-    bootstrap: str,
+    kafka: Mapping[str, Any],
     topics: Sequence[str],
     start_ms: int,
     end_ms: int,
     customer: str | None = None,
 ) -> list[Source]:
-    """Every record of ``topics`` in [start_ms, end_ms), one Source per partition."""
+    """Every record of ``topics`` in [start_ms, end_ms), one Source per partition; ``kafka``
+    holds the client options (``streamwatch.kafka_clients.client_options``)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka,
         enable_auto_commit=False,
         isolation_level="read_committed",
         max_partition_fetch_bytes=FETCH_MAX_BYTES,
