@@ -38,6 +38,7 @@ ENFORCE_TOPICS: Final = (ENFORCEMENT_DECISIONS, ENFORCEMENT_RESULTS)
 TOPIC_NAMES: Final = INPUT_TOPICS + OUTPUT_TOPICS + ENFORCE_TOPICS
 
 
+ALL_INTERFACES: Final = "0.0.0.0"  # noqa: S104 (the probes and metrics are scraped from outside)
 SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -225,6 +226,10 @@ class DeploymentSettings:
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     """How clients authenticate to Kafka and encrypt (STREAMWATCH_KAFKA_SECURITY_PROTOCOL and
     the other STREAMWATCH_KAFKA_* variables of ``KafkaSecurity``)."""
+    http: str | None = None
+    """``host:port`` of the ``/metrics``, ``/health`` and ``/ready`` endpoints (STREAMWATCH_HTTP;
+    port 0 picks a free one, ``off`` serves none); None means the command's default (worker
+    ``0.0.0.0:9464``, suspension worker ``0.0.0.0:9465``)."""
     signing_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """Keys that sign enforcement requests (STREAMWATCH_SIGNING_KEYS, ``id:secret`` separated
     by commas): the first signs, all verify, so a key can be rotated without a gap."""
@@ -235,6 +240,8 @@ class DeploymentSettings:
             raise SettingsError("STREAMWATCH_APP_ID must not be empty")
         if not self.bootstrap_servers:
             raise SettingsError("STREAMWATCH_KAFKA must name at least one host:port")
+        if self.http is not None:
+            self.http_address(0)  # raises SettingsError naming the variable
         object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
 
     @classmethod
@@ -257,8 +264,22 @@ class DeploymentSettings:
             topics_dir=Path(get("STREAMWATCH_TOPICS_DIR") or DEFAULT_TOPICS_DIR),
             instance_id=get("STREAMWATCH_INSTANCE_ID"),
             kafka_security=KafkaSecurity.from_env(env),
+            http=get("STREAMWATCH_HTTP"),
             signing_keys=parse_signing_keys(get("STREAMWATCH_SIGNING_KEYS") or ""),
         )
+
+    def http_address(self, default_port: int) -> tuple[str, int] | None:
+        """(host, port) to serve the HTTP endpoints on, ``default_port`` on all interfaces when
+        unset; None when switched off. Raises SettingsError if STREAMWATCH_HTTP is malformed."""
+        if self.http is None:
+            return ALL_INTERFACES, default_port
+        text = self.http.strip()
+        if text.lower() == "off":
+            return None
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise SettingsError(f"STREAMWATCH_HTTP={self.http!r}: use host:port, or off")
+        return host.strip("[]") or ALL_INTERFACES, int(port)
 
     @property
     def signing_key(self) -> tuple[str, bytes] | None:

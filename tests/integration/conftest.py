@@ -160,6 +160,8 @@ def worker_env(settings: DeploymentSettings) -> dict[str, str]:
         STREAMWATCH_APP_ID=settings.app_id,
         STREAMWATCH_DATA_DIR=str(settings.data_dir),
         STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
+        # Any free port: tests run several workers side by side (the log names the port).
+        STREAMWATCH_HTTP=settings.http or "127.0.0.1:0",
         PYTHONUNBUFFERED="1",
     )
     security_env(env, settings.kafka_security)

@@ -95,6 +95,7 @@ def enforce_env(settings: DeploymentSettings, policy_path: Path, **extra: str) -
         STREAMWATCH_POLICY=str(policy_path),
         STREAMWATCH_SIGNING_KEYS=f"{KEY_ID}:{KEY.decode()},old:retired-secret",
         STREAMWATCH_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        STREAMWATCH_HTTP=settings.http or "127.0.0.1:0",
         PYTHONUNBUFFERED="1",
     )
     security_env(env, settings.kafka_security)

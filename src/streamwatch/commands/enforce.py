@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 HELP = "Run the suspension worker: act on signed enforcement requests, report the outcomes."
 
 EXIT_UNAVAILABLE = 2
+HTTP_PORT = 9465
+"""Default port of /metrics, /health and /ready (STREAMWATCH_HTTP overrides)."""
 WEBHOOK_SECRET_ENV = "STREAMWATCH_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
@@ -137,24 +139,59 @@ async def _main(
     import signal
 
     import structlog
+    from prometheus_client import CollectorRegistry, ProcessCollector
     from redis.asyncio import Redis
 
     from streamwatch.enforce.service import EnforceWorker, batch_size_for
+    from streamwatch.metric_defs import EnforceMetrics
+    from streamwatch.probes import ProbeServer
+    from streamwatch.settings import SettingsError
 
     log = structlog.get_logger("streamwatch.enforce")
     redis = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
+    probes = None
     try:
         if not await _preflight(settings, redis):
             await backend.close()
             return EXIT_UNAVAILABLE
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        metrics = EnforceMetrics.create(registry)
         worker = EnforceWorker(
-            settings, policy, backend, redis, max_batch=batch_size_for(worst_case_s)
+            settings,
+            policy,
+            backend,
+            redis,
+            max_batch=batch_size_for(worst_case_s),
+            metrics=metrics,
         )
+        try:
+            http = settings.http_address(HTTP_PORT)
+            if http is not None:
+                probes = ProbeServer(
+                    registry,
+                    worker.readiness,
+                    host=http[0],
+                    port=http[1],
+                    ready_gauge=metrics.ready,
+                )
+                await probes.start()
+        except (SettingsError, OSError) as exc:
+            log.error("cannot serve /metrics, /health and /ready", error=str(exc))
+            await backend.close()
+            return EXIT_UNAVAILABLE
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stopping.set)
-        await worker.run()
+        watcher = asyncio.create_task(worker.watch_pending())
+        try:
+            await worker.run()
+        finally:
+            worker.stopping.set()
+            await watcher
     finally:
+        if probes is not None:
+            await probes.stop()
         await redis.aclose()
     log.info("enforce worker exited")
     return 0

@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from streamwatch.live.app import Readiness
+    from streamwatch.metric_defs import WorkerMetrics
+    from streamwatch.probes import ProbeServer
     from streamwatch.settings import DeploymentSettings
 
 HELP = "Run the live worker: input topics in; alerts, enforcement and risk view out."
 
 EXIT_UNAVAILABLE = 2
+HTTP_PORT = 9464
+"""Default port of /metrics, /health and /ready (STREAMWATCH_HTTP overrides)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
     import faust
     import structlog
+    from prometheus_client import CollectorRegistry, ProcessCollector
 
     from streamwatch import logging as swlog
     from streamwatch.core.policy import PolicyError
-    from streamwatch.live.app import create_app
+    from streamwatch.live.app import Readiness, create_app
+    from streamwatch.metric_defs import WorkerMetrics
     from streamwatch.settings import DeploymentSettings, SettingsError
 
     swlog.configure(args.log_level)
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         settings = DeploymentSettings.from_env()
         if args.policy is not None:
             settings = dataclasses.replace(settings, policy_path=args.policy)
+        http = settings.http_address(HTTP_PORT)
     except SettingsError as exc:
         log.error("bad settings", error=str(exc))
         return EXIT_UNAVAILABLE
@@ -59,10 +67,19 @@ def run(args: argparse.Namespace) -> int:
         loop.close()
         return EXIT_UNAVAILABLE
     _prepare_data_dir(settings.data_dir)
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    metrics = WorkerMetrics.create(registry)
+    readiness = Readiness()
     try:
-        app = create_app(settings, partitions=partitions)
+        app = create_app(settings, partitions=partitions, metrics=metrics, readiness=readiness)
     except (PolicyError, SettingsError) as exc:
         log.error("cannot load the enforcement policy", error=str(exc))
+        return EXIT_UNAVAILABLE
+    try:
+        probes = loop.run_until_complete(_serve_probes(http, metrics, readiness))
+    except OSError as exc:
+        log.error("cannot serve /metrics, /health and /ready", address=http, error=str(exc))
         return EXIT_UNAVAILABLE
     log.info(
         "worker starting",
@@ -86,7 +103,31 @@ def run(args: argparse.Namespace) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         log.info("worker stopped", exit_code=code)
         return code
+    finally:
+        if probes is not None and not loop.is_closed():
+            loop.run_until_complete(probes.stop())
     return 0
+
+
+async def _serve_probes(
+    http: tuple[str, int] | None, metrics: WorkerMetrics, readiness: Readiness
+) -> ProbeServer | None:
+    """Serve /metrics, /health and /ready on ``http`` (None: switched off, serve nothing).
+    Raises OSError if the address is taken."""
+    from streamwatch.probes import ProbeServer
+
+    if http is None:
+        return None
+    probes = ProbeServer(
+        metrics.registry,
+        readiness,
+        host=http[0],
+        port=http[1],
+        broken=readiness.broken,
+        ready_gauge=metrics.ready,
+    )
+    await probes.start()
+    return probes
 
 
 async def _preflight(settings: DeploymentSettings) -> int | None:

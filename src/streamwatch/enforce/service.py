@@ -32,6 +32,7 @@ What is guaranteed, and what is not:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
@@ -88,6 +89,7 @@ from streamwatch.enforce.messages import (
 from streamwatch.enforce.store import RequestStore
 from streamwatch.kafka_clients import client_options
 from streamwatch.live.metrics import Counters
+from streamwatch.metric_defs import EnforceMetrics
 from streamwatch.settings import DeploymentSettings
 
 log = structlog.get_logger("streamwatch.enforce")
@@ -100,6 +102,8 @@ MAX_RACES: Final = 5
 """Reloads of a record that another worker changed under us before giving up on a message."""
 RETRY_START_S: Final = 0.5
 RETRY_MAX_S: Final = 10.0
+PENDING_INTERVAL_S: Final = 15.0
+"""How often the pending-approval gauges are read from Redis."""
 MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
 """Producer cap: a dead-letter record holds a message of up to 1 MiB in base64."""
 
@@ -124,9 +128,15 @@ def batch_size_for(worst_case_s: float) -> int:
 class Outbox:
     """The messages one batch sends: queued without waiting, then ``flush``ed together."""
 
-    def __init__(self, producer: AIOKafkaProducer, store: RequestStore) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        store: RequestStore,
+        metrics: EnforceMetrics | None = None,
+    ) -> None:
         self.producer = producer
         self.store = store
+        self.metrics = metrics
         self.futures: list[asyncio.Future[Any]] = []
         self.recorded: list[tuple[str, str]] = []
         self.sent_results: set[str] = set()
@@ -143,6 +153,8 @@ class Outbox:
         self.sent_results.add(str(result["result_id"]))
         if recorded:
             self.recorded.append((str(result["request_id"]), str(result["result_id"])))
+        if self.metrics is not None:
+            self.metrics.requests.labels(str(result["action"]), str(result["outcome"])).inc()
         log.info(
             "enforcement result",
             outcome=result["outcome"],
@@ -178,6 +190,7 @@ class EnforceWorker:
         *,
         clock: Callable[[], int] = wall_ms,
         max_batch: int = MAX_BATCH,
+        metrics: EnforceMetrics | None = None,
     ) -> None:
         if not settings.signing_keys:
             raise EnforceConfigError(
@@ -201,12 +214,42 @@ class EnforceWorker:
         self.clock = clock
         self.max_batch = max_batch
         self.counters = Counters()
+        self.metrics = metrics
+        """Prometheus metrics to count into (``streamwatch.metric_defs``); None counts none."""
         self.stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
 
     @property
     def group_id(self) -> str:
         """The consumer group of the enforce workers of this deployment."""
         return f"{self.settings.app_id}-enforce"
+
+    def readiness(self) -> str | None:
+        """None once the worker consumes (partitions assigned), else why not: ``/ready``."""
+        consumer = self._consumer
+        if consumer is None:
+            return "not consuming yet"
+        if self.stopping.is_set():
+            return "stopping"
+        if not consumer.assignment():
+            return "waiting for a partition assignment"
+        return None
+
+    async def watch_pending(self, every_s: float = PENDING_INTERVAL_S) -> None:
+        """Refresh the pending-approval gauges until stopped (a task beside ``run``)."""
+        if self.metrics is None:
+            return
+        while not self.stopping.is_set():
+            try:
+                count, since_ms = await self.store.pending_summary()
+            except (RedisError, OSError) as exc:
+                log.warning("cannot read the pending approvals", error=str(exc))
+            else:
+                self.metrics.pending_approvals.set(count)
+                age_s = 0.0 if since_ms is None else max(0, self.clock() - since_ms) / 1000
+                self.metrics.oldest_pending_approval.set(age_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every_s)
 
     async def run(self) -> None:
         """Consume until ``stopping`` is set; raises KafkaError if Kafka cannot be reached at
@@ -233,6 +276,7 @@ class EnforceWorker:
         await producer.start()
         try:
             await consumer.start()
+            self._consumer = consumer
             try:
                 log.info(
                     "enforce worker started",
@@ -240,7 +284,7 @@ class EnforceWorker:
                     backend=self.backend.name,
                     capped_rules=self.caps,
                 )
-                outbox = Outbox(producer, self.store)
+                outbox = Outbox(producer, self.store, self.metrics)
                 while not self.stopping.is_set():
                     batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
                     if batch:
@@ -277,6 +321,7 @@ class EnforceWorker:
         """Flush the batch's messages, then commit the offsets of what it finished."""
         if not done:
             return
+        started = time.monotonic()
         delay = RETRY_START_S
         while True:
             try:
@@ -295,6 +340,8 @@ class EnforceWorker:
             # The partitions moved to another worker, which redoes the batch's tail: harmless,
             # since every step is idempotent.
             log.warning("offset commit failed; the batch will be redelivered", error=str(exc))
+        if self.metrics is not None:
+            self.metrics.commit.observe(time.monotonic() - started)
         await self._publish_metrics()
 
     async def _publish_metrics(self) -> None:
@@ -348,6 +395,8 @@ class EnforceWorker:
         await outbox.send(self.topics.dead_letter, source.get("key"), orjson.dumps(record))
         self.counters.inc(metrics.DEAD_LETTER)
         self.counters.inc(metrics.dead_letter_code(error.code))
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(error.code).inc()
         log.warning("message dead-lettered", reason=error.reason, field=error.field)
 
     async def _on_request(self, raw: bytes, source: dict[str, Any], outbox: Outbox) -> None:

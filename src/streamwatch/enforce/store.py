@@ -159,6 +159,15 @@ class RequestStore:
                 out.append(found[0])
         return out
 
+    async def pending_summary(self) -> tuple[int, int | None]:
+        """How many requests await approval, and since when (epoch ms) the oldest has (None
+        when none does)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.pending_key)
+        pipe.zrange(self.pending_key, 0, 0, withscores=True)
+        count, oldest = await pipe.execute()
+        return int(count), (int(oldest[0][1]) if oldest else None)
+
     async def add_metrics(self, counts: Mapping[str, int]) -> None:
         """Add ``counts`` to the metrics hash."""
         if not counts:

@@ -49,7 +49,8 @@ from streamwatch.live.transactions import (
     recovering_consumer_class,
     transaction_manager_class,
 )
-from streamwatch.settings import DeploymentSettings
+from streamwatch.metric_defs import WorkerMetrics
+from streamwatch.settings import INPUT_TOPICS, DeploymentSettings
 
 log = structlog.get_logger("streamwatch.live.app")
 
@@ -75,6 +76,8 @@ CATCH_UP_INTERVAL_S: Final = 5.0
 that finds the same stall reads them; ``InputCursor.stranded``)."""
 INDICATOR_POLL_INTERVAL_S: Final = 30.0
 """How often the mining-pool lists are checked for changes on disk (reload, no restart)."""
+LAG_INTERVAL_S: Final = 5.0
+"""How often the consumer-lag gauge is refreshed."""
 SESSION_TIMEOUT_S: Final = 10.0
 """A killed worker's partitions move on after this long (Kafka's default is 45 s)."""
 HEARTBEAT_INTERVAL_S: Final = 1.0
@@ -91,6 +94,8 @@ def create_app(
     partitions: int = 4,
     redis: Redis | None = None,
     clock: Callable[[], int] = wall_clock_ms,
+    metrics: WorkerMetrics | None = None,
+    readiness: Readiness | None = None,
 ) -> faust.App:
     """The worker's Faust app. Pure construction: connects to nothing until started.
 
@@ -98,6 +103,8 @@ def create_app(
     made from ``settings.redis``; ``clock`` (epoch ms) stamps ``detected_at`` and the view's
     ``updated_at`` only. ``partitions`` must equal the input topics' partition count (the
     worker command reads it from the broker); the state table's changelog gets as many.
+    ``metrics`` are counted into when given (``streamwatch.metric_defs``); ``readiness`` is
+    bound to the app and answers ``/ready``.
     Raises PolicyError for a bad policy file, SettingsError if it or the Kafka TLS files cannot
     be read.
     """
@@ -172,6 +179,7 @@ def create_app(
         can_process=lambda: not (app.rebalancing or app.should_stop),
         end_offset=lambda tp: _end_offset(app, tp),
         position=lambda tp: _position(app, tp),
+        metrics=metrics,
     )
     cursor = processor.cursor
     ring_keys = app.topic(
@@ -217,7 +225,7 @@ def create_app(
         async for events in batches:
             await processor.process_many(
                 [
-                    Incoming(m.tp, m.offset, m.key, m.value)
+                    Incoming(m.tp, m.offset, m.key, m.value, _timestamp_ms(m.timestamp))
                     for m in (event.message for event in events)
                 ]
             )
@@ -236,6 +244,10 @@ def create_app(
     )
 
     _wire_timers(app, core, watcher, processor)
+    if readiness is not None:
+        readiness.bind(app)
+    if metrics is not None:
+        _wire_metrics(app, metrics, settings, processor, transactions, states, rings)
     _wire_view(app, publisher, set(settings.topics.inputs))
 
     async def catch_up(owned: set[TP]) -> None:
@@ -256,6 +268,81 @@ def create_app(
         catch_up,
     )
     return app
+
+
+class Readiness:
+    """Whether the worker is ready (``/ready``): it has received its partition assignment, no
+    rebalance is under way and its tables have recovered. Bound to the app by ``create_app``."""
+
+    def __init__(self) -> None:
+        self.app: faust.App | None = None
+        self.assigned = False
+
+    def bind(self, app: faust.App) -> None:
+        """Watch ``app``: its first assignment makes the worker ready once recovered."""
+        self.app = app
+
+        async def on_assigned(_app: Any, *_args: Any, **_kwargs: Any) -> None:
+            self.assigned = True
+
+        app.on_partitions_assigned.connect(cast(Any, on_assigned))
+
+    def __call__(self) -> str | None:
+        """None when ready, else why not."""
+        app = self.app
+        if app is None or not self.assigned:
+            return "waiting for a partition assignment"
+        if app.should_stop:
+            return "stopping"
+        if app.rebalancing:
+            return "rebalancing"
+        if app.in_recovery:
+            return "recovering state from the changelog"
+        return None
+
+    def broken(self) -> str | None:
+        """Why the worker is failing (it crashed and is stopping), or None: ``/health``."""
+        app = self.app
+        if app is not None and app.crashed:
+            return f"crashed: {app.crash_reason!r}"
+        return None
+
+
+def _timestamp_ms(timestamp: float | None) -> int | None:
+    return None if timestamp is None else int(timestamp * 1000)
+
+
+def _wire_metrics(
+    app: faust.App,
+    metrics: WorkerMetrics,
+    settings: DeploymentSettings,
+    processor: Processor,
+    transactions: PartitionTransactions,
+    states: CustomerStates,
+    rings: RingStates,
+) -> None:
+    """Commit durations, state gauges read at scrape time, and the consumer lag per owned
+    input partition, refreshed on a timer (the processor counts the rest)."""
+    transactions.on_commit = metrics.commit.observe
+    metrics.customers_in_state.set_function(lambda: len(states))
+    metrics.state_bytes.set_function(lambda: states.bytes_held + rings.bytes_held)
+    names = dict(zip(settings.topics.inputs, INPUT_TOPICS, strict=True))
+
+    async def measure_lag() -> None:
+        metrics.consumer_lag.clear()  # partitions gone since the last refresh disappear
+        if app.rebalancing or app.should_stop:
+            return
+        for tp in app.assignor.assigned_actives():
+            if tp.topic not in names:
+                continue
+            end, position = _end_offset(app, tp), processor.next_offset(tp)
+            if position is None:  # nothing arrived since the assignment
+                position = await _position(app, tp)
+            if end is not None and position is not None:
+                lag = max(0, end - position)
+                metrics.consumer_lag.labels(names[tp.topic], str(tp.partition)).set(lag)
+
+    app.timer(LAG_INTERVAL_S)(measure_lag)
 
 
 def _end_offset(app: faust.App, tp: TP) -> int | None:

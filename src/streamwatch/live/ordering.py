@@ -47,6 +47,8 @@ class Incoming:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (for the event-to-alert latency metric), if known."""
 
 
 class HoleUnreadable(RuntimeError):

@@ -49,9 +49,10 @@ from streamwatch.live.redis_view import customer_view
 from streamwatch.live.rings import encode_sighting
 from streamwatch.live.state_store import CustomerStates
 from streamwatch.live.transactions import PartitionTransactions, Sender
+from streamwatch.metric_defs import WorkerMetrics
 from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, CaughtUp, Message
 from streamwatch.pipeline.partition import PartitionPipeline, Step
-from streamwatch.settings import TopicNames
+from streamwatch.settings import INPUT_TOPICS, TopicNames
 
 log = structlog.get_logger("streamwatch.live.processor")
 
@@ -116,6 +117,7 @@ class Processor:
         monotonic: Callable[[], float] = time.monotonic,
         end_offset: Callable[[TP], int | None] = lambda _tp: None,
         position: Callable[[TP], Awaitable[int | None]] | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.core = core
         self.states = states
@@ -141,6 +143,12 @@ class Processor:
         None when unknown."""
         self.position = position
         """The consumer's position in a topic partition (past transaction markers)."""
+        self.metrics = metrics
+        """Prometheus metrics to count into (``streamwatch.metric_defs``); None counts none."""
+        self._catalogue_names = dict(zip(topics.inputs, INPUT_TOPICS, strict=True))
+        self._stamps: dict[tuple[str, int, int], int] = {}
+        """Kafka timestamp of each queued message with metrics on, by (topic, partition,
+        offset)."""
         self._arrived_at: dict[TP, float] = {}
         self._positions: dict[TP, int] = {}
         self._pipelines: dict[int, PartitionPipeline] = {}
@@ -226,6 +234,8 @@ class Processor:
         processed, and their new owner reads it again from the committed offset."""
         for partition in [p for p in self._pipelines if p not in partitions]:
             del self._pipelines[partition]
+        if self._stamps:
+            self._stamps = {k: v for k, v in self._stamps.items() if k[1] in partitions}
         # A topic partition is quiet only once nothing has come for a while since assignment.
         now = self.monotonic()
         self._positions.clear()
@@ -278,6 +288,9 @@ class Processor:
             incoming.tp.topic, incoming.offset, incoming.key, incoming.value or b"", incoming.key
         )
         now = self.monotonic()
+        if self.metrics is not None and incoming.timestamp_ms is not None:
+            tp = incoming.tp
+            self._stamps[(tp.topic, tp.partition, incoming.offset)] = incoming.timestamp_ms
         self._arrived_at[incoming.tp] = now
         self._pipeline(incoming.tp.partition).add(message, arrived=now)
 
@@ -367,6 +380,8 @@ class Processor:
             counters.inc(name, count)
         pipeline.counts.clear()
         now_ms = self.clock()
+        if self.metrics is not None:
+            self._measure(self.metrics, partition, steps, now_ms)
         for step in steps:
             message = step.message
             assert message is not None
@@ -386,6 +401,28 @@ class Processor:
             for state in step.views:
                 view = customer_view(state, now_ms, self.core.money_at_risk(state))
                 self.publisher.mark(state.customer_id, view)
+
+    def _measure(
+        self, metrics: WorkerMetrics, partition: int, steps: list[Step], now_ms: int
+    ) -> None:
+        """Prometheus counters of a batch sent in its transaction."""
+        for step in steps:
+            message = step.message
+            assert message is not None
+            metrics.events_in.labels(
+                self._catalogue_names.get(message.stream, message.stream)
+            ).inc()
+            stamp = self._stamps.pop((message.stream, partition, message.offset), None)
+            if step.dead_letter is not None:
+                metrics.dead_letters.labels(step.dead_letter["code"]).inc()
+            for alert in step.alerts:
+                metrics.alerts.labels(alert.kind, alert.severity).inc()
+            if step.alerts and stamp is not None:
+                metrics.event_to_alert.observe(max(0, now_ms - stamp) / 1000)
+            for request in step.requests:
+                metrics.requests.labels(request.action, "sent").inc()
+            for request in step.shadowed:
+                metrics.requests.labels(request.action, "shadowed").inc()
 
     def _log(self, message: Message, step: Step) -> None:
         if step.dead_letter is not None:

@@ -83,6 +83,10 @@ class SnapshotTable(Generic[S]):
         self._dirty: dict[int, dict[bytes, S | None]] = {}
         """Per input partition, keys changed since its last flush (None: forgotten)."""
         self._partition_of: dict[bytes, int] = {}
+        self._sizes: dict[bytes, int] = {}
+        self.bytes_held = 0
+        """Bytes of the snapshots of the keys held: as last written, or as recovered (a key
+        recovered and not yet read counts once read)."""
 
     @property
     def changelog(self) -> str:
@@ -97,6 +101,7 @@ class SnapshotTable(Generic[S]):
         """
         found: S | bytes | None = self.table.data.get(key)
         if isinstance(found, bytes):
+            self._size(key, len(found))
             try:
                 return self._loads(found)
             except (StateVersionError, ValueError, KeyError, TypeError) as exc:
@@ -134,8 +139,19 @@ class SnapshotTable(Generic[S]):
             return 0
         topic = self.changelog
         for key, state in dirty.items():
-            await sender.send(topic, key, None if state is None else self._dumps(state), partition)
+            blob = None if state is None else self._dumps(state)
+            await sender.send(topic, key, blob, partition)
+            self._size(key, 0 if blob is None else len(blob))
         return len(dirty)
+
+    def __len__(self) -> int:
+        """How many keys this worker holds."""
+        return len(self.table.data)
+
+    def _size(self, key: bytes, size: int) -> None:
+        self.bytes_held += size - self._sizes.pop(key, 0)
+        if size:
+            self._sizes[key] = size
 
     def keys_of(self, partition: int, partitions: int) -> list[bytes]:
         """Keys of input ``partition`` (of ``partitions``) this worker holds, recovered from the
@@ -161,6 +177,7 @@ class SnapshotTable(Generic[S]):
         for key in keys:
             del self._partition_of[key]
             self.table.data.pop(key, None)
+            self._size(key, 0)
 
 
 class CustomerStates(SnapshotTable[CustomerState]):

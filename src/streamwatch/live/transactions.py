@@ -166,6 +166,9 @@ class PartitionTransactions:
         self._outputs: set[str] = set()
         """Transactional ids holding outputs not yet committed (they commit sooner)."""
         self._committed_at: dict[str, float] = {}
+        self.on_commit: Callable[[float], None] = lambda _seconds: None
+        """Called with the seconds each transaction's commit took (state flush, offsets and
+        commit), e.g. to observe a metric."""
 
     def transactional_id(self, tp: TP) -> str:
         """The transactional.id Faust gives the producer of ``tp``'s partition."""
@@ -359,6 +362,7 @@ class PartitionTransactions:
                 if self.transactional_id(tp) == tid
             }
             written: list[asyncio.Future[Any]] = []
+            started = time.monotonic()
             partition = self._partitions.get(tid)
             if partition is not None:
                 await self.before_commit(partition, Sender(txp, written))
@@ -370,6 +374,7 @@ class PartitionTransactions:
             await txp.commit_transaction()
             self._committed.update(offsets)
             self._committed_at[tid] = time.monotonic()
+            self.on_commit(self._committed_at[tid] - started)
             self._outputs.discard(tid)
             self._note_written(written)
             if start_new:

@@ -109,3 +109,22 @@ async def test_a_forgotten_customer_goes_to_the_changelog_as_a_tombstone():
     assert by_key[b"c-1"] is None, "a tombstone: compaction drops the customer"
     assert by_key[b"c-2"] is not None
     assert {partition for *_, partition in sent.messages} == {1}
+
+
+async def test_bytes_held_follow_snapshots_written_recovered_and_dropped():
+    core = Core()
+    codec = StateCodec(core)
+    recovered = codec.dumps(core.new_state("c-0"))
+    states = CustomerStates(Table({b"c-0": recovered}, Changelog()), core, codec, 4)
+    states.get(b"c-0", "c-0")
+    assert states.bytes_held == len(recovered)
+    states.changed(1, b"c-1", core.new_state("c-1"))
+    sender = Sent()
+    await states.flush(1, sender)
+    written = sender.messages[0][2]
+    assert written is not None
+    assert states.bytes_held == len(recovered) + len(written)
+    assert len(states) == 2
+    states.forget(1, b"c-1")
+    await states.flush(1, sender)
+    assert states.bytes_held == len(recovered)

@@ -1,0 +1,159 @@
+"""Every Prometheus metric streamwatch exposes: names, help, labels, in one place.
+
+The worker and the suspension worker each build their set on a ``CollectorRegistry`` passed
+in (a test builds its own) and serve it on ``/metrics`` (``streamwatch.probes``). Counters
+are per process and start at zero; Prometheus's ``rate``/``increase`` handle restarts. The
+alert rules and the dashboard in ``deploy/`` use these names; a unit test keeps them in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+EVENTS_IN: Final = "streamwatch_events_in"
+"""Input messages the worker processed, by topic (catalogue name; dead letters included)."""
+DEAD_LETTERS: Final = "streamwatch_dead_letters"
+"""Messages dead-lettered, by DecodeError code."""
+ALERTS: Final = "streamwatch_alerts"
+"""Alerts sent (amendments included), by kind and severity."""
+REQUESTS: Final = "streamwatch_requests"
+"""Enforcement requests the worker decided, by action and outcome (``sent``, ``shadowed``)."""
+EVENT_TO_ALERT: Final = "streamwatch_event_to_alert_seconds"
+"""From the input record's Kafka timestamp to the alert it caused being sent."""
+CONSUMER_LAG: Final = "streamwatch_consumer_lag"
+"""Messages between the worker's position and the end of each input partition it owns."""
+COMMIT: Final = "streamwatch_commit_seconds"
+"""One partition transaction's commit (state flush, offsets, commit) in the worker; one batch
+commit (results flushed, offsets committed) in the suspension worker."""
+CUSTOMERS_IN_STATE: Final = "streamwatch_customers_in_state"
+"""Customers whose state this worker holds."""
+STATE_BYTES: Final = "streamwatch_state_bytes"
+"""Bytes of the snapshots of the state this worker holds (as written to the changelog)."""
+READY: Final = "streamwatch_ready"
+"""1 when the process answers ``/ready`` with 200, else 0."""
+ENFORCE_REQUESTS: Final = "streamwatch_enforce_requests"
+"""Requests the suspension worker handled, by action and outcome (``done``, ``failed``,
+``dry_run``, ``awaiting_approval``, ``held_cap``, ``refused``, ``rejected``, ``withdrawn``,
+``withdraw_failed``, ``repeat``)."""
+PENDING_APPROVALS: Final = "streamwatch_pending_approvals"
+"""Requests waiting for a person's approval (this deployment, read from Redis)."""
+OLDEST_PENDING_APPROVAL: Final = "streamwatch_oldest_pending_approval_age_seconds"
+"""How long the oldest request waiting for approval has waited (0 when none)."""
+
+LATENCY_BUCKETS_S: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+COMMIT_BUCKETS_S: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+WORKER_METRICS: Final = (
+    EVENTS_IN,
+    DEAD_LETTERS,
+    ALERTS,
+    REQUESTS,
+    EVENT_TO_ALERT,
+    CONSUMER_LAG,
+    COMMIT,
+    CUSTOMERS_IN_STATE,
+    STATE_BYTES,
+    READY,
+)
+ENFORCE_METRICS: Final = (
+    ENFORCE_REQUESTS,
+    DEAD_LETTERS,
+    COMMIT,
+    PENDING_APPROVALS,
+    OLDEST_PENDING_APPROVAL,
+    READY,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMetrics:
+    """The live worker's metrics, registered on ``registry``."""
+
+    registry: CollectorRegistry
+    events_in: Counter
+    dead_letters: Counter
+    alerts: Counter
+    requests: Counter
+    event_to_alert: Histogram
+    consumer_lag: Gauge
+    commit: Histogram
+    customers_in_state: Gauge
+    state_bytes: Gauge
+    ready: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
+        """Register every worker metric on ``registry``."""
+        return cls(
+            registry=registry,
+            events_in=Counter(EVENTS_IN, _help(EVENTS_IN), ["topic"], registry=registry),
+            dead_letters=Counter(DEAD_LETTERS, _help(DEAD_LETTERS), ["code"], registry=registry),
+            alerts=Counter(ALERTS, _help(ALERTS), ["kind", "severity"], registry=registry),
+            requests=Counter(REQUESTS, _help(REQUESTS), ["action", "outcome"], registry=registry),
+            event_to_alert=Histogram(
+                EVENT_TO_ALERT, _help(EVENT_TO_ALERT), buckets=LATENCY_BUCKETS_S, registry=registry
+            ),
+            consumer_lag=Gauge(
+                CONSUMER_LAG, _help(CONSUMER_LAG), ["topic", "partition"], registry=registry
+            ),
+            commit=Histogram(COMMIT, _help(COMMIT), buckets=COMMIT_BUCKETS_S, registry=registry),
+            customers_in_state=Gauge(
+                CUSTOMERS_IN_STATE, _help(CUSTOMERS_IN_STATE), registry=registry
+            ),
+            state_bytes=Gauge(STATE_BYTES, _help(STATE_BYTES), registry=registry),
+            ready=Gauge(READY, _help(READY), registry=registry),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EnforceMetrics:
+    """The suspension worker's metrics, registered on ``registry``."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    dead_letters: Counter
+    commit: Histogram
+    pending_approvals: Gauge
+    oldest_pending_approval: Gauge
+    ready: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> EnforceMetrics:
+        """Register every suspension-worker metric on ``registry``."""
+        return cls(
+            registry=registry,
+            requests=Counter(
+                ENFORCE_REQUESTS, _help(ENFORCE_REQUESTS), ["action", "outcome"], registry=registry
+            ),
+            dead_letters=Counter(DEAD_LETTERS, _help(DEAD_LETTERS), ["code"], registry=registry),
+            commit=Histogram(COMMIT, _help(COMMIT), buckets=COMMIT_BUCKETS_S, registry=registry),
+            pending_approvals=Gauge(PENDING_APPROVALS, _help(PENDING_APPROVALS), registry=registry),
+            oldest_pending_approval=Gauge(
+                OLDEST_PENDING_APPROVAL, _help(OLDEST_PENDING_APPROVAL), registry=registry
+            ),
+            ready=Gauge(READY, _help(READY), registry=registry),
+        )
+
+
+_HELP: Final = {
+    EVENTS_IN: "Input messages processed, by topic (dead letters included).",
+    DEAD_LETTERS: "Messages dead-lettered, by reason code.",
+    ALERTS: "Alerts sent (amendments included), by kind and severity.",
+    REQUESTS: "Enforcement requests decided, by action and outcome (sent, shadowed).",
+    EVENT_TO_ALERT: "Seconds from an input record's Kafka timestamp to the alert it caused.",
+    CONSUMER_LAG: "Messages between the worker's position and the end of an input partition.",
+    COMMIT: "Seconds one commit took (worker: a partition transaction; enforce: a batch).",
+    CUSTOMERS_IN_STATE: "Customers whose state this worker holds.",
+    STATE_BYTES: "Bytes of the state snapshots this worker holds.",
+    READY: "1 when the process is ready (answers /ready with 200).",
+    ENFORCE_REQUESTS: "Enforcement requests handled by the suspension worker, by outcome.",
+    PENDING_APPROVALS: "Enforcement requests waiting for approval.",
+    OLDEST_PENDING_APPROVAL: "Seconds the oldest request waiting for approval has waited.",
+}
+
+
+def _help(name: str) -> str:
+    return _HELP[name]
