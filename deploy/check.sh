@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks of what deploy/ hands to operators, run by scripts/test:
+#   - the Prometheus alerting rules: `promtool check rules`, and `promtool test rules` on
+#     series that must (and must not) raise each alert;
+#   - the Grafana dashboard: it parses as JSON.
+# promtool comes from Debian's prometheus package, installed with apt-get when missing.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+SERVICE=check
+# shellcheck source=deploy/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+PYTHON=${PYTHON:-python3}
+
+if ! command -v promtool >/dev/null; then
+  command -v apt-get >/dev/null || die "promtool is missing; install Prometheus (Debian: apt-get install prometheus)"
+  log "check: installing promtool (Debian package prometheus) with apt-get"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+promtool check rules "$SCRIPT_DIR/prometheus/rules.yml"
+(cd "$SCRIPT_DIR/prometheus" && promtool test rules rules.test.yml)
+"$PYTHON" -m json.tool "$SCRIPT_DIR/grafana/streamwatch.json" >/dev/null
+log "check: deploy/grafana/streamwatch.json parses"
