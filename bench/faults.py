@@ -114,6 +114,7 @@ from streamwatch.config import build_core, load_policy
 from streamwatch.core.codec import decode_event
 from streamwatch.core.rings import LINK_ACTOR, LINK_OPERATION
 from streamwatch.generator import GeneratorConfig, generate
+from streamwatch.live.catalogue import packaged_catalogue
 from streamwatch.live.redis_view import RiskView
 from streamwatch.live.rings import ring_keys_topic
 from streamwatch.replay.kafka import read_range
@@ -441,7 +442,7 @@ class Run:
             STREAMWATCH_TOPIC_PREFIX=self.prefix,
             STREAMWATCH_APP_ID=self.settings.app_id,
             STREAMWATCH_DATA_DIR=str(self.directory / "data"),
-            STREAMWATCH_TOPICS_DIR=str(REPO / "topics"),
+            STREAMWATCH_TOPICS_DIR=str(packaged_catalogue()),
             PYTHONUNBUFFERED="1",
         )
         self.env = env

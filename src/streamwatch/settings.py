@@ -1,9 +1,10 @@
 """Deployment settings shared by the worker, the suspension worker and the commands, read once
 from the environment.
 
-Every topic name in code is one of ``TOPIC_NAMES`` (the catalogue in ``topics/`` names the same
-eight; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front, so that tests and
-parallel deployments stay apart on one broker. Redis keys carry the same prefix.
+Every topic name in code is one of ``TOPIC_NAMES`` (the catalogue in ``streamwatch/topics/``
+names the same eight; a unit test keeps them equal) with ``STREAMWATCH_TOPIC_PREFIX`` in front,
+so that tests and parallel deployments stay apart on one broker. Redis keys carry the same
+prefix.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ DEFAULT_KAFKA: Final = "127.0.0.1:9092"
 DEFAULT_REDIS: Final = "redis://127.0.0.1:6379/0"
 DEFAULT_APP_ID: Final = "streamwatch"
 DEFAULT_DATA_DIR: Final = ".streamwatch"
-DEFAULT_TOPICS_DIR: Final = "topics"
+DEFAULT_ENVIRONMENT: Final = "dev"
 
 USAGE: Final = "usage"
 ACTIVITY: Final = "activity"
@@ -217,8 +218,11 @@ class DeploymentSettings:
     """Enforcement policy TOML; None means the packaged default (STREAMWATCH_POLICY)."""
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     """Faust's local data directory (STREAMWATCH_DATA_DIR)."""
-    topics_dir: Path = Path(DEFAULT_TOPICS_DIR)
-    """The topic catalogue (STREAMWATCH_TOPICS_DIR)."""
+    topics_dir: Path | None = None
+    """The topic catalogue (STREAMWATCH_TOPICS_DIR); None means the one in the package."""
+    environment: str = DEFAULT_ENVIRONMENT
+    """Which sizing of the catalogue applies (STREAMWATCH_ENVIRONMENT: ``dev``, ``staging``,
+    ``prod``, or one the catalogue's ``environments.json`` adds)."""
     instance_id: str | None = None
     """Static group membership (STREAMWATCH_INSTANCE_ID, optional): a worker restarted with the
     same id takes its partitions back at once instead of after the session timeout. Give each
@@ -254,6 +258,7 @@ class DeploymentSettings:
             return value or None
 
         policy = get("STREAMWATCH_POLICY")
+        topics_dir = get("STREAMWATCH_TOPICS_DIR")
         return cls(
             kafka=get("STREAMWATCH_KAFKA") or DEFAULT_KAFKA,
             redis=get("STREAMWATCH_REDIS") or DEFAULT_REDIS,
@@ -261,7 +266,8 @@ class DeploymentSettings:
             app_id=get("STREAMWATCH_APP_ID") or DEFAULT_APP_ID,
             policy_path=Path(policy) if policy else None,
             data_dir=Path(get("STREAMWATCH_DATA_DIR") or DEFAULT_DATA_DIR),
-            topics_dir=Path(get("STREAMWATCH_TOPICS_DIR") or DEFAULT_TOPICS_DIR),
+            topics_dir=Path(topics_dir) if topics_dir else None,
+            environment=get("STREAMWATCH_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
             instance_id=get("STREAMWATCH_INSTANCE_ID"),
             kafka_security=KafkaSecurity.from_env(env),
             http=get("STREAMWATCH_HTTP"),

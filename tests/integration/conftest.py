@@ -53,7 +53,7 @@ from streamwatch.core.engine import Decisions, Fleet
 from streamwatch.core.policy import parse_policy
 from streamwatch.kafka_clients import client_options
 from streamwatch.live.admin import apply_catalogue
-from streamwatch.live.catalogue import load_catalogue
+from streamwatch.live.catalogue import load_catalogue, packaged_catalogue
 from streamwatch.live.redis_view import RiskView
 from streamwatch.live.rings import ring_keys_topic
 from streamwatch.settings import (
@@ -66,7 +66,7 @@ from streamwatch.settings import (
     DeploymentSettings,
 )
 
-TOPICS_DIR = REPO / "topics"
+TOPICS_DIR = packaged_catalogue()
 MAX_BYTES = 16 * 1024 * 1024 + 64 * 1024
 TOPIC_OF_TYPE = {"usage": USAGE, "activity": ACTIVITY, "payment": PAYMENTS}
 HINT = "Start Kafka and Redis with: bash deploy/services.sh up"

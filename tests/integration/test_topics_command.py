@@ -1,9 +1,13 @@
-"""``streamwatch topics apply`` creates and checks topics; the worker needs them to start."""
+"""``streamwatch topics apply`` creates topics, brings existing ones to the catalogue where Kafka
+allows it, plans without changing, and reports what cannot change; the worker needs the topics
+to start."""
 
 from __future__ import annotations
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streamwatch.live.admin import describe
 
 pytestmark = pytest.mark.integration
 
@@ -20,21 +24,49 @@ async def test_apply_creates_missing_topics_then_finds_them_unchanged(cli, setti
     assert all(line.startswith("ok") for line in again.stdout.splitlines())
 
 
-async def test_apply_reports_drift_and_exits_non_zero(cli, settings):
+async def test_plan_changes_nothing_apply_changes_what_kafka_allows(cli, settings):
+    alerts, usage = settings.topics.alerts, settings.topics.usage
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(settings.topics.alerts, 2, 1, topic_configs={"retention.ms": "1000"})]
+            [
+                NewTopic(alerts, 2, 1, topic_configs={"retention.ms": "1000"}),
+                NewTopic(usage, 8, 1),
+            ]
         )
+        plan = cli("topics", "apply", "--plan")
+        assert plan.returncode == 0, plan.stderr
+        lines = plan.stdout.splitlines()
+        assert f"set      {alerts}: retention.ms 1000 -> 2592000000" in lines
+        assert f"grow     {alerts}: partitions 2 -> 4 (with --grow-partitions)" in lines
+        assert any(
+            line.startswith(f"CANNOT   {usage}: partitions is 8 on the broker") for line in lines
+        )
+        assert sum(line.startswith("create") for line in lines) == len(settings.topics.all) - 2
+        assert set((await describe(admin, [alerts, usage])).keys()) == {alerts, usage}
+        assert len(await describe(admin, list(settings.topics.all))) == 2
+
+        applied = cli("topics", "apply")
+        assert applied.returncode == 3
+        drift = [line for line in applied.stdout.splitlines() if line.startswith("DRIFT")]
+        assert any(f"{alerts}: partitions is 2" in line for line in drift)
+        assert any(f"{usage}: partitions is 8" in line for line in drift)
+        assert "--grow-partitions" in applied.stderr
+        state = (await describe(admin, [alerts]))[alerts]
+        assert (state.config["retention.ms"], state.partitions) == ("2592000000", 2)
+
+        grown = cli("topics", "apply", "--grow-partitions")
+        assert grown.returncode == 3  # usage still has more partitions than the catalogue
+        assert f"grown    {alerts}: partitions 2 -> 4" in grown.stdout.splitlines()
+        assert (await describe(admin, [alerts]))[alerts].partitions == 4
+        check = cli("topics", "apply", "--check")
+        assert check.returncode == 3
+        assert [line for line in check.stdout.splitlines() if not line.startswith("ok")] == [
+            f"CANNOT   {usage}: partitions is 8 on the broker, the catalogue says 4"
+        ]
     finally:
         await admin.close()
-    result = cli("topics", "apply")
-    assert result.returncode == 3
-    drift = [line for line in result.stdout.splitlines() if line.startswith("DRIFT")]
-    assert any(f"{settings.topics.alerts}: partitions is 2" in line for line in drift)
-    assert any("retention.ms is 1000" in line for line in drift)
-    assert "never altered" in result.stderr
 
 
 def test_worker_without_topics_exits_with_advice(cli):

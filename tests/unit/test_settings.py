@@ -19,17 +19,15 @@ from streamwatch.settings import (
     TopicNames,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def test_topic_names_in_code_equal_the_catalogue():
-    catalogue = {spec.name for spec in load_catalogue(REPO / "topics")}
+    catalogue = {spec.name for spec in load_catalogue()}
     assert set(TOPIC_NAMES) == catalogue
     assert set(TopicNames.with_prefix("").all) == catalogue
 
 
 def test_input_topics_are_co_partitioned_in_the_catalogue():
-    specs = {spec.name: spec for spec in load_catalogue(REPO / "topics")}
+    specs = {spec.name: spec for spec in load_catalogue()}
     assert len({specs[name].partitions for name in INPUT_TOPICS}) == 1
     assert all(specs[name].key == "customer_id" for name in TOPIC_NAMES)
 
@@ -43,7 +41,8 @@ def test_defaults_when_environment_is_empty():
     assert settings.app_id == "streamwatch"
     assert settings.policy_path is None
     assert settings.data_dir == Path(".streamwatch")
-    assert settings.topics_dir == Path("topics")
+    assert settings.topics_dir is None
+    assert settings.environment == "dev"
     assert settings.instance_id is None
     assert settings.topics.dead_letter == "dead-letter"
 
@@ -58,6 +57,7 @@ def test_environment_overrides_every_setting(tmp_path):
             "STREAMWATCH_POLICY": str(tmp_path / "p.toml"),
             "STREAMWATCH_DATA_DIR": str(tmp_path / "data"),
             "STREAMWATCH_TOPICS_DIR": str(tmp_path / "topics"),
+            "STREAMWATCH_ENVIRONMENT": "prod",
             "STREAMWATCH_INSTANCE_ID": "worker-0",
         }
     )
@@ -67,6 +67,7 @@ def test_environment_overrides_every_setting(tmp_path):
     assert settings.policy_path == tmp_path / "p.toml"
     assert settings.data_dir == tmp_path / "data"
     assert settings.topics_dir == tmp_path / "topics"
+    assert settings.environment == "prod"
     assert settings.instance_id == "worker-0"
 
 

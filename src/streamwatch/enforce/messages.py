@@ -2,7 +2,7 @@
 
 Pure and deterministic. ``parse_request`` and ``parse_decision`` turn raw Kafka values into
 validated messages or raise ``DecodeError`` (the codec's error, so that a bad message becomes a
-dead-letter record like any other); they check what ``topics/schemas/`` says, and ignore
+dead-letter record like any other); they check what ``streamwatch/topics/schemas/`` says, and ignore
 unknown fields as the event codec does (a signature covers them anyway). Signatures are checked
 apart (``streamwatch.core.signing.verify``), because a request with a bad signature is refused
 on the results topic rather than dead-lettered.

@@ -8,8 +8,9 @@ from typing import Final
 from aiokafka.partitioner import murmur2
 
 DEFAULT_PARTITIONS: Final = 4
-"""Partitions of the input topics in the packaged catalogue (``topics/usage.json``); replay
-splits its input the same way unless told otherwise, so it sweeps as a worker does."""
+"""Partitions of the input topics in the packaged catalogue (``streamwatch/topics``, environment
+``dev``); replay splits its input the same way unless told otherwise, so it sweeps as a worker
+does."""
 
 
 def partition_for(key: bytes, partitions: int) -> int:

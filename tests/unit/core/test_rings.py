@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import REPO_ROOT, activity, payment, ts, usage
+from core_builders import activity, payment, ts, usage
 from jsonschema import Draft202012Validator
 
 from streamwatch.core.codec import decode_event, event_to_dict
@@ -34,6 +34,7 @@ from streamwatch.core.rings import (
     with_links,
 )
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, parse_ts_ms
+from streamwatch.live.catalogue import packaged_catalogue
 
 
 def signup(
@@ -331,7 +332,7 @@ def test_rings_feed_links_after_the_event_that_caused_them() -> None:
 
 
 def test_links_are_contract_events_the_activity_schema_accepts() -> None:
-    schema = orjson.loads((REPO_ROOT / "topics" / "schemas" / "activity.schema.json").read_bytes())
+    schema = orjson.loads((packaged_catalogue() / "schemas" / "activity.schema.json").read_bytes())
     validator = Draft202012Validator(schema)
     link = one_link()
     doc = event_to_dict(link)

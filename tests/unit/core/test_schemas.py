@@ -14,7 +14,6 @@ import orjson
 import pytest
 from core_builders import (
     CONTRACT_EXAMPLES,
-    REPO_ROOT,
     activity_doc,
     budget_set,
     budget_set_doc,
@@ -47,8 +46,9 @@ from streamwatch.core.detectors.registry import REGISTERED, registered_kinds
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
 from streamwatch.core.signing import signed
+from streamwatch.live.catalogue import ENVIRONMENTS_FILE, packaged_catalogue
 
-TOPICS_DIR = REPO_ROOT / "topics"
+TOPICS_DIR = packaged_catalogue()
 TOPIC_OF_TYPE = {"usage": "usage", "activity": "activity", "payment": "payments"}
 SCHEMA_FILES = {
     "usage.schema.json",
@@ -67,6 +67,7 @@ def catalogue() -> dict[str, dict[str, Any]]:
     return {
         path.stem: json.loads(path.read_text(encoding="utf-8"))
         for path in sorted(TOPICS_DIR.glob("*.json"))
+        if path.name != ENVIRONMENTS_FILE
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -13,8 +12,8 @@ from streamwatch.core.ids import stable_id
 from streamwatch.core.signing import signed
 from streamwatch.enforce.decide import Record, State
 from streamwatch.enforce.messages import Decision, Request, request_from_dict
+from streamwatch.live.catalogue import packaged_catalogue
 
-REPO = Path(__file__).resolve().parents[3]
 KEY_ID = "k1"
 KEY = b"unit-secret"
 
@@ -66,7 +65,7 @@ def dec(kind: str = "approve", by: str = "alice", note: str = "") -> Decision:
 @cache
 def validator(schema: str) -> Draft202012Validator:
     """The validator of ``topics/schemas/<schema>.schema.json``."""
-    path = REPO / "topics" / "schemas" / f"{schema}.schema.json"
+    path = packaged_catalogue() / "schemas" / f"{schema}.schema.json"
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -7,14 +7,18 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streamwatch.live.admin import TopicState, compare
-from streamwatch.live.catalogue import CatalogueError, TopicSpec, load_catalogue
-
-REPO = Path(__file__).resolve().parents[3]
+from streamwatch.live.admin import TopicState, compare, pending, plan_changes
+from streamwatch.live.catalogue import (
+    CatalogueError,
+    TopicSpec,
+    environments,
+    load_catalogue,
+    packaged_catalogue,
+)
 
 
 def test_repository_catalogue_loads_sorted_with_configs():
-    specs = load_catalogue(REPO / "topics")
+    specs = load_catalogue()
     assert [s.name for s in specs] == sorted(s.name for s in specs)
     dead_letter = next(s for s in specs if s.name == "dead-letter")
     assert dead_letter.config["max.message.bytes"] == "16777216"
@@ -75,3 +79,61 @@ def test_drift_names_partitions_replication_and_each_config():
         ("retention.ms", "100", "5"),
     ]
     assert str(drift[0]) == "p.alerts: partitions is 8 on the broker, the catalogue says 4"
+
+
+@pytest.mark.parametrize("environment", sorted(environments(packaged_catalogue())))
+def test_every_environment_keeps_all_topics_co_partitioned(environment):
+    specs = load_catalogue(None, environment)
+    assert len({spec.partitions for spec in specs}) == 1
+
+
+def test_an_environment_sizes_every_topic_and_overrides_single_ones():
+    dev = {spec.name: spec for spec in load_catalogue(None, "dev")}
+    prod = {spec.name: spec for spec in load_catalogue(None, "prod")}
+    assert (dev["usage"].partitions, dev["usage"].replication_factor) == (4, 1)
+    assert (prod["usage"].partitions, prod["usage"].replication_factor) == (12, 3)
+    assert prod["usage"].config["min.insync.replicas"] == "2"
+    assert prod["usage"].config["retention.ms"] == str(30 * 86_400_000)
+    assert prod["usage"].config["max.message.bytes"] == dev["usage"].config["max.message.bytes"]
+
+
+def test_an_unknown_environment_is_refused_naming_the_known_ones():
+    with pytest.raises(CatalogueError, match=r"has no environment 'qa' .*dev, prod, staging"):
+        load_catalogue(None, "qa")
+
+
+def test_a_malformed_environment_is_refused_naming_it(tmp_path):
+    _write(tmp_path, "t", {"name": "t", "partitions": 1, "replication_factor": 1})
+    _write(tmp_path, "environments", {"prod": {"partitions": 0}})
+    with pytest.raises(CatalogueError, match="environment 'prod': 'partitions'"):
+        load_catalogue(tmp_path, "prod")
+
+
+def test_plan_sorts_each_difference_by_what_can_be_done():
+    specs = [
+        TopicSpec("p.a", 4, 1, {"retention.ms": "100"}),
+        TopicSpec("p.b", 4, 1, {"retention.ms": "100"}),
+        TopicSpec("p.c", 4, 1, {"retention.ms": "100"}),
+        TopicSpec("p.d", 4, 3, {"retention.ms": "100"}),
+        TopicSpec("p.e", 4, 1, {"retention.ms": "100"}),
+    ]
+    existing = {
+        "p.b": TopicState(4, 1, {"retention.ms": "5"}),
+        "p.c": TopicState(2, 1, {"retention.ms": "100"}),
+        "p.d": TopicState(8, 1, {"retention.ms": "100"}),
+        "p.e": TopicState(4, 1, {"retention.ms": "100"}),
+    }
+    plan = plan_changes(specs, existing)
+    assert [spec.name for spec in plan.create] == ["p.a"]
+    assert plan.configure == {"p.b": {"retention.ms": "100"}}
+    assert plan.grow == {"p.c": (2, 4)}
+    assert [(d.topic, d.setting) for d in plan.cannot] == [
+        ("p.d", "partitions"),
+        ("p.d", "replication_factor"),
+    ]
+    assert plan.unchanged == ["p.e"]
+    assert not plan.in_sync
+    assert [(d.topic, d.setting) for d in pending(plan, grow_partitions=True, done=True)] == [
+        ("p.d", "partitions"),
+        ("p.d", "replication_factor"),
+    ]
