@@ -2,7 +2,9 @@
 # Checks of what deploy/ hands to operators, run by scripts/test:
 #   - the Prometheus alerting rules: `promtool check rules`, and `promtool test rules` on
 #     series that must (and must not) raise each alert;
-#   - the Grafana dashboard: it parses as JSON.
+#   - the Grafana dashboard: it parses as JSON;
+#   - the Kubernetes manifests: valid against the Kubernetes JSON schemas (kubernetes-validate,
+#     strict: unknown fields are errors), offline with the schemas that package ships.
 # promtool comes from Debian's prometheus package, installed with apt-get when missing.
 set -euo pipefail
 
@@ -24,3 +26,5 @@ promtool check rules "$SCRIPT_DIR/prometheus/rules.yml"
 (cd "$SCRIPT_DIR/prometheus" && promtool test rules rules.test.yml)
 "$PYTHON" -m json.tool "$SCRIPT_DIR/grafana/streamwatch.json" >/dev/null
 log "check: deploy/grafana/streamwatch.json parses"
+"$PYTHON" -m kubernetes_validate --strict --quiet "$SCRIPT_DIR"/kubernetes/*.yaml
+log "check: deploy/kubernetes/*.yaml valid against the Kubernetes schemas (strict)"
