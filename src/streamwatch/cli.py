@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from streamwatch import __version__
+from streamwatch.settings import SettingsError
+from streamwatch.settings_file import CONFIG_VARIABLE, apply_file
+
+EXIT_USAGE = 2
 
 COMMANDS = {
     "demo": "streamwatch.commands.demo",
@@ -25,6 +33,7 @@ COMMANDS = {
     "risk": "streamwatch.commands.risk",
     "expect": "streamwatch.commands.expect",
     "evidence": "streamwatch.commands.evidence",
+    "config": "streamwatch.commands.config",
 }
 
 
@@ -34,7 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="streamwatch",
         description="Streaming fraud-and-abuse detection for cloud resellers.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (TOML; default: STREAMWATCH_CONFIG, else none); the environment "
+        "overrides it",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -44,8 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments and run the chosen command; its return value is the exit code."""
-    args = build_parser().parse_args(argv)
+    """Parse the arguments and run the chosen command; its return value is the exit code.
+    Without a command, print the help (exit 0)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.config is not None:
+        os.environ[CONFIG_VARIABLE] = str(args.config)
+    try:
+        apply_file()
+    except SettingsError as exc:
+        print(f"streamwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args._run(args))
     except KeyboardInterrupt:
