@@ -237,6 +237,13 @@ class DeploymentSettings:
     signing_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """Keys that sign enforcement requests (STREAMWATCH_SIGNING_KEYS, ``id:secret`` separated
     by commas): the first signs, all verify, so a key can be rotated without a gap."""
+    approver_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    """The suspension worker's list of people who may approve or reject, each with their own
+    key (STREAMWATCH_APPROVER_KEYS, ``name:secret`` by commas): a decision counts only if
+    signed with the key of the person it names. Ids must differ from the signing keys'."""
+    approver_key: tuple[str, bytes] | None = field(default=None, repr=False)
+    """The key of the person running ``streamwatch approve``/``reject``
+    (STREAMWATCH_APPROVER_KEY, ``name:secret``): their identity and their signature."""
     topics: TopicNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -246,6 +253,12 @@ class DeploymentSettings:
             raise SettingsError("STREAMWATCH_KAFKA must name at least one host:port")
         if self.http is not None:
             self.http_address(0)  # raises SettingsError naming the variable
+        shared = {key_id for key_id, _ in self.approver_keys} & set(self.verify_keys)
+        if shared:
+            raise SettingsError(
+                f"STREAMWATCH_APPROVER_KEYS and STREAMWATCH_SIGNING_KEYS share key ids "
+                f"{sorted(shared)}: a person's key must not look like the workers' key"
+            )
         object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
 
     @classmethod
@@ -272,6 +285,10 @@ class DeploymentSettings:
             kafka_security=KafkaSecurity.from_env(env),
             http=get("STREAMWATCH_HTTP"),
             signing_keys=parse_signing_keys(get("STREAMWATCH_SIGNING_KEYS") or ""),
+            approver_keys=parse_signing_keys(
+                get("STREAMWATCH_APPROVER_KEYS") or "", "STREAMWATCH_APPROVER_KEYS"
+            ),
+            approver_key=_one_key(get("STREAMWATCH_APPROVER_KEY")),
         )
 
     def http_address(self, default_port: int) -> tuple[str, int] | None:
@@ -325,17 +342,26 @@ class DeploymentSettings:
         )
 
 
-def parse_signing_keys(text: str) -> tuple[tuple[str, bytes], ...]:
+def _one_key(text: str | None) -> tuple[str, bytes] | None:
+    keys = parse_signing_keys(text or "", "STREAMWATCH_APPROVER_KEY")
+    if len(keys) > 1:
+        raise SettingsError("STREAMWATCH_APPROVER_KEY holds one key (name:secret), yours")
+    return keys[0] if keys else None
+
+
+def parse_signing_keys(
+    text: str, variable: str = "STREAMWATCH_SIGNING_KEYS"
+) -> tuple[tuple[str, bytes], ...]:
     """``id:secret,id2:secret2`` as ((id, secret bytes), ...); raises SettingsError naming the
-    variable when an entry lacks an id or a secret, or an id repeats."""
+    ``variable`` when an entry lacks an id or a secret, or an id repeats."""
     keys: list[tuple[str, bytes]] = []
     for entry in text.split(","):
         if not entry.strip():
             continue
         key_id, sep, secret = entry.strip().partition(":")
         if not sep or not key_id or not secret or ":" in key_id:
-            raise SettingsError("STREAMWATCH_SIGNING_KEYS entries must read id:secret")
+            raise SettingsError(f"{variable} entries must read id:secret")
         if any(key_id == known for known, _ in keys):
-            raise SettingsError(f"STREAMWATCH_SIGNING_KEYS names key id {key_id!r} twice")
+            raise SettingsError(f"{variable} names key id {key_id!r} twice")
         keys.append((key_id, secret.encode()))
     return tuple(keys)

@@ -74,6 +74,13 @@ VARIABLES: Final = (
         "id:secret,... that sign (first) and verify requests",
         secret=True,
     ),
+    Variable(
+        "STREAMWATCH_APPROVER_KEYS",
+        "",
+        "suspension worker: name:secret,... of the people who may decide",
+        secret=True,
+    ),
+    Variable("STREAMWATCH_APPROVER_KEY", "", "approve/reject: your own name:secret", secret=True),
     Variable("STREAMWATCH_INDICATORS", "packaged", "folder of indicator lists"),
     Variable("STREAMWATCH_WEBHOOK_SECRET", "", "signs the webhook backend's requests", secret=True),
 )
@@ -144,7 +151,11 @@ def effective(environ: Mapping[str, str], from_file: Mapping[str, str]) -> list[
 def redact(variable: Variable, value: str) -> str:
     """``value`` fit to print: secrets hidden (signing keys keep their ids), a password in a
     URL hidden."""
-    if variable.name == "STREAMWATCH_SIGNING_KEYS":
+    if variable.name in (
+        "STREAMWATCH_SIGNING_KEYS",
+        "STREAMWATCH_APPROVER_KEYS",
+        "STREAMWATCH_APPROVER_KEY",
+    ):
         ids = [entry.partition(":")[0].strip() for entry in value.split(",") if entry.strip()]
         return ",".join(f"{key_id}:{REDACTED}" for key_id in ids)
     if variable.secret:

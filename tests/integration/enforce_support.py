@@ -23,6 +23,21 @@ from streamwatch.settings import ENFORCEMENT, DeploymentSettings
 
 KEY_ID = "test-1"
 KEY = b"test-signing-secret"
+APPROVERS = ("alice", "bob", "carol")
+"""People who may decide; each has a key of their own (``approver_key``)."""
+
+
+def approver_key(name: str) -> tuple[str, bytes]:
+    """``name``'s own key (id, secret)."""
+    return name, f"{name}-approver-secret".encode()
+
+
+def approver_env(name: str) -> str:
+    """STREAMWATCH_APPROVER_KEY of ``name``."""
+    key_id, secret = approver_key(name)
+    return f"{key_id}:{secret.decode()}"
+
+
 WEBHOOK_SECRET = "test-webhook-secret"
 
 POLICY = """
@@ -94,6 +109,7 @@ def enforce_env(settings: DeploymentSettings, policy_path: Path, **extra: str) -
         STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
         STREAMWATCH_POLICY=str(policy_path),
         STREAMWATCH_SIGNING_KEYS=f"{KEY_ID}:{KEY.decode()},old:retired-secret",
+        STREAMWATCH_APPROVER_KEYS=",".join(approver_env(name) for name in APPROVERS),
         STREAMWATCH_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STREAMWATCH_HTTP=settings.http or "127.0.0.1:0",
         PYTHONUNBUFFERED="1",
@@ -119,7 +135,10 @@ class EnforceProcess(ServiceProcess):
 def run_cli(
     env: dict[str, str], *args: str, timeout: float = 90.0
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m streamwatch *args`` with ``env``."""
+    """``python -m streamwatch *args`` with ``env``; ``--by NAME`` runs it as that person, with
+    their own key (STREAMWATCH_APPROVER_KEY), unless ``env`` names a key already."""
+    if "--by" in args and "STREAMWATCH_APPROVER_KEY" not in env:
+        env = {**env, "STREAMWATCH_APPROVER_KEY": approver_env(args[args.index("--by") + 1])}
     return subprocess.run(
         [sys.executable, "-m", "streamwatch", *args],
         capture_output=True,

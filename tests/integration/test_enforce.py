@@ -20,6 +20,8 @@ from enforce_support import (
     KEY_ID,
     POLICY,
     EnforceProcess,
+    approver_env,
+    approver_key,
     as_messages,
     by_request,
     enforce_env,
@@ -186,7 +188,7 @@ async def test_bad_messages_are_dead_lettered_counted_and_the_worker_carries_on(
         b"guessed-secret",
     )
     unknown_request = signed(
-        decision_message("0" * 32, "c-9", "approve", "alice", "", 0), KEY_ID, KEY
+        decision_message("0" * 32, "c-9", "approve", "alice", "", 0), *approver_key("alice")
     )
     await kafka.produce(
         [
@@ -428,7 +430,55 @@ def test_enforce_without_its_topics_exits_with_advice(env):
     assert "streamwatch topics apply" in result.stderr
 
 
-def test_decisions_need_the_signing_key(env):
-    result = run_cli({**env, "STREAMWATCH_SIGNING_KEYS": ""}, "approve", "0" * 32)
+def test_decisions_need_the_approvers_own_key(env):
+    result = run_cli({**env, "STREAMWATCH_APPROVER_KEY": ""}, "approve", "0" * 32)
     assert result.returncode == 2
-    assert "STREAMWATCH_SIGNING_KEYS is not set" in result.stderr
+    assert "STREAMWATCH_APPROVER_KEY is not set" in result.stderr
+    posing = run_cli(
+        {**env, "STREAMWATCH_APPROVER_KEY": approver_env("bob")},
+        "approve",
+        "0" * 32,
+        "--by",
+        "alice",
+    )
+    assert posing.returncode == 2
+    assert "--by alice but STREAMWATCH_APPROVER_KEY is the key of 'bob'" in posing.stderr
+
+
+async def test_only_an_approvers_own_key_decides_and_it_cannot_sign_requests(
+    kafka, enforce, settings, store
+):
+    worker = enforce()
+    held = sign(request("c-h", policy="notice-suspend", action="suspend", requires_approval=True))
+    await kafka.produce(as_messages([held]))
+    await results(kafka, 1)
+
+    def approval(by: str, key: tuple[str, bytes]) -> tuple[str, bytes, bytes]:
+        doc = signed(decision_message(held["request_id"], "c-h", "approve", by, "", 0), *key)
+        return (ENFORCEMENT_DECISIONS, b"c-h", orjson.dumps(doc))
+
+    # A request signed with a person's key, not the detector workers'.
+    by_a_person = signed(request("c-p", alert="p"), *approver_key("alice"))
+    await kafka.produce(
+        [
+            approval("alice", (KEY_ID, KEY)),  # the workers' signing key is no approver key
+            approval("alice", approver_key("bob")),  # bob's key, in alice's name
+            *as_messages([by_a_person]),
+        ]
+    )
+    await consumed(settings)
+    dead = [r.json() for r in await kafka.read_to_end("dead-letter")]
+    assert [d["code"] for d in dead] == ["invalid_signature", "invalid_signature"]
+    assert "unknown key id 'test-1'" in dead[0]["reason"]
+    assert "signed with the key of 'bob', not of 'alice'" in dead[1]["reason"]
+    grouped = by_request(await all_results(kafka))
+    assert [r["outcome"] for r in grouped[held["request_id"]]] == ["awaiting_approval"]
+    (refused,) = grouped[by_a_person["request_id"]]
+    assert refused["outcome"] == "refused"
+    assert "unknown key id 'alice'" in refused["reason"]
+    assert worker.applied() == []
+
+    await kafka.produce([approval("alice", approver_key("alice"))])
+    done = await kafka.read_topic(RESULTS, until_count=3, timeout=60)
+    final = [r.json() for r in done if r.json()["request_id"] == held["request_id"]][-1]
+    assert (final["outcome"], final["approved_by"]) == ("done", "alice")

@@ -220,3 +220,39 @@ def test_secrets_are_not_in_the_settings_repr():
 def test_unusable_kafka_security_names_the_variable(env, names):
     with pytest.raises(SettingsError, match=names):
         DeploymentSettings.from_env(env)
+
+
+def test_approver_keys_are_read_apart_from_the_signing_keys():
+    settings = DeploymentSettings.from_env(
+        {
+            "STREAMWATCH_SIGNING_KEYS": "k1:workers",
+            "STREAMWATCH_APPROVER_KEYS": "alice:a-secret,bob:b-secret",
+            "STREAMWATCH_APPROVER_KEY": "alice:a-secret",
+        }
+    )
+    assert settings.approver_keys == (("alice", b"a-secret"), ("bob", b"b-secret"))
+    assert settings.approver_key == ("alice", b"a-secret")
+    assert "a-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"STREAMWATCH_SIGNING_KEYS": "k1:x", "STREAMWATCH_APPROVER_KEYS": "k1:y"},
+            "share key ids",
+            id="shared-id",
+        ),
+        pytest.param(
+            {"STREAMWATCH_APPROVER_KEY": "alice:a,bob:b"}, "holds one key", id="two-own-keys"
+        ),
+        pytest.param(
+            {"STREAMWATCH_APPROVER_KEYS": "alice"},
+            "STREAMWATCH_APPROVER_KEYS entries must read id:secret",
+            id="no-secret",
+        ),
+    ],
+)
+def test_unusable_approver_keys_are_refused(env, message):
+    with pytest.raises(SettingsError, match=message):
+        DeploymentSettings.from_env(env)

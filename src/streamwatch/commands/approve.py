@@ -20,7 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def add_decision_options(parser: argparse.ArgumentParser) -> None:
     """``--by``, ``--note`` and ``--wait``, shared with ``streamwatch reject``."""
     parser.add_argument(
-        "--by", metavar="NAME", default=None, help="who decides (default: the login name)"
+        "--by",
+        metavar="NAME",
+        default=None,
+        help="who decides: the name of your STREAMWATCH_APPROVER_KEY (the default)",
     )
     parser.add_argument("--note", metavar="TEXT", default="", help="why, for the record")
     parser.add_argument(
@@ -48,8 +51,6 @@ def decide_command(args: argparse.Namespace, kind: str) -> int:
 
 
 async def _decide(args: argparse.Namespace, kind: str) -> int:
-    import getpass
-
     from aiokafka.errors import KafkaError
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
@@ -69,7 +70,7 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
             for line in approvals.format_pending(await approvals.pending(client, settings)):
                 print(line)
             return approvals.EXIT_OK
-        by = args.by or getpass.getuser()
+        by = args.by or (settings.approver_key[0] if settings.approver_key else "")
         sent = await approvals.decide(
             settings,
             client,

@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
             "the live worker's); refusing to start"
         )
         return EXIT_UNAVAILABLE
+    if not settings.approver_keys:
+        log.warning(
+            "STREAMWATCH_APPROVER_KEYS is not set: no one can approve or reject, and requests "
+            "that need approval wait until the worker restarts with the approvers' keys"
+        )
     try:
         backend = _backend(args)
     except ValueError as exc:

@@ -60,6 +60,13 @@ def verify(message: Mapping[str, Any], keys: Mapping[str, bytes]) -> str | None:
     return None
 
 
+def signer(message: Mapping[str, Any]) -> str | None:
+    """The key id in ``message``'s signature (who signed it, once ``verify`` accepted it)."""
+    signature = message.get(SIGNATURE_FIELD)
+    parts = signature.split(":") if isinstance(signature, str) else []
+    return parts[1] if len(parts) == 3 else None
+
+
 def request_message(
     request: EnforcementRequest, signing_key: tuple[str, bytes] | None
 ) -> dict[str, Any]:

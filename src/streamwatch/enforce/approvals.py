@@ -58,13 +58,23 @@ async def decide(
     wait_s: float = 0.0,
     clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> Sent:
-    """Send ``kind`` on ``request_id`` if it would change something; wait up to ``wait_s`` for
-    the worker's result. Raises redis.RedisError or KafkaError if a service is unreachable."""
-    if settings.signing_key is None:
+    """Send ``kind`` on ``request_id`` if it would change something, signed with the key of
+    the person ``by`` names (STREAMWATCH_APPROVER_KEY: ``by`` must be its name); wait up to
+    ``wait_s`` for the worker's result. Raises redis.RedisError or KafkaError if a service is
+    unreachable."""
+    if settings.approver_key is None:
         return Sent(
             EXIT_UNAVAILABLE,
-            error="STREAMWATCH_SIGNING_KEYS is not set: decisions are signed like requests, "
-            "with the first key (id:secret), so that the worker trusts them",
+            error="STREAMWATCH_APPROVER_KEY is not set: a decision is signed with its "
+            "approver's own key (name:secret), one of the suspension worker's "
+            "STREAMWATCH_APPROVER_KEYS",
+        )
+    key_id, key = settings.approver_key
+    if by != key_id:
+        return Sent(
+            EXIT_UNAVAILABLE,
+            error=f"--by {by} but STREAMWATCH_APPROVER_KEY is the key of {key_id!r}: a "
+            "decision is made in the name of the key that signs it",
         )
     store = RequestStore(redis, settings.redis_prefix)
     found = await store.load(request_id)
@@ -88,7 +98,6 @@ async def decide(
     step = on_decision(decision, record)
     if isinstance(step, Nothing):
         return Sent(EXIT_REFUSED, error=step.reason)
-    key_id, key = settings.signing_key
     await _send(settings, signed(doc, key_id, key), record.request.customer_id)
     what = _describe(kind, record)
     lines = [f"{what}: sent by {by}"]

@@ -49,7 +49,7 @@ from structlog.contextvars import bound_contextvars
 from streamwatch.core.codec import DecodeError
 from streamwatch.core.deadletter import dead_letter_record
 from streamwatch.core.policy import Policy
-from streamwatch.core.signing import signed, verify
+from streamwatch.core.signing import signed, signer, verify
 from streamwatch.enforce import metrics
 from streamwatch.enforce.backend import Backend, BackendResult
 from streamwatch.enforce.decide import (
@@ -201,6 +201,9 @@ class EnforceWorker:
         self.settings = settings
         self.topics = settings.topics
         self.keys = settings.verify_keys
+        """Keys that verify requests: the detector workers' (never a person's)."""
+        self.approver_keys = dict(settings.approver_keys)
+        """Keys that verify decisions: each person's own, by name (never the workers')."""
         self.signing_key = settings.signing_keys[0]
         self.caps = {
             rule.id: rule.max_customers_per_hour
@@ -464,7 +467,9 @@ class EnforceWorker:
             decision=decision.decision,
             decided_by=decision.by,
         ):
-            why = verify(decision.doc, self.keys)
+            why = verify(decision.doc, self.approver_keys)
+            if why is None and signer(decision.doc) != decision.by:
+                why = f"signed with the key of {signer(decision.doc)!r}, not of {decision.by!r}"
             if why is not None:
                 error = DecodeError(
                     "invalid_signature", f"decision is not validly signed ({why})", "signature"
