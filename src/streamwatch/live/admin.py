@@ -123,7 +123,7 @@ async def apply_catalogue(
             result.remaining = pending(plan, grow_partitions=False)
             return result
         if plan.create:
-            await _create(admin, plan.create)
+            await create_topics(admin, plan.create)
             result.created.extend(spec.name for spec in plan.create)
         if plan.configure:
             await _configure(admin, plan.configure)
@@ -269,7 +269,9 @@ def _resources(responses: Sequence[Any], doing: str) -> list[dict[str, Any]]:
     return resources
 
 
-async def _create(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
+async def create_topics(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
+    """Create ``specs`` (named as on the broker); one that exists already (made meanwhile by
+    another process) is fine."""
     response = await admin.create_topics(
         [
             NewTopic(

@@ -46,6 +46,7 @@ from streamwatch.live.transactions import (
     PartitionTransactions,
     TransactionUnavailable,
     check_supported,
+    last_poll_ms,
     recovering_consumer_class,
     transaction_manager_class,
 )
@@ -180,6 +181,7 @@ def create_app(
         end_offset=lambda tp: _end_offset(app, tp),
         position=lambda tp: _position(app, tp),
         metrics=metrics,
+        last_poll=lambda tp: last_poll_ms(app, tp),
     )
     cursor = processor.cursor
     ring_keys = app.topic(
