@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from streamwatch import __version__
+from streamwatch import testing as build
 from streamwatch.cli import COMMANDS, main
 
 
@@ -20,3 +22,25 @@ def test_no_command_prints_the_help_listing_every_command(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: streamwatch")
     assert all(name in out for name in COMMANDS)
+
+
+def test_replay_and_evaluate_report_as_json(tmp_path, capsys):
+    events = tmp_path / "events.jsonl"
+    lines = [
+        orjson.dumps(build.budget_set(100.0, customer_id="c-1")),
+        orjson.dumps(build.usage("c-1", cost=60.0)),
+        b"not json",
+    ]
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    alerts = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(events), "--alerts", str(alerts), "--json"]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert (summary["lines"], summary["events"]) == (3, 2)
+    assert summary["dead_letters"] == {"invalid_json": 1}
+    assert summary["alerts"] == len(alerts.read_bytes().splitlines()) >= 1
+
+    labels = tmp_path / "labels.jsonl"
+    labels.write_bytes(b"")
+    assert main(["evaluate", str(labels), str(alerts), "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    assert report["total"]["alerts"] == summary["alerts"]

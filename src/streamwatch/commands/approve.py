@@ -14,6 +14,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--list", action="store_true", help="list the requests awaiting approval instead"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="with --list: one JSON object per request"
+    )
     add_decision_options(parser)
 
 
@@ -67,8 +70,13 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
     client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     try:
         if getattr(args, "list", False):
-            for line in approvals.format_pending(await approvals.pending(client, settings)):
-                print(line)
+            records = await approvals.pending(client, settings)
+            if getattr(args, "json", False):
+                for encoded in approvals.pending_json(records):
+                    sys.stdout.buffer.write(encoded)
+            else:
+                for line in approvals.format_pending(records):
+                    print(line)
             return approvals.EXIT_OK
         by = args.by or (settings.approver_key[0] if settings.approver_key else "")
         sent = await approvals.decide(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streamwatch.replay.runner import Source
+    from streamwatch.replay.runner import ReplayStats, Source
 
 HELP = "replay JSONL files or a Kafka time range through the detectors"
 
@@ -23,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="with --from-kafka: RFC 3339 start (inclusive)")
     parser.add_argument("--end", help="with --from-kafka: RFC 3339 end (exclusive)")
     parser.add_argument("--customer", help="replay only this customer's events")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--alerts", type=Path, help="write alerts here (JSONL)")
     parser.add_argument("--enforcement", type=Path, help="write enforcement requests here")
     parser.add_argument("--dead-letter", type=Path, help="write dead-lettered lines here")
@@ -112,8 +113,30 @@ def run(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.finish()
     elapsed = time.perf_counter() - started
+    _print_summary(stats, elapsed, as_json=args.json)
+    return 0
+
+
+def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None:
+    """The replay's counts: one line of text with the dead letters by code, or one JSON object."""
     dead = sum(stats.dead_letters.values())
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
+    if as_json:
+        import orjson
+
+        summary = {
+            "lines": stats.lines,
+            "seconds": round(elapsed, 3),
+            "events": stats.events,
+            "duplicates": stats.duplicates,
+            "late": stats.late,
+            "dead_letters": dict(sorted(stats.dead_letters.items())),
+            "alerts": stats.alerts,
+            "requests": stats.requests,
+            "shadowed": stats.shadowed,
+        }
+        sys.stdout.buffer.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
+        return
     print(
         f"replayed {stats.lines} lines in {elapsed:.2f}s ({rate:,.0f}/s): "
         f"{stats.events} events, {stats.duplicates} duplicates, {stats.late} late, "
@@ -122,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
     )
     for code, count in sorted(stats.dead_letters.items()):
         print(f"  dead letter {code}: {count}")
-    return 0
 
 
 def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[Source]:

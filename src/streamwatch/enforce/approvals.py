@@ -117,6 +117,20 @@ async def pending(redis: Redis, settings: DeploymentSettings, limit: int = 100) 
     return await RequestStore(redis, settings.redis_prefix).pending(limit)
 
 
+def pending_json(records: list[Record]) -> list[bytes]:
+    """One JSON line per request awaiting approval: the request and why it waits."""
+    return [
+        orjson.dumps(
+            {
+                **record.request.doc,
+                "reason_held": record.result["reason"] if record.result else None,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        for record in records
+    ]
+
+
 def format_pending(records: list[Record]) -> list[str]:
     """One line per request awaiting approval, then its reason."""
     if not records:
