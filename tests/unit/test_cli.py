@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 import orjson
 import pytest
 
 from streamwatch import __version__
 from streamwatch import testing as build
-from streamwatch.cli import COMMANDS, main
+from streamwatch.cli import COMMANDS, build_parser, main
 
 
 def test_version_prints_the_package_version(capsys):
@@ -44,3 +46,23 @@ def test_replay_and_evaluate_report_as_json(tmp_path, capsys):
     assert main(["evaluate", str(labels), str(alerts), "--json"]) == 0
     report = orjson.loads(capsys.readouterr().out)
     assert report["total"]["alerts"] == summary["alerts"]
+
+
+def test_every_option_has_help_naming_its_default():
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif action.option_strings and not isinstance(
+                action, argparse._HelpAction | argparse._VersionAction
+            ):
+                text = action.help or ""
+                has_default = action.default not in (None, False, argparse.SUPPRESS)
+                if not text or (has_default and "default" not in text):
+                    missing.append(f"{path} {action.option_strings[0]}")
+
+    walk(build_parser(), "streamwatch")
+    assert missing == []

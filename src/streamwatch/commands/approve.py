@@ -28,7 +28,9 @@ def add_decision_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="who decides: the name of your STREAMWATCH_APPROVER_KEY (the default)",
     )
-    parser.add_argument("--note", metavar="TEXT", default="", help="why, for the record")
+    parser.add_argument(
+        "--note", metavar="TEXT", default="", help="why, for the record (default: none)"
+    )
     parser.add_argument(
         "--wait",
         type=float,

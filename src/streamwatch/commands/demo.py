@@ -33,9 +33,11 @@ INCIDENTS = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--customers", type=int, default=48)
-    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--seed", type=int, default=7, help="random seed: same seed, same run (default 7)"
+    )
+    parser.add_argument("--customers", type=int, default=48, help="customers (default 48)")
+    parser.add_argument("--days", type=int, default=60, help="days of traffic (default 60)")
     parser.add_argument("--out", type=Path, help="also write events, labels and results here")
 
 

@@ -10,18 +10,40 @@ HELP = "generate seeded contract traffic (JSONL) with labelled incidents"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--customers", type=int, default=50)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--start", default="2026-10-01T00:00:00Z", help="RFC 3339 start time")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="random seed: same seed, same traffic (default 7)"
+    )
+    parser.add_argument("--customers", type=int, default=50, help="customers (default 50)")
+    parser.add_argument("--days", type=int, default=30, help="days of traffic (default 30)")
+    parser.add_argument(
+        "--start",
+        default="2026-10-01T00:00:00Z",
+        help="RFC 3339 start time (default 2026-10-01T00:00:00Z)",
+    )
     parser.add_argument(
         "--incidents",
         default="budget_overrun,provider_notice",
-        help="comma-separated scenario names to inject ('' for none)",
+        help="comma-separated scenario names to inject ('' for none; default "
+        "budget_overrun,provider_notice)",
     )
-    parser.add_argument("--incident-rate", type=float, default=0.2)
-    parser.add_argument("--duplicate-rate", type=float, default=0.0)
-    parser.add_argument("--bad-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--incident-rate",
+        type=float,
+        default=0.2,
+        help="share of customers given an incident (default 0.2)",
+    )
+    parser.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=0.0,
+        help="chance an event is repeated (same event_id) right after itself (default 0)",
+    )
+    parser.add_argument(
+        "--bad-rate",
+        type=float,
+        default=0.0,
+        help="chance a malformed line follows an event (default 0)",
+    )
     parser.add_argument("--max-events", type=int, default=None, help="stop after this many")
     parser.add_argument("--out", type=Path, required=True, help="events JSONL file to write")
     parser.add_argument("--labels", type=Path, help="labels JSONL file to write")
