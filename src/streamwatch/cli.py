@@ -25,6 +25,7 @@ COMMANDS = {
     "risk": "streamwatch.commands.risk",
     "expect": "streamwatch.commands.expect",
     "evidence": "streamwatch.commands.evidence",
+    "import": "streamwatch.commands.importer",
 }
 
 
