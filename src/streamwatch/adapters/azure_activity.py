@@ -56,6 +56,13 @@ INPUT: Final = "json"
 SUCCEEDED: Final = frozenset({"succeeded", "success"})
 FAILED: Final = frozenset({"failed", "failure", "canceled", "cancelled"})
 INTERIM: Final = frozenset({"started", "start", "accepted", "in progress", "inprogress"})
+_STATUS_WORDS: Final = {
+    **dict.fromkeys(SUCCEEDED, "succeeded"),
+    **dict.fromkeys(FAILED, "failed"),
+    **dict.fromkeys(INTERIM, "started"),
+}
+"""The two shapes spell one status two ways (``Succeeded``/``Success``): one word each, so
+that both shapes of an event get one id."""
 
 OPERATIONS: Final = {
     "microsoft.compute/virtualmachines/write": "vm.create",
@@ -112,7 +119,7 @@ def map_record(record: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
     identity = (
         opt_text(record, "correlationId") or opt_text(record, "eventDataId") or "",
         operation_name.lower(),
-        raw_status.lower(),
+        _STATUS_WORDS.get(raw_status.strip().lower(), raw_status.strip().lower()),
         ts_ms,
         resource_id,
     )
@@ -127,16 +134,16 @@ def map_record(record: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
     claims = _claims(record, rest)
     actor = (
         opt_text(record, "caller")
-        or opt_text(claims, _CLAIM + "upn")
-        or opt_text(claims, _CLAIM + "name")
-        or opt_text(claims, "appid")
-        or opt_text(claims, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/spn")
+        or _claim(claims, "upn")
+        or _claim(claims, "name")
+        or _claim(claims, "appid")
+        or _claim(claims, "spn")
         or "system"
     )
     actor_ip = (
         opt_text(record, "httpRequest.clientIpAddress")
         or opt_text(record, "callerIpAddress")
-        or opt_text(claims, "ipaddr")
+        or _claim(claims, "ipaddr")
     )
     if category == "auditlogs":
         operation = ENTRA_AUDIT.get(operation_name.lower(), "entra:" + operation_name.lower())
@@ -188,6 +195,15 @@ def _status(raw: str, operation_name: str) -> str:
     if not value:
         raise Refused("missing_field", "field 'status/resultType' is missing")
     return "succeeded"  # Active, Resolved, Activated, Updated: the event happened
+
+
+def _claim(claims: Mapping[str, Any], name: str) -> str | None:
+    """A token claim by its short name or its schema URI (claim keys hold dots: no ``dig``)."""
+    for key in (name, _CLAIM + name):
+        value = claims.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def _claims(record: Mapping[str, Any], rest: bool) -> Mapping[str, Any]:

@@ -10,6 +10,9 @@ credit, a correction) is a ``credit`` payment (see ``base.charge_event``).
 The ``event_id`` is derived from what identifies the usage, not the invoice: the same line seen
 unbilled and later billed (with an invoice number) is one event, processed once. Customer: the
 context's map by subscription or customer tenant, else ``customerId``, else the subscription.
+
+Field names are read without case: the API's camelCase items, and the PascalCase rows of the
+daily-rated recon files (CSV) and of the billed/unbilled usage export (gzipped JSON lines).
 """
 
 from __future__ import annotations
@@ -42,35 +45,37 @@ INPUT: Final = "json"
 
 def map_record(record: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
     """The usage (or credit) event of one daily-rated usage line item."""
-    subscription = text(record, "subscriptionId").lower()
-    day_ms = when(record.get("usageDate"), "usageDate", ctx.tz)
-    cost = number(record, "billingPreTaxTotal")
+    # The API writes camelCase, the recon files and the v2 export PascalCase: read both.
+    record = {k.lower(): v for k, v in record.items() if isinstance(k, str)}
+    subscription = text(record, "subscriptionid").lower()
+    day_ms = when(record.get("usagedate"), "usageDate", ctx.tz)
+    cost = number(record, "billingpretaxtotal")
     quantity = number(record, "quantity")
-    currency = currency_of(record.get("billingCurrency"), "billingCurrency")
-    resource = resource_of(opt_text(record, "resourceUri")) or f"/subscriptions/{subscription}"
-    info = _info(record.get("additionalInfo"))
+    currency = currency_of(record.get("billingcurrency"), "billingCurrency")
+    resource = resource_of(opt_text(record, "resourceuri")) or f"/subscriptions/{subscription}"
+    info = _info(record.get("additionalinfo"))
     size = opt_text(info, "ServiceType")
     shape = vm_shape(size)
-    tenant = opt_text(record, "customerId")
+    tenant = opt_text(record, "customerid")
     customer = ctx.customer_for(subscription, tenant, fallback=tenant.lower() if tenant else None)
     meter = meter_of(
-        opt_text(record, "meterCategory"),
-        opt_text(record, "meterSubCategory"),
-        opt_text(record, "meterName"),
+        opt_text(record, "metercategory"),
+        opt_text(record, "metersubcategory"),
+        opt_text(record, "metername"),
     )
     if shape is not None and shape[1] > 0:
         meter = "gpu"
     identity = (
         customer,
         subscription,
-        opt_text(record, "entitlementId") or "",
+        opt_text(record, "entitlementid") or "",
         resource,
-        (opt_text(record, "meterId") or "").lower(),
+        (opt_text(record, "meterid") or "").lower(),
         day_ms,
-        (opt_text(record, "chargeType") or "").lower(),
-        opt_text(record, "productId") or "",
-        opt_text(record, "skuId") or "",
-        opt_text(record, "availabilityId") or "",
+        (opt_text(record, "chargetype") or "").lower(),
+        opt_text(record, "productid") or "",
+        opt_text(record, "skuid") or "",
+        opt_text(record, "availabilityid") or "",
         size or "",
     )
     line = Charge(
@@ -80,14 +85,19 @@ def map_record(record: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
         subscription_id=subscription,
         resource_id=resource,
         meter=meter,
-        sku=size or opt_text(record, "skuName") or opt_text(record, "meterName") or "unknown",
-        region=region_of(opt_text(record, "resourceLocation") or opt_text(record, "meterRegion")),
+        sku=size or opt_text(record, "skuname") or opt_text(record, "metername") or "unknown",
+        region=region_of(opt_text(record, "resourcelocation") or opt_text(record, "meterregion")),
         quantity=quantity,
-        unit=opt_text(record, "unitOfMeasure") or opt_text(record, "unitType") or "",
+        unit=(
+            opt_text(record, "unitofmeasure")
+            or opt_text(record, "unit")
+            or opt_text(record, "unittype")
+            or ""
+        ),
         cost=cost,
         currency=currency,
         interval_s=DAY_S,
-        invoice_id=opt_text(record, "invoiceNumber"),
+        invoice_id=opt_text(record, "invoicenumber"),
         vcpus=shape[0] if shape else None,
         gpus=shape[1] if shape and shape[1] else None,
     )

@@ -10,8 +10,9 @@ them). Each file is read whole (JSON, JSON lines, a saved HTTP response, or CSV,
 takes), every record inside is mapped, every event is checked against the contract, and the
 events are written as JSON lines to ``--out`` (appended) or produced to the input topics with
 ``--kafka`` (key = customer id; broker and prefix from STREAMWATCH_KAFKA and
-STREAMWATCH_TOPIC_PREFIX). The summary says how many records were read, how many events were
-written by type (in event-time order unless ``--keep-order``), and how many records were refused, by reason, with an example of each.
+STREAMWATCH_TOPIC_PREFIX), in event-time order as one batch unless ``--keep-order``. The
+summary says how many records were read, how many events were written by type, and how many
+records were refused, by reason, with an example of each.
 ``--refused FILE`` writes each refused record with its reason, as JSON lines.
 
 Exit status: 0 when every record mapped or was refused with a reason; 2 for bad arguments or
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     import orjson
 
     from streamwatch.adapters import FORMATS
-    from streamwatch.adapters.read import read_source
+    from streamwatch.adapters.read import is_csv, read_source
     from streamwatch.adapters.run import Run, records_of
 
     if (args.out is None) == (not args.kafka):
@@ -89,13 +90,14 @@ def run(args: argparse.Namespace) -> int:
     events: list[dict[str, Any]] = []
     refused: list[bytes] = []
     for path in args.files:
+        csv = is_csv(path, adapter.INPUT)
         try:
             documents = list(read_source(path, adapter.INPUT))
         except OSError as exc:
             print(f"streamwatch import: cannot read {path}: {exc}", file=sys.stderr)
             return EXIT_INVALID
         for document in documents:
-            records = [document] if adapter.INPUT == "csv" else list(records_of(document))
+            records = [document] if csv else list(records_of(document))
             for record in records:
                 mapping.summary.last = None
                 events.extend(mapping.record(record))
