@@ -26,6 +26,7 @@ COMMANDS = {
     "expect": "streamwatch.commands.expect",
     "evidence": "streamwatch.commands.evidence",
     "import": "streamwatch.commands.importer",
+    "ingest": "streamwatch.commands.ingest",
 }
 
 

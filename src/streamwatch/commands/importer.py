@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print("streamwatch import: give exactly one of --out FILE or --kafka", file=sys.stderr)
         return EXIT_INVALID
     try:
-        ctx = _context(args)
+        ctx = build_context(args)
     except (OSError, ValueError) as exc:
         print(f"streamwatch import: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -135,7 +135,8 @@ def _ts_key(text: str) -> int:
     return parse_ts_ms(text)
 
 
-def _context(args: argparse.Namespace) -> Any:
+def build_context(args: argparse.Namespace) -> Any:
+    """The mapping context from the command-line options (tables read, zone resolved)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from streamwatch.adapters.base import Context
