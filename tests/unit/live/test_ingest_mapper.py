@@ -10,8 +10,8 @@ import orjson
 from streamwatch.adapters import azure_activity
 from streamwatch.adapters.base import Context
 from streamwatch.core.deadletter import original_bytes
-from streamwatch.live.ingest import IngestMapper
-from streamwatch.live.settings import TopicNames
+from streamwatch.live.ingest import IngestMapper, create_ingest_app
+from streamwatch.live.settings import LiveSettings, TopicNames
 
 SUB = "11111111-2222-3333-4444-555555555555"
 
@@ -62,9 +62,6 @@ def test_not_json_is_dead_lettered_and_redelivery_gives_the_same_events() -> Non
 
 
 def test_ingest_app_is_built_without_connecting() -> None:
-    from streamwatch.live.ingest import create_ingest_app
-    from streamwatch.live.settings import LiveSettings
-
     settings = LiveSettings.from_env({"STREAMWATCH_APP_ID": "sw-test"})
     app = create_ingest_app(settings, azure_activity, Context(), "insights-activity-logs")
     assert app.conf.id == "sw-test-ingest-azure-activity"
