@@ -41,7 +41,6 @@ INPUT: Final = "json"
 MINUTE_MS: Final = 60_000
 PROTOCOLS: Final = {"t": "tcp", "u": "udp", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmp"}
 _V2_MIN_FIELDS: Final = 8
-_V4_FIELDS: Final = 13
 
 
 @dataclass(slots=True)
@@ -153,17 +152,14 @@ def _parse(
         return None
     stamp = int(cells[0])
     ms = stamp if stamp >= 10**11 else stamp * 1000
-    v4 = cells[5].isdigit() and len(cells) >= _V4_FIELDS
     protocol = PROTOCOLS.get(cells[5].lower(), cells[5].lower())
     direction = cells[6].upper()
     if direction not in {"I", "O"}:
         return None
-    if v4:
-        denied = cells[7].upper() == "D"
-        counters = cells[9:13]
-    else:
-        denied = cells[7].upper() == "D"
-        counters = cells[9:13] if len(cells) >= _V4_FIELDS else []
+    # Field 8 is the decision in v1/v2 (A|D) and the state in v4 (B|C|E|D): D is denied in
+    # both; the counters (absent in v1 and on v2 B tuples) are fields 10 to 13 in both.
+    denied = cells[7].upper() == "D"
+    counters = cells[9:13]
     numbers = [int(c) if c.isdigit() else 0 for c in counters] + [0, 0, 0, 0]
     port = int(cells[4])
     if port > 65_535:
