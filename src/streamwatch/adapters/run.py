@@ -31,7 +31,7 @@ def records_of(document: Any) -> Iterator[Any]:
     not an object is yielded as it is, for the mapping to refuse."""
     if isinstance(document, list):
         for item in document:
-            yield from records_of(item) if isinstance(item, list) else iter((item,))
+            yield from records_of(item)  # a list of exports: [{"records": [...]}, ...]
         return
     if isinstance(document, Mapping):
         body = _example_body(document)

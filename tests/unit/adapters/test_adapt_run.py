@@ -23,6 +23,7 @@ from streamwatch.adapters.run import Run, records_of
         pytest.param({"totalCount": 2, "items": [{"a": 1}, {"a": 2}]}, id="partner-center"),
         pytest.param({"object": "list", "data": [{"a": 1}, {"a": 2}]}, id="stripe-list"),
         pytest.param([{"a": 1}, {"a": 2}], id="array"),
+        pytest.param([{"records": [{"a": 1}]}, {"records": [{"a": 2}]}], id="array-of-exports"),
         pytest.param(
             {"parameters": {}, "responses": {"200": {"body": {"value": [{"a": 1}, {"a": 2}]}}}},
             id="rest-api-example",
