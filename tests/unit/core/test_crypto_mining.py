@@ -11,11 +11,11 @@ import pytest
 from core_builders import activity, default_policy, make_alert, payment, usage
 
 from streamwatch.core.detectors.base import Finding
-from streamwatch.core.detectors.crypto_mining import MAX_REVISIONS, CryptoMiningDetector
+from streamwatch.core.detectors.crypto_mining.detector import MAX_REVISIONS, CryptoMiningDetector
+from streamwatch.core.detectors.crypto_mining.state import MiningState
 from streamwatch.core.engine import Core, Fleet
 from streamwatch.core.events import Alert, EnforcementRequest, Event
 from streamwatch.core.indicators import EMPTY, Indicators
-from streamwatch.core.mining_state import MiningState
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.indicators import load_indicators
 

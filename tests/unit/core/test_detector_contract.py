@@ -16,7 +16,6 @@ import pytest
 from core_builders import activity_doc, default_policy, raw, usage, usage_doc
 
 from streamwatch.config import build_core
-from streamwatch.core.baseline import Baseline
 from streamwatch.core.detectors.base import (
     NONE,
     Capability,
@@ -31,8 +30,9 @@ from streamwatch.core.detectors.bot_signup import BotSignupDetector
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
 from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
-from streamwatch.core.detectors.registry import REGISTERED
+from streamwatch.core.detectors.registry import registered
 from streamwatch.core.detectors.spend_spike import SpendSpikeDetector
+from streamwatch.core.detectors.spend_spike.baseline import Baseline
 from streamwatch.core.detectors.stale_access import StaleAccessDetector
 from streamwatch.core.engine import STATE_VERSION_KEY, Core, Fleet, default_detectors
 from streamwatch.core.events import Event, UsageEvent
@@ -161,7 +161,7 @@ def test_a_new_detector_snapshots_and_restores_with_its_state_version() -> None:
 
 
 def test_a_new_detector_needs_no_registry_entry_to_run_but_is_not_in_the_registry() -> None:
-    assert TinySpend not in REGISTERED
+    assert TinySpend not in registered()
     assert "tiny_spend" not in {d.name for d in build_core().detectors}
 
 
@@ -247,7 +247,7 @@ def test_a_dump_of_a_state_version_the_detector_cannot_read_starts_fresh_and_is_
 
 
 def test_every_registered_detector_declares_its_contract() -> None:
-    for cls in REGISTERED:
+    for cls in registered():
         assert cls.state_version in cls.state_reads
         assert cls.kinds
         assert isinstance(cls.capabilities, frozenset)

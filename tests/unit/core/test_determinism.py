@@ -1,6 +1,6 @@
 """The determinism checks STYLE.md asks for, run against every detector.
 
-A detector joins by being listed in ``streamwatch.core.detectors.registry.REGISTERED``: it is
+A detector joins by being registered (``streamwatch.core.detectors.registry.register``): it is
 exercised by its hand-written stream builder in ``STREAMS`` below if it has one, else by a
 generated stream of its generator scenario (the scenario named like the detector or one of its
 alert kinds; ``test_every_registered_detector_has_a_stream`` fails until there is one). Each
@@ -42,7 +42,7 @@ from core_builders import (
 from streamwatch.core.codec import event_from_dict, event_to_dict
 from streamwatch.core.detectors.base import Detector, Registered, Setup
 from streamwatch.core.detectors.bot_signup import BotSignupDetector
-from streamwatch.core.detectors.registry import REGISTERED
+from streamwatch.core.detectors.registry import registered
 from streamwatch.core.engine import Core, Fleet, Settings
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.rings import LINK_OPERATION, Rings, with_links
@@ -50,6 +50,9 @@ from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.generator.scenarios import SCENARIOS
 from streamwatch.indicators import load_indicators
+
+REGISTERED = registered()
+"""The registered detectors, as collection finds them."""
 
 CUSTOMERS = ("cust-a", "cust-b", "cust-c")
 

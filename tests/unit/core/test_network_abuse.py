@@ -10,8 +10,7 @@ import orjson
 import pytest
 from core_builders import activity, default_policy, run_core, ts, usage
 
-from streamwatch.core import sketch
-from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector
+from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector, sketch
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms

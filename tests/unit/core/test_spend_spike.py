@@ -13,7 +13,9 @@ import pytest
 from core_builders import activity, usage
 
 from streamwatch.core.detectors.base import Finding
-from streamwatch.core.detectors.spend_spike import SpendSpikeDetector, SpikeConfig, SpikeState
+from streamwatch.core.detectors.spend_spike.config import SpikeConfig
+from streamwatch.core.detectors.spend_spike.detector import SpendSpikeDetector
+from streamwatch.core.detectors.spend_spike.state import SpikeState
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms

@@ -8,7 +8,7 @@ import random
 import orjson
 import pytest
 
-from streamwatch.core.baseline import (
+from streamwatch.core.detectors.spend_spike.baseline import (
     BUCKETS,
     Baseline,
     Params,

@@ -18,8 +18,9 @@ declares a capability without its method, or has the method without declaring it
 
 A detector also declares the alert ``kinds`` its findings carry and the ``state_version`` of
 its dump (checked by ``Core.restore``), dumps its state by field name, and maps severity to
-score on the one scale of ``streamwatch.core.severity``. Listed in
-``streamwatch.core.detectors.registry`` it is built with ``from_setup`` and run everywhere.
+score on the one scale of ``streamwatch.core.severity``. Registered with
+``streamwatch.core.detectors.registry.register`` it is built with ``from_setup`` and run
+everywhere.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class Detector(Protocol):
 
 
 class Registered(Detector, Protocol):
-    """A detector class that can be listed in ``registry.REGISTERED``: built from the
+    """A detector class that can be registered (``registry.register``): built from the
     deployment's ``Setup``."""
 
     @classmethod

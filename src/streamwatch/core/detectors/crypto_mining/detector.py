@@ -13,7 +13,7 @@ No host processes are visible to a reseller; this detector reads what it does se
   payments, payments made), the customer's own heavy-compute history, and sign-ins from new
   countries (failed or not) in the day before; a provider notice of ``aup.crypto_mining``.
 
-The evidence of the current campaign is weighed by ``core.mining_score`` into one score with
+The evidence of the current campaign is weighed by ``score`` into one score with
 reasons. The alert's incident is the campaign's start time; as usage, pool flows or a notice
 add evidence the alert is amended, but only when its material content changes (severity, a new
 region, the number of machines doubling, a longer run reaching the next weight...), at most
@@ -31,16 +31,8 @@ import math
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.detectors.base import Capability, Finding, Setup
-from streamwatch.core.events import (
-    ActivityEvent,
-    Event,
-    PaymentEvent,
-    UsageEvent,
-    subscription_of,
-)
-from streamwatch.core.indicators import EMPTY, Indicators
-from streamwatch.core.mining_score import OPEN_Z, assess
-from streamwatch.core.mining_state import (
+from streamwatch.core.detectors.crypto_mining.score import OPEN_Z, assess
+from streamwatch.core.detectors.crypto_mining.state import (
     CAMPAIGN_REGIONS_KEPT,
     CAMPAIGN_SKUS_KEPT,
     CARD,
@@ -57,6 +49,15 @@ from streamwatch.core.mining_state import (
     dump_state,
     load_state,
 )
+from streamwatch.core.detectors.registry import register
+from streamwatch.core.events import (
+    ActivityEvent,
+    Event,
+    PaymentEvent,
+    UsageEvent,
+    subscription_of,
+)
+from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 HEAVY_VCPUS: Final = 16
@@ -82,6 +83,7 @@ PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
 NOTICE_CATEGORY: Final = "aup.crypto_mining"
 
 
+@register(rank=40)
 class CryptoMiningDetector:
     """Crypto-mining from usage and activity; see the module docstring."""
 

@@ -6,7 +6,7 @@ micro-units of the customer's currency (the first it used; other currencies are 
 the detector can fire on the event whose cost makes the hour cross the line, not when the hour
 ends. A usage event for an hour already closed is too late to change that hour and is ignored.
 
-**Baseline.** Closed hours feed a ``core.baseline.Baseline`` (one-sided: only rises are novel):
+**Baseline.** Closed hours feed a ``baseline.Baseline`` (one-sided: only rises are novel):
 the usual peak and trough of hourly spend, the hour-of-day x weekday/weekend profile and the
 smoothed seasonal residual. Hours without any usage count as zero spend (up to two days of them).
 Order: score, decide, then learn. An hour scoring ``FLAG_SCORE`` or more, or any hour of an open
@@ -53,19 +53,22 @@ clears it. Feedback arrives in the event stream, so live and replay agree.
 
 Deterministic; per-customer state is a small plain value (``dump``/``load``), typically 1-2 KB
 of JSON.
+
+The parts, one module each: ``config`` (tunables, cohort priors, severity lines), ``state``
+(the state and its dump), ``baseline`` (the learned rhythm), ``feedback`` (planned growth),
+``months`` (calendar), ``hour`` (an hour judged and its severity), ``findings`` (what alerts
+say); this module runs the hours: spend, learning, lines and decisions.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.baseline import (
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.registry import register
+from streamwatch.core.detectors.spend_spike.baseline import (
     FLAG_SCORE,
-    Baseline,
-    Params,
     bucket_of_ms,
     learn,
     novelty,
@@ -73,36 +76,36 @@ from streamwatch.core.baseline import (
     rise_needed,
     threshold_z,
 )
-from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, by_name, named
-from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, Severity, UsageEvent
-from streamwatch.core.explain import money, percent
-from streamwatch.core.severity import score_of, within
-from streamwatch.core.timeutil import (
-    MS_PER_DAY,
-    MS_PER_HOUR,
-    format_ts,
-    month_bounds_ms,
-    month_key,
-    parse_ts_ms,
+from streamwatch.core.detectors.spend_spike.config import (
+    COLD_OWN_HOURS,
+    PROJECTED_SEVERITY,
+    RATIO_SEVERITY,
+    CohortPrior,
+    SpikeConfig,
+    cohort_of,
 )
+from streamwatch.core.detectors.spend_spike.feedback import NotFeedback, expectation_of
+from streamwatch.core.detectors.spend_spike.findings import KIND, ended_finding, spike_finding
+from streamwatch.core.detectors.spend_spike.hour import Hour, severity_level
+from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
+from streamwatch.core.detectors.spend_spike.state import (
+    MICROS,
+    NEVER,
+    REGIONS_KEPT,
+    SKUS_KEPT,
+    SPEND_CAP,
+    SUBSCRIPTIONS_KEPT,
+    TEXT_CHARS,
+    Incident,
+    SpikeState,
+    dump_state,
+    load_state,
+)
+from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
-MICROS: Final = 1_000_000
-NEVER: Final = 1 << 62
-"""A line no hour's spend reaches (micro-units)."""
-SPEND_CAP: Final = 1 << 61
-"""An hour's spend saturates at this many micro-units (about 2.3e12 currency units), below
-``NEVER``: the codec bounds each cost, not how many come in an hour, and the sums and lines
-kept in state must stay within the int64 range of a JSON snapshot."""
-
-REGIONS_KEPT: Final = 16
-SKUS_KEPT: Final = 24
-SUBSCRIPTIONS_KEPT: Final = 8
-TOP_PARTS: Final = 3
-TEXT_CHARS: Final = 200
-COLD_OWN_HOURS: Final = 24
 _NO_FINDINGS: Final[list[Finding]] = []
 """Returned, shared, by the events that find nothing (callers only iterate it)."""
-"""Below this many learned hours a cold-start customer is judged by its cohort prior alone."""
 
 
 def _line_micros(line: float) -> int:
@@ -111,180 +114,15 @@ def _line_micros(line: float) -> int:
     return int(micros) if micros < NEVER else NEVER  # also NEVER for NaN
 
 
-@lru_cache(maxsize=4096)
-def _month(day: int) -> tuple[str, int, int]:
-    """The month key, start and end (epoch ms) of the UTC day ``day`` (days since the epoch)."""
-    key = month_key(day * MS_PER_DAY)
-    start, end = month_bounds_ms(key)
-    return key, end, start
-
-
-_DAYS_LEFT: dict[int, int] = {}
-
-
-def _days_left(day: int) -> int:
-    """Whole UTC days from ``day`` to the end of its month, 1 on the last day (cached)."""
-    left = _DAYS_LEFT.get(day)
-    if left is None:
-        if len(_DAYS_LEFT) > 100_000:
-            _DAYS_LEFT.clear()
-        left = _DAYS_LEFT[day] = (_month(day)[1] - day * MS_PER_DAY) // MS_PER_DAY
-    return left
-
-
-@dataclass(frozen=True, slots=True)
-class CohortPrior:
-    """What new customers of one kind spend per hour: typically, and at most (about p99)."""
-
-    name: str
-    typical_hourly: float
-    max_hourly: float
-
-
-DEFAULT_COHORT: Final = CohortPrior("new customers", 0.6, 12.0)
-COHORTS: Final[dict[str, CohortPrior]] = {
-    "MS-AZR-0003P": CohortPrior("new pay-as-you-go customers", 0.6, 12.0),
-}
-"""Cohort priors by the offer of the customer's first ``subscription.create``, in the customer's
-currency. Set from new customers' first two weeks of hourly spend: the median hour, and 1.5x
-the 99th percentile of their busiest hour (the generator's population: 0.59 and 7.99)."""
-
-RATIO_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
-    (30.0, "critical"),
-    (10.0, "high"),
-    (3.0, "medium"),
-)
-PROJECTED_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
-    (50_000.0, "critical"),
-    (5_000.0, "high"),
-    (500.0, "medium"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SpikeConfig:
-    """The detector's tunables; the defaults are the production ones."""
-
-    baseline: Params = field(default_factory=lambda: Params(two_sided=False, spread_floor=0.25))
-    alert_score: float = 0.9
-    min_excess: float = 5.0
-    """Money floor: hourly spend must exceed its expected value by this much (per hour)."""
-    cold_start_h: int = 168
-    warm_up_h: int = 168
-    month_end_days: int = 2
-    month_end_allowance: float = 12.0
-    """Month-end allowance before the customer's own month-end level is known."""
-    resolve_ratio: float = 1.5
-    calm_h: int = 3
-    reopen_h: int = 72
-    absorb_after_h: int = 72
-    amend_growth: float = 1.5
-    max_gap_h: int = 48
-
-
-@dataclass(slots=True)
-class Incident:
-    """An open spike: its id (opening hour), figures so far and what the last revision said."""
-
-    id: str
-    opened_ms: int
-    hours: int = 0
-    excess: float = 0.0
-    """Excess spend of the incident's closed hours (currency units)."""
-    calm: int = 0
-    sent_severity: int = 0
-    sent_excess: float = 0.0
-    score: float = 0.0
-    subscriptions: list[str] = field(default_factory=list)
-
-    def dump(self) -> dict[str, Any]:
-        return by_name(self)
-
-    @classmethod
-    def load(cls, data: list[Any] | dict[str, Any]) -> Incident:
-        """The inverse of ``dump``; also reads the positional list of state version 1."""
-        values = named(data, _INCIDENT_FIELDS)
-        return cls(**{**values, "subscriptions": list(values["subscriptions"])})
-
-
-@dataclass(slots=True)
-class Expectation:
-    """Planned growth recorded by feedback: allowance factor until ``until_ms``, and by whom."""
-
-    factor: float
-    until_ms: int
-    owner: str
-    reason: str
-    set_ms: int
-    """Start of the hour of the feedback's event time: the allowance applies from that hour."""
-
-
-_EXPECTATION_FIELDS: Final = tuple(f.name for f in fields(Expectation))
-
-
-@dataclass(slots=True)
-class SpikeState:
-    """One customer's spend-spike state (see the module docstring)."""
-
-    base: Baseline = field(default_factory=Baseline)
-    currency: str | None = None
-    hour_ms: int = -1
-    spend: int = 0
-    """Micro-units spent so far in the hour starting at ``hour_ms``."""
-    parts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """The hour's spend on (sku, region) pairs it does not know (a SKU or a region new to it)."""
-    subs: list[str] = field(default_factory=list)
-    """Subscriptions of the hour's events that reached the line (see ``watch``)."""
-    watch: int = NEVER
-    """The hour's spend (micro-units) at which the detector looks again."""
-    first_ms: int = -1
-    new: bool = False
-    offer: str | None = None
-    streak: int = 0
-    regions: list[str] = field(default_factory=list)
-    skus: list[str] = field(default_factory=list)
-    month_end_key: str = ""
-    """The month whose month-end window ``month_end_peak`` is learning."""
-    month_end_peak: float = 0.0
-    month_end_prev: float = -1.0
-    """Peak hourly spend of the previous month-end window learned (-1: none yet)."""
-    expect: Expectation | None = None
-    incident: Incident | None = None
-    closed_id: str = ""
-    closed_ms: int = -1
-    known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
-    known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
-    """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
-    step with the lists, rebuilt by ``load``)."""
-
-
-_INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
-_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak")
-_MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
-
-
-@dataclass(frozen=True, slots=True)
-class _Hour:
-    """The current hour judged: effective spend, expectation and novelty."""
-
-    spend: float
-    effective: float
-    expected: float
-    score: float
-    new_region: float
-    allowance: float
-    month_end: float
-    """What a month-end job may add to the hour (0 outside month-end windows)."""
-
-
+@register(rank=30)
 class SpendSpikeDetector:
     """Hourly spend far above the customer's usual spend; see the module docstring."""
 
-    name: ClassVar[str] = "spend_spike"
+    name: ClassVar[str] = KIND
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
     capabilities: ClassVar[frozenset[Capability]] = NONE
-    kinds: ClassVar[frozenset[str]] = frozenset({"spend_spike"})
+    kinds: ClassVar[frozenset[str]] = frozenset({KIND})
     state_version: ClassVar[int] = 2
     state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
 
@@ -356,28 +194,10 @@ class SpendSpikeDetector:
         return []
 
     def _feedback(self, st: SpikeState, event: ActivityEvent) -> None:
-        props = event.properties
-        until = props.get("until")
-        factor = props.get("factor", 2.0)
-        reason = props.get("reason", "")
-        if not isinstance(until, str) or isinstance(factor, bool):
-            return
-        if not isinstance(factor, int | float) or not factor >= 1.0:
-            return
         try:
-            until_ms = parse_ts_ms(until)
-        except ValueError:
+            st.expect = expectation_of(event)
+        except NotFeedback:
             return
-        if factor == 1.0 or until_ms <= event.ts_ms:
-            st.expect = None
-        else:
-            st.expect = Expectation(
-                float(factor),
-                until_ms,
-                event.actor[:TEXT_CHARS],
-                reason[:TEXT_CHARS] if isinstance(reason, str) else "",
-                event.ts_ms - event.ts_ms % MS_PER_HOUR,
-            )
         if st.hour_ms >= 0:
             st.watch = self._line(st)
 
@@ -440,7 +260,7 @@ class SpendSpikeDetector:
         if st.new and since < self._cold_ms:
             # In its cold start a customer's own baseline knows too little to call anything
             # anomalous; the cohort prior does.
-            flagged = xs >= COHORTS.get(st.offer or "", DEFAULT_COHORT).max_hourly
+            flagged = xs >= cohort_of(st.offer).max_hourly
             limit = -math.inf if flagged and not absorbing else math.inf
             self._observe(st.base, xs, bucket, limit)
         elif not st.new and since < self._warm_ms:
@@ -480,7 +300,7 @@ class SpendSpikeDetector:
         """The first day (days since the epoch) of the month-end window of ``day``'s month."""
         window = self._window
         if not window[0] <= day < window[1]:
-            _, end_ms, start_ms = _month(day)
+            _, end_ms, start_ms = month_of_day(day)
             end = end_ms // MS_PER_DAY
             window = self._window = (
                 start_ms // MS_PER_DAY,
@@ -511,14 +331,18 @@ class SpendSpikeDetector:
         calm = judged.effective <= judged.expected * cfg.resolve_ratio
         inc.calm = inc.calm + 1 if calm else 0
         if inc.calm >= cfg.calm_h:
-            findings.append(self._ended(st, inc, hour + MS_PER_HOUR, "resolved", judged))
+            findings.append(
+                ended_finding(st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio)
+            )
             st.incident = None
             st.closed_id, st.closed_ms = inc.id, hour + MS_PER_HOUR
             return
         if not flagged or inc.hours < cfg.absorb_after_h:
             return
         # The new level has lasted: end the incident and let the baseline follow it.
-        findings.append(self._ended(st, inc, hour + MS_PER_HOUR, "absorbed", judged))
+        findings.append(
+            ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
+        )
         st.incident = None
         learn(cfg.baseline, st.base, xs, bucket, seen)
         if st.parts:
@@ -526,7 +350,7 @@ class SpendSpikeDetector:
 
     def _month_end_learn(self, st: SpikeState, hour: int, xs: float) -> None:
         """An hour of a month-end window that raised nothing: the month-end level learns it."""
-        key = _month(hour // MS_PER_DAY)[0]
+        key = month_of_day(hour // MS_PER_DAY)[0]
         if key != st.month_end_key:
             if st.month_end_key:
                 st.month_end_prev = st.month_end_peak
@@ -544,7 +368,7 @@ class SpendSpikeDetector:
         outside the last ``month_end_days`` of a month): up to 1.25x the peak hour of its last
         month-end window above its usual peak, or ``month_end_allowance - 1`` usual peaks
         before it has one."""
-        key, end, _ = _month(hour // MS_PER_DAY)
+        key, end, _ = month_of_day(hour // MS_PER_DAY)
         if hour < end - self.config.month_end_days * MS_PER_DAY:
             return 0.0
         peak = st.base.hi
@@ -554,7 +378,7 @@ class SpendSpikeDetector:
         return (self.config.month_end_allowance - 1.0) * peak
 
     def _cohort(self, st: SpikeState) -> CohortPrior:
-        return COHORTS.get(st.offer or "", DEFAULT_COHORT)
+        return cohort_of(st.offer)
 
     def _cold(self, st: SpikeState, hour: int) -> bool:
         return st.new and hour - st.first_ms < self.config.cold_start_h * MS_PER_HOUR
@@ -567,7 +391,7 @@ class SpendSpikeDetector:
             return max(seen_expected, self._cohort(st).typical_hourly)
         return seen_expected
 
-    def _judge(self, st: SpikeState, hour: int, x: float) -> _Hour:
+    def _judge(self, st: SpikeState, hour: int, x: float) -> Hour:
         """Effective spend of the hour (allowances applied) and its novelty."""
         factor = self._factor(st, hour)
         bucket = bucket_of_ms(hour)
@@ -585,7 +409,7 @@ class SpendSpikeDetector:
         effective /= factor
         seen = novelty(self.config.baseline, st.base, effective, bucket)
         expected = self._expected(st, hour, seen.expected)
-        return _Hour(x, effective, expected, seen.score, new_region, factor, month_end)
+        return Hour(x, effective, expected, seen.score, new_region, factor, month_end)
 
     def _line(self, st: SpikeState) -> int:
         """A spend (micro-units) below which nothing can happen this hour: the money floor (and
@@ -605,7 +429,7 @@ class SpendSpikeDetector:
         mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
         expected = base.centre if mean is None else mean
         if st.new and since < self._cold_ms:
-            cohort = COHORTS.get(st.offer or "", DEFAULT_COHORT)
+            cohort = cohort_of(st.offer)
             if base.n < COLD_OWN_HOURS and expected < cohort.typical_hourly:
                 expected = cohort.typical_hourly
             line = expected + self.config.min_excess
@@ -635,7 +459,7 @@ class SpendSpikeDetector:
             if SEVERITIES.index(severity) > level:
                 lines.append(threshold * max(expected, 0.01) * factor)
                 break
-        hours = 1 + self._hours_left(hour)
+        hours = 1 + hours_left(hour)
         for threshold, severity in reversed(PROJECTED_SEVERITY):
             if SEVERITIES.index(severity) > level:
                 lines.append(expected + max(0.0, threshold - inc.excess) / hours)
@@ -679,264 +503,35 @@ class SpendSpikeDetector:
             return
         judged = self._judge(st, hour, x)
         total = inc.excess + max(0.0, x - judged.expected)
-        severity = self._severity(hour, judged, total)
+        severity = severity_level(hour, judged, total)
         if severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth:
             findings.append(self._raise(st, inc, ts_ms, judged, opening=False))
             st.watch = self._amend_line(st, inc, judged.allowance)
         else:
             st.watch = max(self._amend_line(st, inc, judged.allowance), again)
 
-    def _severity(self, hour: int, judged: _Hour, total: float) -> int:
-        ratio = judged.effective / max(judged.expected, 0.01)
-        projected = total + max(0.0, judged.spend - judged.expected) * self._hours_left(hour)
-        level = 1  # low
-        for threshold, severity in RATIO_SEVERITY:
-            if ratio >= threshold:
-                level = max(level, SEVERITIES.index(severity))
-                break
-        for threshold, severity in PROJECTED_SEVERITY:
-            if projected >= threshold:
-                level = max(level, SEVERITIES.index(severity))
-                break
-        return level
-
-    def _hours_left(self, hour: int) -> int:
-        _, end, _ = _month(hour // MS_PER_DAY)
-        return max(0, (end - hour - MS_PER_HOUR) // MS_PER_HOUR)
-
     # --- findings -----------------------------------------------------------------------
 
     def _raise(
-        self, st: SpikeState, inc: Incident, ts_ms: int, judged: _Hour, *, opening: bool
+        self, st: SpikeState, inc: Incident, ts_ms: int, judged: Hour, *, opening: bool
     ) -> Finding:
-        hour = st.hour_ms
-        x = judged.spend
-        this_hour = max(0.0, x - judged.expected)
-        total = inc.excess + this_hour
-        severity = self._severity(hour, judged, total)
+        """Record what this revision of ``inc`` says, and say it (``findings``)."""
+        total = inc.excess + max(0.0, judged.spend - judged.expected)
+        severity = severity_level(st.hour_ms, judged, total)
         inc.sent_severity = max(inc.sent_severity, severity)
         inc.sent_excess = total
         inc.score = max(inc.score, judged.score)
         for sub in st.subs:
             if sub not in inc.subscriptions and len(inc.subscriptions) < SUBSCRIPTIONS_KEPT:
                 inc.subscriptions.append(sub)
-        cur = st.currency or ""
-        hours_left = self._hours_left(hour)
-        projected = total + this_hour * hours_left
-        _, month_end_ms, _ = _month(hour // MS_PER_DAY)
-        top = self._top(st, this_hour)
-        ratio = x / max(judged.expected, 0.01)
-        when = "weekend" if bucket_of_ms(hour) >= 24 else "weekday"
-        clock = format_ts(hour)[11:16]
-        peak = st.base.hi
-        cold = self._cold(st, hour)
-        first = f"Hourly spend {money(x, cur)} so far in the hour from {format_ts(hour)} is "
-        if judged.expected >= 0.01:
-            first += (
-                f"{ratio:.1f}x the {money(judged.expected, cur)} expected for a {when} {clock} UTC"
-            )
-        else:
-            first += (
-                f"far above the next to nothing (under {money(0.01, cur)}) expected for a "
-                f"{when} {clock} UTC"
-            )
-        if peak > 0.0 and not cold:
-            first += f" and {x / peak:.1f}x this customer's usual peak of {money(peak, cur)}"
-        reasons = [first + "."]
-        if top:
-            lead = top[0]
-            where = (
-                "a region this customer has never used"
-                if lead["new_region"]
-                else "a region it already uses"
-            )
-            sku_note = "" if not lead["new_sku"] else " (a size it never ran before)"
-            reasons.append(
-                f"{percent(lead['share'])} of the excess is {lead['sku']}{sku_note} in "
-                f"{lead['region']}, {where}."
-            )
-        else:
-            reasons.append(
-                "The excess is in sizes and regions this customer already uses: more of what "
-                "it runs, not something new."
-            )
-        reasons.append(
-            f"Money at risk: {money(total, cur)} above baseline so far; "
-            f"{money(projected, cur)} by month end ({format_ts(month_end_ms - 1)[:10]}) at this "
-            "rate."
-        )
-        evidence: dict[str, Any] = {
-            "status": "open",
-            "hour": format_ts(hour),
-            "spend": round(x, 2),
-            "expected": round(judged.expected, 2),
-            "usual_peak": round(peak, 2),
-            "ratio": round(ratio, 1),
-            "currency": cur,
-            "excess_so_far": round(total, 2),
-            "projected_month_end": round(projected, 2),
-            "hours": inc.hours + 1,
-            "top": top,
-            "basis": "cohort prior" if cold else "own baseline",
-        }
-        if cold:
-            cohort = self._cohort(st)
-            hours = (hour - st.first_ms) // MS_PER_HOUR
-            reasons.append(
-                f"This customer has {hours} hours of history, so it is judged against the prior "
-                f"for {cohort.name}: typically {money(cohort.typical_hourly, cur)} an hour, "
-                f"rarely above {money(cohort.max_hourly, cur)}."
-            )
-            evidence["cohort"] = cohort.name
-        self._allowances(st, judged, reasons, evidence)
-        if not opening:
-            reasons.append(
-                f"The spike started at {inc.id} and has lasted {inc.hours + 1} hours so far."
-            )
-        return Finding(
-            incident=inc.id,
-            kind=self.name,
-            severity=SEVERITIES[severity],
-            score=within(SEVERITIES[severity], inc.score),
-            event_time_ms=ts_ms,
-            window_start_ms=inc.opened_ms,
-            window_end_ms=hour + MS_PER_HOUR,
-            reasons=tuple(reasons),
-            evidence=evidence,
-            subscription_ids=tuple(inc.subscriptions),
-        )
-
-    def _allowances(
-        self, st: SpikeState, judged: _Hour, reasons: list[str], evidence: dict[str, Any]
-    ) -> None:
-        """Say which allowances (planned growth, month end) the hour went beyond."""
-        cur = st.currency or ""
-        e = st.expect
-        if judged.allowance > 1.0 and e is not None:
-            reasons.append(
-                f"Planned growth recorded by {e.owner} ({e.reason or 'no reason given'}) allows "
-                f"{e.factor:g}x the usual spend until {format_ts(e.until_ms)}; this is beyond it."
-            )
-            evidence["allowance"] = {
-                "factor": e.factor,
-                "until": format_ts(e.until_ms),
-                "owner": e.owner,
-                "reason": e.reason,
-            }
-        if judged.month_end > 0.0:
-            reasons.append(
-                f"Month-end jobs may add up to {money(judged.month_end, cur)} an hour in the "
-                "customer's regions; this is beyond that."
-            )
-            evidence["month_end_allowance"] = round(judged.month_end, 2)
-
-    def _ended(
-        self, st: SpikeState, inc: Incident, at_ms: int, status: str, judged: _Hour
-    ) -> Finding:
-        cur = st.currency or ""
-        if status == "resolved":
-            severity: Severity = "info"
-            score = score_of("info")
-            reason = (
-                f"Hourly spend is back to baseline: {inc.calm} hours at or below "
-                f"{self.config.resolve_ratio:g}x the expected spend up to {format_ts(at_ms)}. "
-                f"The spike from {inc.id} lasted {inc.hours - inc.calm} hours and cost "
-                f"{money(inc.excess, cur)} above baseline."
-            )
-        else:
-            severity = SEVERITIES[inc.sent_severity]
-            score = within(severity, inc.score)
-            reason = (
-                f"Spend has stayed at this level for {inc.hours} hours since {inc.id}; the "
-                f"baseline now follows it. Excess so far {money(inc.excess, cur)}."
-            )
-        return Finding(
-            incident=inc.id,
-            kind=self.name,
-            severity=severity,
-            score=score,
-            event_time_ms=at_ms,
-            window_start_ms=inc.opened_ms,
-            window_end_ms=at_ms,
-            reasons=(reason,),
-            evidence={
-                "status": status,
-                "hour": format_ts(at_ms - MS_PER_HOUR),
-                "spend": round(judged.spend, 2),
-                "expected": round(judged.expected, 2),
-                "currency": cur,
-                "excess_so_far": round(inc.excess, 2),
-                "hours": inc.hours,
-            },
-            subscription_ids=tuple(inc.subscriptions),
-        )
-
-    def _top(self, st: SpikeState, excess: float) -> list[dict[str, Any]]:
-        """The hour's largest contributions to the excess from SKUs or regions new to the
-        customer (spend it already knows is not broken down), largest first."""
-        if excess <= 0.0 or not st.parts:
-            return []
-        shares: list[tuple[float, tuple[str, str]]] = []
-        budget = excess
-        for key, value in sorted(st.parts.items(), key=lambda kv: (-kv[1], kv[0])):
-            used = min(value / MICROS, budget)
-            if used <= 0.0:
-                break
-            shares.append((used, key))
-            budget -= used
-        return [
-            {
-                "sku": sku,
-                "region": region,
-                "share": round(amount / excess, 3),
-                "new_region": region not in st.regions,
-                "new_sku": sku not in st.skus,
-            }
-            for amount, (sku, region) in shares[:TOP_PARTS]
-        ]
+        cold = self._cold(st, st.hour_ms)
+        return spike_finding(st, inc, ts_ms, judged, severity=severity, cold=cold, opening=opening)
 
     # --- state --------------------------------------------------------------------------
 
     def dump(self, state: SpikeState) -> dict[str, Any]:
-        """The state by field name (state version 2; version 1 grouped fields in positional
-        lists under the same keys). The baseline keeps its own compact form (``Baseline``)."""
-        e = state.expect
-        return {
-            "b": state.base.dump(),
-            "cur": state.currency,
-            "h": {name: getattr(state, name) for name in _HOUR_FIELDS},
-            "parts": [
-                {"sku": sku, "region": region, "spend": v}
-                for (sku, region), v in state.parts.items()
-            ],
-            "subs": list(state.subs),
-            "new": state.new,
-            "offer": state.offer,
-            "regions": list(state.regions),
-            "skus": list(state.skus),
-            "me": {name: getattr(state, name) for name in _MONTH_END_FIELDS},
-            "exp": None if e is None else by_name(e),
-            "inc": None if state.incident is None else state.incident.dump(),
-            "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
-        }
+        """The state by field name (see ``state.dump_state``)."""
+        return dump_state(state)
 
     def load(self, data: dict[str, Any]) -> SpikeState:
-        exp = data["exp"]
-        parts = [named(p, ("sku", "region", "spend")) for p in data["parts"]]
-        return SpikeState(
-            base=Baseline.load(data["b"]),
-            currency=data["cur"],
-            parts={(p["sku"], p["region"]): p["spend"] for p in parts},
-            subs=list(data["subs"]),
-            new=data["new"],
-            offer=data["offer"],
-            regions=list(data["regions"]),
-            skus=list(data["skus"]),
-            known_regions=set(data["regions"]),
-            known_skus=set(data["skus"]),
-            expect=None if exp is None else Expectation(**named(exp, _EXPECTATION_FIELDS)),
-            incident=None if data["inc"] is None else Incident.load(data["inc"]),
-            **named(data["h"], _HOUR_FIELDS),
-            **named(data["me"], _MONTH_END_FIELDS),
-            **named(data["closed"], ("closed_id", "closed_ms")),
-        )
+        return load_state(data)

@@ -21,8 +21,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
+from streamwatch.core.detectors.crypto_mining.state import (
+    FAILED,
+    PAID,
+    PREPAID,
+    Campaign,
+    Group,
+    MiningState,
+)
 from streamwatch.core.events import Severity
-from streamwatch.core.mining_state import FAILED, PAID, PREPAID, Campaign, Group, MiningState
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR
 

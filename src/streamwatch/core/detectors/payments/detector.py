@@ -1,4 +1,4 @@
-"""Payment-side detectors over one ledger per customer (``core.payments_state``).
+"""Payment-side detectors over one ledger per customer (``ledger``).
 
 Kinds and rules:
 
@@ -49,16 +49,7 @@ from streamwatch.core.collections import (
     bucket_of,
 )
 from streamwatch.core.detectors.base import Capability, Finding, Setup
-from streamwatch.core.events import (
-    SEVERITIES,
-    ActivityEvent,
-    Event,
-    PaymentEvent,
-    Severity,
-    UsageEvent,
-)
-from streamwatch.core.explain import money
-from streamwatch.core.payments_state import (
+from streamwatch.core.detectors.payments.ledger import (
     ACCOUNT,
     INSTRUMENTS_KEPT,
     MICROS,
@@ -73,6 +64,16 @@ from streamwatch.core.payments_state import (
     load_state,
     month_of,
 )
+from streamwatch.core.detectors.registry import register
+from streamwatch.core.events import (
+    SEVERITIES,
+    ActivityEvent,
+    Event,
+    PaymentEvent,
+    Severity,
+    UsageEvent,
+)
+from streamwatch.core.explain import money
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
 
@@ -90,6 +91,7 @@ YOUNG_MS: Final = 30 * MS_PER_DAY
 UBP_INCIDENT: Final = "unpaid-usage"
 
 
+@register(rank=50)
 class PaymentsDetector:
     """The payment-side rules of the module docstring, over one ledger per customer."""
 
@@ -135,7 +137,7 @@ class PaymentsDetector:
         return load_state(data)
 
     def exposure(self, state: PaymentsState) -> dict[str, Any] | None:
-        """Money at risk of the customer (see ``payments_state.exposure``)."""
+        """Money at risk of the customer (see ``ledger.exposure``)."""
         return exposure(state)
 
     def observe(self, state: PaymentsState, event: Event) -> list[Finding]:

@@ -10,7 +10,7 @@ Three patterns, each measured per window against the customer's own recent peak:
 * ``ddos``: egress (the ``egress`` usage meter, GB, summed over the customer's resources per
   hour) far above the customer's own peak.
 
-Distinct destinations are counted with a small HyperLogLog per window (``core.sketch``), ports
+Distinct destinations are counted with a small HyperLogLog per window (``sketch``), ports
 in a capped list; nothing grows with the traffic. The limit of a window is ``FACTOR`` times the
 customer's peak (a maximum over past windows that decays slowly, so a mail service sending to
 a steady hundred servers an hour or a nightly backup sets its own bar), and never below
@@ -31,9 +31,10 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
-from streamwatch.core import sketch
-from streamwatch.core.abuse_common import ratio_score, severity_of, text
+from streamwatch.core.detectors.abuse_common import ratio_score, severity_of, text
 from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, named
+from streamwatch.core.detectors.network_abuse import sketch
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
@@ -172,6 +173,7 @@ _FIELDS: Final = tuple(
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
 
 
+@register(rank=90)
 class NetworkAbuseDetector:
     """Spam fan-out, scanning and egress floods; see the module docstring."""
 
