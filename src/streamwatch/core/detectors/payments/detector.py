@@ -36,19 +36,35 @@ and severity info; open findings carry ``status = "open"``.
 
 Money at risk (``exposure``) comes from the same ledger. Deterministic; no learning: these are
 rules over what was billed and paid.
+
+The parts, one module each: ``ledger`` (the state, its dump and the money at risk), one module
+per kind (``usage_before_payment``, ``high_risk_instrument``, ``payment_failure``,
+``chargeback``, ``dunning`` for ``collections``); this module routes each event through the
+ledger and to the kinds it concerns.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.collections import (
-    DEFAULT_COLLECTIONS,
-    CollectionsPolicy,
-    Stage,
-    bucket_of,
-)
+from streamwatch.core.collections import DEFAULT_COLLECTIONS, CollectionsPolicy
 from streamwatch.core.detectors.base import Capability, Finding, Setup
+from streamwatch.core.detectors.payments import (
+    chargeback,
+    dunning,
+    high_risk_instrument,
+    payment_failure,
+    usage_before_payment,
+)
+from streamwatch.core.detectors.payments.dunning import (
+    Dunning,
+    refresh_next,
+    resolve_collections,
+)
+from streamwatch.core.detectors.payments.high_risk_instrument import (
+    judge_instrument,
+    resolve_instruments,
+)
 from streamwatch.core.detectors.payments.ledger import (
     ACCOUNT,
     INSTRUMENTS_KEPT,
@@ -62,33 +78,18 @@ from streamwatch.core.detectors.payments.ledger import (
     dump_state,
     exposure,
     load_state,
+    micros_of,
     month_of,
+    refresh_cover,
+)
+from streamwatch.core.detectors.payments.payment_failure import payment_failed, resolve_failures
+from streamwatch.core.detectors.payments.usage_before_payment import (
+    resolve_unpaid_usage,
+    unpaid_usage,
 )
 from streamwatch.core.detectors.registry import register
-from streamwatch.core.events import (
-    SEVERITIES,
-    ActivityEvent,
-    Event,
-    PaymentEvent,
-    Severity,
-    UsageEvent,
-)
-from streamwatch.core.explain import money
-from streamwatch.core.severity import score_of
-from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
-
-PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
-CHARGEABLE_TYPES: Final = frozenset({"credit_card", "debit_card", "direct_debit"})
-UBP_LEVELS: Final[tuple[tuple[int, Severity], ...]] = (
-    (0, "medium"),
-    (100 * MICROS, "high"),
-    (1_000 * MICROS, "critical"),
-)
-"""usage_before_payment severity by the amount at risk: (from, severity)."""
-MAX_FAILURES: Final = 10
-LARGE_FAILURE: Final = 1_000 * MICROS
-YOUNG_MS: Final = 30 * MS_PER_DAY
-UBP_INCIDENT: Final = "unpaid-usage"
+from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, UsageEvent
+from streamwatch.core.timeutil import TimestampError, parse_ts_ms
 
 
 @register(rank=50)
@@ -103,11 +104,11 @@ class PaymentsDetector:
     )
     kinds: ClassVar[frozenset[str]] = frozenset(
         {
-            "usage_before_payment",
-            "high_risk_instrument",
-            "payment_failure",
-            "chargeback",
-            "collections",
+            usage_before_payment.KIND,
+            high_risk_instrument.KIND,
+            payment_failure.KIND,
+            chargeback.KIND,
+            dunning.KIND,
         }
     )
     state_version: ClassVar[int] = 2
@@ -119,13 +120,12 @@ class PaymentsDetector:
         return cls(setup.collections)
 
     def __init__(self, collections: CollectionsPolicy | None = None) -> None:
-        self._collections = collections or DEFAULT_COLLECTIONS
-        self._lines = self._collections.lines
+        self._dunning = Dunning(collections or DEFAULT_COLLECTIONS)
 
     @property
     def collections(self) -> CollectionsPolicy:
         """The dunning stages in use."""
-        return self._collections
+        return self._dunning.policy
 
     def new_state(self) -> PaymentsState:
         return PaymentsState()
@@ -188,95 +188,7 @@ class PaymentsDetector:
             state.first_usage_ms = ts
         if state.signup_ms is None or (state.ubp is None and (state.chargeable or state.ubp_seen)):
             return []
-        return self._unpaid_usage(state, ts)
-
-    def _unpaid_usage(self, state: PaymentsState, ts_ms: int) -> list[Finding]:
-        """Raise or escalate usage_before_payment, if it applies at ``ts_ms``."""
-        first = state.first_usage_ms
-        if state.signup_ms is None or state.cleared_ms is not None or first is None:
-            return []
-        if state.ubp is None and (state.chargeable or state.ubp_seen):
-            return []
-        severity: Severity = "medium"
-        for start, level in UBP_LEVELS:
-            if state.unpaid_usage >= start:
-                severity = level
-        if state.ubp is not None and SEVERITIES.index(severity) <= SEVERITIES.index(state.ubp):
-            return []
-        state.ubp = severity
-        state.ubp_seen = True
-        cur = state.currency or ""
-        at_risk = state.unpaid_usage / MICROS
-        cover = self._cover(state)
-        reason = (
-            f"The customer signed up at {format_ts(state.signup_ms)} and has used "
-            f"{money(at_risk, cur)} since its first usage at {format_ts(first)} with no payment "
-            f"or prepayment cleared; {cover}."
-        )
-        return [
-            Finding(
-                incident=UBP_INCIDENT,
-                kind="usage_before_payment",
-                severity=severity,
-                score=score_of(severity),
-                event_time_ms=ts_ms,
-                window_start_ms=first,
-                window_end_ms=ts_ms,
-                reasons=(reason,),
-                evidence={
-                    "status": "open",
-                    "amount_at_risk": round(at_risk, 2),
-                    "currency": cur,
-                    "first_usage": format_ts(first),
-                    "signup": format_ts(state.signup_ms),
-                    "instrument": state.instruments[-1].type if state.instruments else "none",
-                },
-            )
-        ]
-
-    @staticmethod
-    def _cover(state: PaymentsState) -> str:
-        if not state.instruments:
-            return "no payment instrument is on file"
-        kinds = sorted({i.type for i in state.instruments})
-        if set(kinds) <= PREPAID_TYPES:
-            return f"it pays by {' and '.join(kinds)}, which cannot be charged beyond its balance"
-        if "bank_transfer" in kinds and not set(kinds) & CHARGEABLE_TYPES:
-            return "it pays by bank transfer, which the reseller cannot collect"
-        return "its card's countries disagree, so it does not secure the usage"
-
-    def _resolve_unpaid_usage(
-        self, state: PaymentsState, ts_ms: int, cleared_by: str
-    ) -> list[Finding]:
-        if state.ubp is None or state.first_usage_ms is None:
-            return []
-        state.ubp = None
-        cur = state.currency or ""
-        at_risk = state.unpaid_usage / MICROS
-        reason = (
-            f"Resolved: {cleared_by} at {format_ts(ts_ms)} secures the "
-            f"{money(at_risk, cur)} used before payment."
-        )
-        return [
-            Finding(
-                incident=UBP_INCIDENT,
-                kind="usage_before_payment",
-                severity="info",
-                score=score_of("info"),
-                event_time_ms=ts_ms,
-                window_start_ms=state.first_usage_ms,
-                window_end_ms=ts_ms,
-                reasons=(reason,),
-                evidence={
-                    "status": "resolved",
-                    "amount_at_risk": round(at_risk, 2),
-                    "currency": cur,
-                    "first_usage": format_ts(state.first_usage_ms),
-                    "cleared_by": cleared_by,
-                    "cleared_at": format_ts(ts_ms),
-                },
-            )
-        ]
+        return unpaid_usage(state, ts)
 
     # -- sign-up and instruments ---------------------------------------------------------------
 
@@ -290,10 +202,10 @@ class PaymentsDetector:
         findings: list[Finding] = []
         # Instruments whose event came first are judged again now that the country is known.
         for seen in state.instruments:
-            findings.extend(self._judge_instrument(state, seen, event.ts_ms))
-        _refresh_cover(state)
+            findings.extend(judge_instrument(state, seen, event.ts_ms))
+        refresh_cover(state)
         if state.first_usage_ms is not None:
-            findings.extend(self._unpaid_usage(state, max(event.ts_ms, state.first_usage_ms)))
+            findings.extend(unpaid_usage(state, max(event.ts_ms, state.first_usage_ms)))
         return findings
 
     def _instrument_added(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
@@ -309,125 +221,39 @@ class PaymentsDetector:
         if len(state.instruments) > INSTRUMENTS_KEPT:
             quiet = [i for i in state.instruments if i.alert is None]
             state.instruments.remove(quiet[0] if quiet else state.instruments[0])
-        findings = self._judge_instrument(state, seen, event.ts_ms)
-        _refresh_cover(state)
+        findings = judge_instrument(state, seen, event.ts_ms)
+        refresh_cover(state)
         first = state.first_usage_ms
         if state.chargeable and first is not None and event.ts_ms <= first:
             # The card was on file before the first usage; its event came later.
-            findings.extend(self._resolve_unpaid_usage(state, event.ts_ms, "a chargeable card"))
-        return findings
-
-    def _judge_instrument(
-        self, state: PaymentsState, seen: InstrumentSeen, ts_ms: int
-    ) -> list[Finding]:
-        prepaid = seen.type in PREPAID_TYPES
-        countries = sorted(
-            {c for c in (seen.country, seen.billing_country, state.signup_country) if c}
-        )
-        disagree = len(countries) > 1
-        if not prepaid and not disagree:
-            return []
-        state.risky = True
-        severity: Severity = "high" if (prepaid and disagree) or len(countries) > 2 else "medium"
-        if seen.alert is not None and SEVERITIES.index(severity) <= SEVERITIES.index(seen.alert):
-            return []
-        seen.alert = severity
-        said = []
-        if prepaid:
-            what = seen.type.replace("_", " ")
-            said.append(f"a {what}, which cannot be charged beyond its balance")
-        if disagree:
-            said.append(
-                f"instrument country {seen.country or '?'}, billing country "
-                f"{seen.billing_country or '?'} and sign-up country "
-                f"{state.signup_country or '?'} disagree"
-            )
-        reason = f"Payment instrument added at {format_ts(seen.ts_ms)}: " + "; ".join(said) + "."
-        return [
-            Finding(
-                incident=seen.key,
-                kind="high_risk_instrument",
-                severity=severity,
-                score=score_of(severity),
-                event_time_ms=max(ts_ms, seen.ts_ms),
-                window_start_ms=seen.ts_ms,
-                window_end_ms=max(ts_ms, seen.ts_ms),
-                reasons=(reason,),
-                evidence={
-                    "status": "open",
-                    "instrument_type": seen.type,
-                    "prepaid": prepaid,
-                    "countries_disagree": disagree,
-                    "instrument_country": seen.country,
-                    "billing_country": seen.billing_country,
-                    "signup_country": state.signup_country,
-                },
-            )
-        ]
-
-    def _resolve_instruments(self, state: PaymentsState, ts_ms: int) -> list[Finding]:
-        findings = []
-        for seen in state.instruments:
-            if seen.alert is None:
-                continue
-            seen.alert = None
-            findings.append(
-                Finding(
-                    incident=seen.key,
-                    kind="high_risk_instrument",
-                    severity="info",
-                    score=score_of("info"),
-                    event_time_ms=ts_ms,
-                    window_start_ms=seen.ts_ms,
-                    window_end_ms=ts_ms,
-                    reasons=(
-                        f"Resolved: a prepayment cleared at {format_ts(ts_ms)}, so usage on the "
-                        f"{seen.type.replace('_', ' ')} is paid ahead.",
-                    ),
-                    evidence={
-                        "status": "resolved",
-                        "instrument_type": seen.type,
-                        "cleared_at": format_ts(ts_ms),
-                    },
-                )
-            )
+            findings.extend(resolve_unpaid_usage(state, event.ts_ms, "a chargeable card"))
         return findings
 
     # -- money in --------------------------------------------------------------------------
-
-    def _micros(self, state: PaymentsState, event: PaymentEvent) -> int | None:
-        """The event's amount in micro-units of the customer's currency, None if another."""
-        if event.amount is None or event.amount <= 0.0:
-            return 0
-        if state.currency is None and event.currency is not None:
-            state.currency = event.currency
-        if event.currency is not None and event.currency != state.currency:
-            return None
-        return round(event.amount * MICROS)
 
     def _cleared(self, state: PaymentsState, event: PaymentEvent, what: str) -> list[Finding]:
         """A payment or prepayment cleared: what it resolves besides invoices."""
         if state.cleared_ms is None or event.ts_ms < state.cleared_ms:
             state.cleared_ms = event.ts_ms
-        findings = self._resolve_unpaid_usage(state, event.ts_ms, what)
+        findings = resolve_unpaid_usage(state, event.ts_ms, what)
         account = state.invoices.get(ACCOUNT)
         if account is not None:
-            findings.extend(self._resolve_failures(state, ACCOUNT, account, event.ts_ms))
+            findings.extend(resolve_failures(state, ACCOUNT, account, event.ts_ms))
         return findings
 
     def _prepayment(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
-        micros = self._micros(state, event)
+        micros = micros_of(state, event)
         if micros == 0:
             return []
         findings = self._cleared(state, event, "a prepayment")
-        findings.extend(self._resolve_instruments(state, event.ts_ms))
+        findings.extend(resolve_instruments(state, event.ts_ms))
         if micros is not None:
             state.credit = capped(state.credit + micros)
             findings.extend(self._apply_credit(state, event.ts_ms))
         return findings
 
     def _payment_succeeded(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
-        micros = self._micros(state, event)
+        micros = micros_of(state, event)
         if micros == 0:
             return []
         findings = self._cleared(state, event, "a payment")
@@ -468,12 +294,12 @@ class PaymentsDetector:
         self, state: PaymentsState, key: str, inv: Invoice, ts_ms: int
     ) -> list[Finding]:
         if inv.owed > 0:
-            self._schedule(state, inv)
+            self._dunning.schedule(state, inv)
             return []
-        findings = self._resolve_failures(state, key, inv, ts_ms)
-        findings.extend(self._resolve_collections(state, key, inv, ts_ms))
+        findings = resolve_failures(state, key, inv, ts_ms)
+        findings.extend(resolve_collections(state, key, inv, ts_ms))
         inv.next_ms = None
-        _refresh_next(state)
+        refresh_next(state)
         return findings
 
     # -- invoices --------------------------------------------------------------------------
@@ -483,13 +309,13 @@ class PaymentsDetector:
         if inv is None:
             inv = state.invoices[key] = Invoice()
             drop_old_invoices(state, key)
-            _refresh_next(state)
+            refresh_next(state)
         return inv
 
     def _invoice_issued(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
         if event.invoice_id is None or event.due_date is None:
             return []
-        micros = self._micros(state, event)
+        micros = micros_of(state, event)
         if micros is None:
             return []
         due = event.due_date
@@ -508,81 +334,20 @@ class PaymentsDetector:
         inv.since_ms = event.ts_ms
         findings = self._apply_credit(state, event.ts_ms) if state.credit > 0 else []
         if inv.owed > 0:
-            self._schedule(state, inv)
+            self._dunning.schedule(state, inv)
         return findings
 
     # -- failures and chargebacks -------------------------------------------------------------
 
     def _payment_failed(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
         key = event.invoice_id or ACCOUNT
-        inv = self._invoice(state, key)
-        inv.failures += 1
-        inv.failure_reason = event.failure_reason or inv.failure_reason
-        if inv.failures < 2 or inv.failures > MAX_FAILURES:
-            return []
-        micros = self._micros(state, event) or 0
-        at_stake = inv.owed if inv.owed > 0 else micros
-        level = min(inv.failures, 4) - 1 + (1 if at_stake >= LARGE_FAILURE else 0)
-        severity = SEVERITIES[level]
-        inv.failure_severity = severity
-        cur = state.currency or event.currency or ""
-        what = "the account" if key == ACCOUNT else f"invoice {key}"
-        reason = (
-            f"{inv.failures} payments of {what} have failed"
-            + (f", the last for {inv.failure_reason}" if inv.failure_reason else "")
-            + (f"; {money(at_stake / MICROS, cur)} is at stake." if at_stake else ".")
-        )
-        return [
-            Finding(
-                incident=key,
-                kind="payment_failure",
-                severity=severity,
-                score=score_of(severity),
-                event_time_ms=event.ts_ms,
-                window_start_ms=event.ts_ms,
-                window_end_ms=event.ts_ms,
-                reasons=(reason,),
-                evidence={
-                    "status": "open",
-                    "invoice_id": None if key == ACCOUNT else key,
-                    "failures": inv.failures,
-                    "amount": round(at_stake / MICROS, 2),
-                    "currency": cur,
-                    "failure_reason": inv.failure_reason,
-                },
-            )
-        ]
-
-    def _resolve_failures(
-        self, state: PaymentsState, key: str, inv: Invoice, ts_ms: int
-    ) -> list[Finding]:
-        inv.failures = 0
-        if inv.failure_severity is None:
-            return []
-        inv.failure_severity = None
-        what = "the account" if key == ACCOUNT else f"invoice {key}"
-        return [
-            Finding(
-                incident=key,
-                kind="payment_failure",
-                severity="info",
-                score=score_of("info"),
-                event_time_ms=ts_ms,
-                window_start_ms=ts_ms,
-                window_end_ms=ts_ms,
-                reasons=(f"Resolved: {what} was paid at {format_ts(ts_ms)}.",),
-                evidence={
-                    "status": "resolved",
-                    "invoice_id": None if key == ACCOUNT else key,
-                    "currency": state.currency,
-                    "paid_at": format_ts(ts_ms),
-                },
-            )
-        ]
+        return payment_failed(state, key, self._invoice(state, key), event)
 
     def _chargeback(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
+        """The money goes back (the invoice it paid is owed again, or the credit shrinks), and
+        the chargeback is raised."""
         ts = event.ts_ms
-        micros = self._micros(state, event)
+        micros = micros_of(state, event)
         if micros:
             key = event.invoice_id
             inv = state.invoices.get(key) if key is not None else None
@@ -592,56 +357,10 @@ class PaymentsDetector:
                 if settled and inv.owed > 0:
                     # A settled invoice is owed again from now on.
                     inv.since_ms, inv.raised_days, inv.stage, inv.bucket = ts, 0, None, None
-                self._schedule(state, inv)
+                self._dunning.schedule(state, inv)
             else:
                 state.credit = capped(state.credit - micros)
-        state.chargebacks += 1
-        inst = event.instrument
-        on_prepaid = inst is not None and inst.type in PREPAID_TYPES
-        risky = on_prepaid or state.risky
-        young = state.signup_ms is not None and ts - state.signup_ms < YOUNG_MS
-        untrusted = risky or state.ubp_seen or young or state.chargebacks > 1
-        severity: Severity = "critical" if risky or state.ubp_seen else "high"
-        amount = event.amount or 0.0
-        cur = event.currency or state.currency or ""
-        said = []
-        if on_prepaid and inst is not None:
-            said.append(f"on a {inst.type.replace('_', ' ')}")
-        elif state.risky:
-            said.append("from a customer that added a high-risk instrument")
-        if state.ubp_seen:
-            said.append("after usage before payment")
-        if young and state.signup_ms is not None:
-            said.append(f"{_days((ts - state.signup_ms) // MS_PER_DAY)} after sign-up")
-        where = f" of invoice {event.invoice_id}" if event.invoice_id else ""
-        reason = (
-            f"Chargeback{where} of {money(amount, cur)} at {format_ts(ts)}"
-            + (f", {', '.join(said)}" if said else "")
-            + f"; chargeback {state.chargebacks} of this customer."
-        )
-        return [
-            Finding(
-                incident=event.event_id,
-                kind="chargeback",
-                severity=severity,
-                score=score_of(severity),
-                event_time_ms=ts,
-                window_start_ms=ts,
-                window_end_ms=ts,
-                reasons=(reason,),
-                evidence={
-                    "status": "open",
-                    "amount": amount,
-                    "currency": cur,
-                    "invoice_id": event.invoice_id,
-                    "instrument_type": inst.type if inst is not None else None,
-                    "risky_instrument": risky,
-                    "usage_before_payment": state.ubp_seen,
-                    "standing": "untrusted" if untrusted else "established",
-                    "chargebacks": state.chargebacks,
-                },
-            )
-        ]
+        return chargeback.charged_back(state, event)
 
     # -- collections -------------------------------------------------------------------------
 
@@ -657,139 +376,8 @@ class PaymentsDetector:
 
     def advance(self, state: PaymentsState, until_ms: int) -> list[Finding]:
         """Collections findings whose line (a due date plus some days) is at or before
-        ``until_ms``; see the module docstring."""
-        if state.next_ms is None or until_ms < state.next_ms:
-            return []
-        findings: list[Finding] = []
-        for key, inv in state.invoices.items():
-            if inv.next_ms is not None and inv.next_ms <= until_ms:
-                findings.extend(self._age(state, key, inv, until_ms))
-                self._schedule(state, inv, refresh=False)
-        _refresh_next(state)
-        return findings
-
-    def _walk(self, inv: Invoice, until_ms: int | None) -> list[tuple[int, int, Stage, str]]:
-        """The collections findings of ``inv`` due by ``until_ms`` (None: the next one only),
-        as (event time, days past due, stage, bucket), lines at the same time collapsed."""
-        due_ms, owed = inv.due_ms, inv.owed
-        if due_ms is None or owed <= 0:
-            return []
-        out: list[tuple[int, int, Stage, str]] = []
-        current = (inv.stage, inv.bucket)
-        for days in self._lines:
-            if days <= inv.raised_days:
-                continue
-            at = max(due_ms + days * MS_PER_DAY, inv.since_ms)
-            if until_ms is not None and at > until_ms:
-                break
-            if out and until_ms is None and at > out[-1][0]:
-                break
-            past = (at - due_ms) // MS_PER_DAY
-            stage = self._collections.stage_for(past, owed)
-            name = bucket_of(past)
-            if stage is None or name is None or (stage.name, name) == current:
-                continue
-            current = (stage.name, name)
-            if out and out[-1][0] == at:
-                out[-1] = (at, past, stage, name)
-            else:
-                out.append((at, past, stage, name))
-        return out
-
-    def _schedule(self, state: PaymentsState, inv: Invoice, *, refresh: bool = True) -> None:
-        nxt = self._walk(inv, None)
-        inv.next_ms = nxt[0][0] if nxt else None
-        if refresh:
-            _refresh_next(state)
-
-    def _age(self, state: PaymentsState, key: str, inv: Invoice, until_ms: int) -> list[Finding]:
-        findings = []
-        for at, past, stage, name in self._walk(inv, until_ms):
-            inv.stage, inv.bucket = stage.name, name
-            inv.raised_days = past
-            findings.append(self._collections_finding(state, key, inv, at, past, stage, name))
-        return findings
-
-    def _collections_finding(
-        self,
-        state: PaymentsState,
-        key: str,
-        inv: Invoice,
-        at_ms: int,
-        past: int,
-        stage: Stage,
-        name: str,
-    ) -> Finding:
-        assert inv.due_ms is not None
-        cur = state.currency or ""
-        overdue = _ageing(state, at_ms)
-        total = sum(overdue.values())
-        owed = inv.owed / MICROS
-        reason = (
-            f"Invoice {key} of {money(inv.amount / MICROS, cur)} is {_days(past)} past due "
-            f"(due {format_ts(inv.due_ms)}) with {money(owed, cur)} unpaid: stage "
-            f"'{stage.name}' of the collections policy ({stage.action.replace('_', ' ')}). "
-            f"The customer has {money(total, cur)} overdue in all."
-        )
-        return Finding(
-            incident=key,
-            kind="collections",
-            severity=stage.severity,
-            score=score_of(stage.severity),
-            event_time_ms=at_ms,
-            window_start_ms=inv.due_ms,
-            window_end_ms=at_ms,
-            reasons=(reason,),
-            evidence={
-                "status": "open",
-                "invoice_id": key,
-                "stage": stage.name,
-                "action": stage.action,
-                "days_past_due": past,
-                "bucket": name,
-                "amount_due": round(owed, 2),
-                "invoice_amount": round(inv.amount / MICROS, 2),
-                "currency": cur,
-                "due_date": format_ts(inv.due_ms),
-                "customer_overdue": {k: round(v, 2) for k, v in overdue.items()},
-                "customer_overdue_total": round(total, 2),
-            },
-        )
-
-    def _resolve_collections(
-        self, state: PaymentsState, key: str, inv: Invoice, ts_ms: int
-    ) -> list[Finding]:
-        if inv.stage is None or inv.due_ms is None:
-            return []
-        stage = inv.stage
-        inv.stage = inv.bucket = None
-        past = max(0, (ts_ms - inv.due_ms) // MS_PER_DAY)
-        return [
-            Finding(
-                incident=key,
-                kind="collections",
-                severity="info",
-                score=score_of("info"),
-                event_time_ms=ts_ms,
-                window_start_ms=inv.due_ms,
-                window_end_ms=ts_ms,
-                reasons=(
-                    f"Resolved: invoice {key} was paid in full at {format_ts(ts_ms)}, "
-                    f"{_days(past)} past due.",
-                ),
-                evidence={
-                    "status": "resolved",
-                    "invoice_id": key,
-                    "stage": stage,
-                    "days_past_due": past,
-                    "amount_due": 0.0,
-                    "invoice_amount": round(inv.amount / MICROS, 2),
-                    "currency": state.currency,
-                    "due_date": format_ts(inv.due_ms),
-                    "paid_at": format_ts(ts_ms),
-                },
-            )
-        ]
+        ``until_ms``; see ``dunning``."""
+        return self._dunning.advance(state, until_ms)
 
 
 _PAYMENTS: Final = {
@@ -800,37 +388,6 @@ _PAYMENTS: Final = {
     "payment.failed": PaymentsDetector._payment_failed,
     "chargeback": PaymentsDetector._chargeback,
 }
-
-
-def _refresh_cover(state: PaymentsState) -> None:
-    """Whether a chargeable instrument whose countries agree is on file."""
-    country = state.signup_country
-    state.chargeable = any(
-        seen.type in CHARGEABLE_TYPES
-        and len({c for c in (seen.country, seen.billing_country, country) if c}) <= 1
-        for seen in state.instruments
-    )
-
-
-def _refresh_next(state: PaymentsState) -> None:
-    times = [inv.next_ms for inv in state.invoices.values() if inv.next_ms is not None]
-    state.next_ms = min(times) if times else None
-
-
-def _ageing(state: PaymentsState, at_ms: int) -> dict[str, float]:
-    """What the customer owes past due at ``at_ms``, by ageing bucket (currency units)."""
-    out: dict[str, float] = {}
-    for inv in state.invoices.values():
-        if inv.due_ms is None or inv.owed <= 0:
-            continue
-        name = bucket_of((at_ms - inv.due_ms) // MS_PER_DAY)
-        if name is not None:
-            out[name] = out.get(name, 0.0) + inv.owed / MICROS
-    return out
-
-
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def _text(value: Any) -> str | None:

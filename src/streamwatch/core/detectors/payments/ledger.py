@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
+from streamwatch.core.events import PaymentEvent
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
@@ -25,6 +26,10 @@ INSTRUMENTS_KEPT: Final = 8
 MONTHS_KEPT: Final = 3
 ACCOUNT: Final = "(account)"
 """Key of the pseudo-invoice holding payment failures that name no invoice."""
+PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
+"""Instruments that cannot be charged beyond their balance."""
+CHARGEABLE_TYPES: Final = frozenset({"credit_card", "debit_card", "direct_debit"})
+"""Instruments the reseller charges at the invoice."""
 
 
 @dataclass(slots=True)
@@ -119,6 +124,28 @@ class PaymentsState:
 def capped(micros: int) -> int:
     """``micros`` saturated to ``-MONEY_CAP`` .. ``MONEY_CAP`` (see ``MONEY_CAP``)."""
     return max(-MONEY_CAP, min(MONEY_CAP, micros))
+
+
+def micros_of(state: PaymentsState, event: PaymentEvent) -> int | None:
+    """The event's amount in micro-units of the customer's currency (0 for none), None if in
+    another currency. The first currency seen becomes the customer's."""
+    if event.amount is None or event.amount <= 0.0:
+        return 0
+    if state.currency is None and event.currency is not None:
+        state.currency = event.currency
+    if event.currency is not None and event.currency != state.currency:
+        return None
+    return round(event.amount * MICROS)
+
+
+def refresh_cover(state: PaymentsState) -> None:
+    """Record whether a chargeable instrument whose countries agree is on file."""
+    country = state.signup_country
+    state.chargeable = any(
+        seen.type in CHARGEABLE_TYPES
+        and len({c for c in (seen.country, seen.billing_country, country) if c}) <= 1
+        for seen in state.instruments
+    )
 
 
 def month_of(state: PaymentsState, ts_ms: int) -> MonthUsage:
