@@ -7,10 +7,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from core_builders import activity, payment, ts, usage
-
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import activity_event, payment_event, ts, usage_event
 
 
 class _Stream:
@@ -31,7 +30,9 @@ class _Stream:
 
     def act(self, customer: str, hours: float, operation: str, **kw: Any) -> None:
         self.events.append(
-            activity(operation, event_id=self.eid(), customer_id=customer, at=self.at(hours), **kw)
+            activity_event(
+                operation, event_id=self.eid(), customer_id=customer, at=self.at(hours), **kw
+            )
         )
 
     def signin(self, customer: str, hours: float, country: str, **kw: Any) -> None:
@@ -54,7 +55,7 @@ class _Stream:
         for k in range(15, len(out), 131):
             late = out[k]
             if late.type == "activity" and getattr(late, "operation", "") == "signin":
-                shifted = activity(
+                shifted = activity_event(
                     "signin",
                     event_id=self.eid(),
                     customer_id=late.customer_id,
@@ -110,7 +111,7 @@ def identity_stream() -> list[Event]:
         ("cust-c", "US", 2.1),
     ):
         s.events.append(
-            payment(
+            payment_event(
                 "instrument.added",
                 event_id=s.eid(),
                 customer_id=customer,
@@ -134,7 +135,7 @@ def identity_stream() -> list[Event]:
         s.signin("cust-d", h + rng.random(), rng.choice(("GB", "GB", "IE", "ES", "PT")))
         if day % 7 == 0:
             s.events.append(
-                payment(
+                payment_event(
                     "invoice.issued",
                     event_id=s.eid(),
                     customer_id="cust-d",
@@ -321,7 +322,7 @@ def network_stream() -> list[Event]:
     for h in range(24 * 5):
         gb = 2.0 + rng.random() if not 24 * 3 + 5 <= h < 24 * 3 + 9 else 400.0 + 50 * rng.random()
         s.events.append(
-            usage(
+            usage_event(
                 event_id=s.eid(),
                 customer_id="cust-b",
                 at=s.at(h),

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import activity, default_policy, payment, run, ts
 
 from streamwatch.core.detectors.bot_signup import (
     MIN_SCORE,
@@ -18,6 +17,7 @@ from streamwatch.core.detectors.bot_signup import (
 from streamwatch.core.engine import Core, Fleet
 from streamwatch.core.events import ActivityEvent, Alert, Event
 from streamwatch.core.rings import LINK_OPERATION, read_link, with_links
+from streamwatch.testing import activity_event, default_policy, payment_event, run, ts
 
 
 def signup(
@@ -35,7 +35,7 @@ def signup(
         "device_fingerprint": device,
         "ip_country": "DE",
     }
-    return activity(
+    return activity_event(
         "customer.signup",
         event_id=f"{customer}-signup",
         customer_id=customer,
@@ -46,7 +46,7 @@ def signup(
 
 
 def card(customer: str, at: str, fingerprint: str, kind: str = "prepaid_card") -> Event:
-    return payment(
+    return payment_event(
         "instrument.added",
         event_id=f"{customer}-card",
         customer_id=customer,

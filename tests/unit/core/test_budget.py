@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from core_builders import activity, budget_set, default_policy, run_core, ts, usage
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.budget import BudgetDetector, BudgetState
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import month_bounds_ms, parse_ts_ms
+from streamwatch.testing import (
+    activity_event,
+    budget_set_event,
+    default_policy,
+    run_core,
+    ts,
+    usage_event,
+)
 
 OCT_START, OCT_END = month_bounds_ms("2026-10")
 
@@ -27,9 +34,9 @@ def labels(findings: list[Finding]) -> list[str]:
 
 def spend_stream(costs: list[float], budget: float = 1000, start_day: int = 1) -> list[Event]:
     """A budget set on October 1st, then one usage per hour with the given costs."""
-    events: list[Event] = [budget_set(budget, event_id="b-1", at=ts(1))]
+    events: list[Event] = [budget_set_event(budget, event_id="b-1", at=ts(1))]
     for i, cost in enumerate(costs):
-        events.append(usage(event_id=f"u-{i}", at=ts(start_day, 1 + i), cost=cost))
+        events.append(usage_event(event_id=f"u-{i}", at=ts(start_day, 1 + i), cost=cost))
     return events
 
 
@@ -90,8 +97,8 @@ def test_crossing_alert_event_time_is_the_usage_ts_through_the_engine() -> None:
 def test_budget_set_after_spend_fires_passed_thresholds_at_the_budget_set_time(
     spend_before: float, expected: list[str]
 ) -> None:
-    setting = budget_set(1000, event_id="b-1", at=ts(2, 9))
-    per_event = observe_all([usage(event_id="u-1", at=ts(1), cost=spend_before), setting])
+    setting = budget_set_event(1000, event_id="b-1", at=ts(2, 9))
+    per_event = observe_all([usage_event(event_id="u-1", at=ts(1), cost=spend_before), setting])
     assert per_event[0] == []
     assert labels(per_event[1]) == expected
     assert all(f.event_time_ms == setting.ts_ms for f in per_event[1])
@@ -107,18 +114,18 @@ def test_budget_set_after_spend_fires_passed_thresholds_at_the_budget_set_time(
 )
 def test_only_spend_in_the_budget_currency_counts(currency: str, fires: bool) -> None:
     events = [
-        budget_set(1000, "USD", event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(1, 1), cost=5000, currency=currency),
+        budget_set_event(1000, "USD", event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(1, 1), cost=5000, currency=currency),
     ]
     assert bool(observe_all(events)[1]) is fires
 
 
 def test_other_currency_spend_does_not_add_to_budget_currency_spend() -> None:
     events = [
-        budget_set(1000, "USD", event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(1, 1), cost=450, currency="EUR"),
-        usage(event_id="u-2", at=ts(1, 2), cost=450, currency="USD"),
-        usage(event_id="u-3", at=ts(1, 3), cost=50, currency="USD"),
+        budget_set_event(1000, "USD", event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(1, 1), cost=450, currency="EUR"),
+        usage_event(event_id="u-2", at=ts(1, 2), cost=450, currency="USD"),
+        usage_event(event_id="u-3", at=ts(1, 3), cost=50, currency="USD"),
     ]
     per_event = observe_all(events)
     assert [labels(f) for f in per_event] == [[], [], [], ["50%"]]
@@ -126,36 +133,38 @@ def test_other_currency_spend_does_not_add_to_budget_currency_spend() -> None:
 
 
 def test_no_budget_means_no_findings() -> None:
-    events = [usage(event_id=f"u-{i}", at=ts(5, i), cost=10_000) for i in range(5)]
+    events = [usage_event(event_id=f"u-{i}", at=ts(5, i), cost=10_000) for i in range(5)]
     assert observe_all(events) == [[]] * 5
 
 
 @pytest.mark.parametrize(
     "setting",
     [
-        pytest.param(budget_set(0, event_id="b"), id="zero-amount"),
-        pytest.param(budget_set(-10, event_id="b"), id="negative-amount"),
-        pytest.param(budget_set("1000", event_id="b"), id="string-amount"),
-        pytest.param(budget_set(True, event_id="b"), id="boolean-amount"),
-        pytest.param(budget_set(1000, None, event_id="b"), id="no-currency"),
-        pytest.param(budget_set(1000, event_id="b", status="failed"), id="failed-operation"),
+        pytest.param(budget_set_event(0, event_id="b"), id="zero-amount"),
+        pytest.param(budget_set_event(-10, event_id="b"), id="negative-amount"),
+        pytest.param(budget_set_event("1000", event_id="b"), id="string-amount"),
+        pytest.param(budget_set_event(True, event_id="b"), id="boolean-amount"),
+        pytest.param(budget_set_event(1000, None, event_id="b"), id="no-currency"),
+        pytest.param(budget_set_event(1000, event_id="b", status="failed"), id="failed-operation"),
         pytest.param(
-            activity("budget.delete", event_id="b", properties={"amount": 1, "currency": "USD"}),
+            activity_event(
+                "budget.delete", event_id="b", properties={"amount": 1, "currency": "USD"}
+            ),
             id="other-operation",
         ),
     ],
 )
 def test_invalid_or_failed_budget_set_sets_no_budget(setting: Event) -> None:
-    per_event = observe_all([setting, usage(event_id="u-1", at=ts(2), cost=5000)])
+    per_event = observe_all([setting, usage_event(event_id="u-1", at=ts(2), cost=5000)])
     assert per_event == [[], []]
 
 
 def test_new_month_rearms_the_thresholds() -> None:
     events = [
-        budget_set(100, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(2), cost=60),
-        usage(event_id="u-2", at=ts(31, 23, 59, 59), cost=40),
-        usage(event_id="u-3", at=ts(1, month=11), cost=60),
+        budget_set_event(100, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(2), cost=60),
+        usage_event(event_id="u-2", at=ts(31, 23, 59, 59), cost=40),
+        usage_event(event_id="u-3", at=ts(1, month=11), cost=60),
     ]
     per_event = observe_all(events)
     assert [labels(f) for f in per_event] == [[], ["50%"], ["80%", "100%"], ["50%"]]
@@ -168,9 +177,9 @@ def test_new_month_rearms_the_thresholds() -> None:
 
 def test_new_month_alert_has_its_own_id() -> None:
     events = [
-        budget_set(100, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(2), cost=60),
-        usage(event_id="u-2", at=ts(2, month=11), cost=60),
+        budget_set_event(100, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(2), cost=60),
+        usage_event(event_id="u-2", at=ts(2, month=11), cost=60),
     ]
     alerts = run_core(Core(), events).alerts
     assert len(alerts) == 2
@@ -195,26 +204,28 @@ def test_forecast_fires_from_three_days_into_the_month_when_projection_exceeds_b
     at: str, cost: float, fires: bool
 ) -> None:
     # October has 31 days: at day d the projection is spend * 31 / elapsed days.
-    per_event = observe_all([budget_set(1000, event_id="b-1", at=ts(1)), usage(at=at, cost=cost)])
+    per_event = observe_all(
+        [budget_set_event(1000, event_id="b-1", at=ts(1)), usage_event(at=at, cost=cost)]
+    )
     assert ("forecast" in labels(per_event[1])) is fires
 
 
 def test_forecast_projection_equal_to_budget_does_not_fire() -> None:
     # November has 30 days; 3 days in, the projection is exactly ten times the spend.
     events = [
-        budget_set(1000, event_id="b-1", at=ts(1, month=11)),
-        usage(event_id="u-1", at=ts(4, month=11), cost=100),
-        usage(event_id="u-2", at=ts(4, 0, 0, 1, month=11), cost=0.01),
+        budget_set_event(1000, event_id="b-1", at=ts(1, month=11)),
+        usage_event(event_id="u-1", at=ts(4, month=11), cost=100),
+        usage_event(event_id="u-2", at=ts(4, 0, 0, 1, month=11), cost=0.01),
     ]
     assert [labels(f) for f in observe_all(events)] == [[], [], ["forecast"]]
 
 
 def test_forecast_fires_once_per_month() -> None:
     events = [
-        budget_set(1000, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(4), cost=200),
-        usage(event_id="u-2", at=ts(5), cost=10),
-        usage(event_id="u-3", at=ts(6), cost=10),
+        budget_set_event(1000, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(4), cost=200),
+        usage_event(event_id="u-2", at=ts(5), cost=10),
+        usage_event(event_id="u-3", at=ts(6), cost=10),
     ]
     assert [labels(f) for f in observe_all(events)] == [[], ["forecast"], [], []]
 
@@ -233,7 +244,10 @@ def test_forecast_only_before_100_percent(costs: list[float], expected: list[lis
 
 
 def test_forecast_finding_explains_the_projection() -> None:
-    events = [budget_set(1000, event_id="b-1", at=ts(1)), usage(event_id="u-1", at=ts(4), cost=300)]
+    events = [
+        budget_set_event(1000, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(4), cost=300),
+    ]
     (finding,) = observe_all(events)[1]
     projected = 300 * 31 / 3
     assert finding.incident == "2026-10/forecast"
@@ -272,8 +286,8 @@ def test_threshold_reason_states_spend_share_budget_line_and_time() -> None:
 
 def test_reason_uses_the_currency_code_without_a_symbol() -> None:
     events = [
-        budget_set(2000, "CHF", event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(1, 1), cost=1500, currency="CHF"),
+        budget_set_event(2000, "CHF", event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(1, 1), cost=1500, currency="CHF"),
     ]
     (finding,) = observe_all(events)[1]
     assert "1,500.00 CHF" in finding.reasons[0]
@@ -282,10 +296,10 @@ def test_reason_uses_the_currency_code_without_a_symbol() -> None:
 
 def test_finding_names_the_subscriptions_spending_this_month() -> None:
     events = [
-        budget_set(100, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(1, 1), cost=10, subscription_id="sub-a"),
-        usage(event_id="u-2", at=ts(1, 2), cost=10, subscription_id="sub-b"),
-        usage(event_id="u-3", at=ts(1, 3), cost=30, subscription_id="sub-a"),
+        budget_set_event(100, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(1, 1), cost=10, subscription_id="sub-a"),
+        usage_event(event_id="u-2", at=ts(1, 2), cost=10, subscription_id="sub-b"),
+        usage_event(event_id="u-3", at=ts(1, 3), cost=30, subscription_id="sub-a"),
     ]
     (finding,) = observe_all(events)[3]
     assert finding.subscription_ids == ("sub-a", "sub-b")
@@ -331,5 +345,5 @@ def test_state_keeps_at_most_two_months() -> None:
     detector = BudgetDetector()
     state: BudgetState = detector.new_state()
     for month in (9, 10, 11, 12):
-        detector.observe(state, usage(event_id=f"u-{month}", at=ts(2, month=month)))
+        detector.observe(state, usage_event(event_id=f"u-{month}", at=ts(2, month=month)))
     assert list(state.months) == ["2026-11", "2026-12"]

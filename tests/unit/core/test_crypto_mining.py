@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import activity, default_policy, make_alert, payment, usage
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.crypto_mining.detector import MAX_REVISIONS, CryptoMiningDetector
@@ -18,6 +17,13 @@ from streamwatch.core.events import Alert, EnforcementRequest, Event
 from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.indicators import load_indicators
+from streamwatch.testing import (
+    activity_event,
+    default_policy,
+    make_alert,
+    payment_event,
+    usage_event,
+)
 
 LISTS = load_indicators()
 """The indicator lists shipped with streamwatch (copies of Falco's and Maltrail's)."""
@@ -45,28 +51,32 @@ class Story:
 
     def signup(self, at: int = 0, country: str = "DE", region: str = "westeurope") -> Story:
         props = {"country": country, "ip_country": country, "email_domain": "example.de"}
-        self.events.append(activity("customer.signup", properties=props, **self._common(at)))
+        self.events.append(activity_event("customer.signup", properties=props, **self._common(at)))
         sub = {"subscription_id": "sub-1", "offer": "MS-AZR-0003P"}
         self.events.append(
-            activity("subscription.create", properties=sub, region=region, **self._common(at + 1))
+            activity_event(
+                "subscription.create", properties=sub, region=region, **self._common(at + 1)
+            )
         )
         return self
 
     def instrument(self, kind: str = "credit_card", at: int = 2000) -> Story:
         body = {"type": kind, "fingerprint": "card-1", "country": "DE"}
         self.events.append(
-            payment("instrument.added", amount=None, instrument=body, **self._common(at))
+            payment_event("instrument.added", amount=None, instrument=body, **self._common(at))
         )
         return self
 
     def pay(self, kind: str = "payment.succeeded", at: int = 3000) -> Story:
-        self.events.append(payment(kind, invoice_id="inv-1", **self._common(at)))
+        self.events.append(payment_event(kind, invoice_id="inv-1", **self._common(at)))
         return self
 
     def signin(self, at: int, country: str, *, failed: bool = False) -> Story:
         status = "failed" if failed else "succeeded"
         props = {"ip_country": country}
-        self.events.append(activity("signin", properties=props, status=status, **self._common(at)))
+        self.events.append(
+            activity_event("signin", properties=props, status=status, **self._common(at))
+        )
         return self
 
     def create(
@@ -74,7 +84,7 @@ class Story:
     ) -> Story:
         rid = f"/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/vmss/{name}"
         self.events.append(
-            activity(
+            activity_event(
                 "vm.create",
                 properties={**machine, "count": count},
                 region=region,
@@ -110,18 +120,22 @@ class Story:
                 fields.update(gpus=machine["gpus"], gpu_util=util)
             else:
                 fields["cpu_util"] = util
-            self.events.append(usage(**self._common((first_hour + h) * MS_PER_HOUR), **fields))
+            self.events.append(
+                usage_event(**self._common((first_hour + h) * MS_PER_HOUR), **fields)
+            )
         return self
 
     def flow(self, at: int, host: str | None, port: int | str) -> Story:
         props = {"dst_host": host, "dst_port": port, "protocol": "tcp", "bytes_out": 40_000}
-        self.events.append(activity("network.flow", properties=props, **self._common(at)))
+        self.events.append(activity_event("network.flow", properties=props, **self._common(at)))
         return self
 
     def notice(self, at: int, category: str = "aup.crypto_mining") -> Story:
         props = {"notice_id": "PN-1", "category": category, "severity": "high"}
         self.events.append(
-            activity("provider.notice", properties=props, actor="provider", **self._common(at))
+            activity_event(
+                "provider.notice", properties=props, actor="provider", **self._common(at)
+            )
         )
         return self
 
@@ -416,7 +430,7 @@ def test_regions_of_an_alerted_campaign_are_not_learned() -> None:
 def test_malformed_properties_are_ignored_not_fatal() -> None:
     story = Story().signup()
     story.events.append(
-        activity(
+        activity_event(
             "vm.create",
             properties={"sku": 7, "vcpus": "lots", "gpus": True, "count": -3},
             region="eastus",
@@ -424,11 +438,13 @@ def test_malformed_properties_are_ignored_not_fatal() -> None:
         )
     )
     story.events.append(
-        activity("vm.create", properties={"gpus": 1e300, "count": float("inf")}, event_id="x2")
+        activity_event(
+            "vm.create", properties={"gpus": 1e300, "count": float("inf")}, event_id="x2"
+        )
     )
     story.flow(MS_PER_HOUR, "xmr-eu1.nanopool.org", "not-a-port")
     story.flow(MS_PER_HOUR, None, 14444)
-    story.events.append(activity("signin", properties={"ip_country": 42}, event_id="x3"))
+    story.events.append(activity_event("signin", properties={"ip_country": 42}, event_id="x3"))
     findings(story.events)
 
 

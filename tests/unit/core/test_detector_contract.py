@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
-from core_builders import activity_doc, default_policy, raw, usage, usage_doc
 
 from streamwatch.config import build_core
 from streamwatch.core.detectors.base import (
@@ -39,7 +38,15 @@ from streamwatch.core.events import Event, UsageEvent
 from streamwatch.core.severity import BANDS, score_of, within
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts
 from streamwatch.replay.runner import ListSink, Replay, Source
-from streamwatch.testing import FakeClock, simulate_live
+from streamwatch.testing import (
+    FakeClock,
+    activity_doc,
+    default_policy,
+    raw,
+    simulate_live,
+    usage_doc,
+    usage_event,
+)
 
 # --- an example detector, written as a new one would be ---------------------------------
 
@@ -149,7 +156,9 @@ def test_a_new_detector_snapshots_and_restores_with_its_state_version() -> None:
     fleet = Fleet(core)
     clock = FakeClock()
     for n, cost in enumerate((5.0, 1200.0, 3.0)):
-        fleet.step(usage(event_id=f"u-{n}", cost=cost, at=format_ts(n * MS_PER_HOUR)), clock())
+        fleet.step(
+            usage_event(event_id=f"u-{n}", cost=cost, at=format_ts(n * MS_PER_HOUR)), clock()
+        )
     snapshot = orjson.loads(orjson.dumps(core.snapshot(fleet.states["cust-1"])))
     assert snapshot["detectors"]["tiny_spend"] == {
         "flagged": ["u-1"],
@@ -232,7 +241,7 @@ def test_the_engine_selects_by_the_declared_capabilities() -> None:
 def test_a_dump_of_a_state_version_the_detector_cannot_read_starts_fresh_and_is_reported() -> None:
     core = tiny_core()
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", cost=2000.0), 0)
+    core.step(state, usage_event(event_id="u-1", cost=2000.0), 0)
     snapshot = orjson.loads(orjson.dumps(core.snapshot(state)))
     snapshot["detectors"]["tiny_spend"][STATE_VERSION_KEY] = 7  # written by a newer build
     resets: list[StateReset] = []

@@ -26,18 +26,6 @@ from typing import Any
 import orjson
 import pytest
 from abuse_streams import identity_stream, network_stream, privilege_stream, stale_access_stream
-from core_builders import (
-    FakeClock,
-    activity,
-    budget_set,
-    default_policy,
-    notice,
-    outcome_view,
-    payment,
-    run,
-    ts,
-    usage,
-)
 
 from streamwatch.core.codec import event_from_dict, event_to_dict
 from streamwatch.core.detectors.base import Detector, Registered, Setup
@@ -50,6 +38,19 @@ from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.generator.scenarios import SCENARIOS
 from streamwatch.indicators import load_indicators
+from streamwatch.testing import (
+    NOW_MS,
+    FakeClock,
+    activity_event,
+    budget_set_event,
+    default_policy,
+    notice_event,
+    outcome_view,
+    payment_event,
+    run,
+    ts,
+    usage_event,
+)
 
 REGISTERED = registered()
 """The registered detectors, as collection finds them."""
@@ -75,15 +76,15 @@ def budget_stream() -> list[Event]:
     rng = random.Random(11)
     eid = Ids("bud")
     events: list[Event] = [
-        budget_set(500, "USD", event_id=eid(), customer_id="cust-a", at=ts(1)),
-        budget_set(200, "EUR", event_id=eid(), customer_id="cust-b", at=ts(1)),
+        budget_set_event(500, "USD", event_id=eid(), customer_id="cust-a", at=ts(1)),
+        budget_set_event(200, "EUR", event_id=eid(), customer_id="cust-b", at=ts(1)),
     ]
     now = parse_ts_ms(ts(1, 1))
     for i in range(160):
         now += rng.randrange(1, 12) * MS_PER_HOUR
         late = rng.randrange(2, 48) * MS_PER_HOUR if rng.random() < 0.1 else 0
         events.append(
-            usage(
+            usage_event(
                 event_id=eid(),
                 customer_id=rng.choice(CUSTOMERS),
                 at=format_ts(now - late),
@@ -95,12 +96,16 @@ def budget_stream() -> list[Event]:
         if rng.random() < 0.05:
             events.append(events[-1])
         if i == 20:
-            events.append(budget_set(1000, event_id=eid(), customer_id="cust-c", at=format_ts(now)))
+            events.append(
+                budget_set_event(1000, event_id=eid(), customer_id="cust-c", at=format_ts(now))
+            )
         if i == 80:
-            events.append(budget_set(300, event_id=eid(), customer_id="cust-a", at=format_ts(now)))
+            events.append(
+                budget_set_event(300, event_id=eid(), customer_id="cust-a", at=format_ts(now))
+            )
         if i == 100:
             events.append(
-                budget_set(
+                budget_set_event(
                     1, event_id=eid(), customer_id="cust-b", at=format_ts(now), status="failed"
                 )
             )
@@ -119,10 +124,10 @@ def provider_notice_stream() -> list[Event]:
         at = format_ts(now - (rng.randrange(2, 30) * MS_PER_HOUR if rng.random() < 0.1 else 0))
         customer = rng.choice(CUSTOMERS)
         if rng.random() < 0.3:
-            events.append(activity("signin", event_id=eid(), customer_id=customer, at=at))
+            events.append(activity_event("signin", event_id=eid(), customer_id=customer, at=at))
             continue
         events.append(
-            notice(
+            notice_event(
                 rng.choice([None, *(f"n-{i}" for i in range(12))]),
                 event_id=eid(),
                 customer_id=customer,
@@ -152,7 +157,9 @@ def crypto_mining_stream() -> list[Event]:
         return format_ts(start + round(hours * MS_PER_HOUR))
 
     def act(customer: str, hours: float, operation: str, **kw: Any) -> None:
-        events.append(activity(operation, event_id=eid(), customer_id=customer, at=at(hours), **kw))
+        events.append(
+            activity_event(operation, event_id=eid(), customer_id=customer, at=at(hours), **kw)
+        )
 
     def flow(customer: str, hours: float, host: str, port: int) -> None:
         props = {"dst_host": host, "dst_port": port, "protocol": "tcp", "bytes_out": 9000}
@@ -161,7 +168,7 @@ def crypto_mining_stream() -> list[Event]:
     def heavy(customer: str, hours: float, region: str, sku: str, util: float, gpus: int) -> None:
         fields: dict[str, Any] = {"gpus": gpus, "gpu_util": util} if gpus else {"cpu_util": util}
         events.append(
-            usage(
+            usage_event(
                 event_id=eid(),
                 customer_id=customer,
                 at=at(hours),
@@ -180,7 +187,7 @@ def crypto_mining_stream() -> list[Event]:
         act(customer, 0.1, "subscription.create", properties=sub, region="westeurope")
     card = {"type": "prepaid_card", "fingerprint": "c-1", "country": "DE"}
     events.append(
-        payment(
+        payment_event(
             "instrument.added",
             event_id=eid(),
             customer_id="cust-a",
@@ -189,7 +196,9 @@ def crypto_mining_stream() -> list[Event]:
             instrument=card,
         )
     )
-    events.append(payment("payment.succeeded", event_id=eid(), customer_id="cust-b", at=at(2)))
+    events.append(
+        payment_event("payment.succeeded", event_id=eid(), customer_id="cust-b", at=at(2))
+    )
     a100 = {"sku": "Standard_NC24ads_A100_v4", "vcpus": 24, "gpus": 1}
     for i, region in enumerate(("eastus", "brazilsouth", "japaneast")):
         act("cust-a", 3 + i * 0.1, "vm.create", properties={**a100, "count": 4}, region=region)
@@ -209,7 +218,7 @@ def crypto_mining_stream() -> list[Event]:
             heavy("cust-b", h, "koreacentral", hb["sku"], rng.uniform(0.6, 0.66), 0)
         if h >= 24 * 5:
             events.append(
-                usage(
+                usage_event(
                     event_id=eid(),
                     customer_id="cust-c",
                     at=at(h),
@@ -238,7 +247,9 @@ def crypto_mining_stream() -> list[Event]:
     act("cust-c", 24 * 5 - 1, "vm.create", properties={**d4, "count": 2}, region="koreacentral")
     notice_props = {"notice_id": "PN-7", "category": "aup.crypto_mining", "severity": "high"}
     act("cust-a", 24 * 3, "provider.notice", properties=notice_props, actor="provider")
-    events.append(payment("payment.failed", event_id=eid(), customer_id="cust-b", at=at(24 * 13)))
+    events.append(
+        payment_event("payment.failed", event_id=eid(), customer_id="cust-b", at=at(24 * 13))
+    )
     events.sort(key=lambda e: e.ts_ms)
     for k in range(10, len(events), 97):  # late by up to two days
         event = events[k]
@@ -259,15 +270,19 @@ def spend_spike_stream() -> list[Event]:
     eid = Ids("sp")
     start = parse_ts_ms("2026-10-24T00:00:00Z")
     events: list[Event] = [
-        activity("customer.signup", event_id=eid(), customer_id="cust-a", at=format_ts(start)),
-        activity("customer.signup", event_id=eid(), customer_id="cust-c", at=format_ts(start)),
+        activity_event(
+            "customer.signup", event_id=eid(), customer_id="cust-a", at=format_ts(start)
+        ),
+        activity_event(
+            "customer.signup", event_id=eid(), customer_id="cust-c", at=format_ts(start)
+        ),
     ]
     spikes = {"cust-a": range(30, 36), "cust-b": range(200, 212), "cust-c": range(150, 160)}
     for h in range(240):
         hour = start + h * MS_PER_HOUR
         if h == 100:
             events.append(
-                activity(
+                activity_event(
                     "feedback.expect",
                     event_id=eid(),
                     customer_id="cust-c",
@@ -288,7 +303,7 @@ def spend_spike_stream() -> list[Event]:
                 at = hour + rng.randrange(0, 50) * 60_000
                 late = rng.random() < 0.05
                 events.append(
-                    usage(
+                    usage_event(
                         event_id=eid(),
                         customer_id=customer,
                         at=format_ts(at - (3 * MS_PER_HOUR if late else 0)),
@@ -318,12 +333,12 @@ def payments_stream() -> list[Event]:
         return format_ts(start + round(hours * MS_PER_HOUR))
 
     def pay(customer: str, hours: float, kind: str, **kw: Any) -> None:
-        events.append(payment(kind, event_id=eid(), customer_id=customer, at=at(hours), **kw))
+        events.append(payment_event(kind, event_id=eid(), customer_id=customer, at=at(hours), **kw))
 
     for customer, country in (("cust-a", "DE"), ("cust-c", "FR")):
         props = {"country": country, "ip_country": country}
         events.append(
-            activity(
+            activity_event(
                 "customer.signup", event_id=eid(), customer_id=customer, at=at(0), properties=props
             )
         )
@@ -340,7 +355,7 @@ def payments_stream() -> list[Event]:
             currency = "EUR" if customer == "cust-b" and h % 97 == 7 else "USD"
             late = rng.random() < 0.03
             events.append(
-                usage(
+                usage_event(
                     event_id=eid(),
                     customer_id=customer,
                     at=at(h - (5 if late else 0)),
@@ -416,7 +431,7 @@ def ring_source_stream() -> list[Event]:
             **props,
         }
         events.append(
-            activity(
+            activity_event(
                 "customer.signup",
                 event_id=eid(),
                 customer_id=customer,
@@ -429,7 +444,7 @@ def ring_source_stream() -> list[Event]:
     def card(customer: str, hours: float, fingerprint: str, kind: str = "prepaid_card") -> None:
         instrument = {"type": kind, "fingerprint": fingerprint, "country": "DE"}
         events.append(
-            payment(
+            payment_event(
                 "instrument.added",
                 event_id=eid(),
                 customer_id=customer,
@@ -466,7 +481,7 @@ def ring_source_stream() -> list[Event]:
     for i in range(8):  # unrelated accounts, some behind one mobile network
         signup(f"solo-{i}", rng.uniform(0, 24 * 30), f"dev-solo-{i}", f"10.6.0.{i % 3}")
     events.sort(key=lambda e: e.ts_ms)
-    late = activity(
+    late = activity_event(
         "customer.signup",
         event_id=eid(),
         customer_id="farm-late",
@@ -476,7 +491,7 @@ def ring_source_stream() -> list[Event]:
     )
     events.insert(next(i for i, e in enumerate(events) if e.ts_ms > start + 40 * MS_PER_HOUR), late)
     events.append(
-        activity(
+        activity_event(
             "customer.signup",
             event_id=eid(),
             customer_id="failed-0",
@@ -601,7 +616,7 @@ def test_stream_makes_the_detector_decide_something(case: Case) -> None:
 
 def test_same_stream_twice_gives_identical_decisions(case: Case) -> None:
     events = case.build()
-    first = run(Fleet(case.core()), events, FakeClock(step_ms=1000))
+    first = run(Fleet(case.core()), events, FakeClock(NOW_MS, step_ms=1000))
     second = run(Fleet(case.core()), events, FakeClock(now_ms=0, step_ms=7))
     assert outcome_view(first) == outcome_view(second)
 

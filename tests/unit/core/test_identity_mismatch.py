@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import activity, payment, run_core, ts
 
 from streamwatch.core.detectors.identity_mismatch import IdentityMismatchDetector
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.generator.scenarios.abuse_kit import DISPOSABLE_DOMAINS
 from streamwatch.indicators import load_indicators
+from streamwatch.testing import activity_event, payment_event, run_core, ts
 
 LISTS = load_indicators()
 
@@ -35,11 +35,11 @@ def signup(
         "phone_verified": phone,
     }
     kw.setdefault("at", ts(1, 9))
-    return activity("customer.signup", event_id="su", properties=props, **kw)
+    return activity_event("customer.signup", event_id="su", properties=props, **kw)
 
 
 def card(billing: str, instrument_country: str | None = None, kind: str = "credit_card") -> Event:
-    return payment(
+    return payment_event(
         "instrument.added",
         event_id=f"card-{billing}-{kind}",
         at=ts(1, 9, 5),
@@ -51,7 +51,7 @@ def card(billing: str, instrument_country: str | None = None, kind: str = "credi
 
 def signins(countries: list[str], actor: str = "user@example.com", day: int = 2) -> list[Event]:
     return [
-        activity(
+        activity_event(
             "signin",
             event_id=f"si-{actor}-{day}-{i}",
             at=ts(day + i // 3, 9 + i % 3),
@@ -120,7 +120,7 @@ def test_card_country_and_prepaid_cards_are_left_to_high_risk_instrument() -> No
 
 
 def test_guests_signing_in_from_abroad_are_not_the_customer() -> None:
-    invite = activity(
+    invite = activity_event(
         "guest.invite",
         event_id="gi",
         at=ts(1, 10),
@@ -140,7 +140,7 @@ def test_guests_signing_in_from_abroad_are_not_the_customer() -> None:
 
 
 def test_an_established_customer_is_judged_against_its_billing_country() -> None:
-    invoice = payment(
+    invoice = payment_event(
         "invoice.issued",
         event_id="inv",
         at=ts(1),

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import activity, default_policy, run_core, ts, usage
 
 from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector, sketch
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import activity_event, default_policy, run_core, ts, usage_event
 
 START = parse_ts_ms(ts(1))
 
@@ -31,7 +31,7 @@ class Traffic:
 
     def act(self, operation: str, hours: float, **kw: Any) -> None:
         event_id = f"e{len(self.events):05d}"
-        self.events.append(activity(operation, event_id=event_id, at=at(hours), **kw))
+        self.events.append(activity_event(operation, event_id=event_id, at=at(hours), **kw))
 
     def flow(self, hours: float, host: str, port: int, bytes_out: int = 5000) -> None:
         props = {"dst_host": host, "dst_port": port, "protocol": "tcp", "bytes_out": bytes_out}
@@ -44,7 +44,7 @@ class Traffic:
     def egress(self, hour: int, gb: float) -> None:
         event_id = f"u{len(self.events):05d}"
         self.events.append(
-            usage(
+            usage_event(
                 event_id=event_id,
                 at=at(hour),
                 meter="egress",

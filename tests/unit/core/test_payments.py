@@ -7,20 +7,20 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import (
-    Outcome,
-    activity,
-    default_policy,
-    payment,
-    run,
-    ts,
-    usage,
-)
 
 from streamwatch.core.detectors.payments import PaymentsDetector
 from streamwatch.core.engine import Core, Fleet
 from streamwatch.core.events import Alert, Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import (
+    Outcome,
+    activity_event,
+    default_policy,
+    payment_event,
+    run,
+    ts,
+    usage_event,
+)
 
 CUSTOMER = "cust-1"
 
@@ -45,7 +45,7 @@ def signup(at: str = ts(1), country: str = "DE", ip_country: str | None = "DE") 
     props: dict[str, Any] = {"country": country}
     if ip_country is not None:
         props["ip_country"] = ip_country
-    return activity(
+    return activity_event(
         "customer.signup", event_id=eid(), customer_id=CUSTOMER, at=at, properties=props
     )
 
@@ -60,7 +60,7 @@ def instrument(
     inst: dict[str, Any] = {"type": kind, "fingerprint": fingerprint}
     if country is not None:
         inst["country"] = country
-    return payment(
+    return payment_event(
         "instrument.added",
         event_id=eid(),
         customer_id=CUSTOMER,
@@ -72,11 +72,11 @@ def instrument(
 
 
 def pay(kind: str, at: str, **kw: Any) -> Event:
-    return payment(kind, event_id=eid(), customer_id=CUSTOMER, at=at, **kw)
+    return payment_event(kind, event_id=eid(), customer_id=CUSTOMER, at=at, **kw)
 
 
 def use(at: str, cost: float = 2.0, **kw: Any) -> Event:
-    return usage(event_id=eid(), customer_id=CUSTOMER, at=at, cost=cost, **kw)
+    return usage_event(event_id=eid(), customer_id=CUSTOMER, at=at, cost=cost, **kw)
 
 
 def hourly(day: int, hours: int, cost: float = 2.0, first_hour: int = 1) -> list[Event]:
@@ -148,7 +148,7 @@ def test_instrument_seen_before_its_signup_is_judged_again_when_the_signup_arriv
 def test_identity_signals_alone_are_not_an_instrument_risk() -> None:
     events = [
         signup(),
-        activity(
+        activity_event(
             "signin",
             event_id=eid(),
             customer_id=CUSTOMER,
@@ -413,7 +413,7 @@ def test_money_at_risk_is_on_every_alert_but_never_re_sends_one() -> None:
 
 def test_alerts_of_other_detectors_carry_the_money_at_risk_too() -> None:
     engine = Core(default_policy())
-    notice = activity(
+    notice = activity_event(
         "provider.notice",
         event_id=eid(),
         customer_id=CUSTOMER,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import activity, default_policy, run_core, ts
 
 from streamwatch.core.detectors.privilege_escalation import PrivilegeEscalationDetector
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
+from streamwatch.testing import activity_event, default_policy, run_core, ts
 
 ATTACKER_IP = "14.1.2.3"
 
@@ -27,7 +27,7 @@ class Log:
     def add(self, operation: str, at: str, **kw: Any) -> None:
         kw.setdefault("actor", "admin@a.test")
         event_id = f"e{len(self.events):04d}"
-        self.events.append(activity(operation, event_id=event_id, at=at, **kw))
+        self.events.append(activity_event(operation, event_id=event_id, at=at, **kw))
 
     def signin(self, at: str, country: str, **kw: Any) -> None:
         self.add("signin", at, properties={"ip_country": country}, **kw)

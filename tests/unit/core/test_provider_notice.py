@@ -4,7 +4,6 @@ streamwatch.core.detectors.provider_notice."""
 from __future__ import annotations
 
 import pytest
-from core_builders import RESOURCE, activity, notice, run_core
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.provider_notice import (
@@ -14,6 +13,7 @@ from streamwatch.core.detectors.provider_notice import (
 )
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
+from streamwatch.testing import RESOURCE, activity_event, notice_event, run_core
 
 
 def observe_all(events: list[Event], state: NoticeState | None = None) -> list[list[Finding]]:
@@ -23,7 +23,7 @@ def observe_all(events: list[Event], state: NoticeState | None = None) -> list[l
 
 
 def test_notice_raises_one_finding_at_its_event_time() -> None:
-    event = notice("n-1", event_id="pn-1", at="2026-10-05T12:30:00Z")
+    event = notice_event("n-1", event_id="pn-1", at="2026-10-05T12:30:00Z")
     ((finding,),) = observe_all([event])
     assert finding.kind == "provider_notice"
     assert finding.incident == "n-1"
@@ -33,20 +33,20 @@ def test_notice_raises_one_finding_at_its_event_time() -> None:
 
 def test_resent_notice_with_the_same_id_raises_nothing() -> None:
     events = [
-        notice("n-1", event_id="pn-1"),
-        notice("n-1", event_id="pn-2", severity="critical", action_required="suspend"),
-        notice("n-2", event_id="pn-3"),
+        notice_event("n-1", event_id="pn-1"),
+        notice_event("n-1", event_id="pn-2", severity="critical", action_required="suspend"),
+        notice_event("n-2", event_id="pn-3"),
     ]
     assert [len(f) for f in observe_all(events)] == [1, 0, 1]
 
 
 def test_resent_notice_raises_no_alert_through_the_engine() -> None:
-    events = [notice("n-1", event_id="pn-1"), notice("n-1", event_id="pn-2")]
+    events = [notice_event("n-1", event_id="pn-1"), notice_event("n-1", event_id="pn-2")]
     assert len(run_core(Core(), events).alerts) == 1
 
 
 def test_notice_without_id_is_identified_by_its_event_id() -> None:
-    events = [notice(None, event_id="pn-1"), notice(None, event_id="pn-2")]
+    events = [notice_event(None, event_id="pn-1"), notice_event(None, event_id="pn-2")]
     per_event = observe_all(events)
     assert [f[0].incident for f in per_event] == ["pn-1", "pn-2"]
     assert per_event[0][0].evidence["notice_id"] == "pn-1"
@@ -56,10 +56,10 @@ def test_detector_remembers_the_most_recent_notices_only() -> None:
     detector = ProviderNoticeDetector()
     state = detector.new_state()
     for i in range(NOTICES_KEPT + 1):
-        assert detector.observe(state, notice(f"n-{i}", event_id=f"pn-{i}"))
+        assert detector.observe(state, notice_event(f"n-{i}", event_id=f"pn-{i}"))
     assert len(state.seen) == NOTICES_KEPT
-    assert detector.observe(state, notice(f"n-{NOTICES_KEPT}", event_id="again")) == []
-    assert detector.observe(state, notice("n-0", event_id="again-0"))
+    assert detector.observe(state, notice_event(f"n-{NOTICES_KEPT}", event_id="again")) == []
+    assert detector.observe(state, notice_event("n-0", event_id="again-0"))
 
 
 @pytest.mark.parametrize(
@@ -77,12 +77,12 @@ def test_detector_remembers_the_most_recent_notices_only() -> None:
 def test_notice_severity_maps_to_alert_severity_and_score(
     given: str, severity: str, score: float
 ) -> None:
-    ((finding,),) = observe_all([notice("n-1", severity=given)])
+    ((finding,),) = observe_all([notice_event("n-1", severity=given)])
     assert (finding.severity, finding.score) == (severity, score)
 
 
 def test_notice_without_severity_is_high() -> None:
-    event = activity("provider.notice", properties={"notice_id": "n-1"})
+    event = activity_event("provider.notice", properties={"notice_id": "n-1"})
     ((finding,),) = observe_all([event])
     assert (finding.severity, finding.score) == ("high", 0.8)
     assert finding.evidence["category"] == "unspecified"
@@ -90,7 +90,9 @@ def test_notice_without_severity_is_high() -> None:
 
 
 def test_reason_states_category_severity_resource_notice_and_required_action() -> None:
-    event = notice("n-42", category="aup.ddos", severity="critical", action_required="suspend")
+    event = notice_event(
+        "n-42", category="aup.ddos", severity="critical", action_required="suspend"
+    )
     ((finding,),) = observe_all([event])
     (reason,) = finding.reasons
     for text in ("aup.ddos", "severity critical", RESOURCE, "n-42", "suspended"):
@@ -105,13 +107,13 @@ def test_reason_states_category_severity_resource_notice_and_required_action() -
 
 
 def test_reason_keeps_the_providers_own_severity_word() -> None:
-    ((finding,),) = observe_all([notice("n-1", severity="sev2")])
+    ((finding,),) = observe_all([notice_event("n-1", severity="sev2")])
     assert "severity sev2" in finding.reasons[0]
     assert finding.evidence["severity"] == "sev2"
 
 
 def test_reason_without_required_action_asks_for_nothing() -> None:
-    ((finding,),) = observe_all([notice("n-1", action_required="none")])
+    ((finding,),) = observe_all([notice_event("n-1", action_required="none")])
     assert "requires" not in finding.reasons[0]
 
 
@@ -127,7 +129,7 @@ def test_reason_without_required_action_asks_for_nothing() -> None:
 def test_notice_names_its_subscription(
     resource_id: str, props: dict[str, str], expected: tuple[str, ...]
 ) -> None:
-    event = activity(
+    event = activity_event(
         "provider.notice",
         resource_id=resource_id,
         properties={"notice_id": "n-1", "category": "aup.spam", **props},
@@ -140,14 +142,14 @@ def test_notice_names_its_subscription(
     "operation", ["signin", "budget.set", "provider.notices", "vm.create", "provider.notice.ack"]
 )
 def test_other_operations_raise_nothing(operation: str) -> None:
-    event = activity(operation, properties={"notice_id": "n-1", "severity": "critical"})
+    event = activity_event(operation, properties={"notice_id": "n-1", "severity": "critical"})
     assert observe_all([event]) == [[]]
 
 
 def test_dump_and_load_round_trip_the_state() -> None:
     detector = ProviderNoticeDetector()
     state = detector.new_state()
-    observe_all([notice(f"n-{i}", event_id=f"pn-{i}") for i in range(3)], state)
+    observe_all([notice_event(f"n-{i}", event_id=f"pn-{i}") for i in range(3)], state)
     loaded = detector.load(detector.dump(state))
     assert loaded == state
-    assert detector.observe(loaded, notice("n-1", event_id="pn-9")) == []
+    assert detector.observe(loaded, notice_event("n-1", event_id="pn-9")) == []

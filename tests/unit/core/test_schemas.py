@@ -12,23 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import (
-    CONTRACT_EXAMPLES,
-    REPO_ROOT,
-    activity_doc,
-    budget_set,
-    budget_set_doc,
-    default_policy,
-    make_alert,
-    notice,
-    payment_doc,
-    raw,
-    run_core,
-    ts,
-    usage,
-    usage_doc,
-    without,
-)
+from contract_examples import CONTRACT_EXAMPLES, REPO_ROOT
 from jsonschema import Draft202012Validator
 
 from streamwatch.core.codec import (
@@ -47,6 +31,21 @@ from streamwatch.core.detectors.registry import registered, registered_kinds
 from streamwatch.core.engine import Core
 from streamwatch.core.events import EnforcementRequest
 from streamwatch.core.signing import signed
+from streamwatch.testing import (
+    activity_doc,
+    budget_set_doc,
+    budget_set_event,
+    default_policy,
+    make_alert,
+    notice_event,
+    payment_doc,
+    raw,
+    run_core,
+    ts,
+    usage_doc,
+    usage_event,
+    without,
+)
 
 TOPICS_DIR = REPO_ROOT / "topics"
 TOPIC_OF_TYPE = {"usage": "usage", "activity": "activity", "payment": "payments"}
@@ -357,17 +356,19 @@ def test_schemas_and_codec_agree_on_random_mutations_of_contract_events() -> Non
 def engine_stream() -> list[Any]:
     """Budget crossings, a forecast and provider notices for two customers."""
     return [
-        budget_set(1000, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(1, 1), cost=400),
-        usage(event_id="u-2", at=ts(4), cost=200),  # 60%: 50% and the forecast
-        usage(event_id="u-3", at=ts(10), cost=250),  # 85%: 80%
-        usage(event_id="u-4", at=ts(12), cost=200),  # 105%: 100%
-        notice("n-1", event_id="pn-1", at=ts(12, 1), action_required="suspend"),
-        notice("n-2", event_id="pn-2", at=ts(12, 2), action_required="restrict", severity="low"),
-        notice(None, event_id="pn-3", at=ts(12, 3), category="fraud.payment", severity="odd"),
-        notice("n-1", event_id="pn-4", customer_id="cust-2", at=ts(12, 4)),
-        budget_set(50, "EUR", event_id="b-2", customer_id="cust-2", at=ts(13)),
-        usage(event_id="u-5", customer_id="cust-2", at=ts(14), cost=60, currency="EUR"),
+        budget_set_event(1000, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(1, 1), cost=400),
+        usage_event(event_id="u-2", at=ts(4), cost=200),  # 60%: 50% and the forecast
+        usage_event(event_id="u-3", at=ts(10), cost=250),  # 85%: 80%
+        usage_event(event_id="u-4", at=ts(12), cost=200),  # 105%: 100%
+        notice_event("n-1", event_id="pn-1", at=ts(12, 1), action_required="suspend"),
+        notice_event(
+            "n-2", event_id="pn-2", at=ts(12, 2), action_required="restrict", severity="low"
+        ),
+        notice_event(None, event_id="pn-3", at=ts(12, 3), category="fraud.payment", severity="odd"),
+        notice_event("n-1", event_id="pn-4", customer_id="cust-2", at=ts(12, 4)),
+        budget_set_event(50, "EUR", event_id="b-2", customer_id="cust-2", at=ts(13)),
+        usage_event(event_id="u-5", customer_id="cust-2", at=ts(14), cost=60, currency="EUR"),
     ]
 
 

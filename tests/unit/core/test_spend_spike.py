@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import activity, usage
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.spend_spike.config import SpikeConfig
@@ -19,6 +18,7 @@ from streamwatch.core.detectors.spend_spike.state import SpikeState
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import activity_event, usage_event
 
 START = parse_ts_ms("2026-10-05T00:00:00Z")  # a Monday
 HOME = "westeurope"
@@ -49,7 +49,7 @@ class Customer:
     def __post_init__(self) -> None:
         self.state = self.detector.new_state()
         if self.signup:
-            self.feed([activity("customer.signup", event_id="signup", at=format_ts(START),
+            self.feed([activity_event("customer.signup", event_id="signup", at=format_ts(START),
                                 customer_id=self.customer_id)])  # fmt: skip
 
     def feed(self, events: Iterable[Event]) -> list[Finding]:
@@ -65,7 +65,7 @@ class Customer:
         self.n += 1
         return self.feed(
             [
-                usage(
+                usage_event(
                     event_id=f"{self.customer_id}-{self.n}",
                     customer_id=self.customer_id,
                     at=format_ts(hour_at(h) + minute * 60_000),
@@ -271,7 +271,7 @@ def test_new_customer_spending_like_its_cohort_raises_nothing() -> None:
 
 def test_cohort_follows_the_offer_of_the_first_subscription() -> None:
     customer = Customer()
-    customer.feed([activity("subscription.create", event_id="s-1", properties={
+    customer.feed([activity_event("subscription.create", event_id="s-1", properties={
         "subscription_id": "sub-1", "offer": "MS-AZR-0003P"})])  # fmt: skip
     customer.usual(range(5))
     found = customer.spend(5, 90.0, sku="Standard_NC6s_v3")
@@ -334,7 +334,7 @@ def test_learned_month_end_level_bounds_the_next_month_end() -> None:
 def expect(customer: Customer, h: int, until_h: int, factor: float = 5.0) -> None:
     customer.feed(
         [
-            activity(
+            activity_event(
                 "feedback.expect",
                 event_id=f"fb-{h}",
                 customer_id=customer.customer_id,
@@ -398,7 +398,7 @@ def test_feedback_with_factor_one_withdraws_the_allowance() -> None:
 )
 def test_malformed_feedback_changes_nothing(properties: dict[str, Any]) -> None:
     customer = settled()
-    customer.feed([activity("feedback.expect", event_id="fb", at=format_ts(hour_at(24 * 14)),
+    customer.feed([activity_event("feedback.expect", event_id="fb", at=format_ts(hour_at(24 * 14)),
                             properties=properties)])  # fmt: skip
     assert customer.state.expect is None
 
@@ -410,7 +410,7 @@ def test_usage_in_another_currency_is_ignored() -> None:
     customer = settled()
     h = 24 * 14 + 2
     customer.n += 1
-    found = customer.feed([usage(event_id="eur", at=format_ts(hour_at(h)), cost=900.0,
+    found = customer.feed([usage_event(event_id="eur", at=format_ts(hour_at(h)), cost=900.0,
                                  currency="EUR")])  # fmt: skip
     assert found == []
     assert customer.state.currency == "USD"
@@ -440,7 +440,7 @@ def test_state_round_trips_through_json_and_decides_the_same_after_restore() -> 
     customer.spend(h, 60.0, sku="Standard_NC6s_v3")
     twin = detector.load(orjson.loads(orjson.dumps(detector.dump(customer.state))))
     assert twin == customer.state
-    events = [usage(event_id=f"x-{i}", at=format_ts(hour_at(h + i)), cost=70.0 + i,
+    events = [usage_event(event_id=f"x-{i}", at=format_ts(hour_at(h + i)), cost=70.0 + i,
                     sku="Standard_NC6s_v3") for i in range(1, 30)]  # fmt: skip
     assert [detector.observe(twin, e) for e in events] == [
         detector.observe(customer.state, e) for e in events
@@ -462,8 +462,8 @@ def test_the_engine_runs_it_by_default_and_names_the_alert() -> None:
     core = Core()
     state = core.new_state("cust-1")
     decisions = [
-        core.step(state, activity("customer.signup", event_id="s", at=format_ts(START)), 0),
-        core.step(state, usage(event_id="u-1", at=format_ts(hour_at(3)), cost=300.0), 0),
+        core.step(state, activity_event("customer.signup", event_id="s", at=format_ts(START)), 0),
+        core.step(state, usage_event(event_id="u-1", at=format_ts(hour_at(3)), cost=300.0), 0),
     ]
     # A new customer with no payment on file is also usage_before_payment's business.
     alerts = [a for d in decisions for a in d.alerts if a.kind != "usage_before_payment"]

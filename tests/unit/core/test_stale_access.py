@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import activity, run_core, ts, usage
 
 from streamwatch.core.detectors.stale_access import StaleAccessDetector
 from streamwatch.core.engine import Core, Fleet
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import activity_event, run_core, ts, usage_event
 
 START = parse_ts_ms(ts(1))
 
@@ -26,7 +26,9 @@ class Log:
 
     def add(self, operation: str, days: float, actor: str = "admin@a.test", **kw: Any) -> None:
         event_id = f"e{len(self.events):04d}"
-        self.events.append(activity(operation, event_id=event_id, at=at(days), actor=actor, **kw))
+        self.events.append(
+            activity_event(operation, event_id=event_id, at=at(days), actor=actor, **kw)
+        )
 
     def create(self, days: float, user: str, role: str | None = None) -> None:
         self.add("user.create", days, properties={"principal": user})
@@ -83,7 +85,7 @@ def test_the_same_finding_comes_from_the_customers_own_events_or_a_fleet_sweep()
         quiet.step(event, 0)
         busy.step(event, 0)
     # One customer's own later event brings its time past the line...
-    later = usage(event_id="late-1", at=at(95))
+    later = usage_event(event_id="late-1", at=at(95))
     by_event = busy.step(later, 0).alerts
     # ...the other has gone quiet, and the fleet sweep (the stream passing hour marks) finds it.
     swept = quiet.sweep(parse_ts_ms(at(91)) - MS_PER_HOUR, 0).alerts
@@ -104,7 +106,9 @@ def test_advance_changes_nothing_when_nothing_is_due() -> None:
     detector = StaleAccessDetector()
     state = detector.new_state()
     props = {"principal": "u@a.test"}
-    created = activity("user.create", event_id="c", at=at(1), actor="portal", properties=props)
+    created = activity_event(
+        "user.create", event_id="c", at=at(1), actor="portal", properties=props
+    )
     detector.observe(state, created)
     before = detector.dump(state)
     assert detector.advance(state, parse_ts_ms(at(90))) == []
@@ -182,8 +186,8 @@ def test_an_expired_guest_invited_anew_is_resolved() -> None:
 
 def test_the_provider_and_usage_are_not_the_customers_people() -> None:
     events = [
-        activity("provider.notice", event_id="n", at=at(1), actor="abuse@provider.test"),
-        usage(event_id="u", at=at(1)),
+        activity_event("provider.notice", event_id="n", at=at(1), actor="abuse@provider.test"),
+        usage_event(event_id="u", at=at(1)),
     ]
     detector = StaleAccessDetector()
     state = detector.new_state()
