@@ -10,7 +10,7 @@ engine as replay does, sweeping every customer at each hour mark. Targets: recal
 precision at least 0.95 for each kind, and not one alert above "info" of a look-alike's kind
 on a look-alike. To print the figures for other seeds:
 
-    .venv/bin/python tests/unit/core/test_abuse_evaluation.py [SEED ...]
+    .venv/bin/python tests/unit/core/detectors/test_abuse_evaluation.py [SEED ...]
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ an hour, and not one crypto_mining alert on a legitimate GPU or HPC customer.
 An alert counts for a miner when it comes within ``TOLERANCE_S`` of the first ``vm.create``:
 mining runs for days, and the delay target is what keeps detection fast. To print the figures:
 
-    .venv/bin/python tests/unit/core/test_crypto_mining_evaluation.py [SEED ...]
+    .venv/bin/python \
+        tests/unit/core/detectors/crypto_mining/test_crypto_mining_evaluation.py [SEED ...]
 """
 
 from __future__ import annotations
