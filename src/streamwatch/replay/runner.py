@@ -31,7 +31,7 @@ from streamwatch.pipeline import partition as counters
 from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, FIRST, Decoded, Message
 from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
 from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
-from streamwatch.replay.ordering import merge, reorder
+from streamwatch.replay.ordering import merge, outlier_keys, reorder
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class Replay:
         self.customer = customer
         self.partitions = partitions
         self.sort = sort
+        self.max_skew_ms = max_skew_ms
         self.rings = Rings()
         self.stats = ReplayStats()
         self.stores = [DictStore(core) for _ in range(partitions)]
@@ -164,14 +165,17 @@ class Replay:
         streams = [self.decode(s) for s in sources]
         if self.sort:
             streams = [reorder(s, self.lateness_ms, _order) for s in streams]
+        keyed = [outlier_keys(s, _event_ts, self.max_skew_ms) for s in streams]
         caught_up, pipelines, place = self._caught_up, self.pipelines, self._partition
         next_sweep = FIRST
-        for decoded, message in merge(streams, _ts):
+        for key, (decoded, message) in merge(keyed, _key):
             if isinstance(decoded, DecodeError):
                 partition = 0
             else:
                 partition = place(decoded.customer_id)
-                self._frontier = max(self._frontier, decoded.ts_ms)
+                # The merge key, not the event's time: an outlier from the future must not
+                # make every quiet stream look caught up.
+                self._frontier = max(self._frontier, key)
             pipeline = pipelines[partition]
             pipeline.add(message, decoded)
             self._emit_all(pipeline.release(caught_up))
@@ -255,9 +259,13 @@ def _origin(message: Message) -> dict[str, Any]:
     return dict(origin(position))
 
 
-def _ts(item: tuple[Decoded, Message]) -> int:
+def _event_ts(item: tuple[Decoded, Message]) -> int | None:
     decoded = item[0]
-    return FIRST if isinstance(decoded, DecodeError) else decoded.ts_ms
+    return None if isinstance(decoded, DecodeError) else decoded.ts_ms
+
+
+def _key(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def _order(item: tuple[Decoded, Message]) -> tuple[int, str]:
