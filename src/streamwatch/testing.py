@@ -79,8 +79,7 @@ def usage(
     doc = _envelope("usage", customer_id, ts, event_id)
     doc.update(
         subscription_id="sub-1",
-        resource_id="/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/"
-        "virtualMachines/vm-1",
+        resource_id=RESOURCE,
         meter="compute",
         sku="Standard_D4s_v5",
         region="westeurope",
@@ -144,10 +143,7 @@ def provider_notice(
         "action_required": action_required,
     }
     fields.setdefault("actor", "provider")
-    fields.setdefault(
-        "resource_id",
-        "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1",
-    )
+    fields.setdefault("resource_id", RESOURCE)
     return activity("provider.notice", customer_id, ts, props, **fields)
 
 

@@ -103,8 +103,8 @@ class Detector(Protocol):
     capabilities: ClassVar[frozenset[Capability]]
     """The extra protocols the detector implements (``NONE`` for a plain one)."""
     kinds: ClassVar[frozenset[str]]
-    """The alert kinds its findings carry (the alert schema's kind enum is their union over
-    the registry)."""
+    """The alert kinds its findings carry (``registry.registered_kinds`` is their union over
+    the registry; the alert schema gives a kind's form). No two detectors share a kind."""
     state_version: ClassVar[int]
     """The version of the form ``dump`` writes. ``Core.snapshot`` stores it next to the dump;
     ``Core.restore`` hands a dump of another version to ``load`` only if it is among
