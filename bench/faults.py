@@ -331,7 +331,9 @@ class Worker:
         for line in text.splitlines():
             if line.startswith(b"{") and b'"partitions assigned"' in line:
                 with contextlib.suppress(orjson.JSONDecodeError):
-                    found = list(orjson.loads(line).get("inputs", []))
+                    record = orjson.loads(line)
+                    if record.get("event") == "partitions assigned":
+                        found = list(record.get("inputs", []))
         return found
 
     async def stop(self, timeout: float = 40.0) -> int | None:

@@ -353,11 +353,15 @@ class Processor:
         anchor = TP(self.topics.inputs[0], partition)
         async with transactions.section(anchor) as out:
             steps = pipeline.release(self._caught_up(pipeline, partition), most=most)
+            # Marked before the sends: while they are awaited, an arrival asks ``next_offset``
+            # where the partition stands, and the released messages have left the merge. (A
+            # failed send breaks the transaction, marks and all.)
             for step in steps:
-                await self._send(out, step)
                 message = step.message
                 assert message is not None
                 transactions.mark(_tp(message.stream, partition), message.offset)
+            for step in steps:
+                await self._send(out, step)
         return steps
 
     async def _send(self, out: Sender, step: Step) -> None:
