@@ -148,8 +148,8 @@ def test_a_ring_link_is_never_late_input(actor: str, late: bool) -> None:
     # Links carry their sighting's time and come (through a topic, live) when the ring grows.
     core = Core(settings=Settings(allowed_lateness_s=3600))
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", at=ts(10, 12)), NOW_MS)
-    link = activity("ring.link", at=ts(9, 12), event_id="ring-1", actor=actor)
+    core.step(state, usage_event(event_id="u-1", at=ts(10, 12)), NOW_MS)
+    link = activity_event("ring.link", at=ts(9, 12), event_id="ring-1", actor=actor)
     assert core.step(state, link, NOW_MS).late is late
     assert state.late == int(late)
 
