@@ -12,18 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import (
-    CONTRACT_EXAMPLES,
-    NOW_MS,
-    RESOURCE,
-    activity_doc,
-    budget_set_doc,
-    notice_doc,
-    payment_doc,
-    raw,
-    usage_doc,
-    without,
-)
+from contract_examples import CONTRACT_EXAMPLES
 
 from streamwatch.config import build_core
 from streamwatch.core.codec import (
@@ -60,6 +49,17 @@ from streamwatch.core.timeutil import (
     format_ts,
     month_key,
     parse_ts_ms,
+)
+from streamwatch.testing import (
+    NOW_MS,
+    RESOURCE,
+    activity_doc,
+    budget_set_doc,
+    notice_doc,
+    payment_doc,
+    raw,
+    usage_doc,
+    without,
 )
 
 CODES = {
