@@ -1,5 +1,5 @@
 """One valid example of every contract event shape, built with the kit's fixed-id builders,
-for the codec and schema tests; and the repository root, where ``topics/`` is."""
+for the codec and schema tests; and the repository root."""
 
 from __future__ import annotations
 

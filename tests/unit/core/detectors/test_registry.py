@@ -37,7 +37,6 @@ from streamwatch.testing import (
     usage,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 PACKAGE = Path(streamwatch.__file__).parent
 
 # --- an example detector, written as a new one would be ---------------------------------
@@ -130,7 +129,7 @@ def refund_lines() -> list[bytes]:
 
 
 def alert_schema() -> Draft202012Validator:
-    schema = json.loads((REPO_ROOT / "topics/schemas/alert.schema.json").read_text())
+    schema = json.loads((PACKAGE / "topics/schemas/alert.schema.json").read_text())
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -202,7 +201,7 @@ def test_a_registered_detector_needs_no_other_edit(large_refund: type[LargeRefun
     assert large_refund in registered()
     assert registered()[-1] is large_refund  # after every packaged detector, by rank
     for path in (
-        REPO_ROOT / "topics/schemas/alert.schema.json",
+        PACKAGE / "topics/schemas/alert.schema.json",
         PACKAGE / "config/policy.toml",
         PACKAGE / "core/detectors/registry.py",
     ):
