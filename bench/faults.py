@@ -49,9 +49,8 @@ Columns of the table (alerts/requests where two numbers are given):
 - ``lost``: outputs replay gives that the worker did not: (alert_id, revision) pairs of the
   alerts topic, request_ids of the enforcement topic.
 - ``repeated``: extra copies on those topics: an (alert_id, revision) or a request_id present
-  more often than replay gives it counts the copies beyond replay's (the core itself re-sends
-  a few requests under one request_id, with a new reason; replay's count of those is in the
-  JSON as ``replay_repeats``, and only copies beyond it count here).
+  more often than replay gives it counts the copies beyond replay's (replay itself should
+  give each once; its own repeats, if any, are in the JSON as ``replay_repeats``).
 - ``false``: outputs of the worker that replay does not give (each key once; its further
   copies count as repeated).
 - ``dead letters``: dead-letter records of the worker by code, and how many of them repeat
@@ -335,7 +334,9 @@ class Worker:
         for line in text.splitlines():
             if line.startswith(b"{") and b'"partitions assigned"' in line:
                 with contextlib.suppress(orjson.JSONDecodeError):
-                    found = list(orjson.loads(line).get("inputs", []))
+                    record = orjson.loads(line)
+                    if record.get("event") == "partitions assigned":
+                        found = list(record.get("inputs", []))
         return found
 
     async def stop(self, timeout: float = 40.0) -> int | None:

@@ -10,7 +10,8 @@ with redelivered duplicates) is replayed through the full core with ring linking
 - the largest contributors, summed over customers: each top-level key of the snapshot, each
   detector's dump, and each top-level field of a detector's dump;
 - changelog bytes per input byte: a live worker writes the snapshot of every customer that
-  changed once per commit (about a second). Here a commit happens every ``--commit-every``
+  changed once per commit (about a second), deflated as the worker's ``StateCodec`` writes
+  it. Here a commit happens every ``--commit-every``
   input lines; the changelog is the sum over commits of the snapshot bytes of the customers
   whose snapshot differs from the one last written, divided by the input's bytes (the raw
   JSON lines). Several intervals may be given: the figure depends on how many of a
@@ -78,6 +79,7 @@ def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[
 
     from streamwatch.config import build_core
     from streamwatch.generator import GeneratorConfig, generate
+    from streamwatch.live.state_store import StateCodec
     from streamwatch.replay.runner import ListSink, Replay, Source
 
     generated = generate(
@@ -93,6 +95,7 @@ def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[
     lines = [orjson.dumps(e) for e in generated.events]
     input_bytes = sum(len(line) for line in lines)
     core = build_core()
+    codec = StateCodec(core)
     sink = ListSink()
     replay = Replay(core, sink, clock=lambda: 0)
     written: dict[int, dict[str, bytes]] = {every: {} for every in intervals}
@@ -101,7 +104,7 @@ def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[
     def commit(due: list[int]) -> None:
         """Write the snapshot of every customer whose snapshot changed since the last commit,
         for each interval in ``due``."""
-        blobs = {c: orjson.dumps(core.snapshot(s)) for c, s in replay.fleet.states.items()}
+        blobs = {c: codec.dumps(s) for c, s in replay.states.items()}
         for every in due:
             last, changelog = written[every], changelogs[every]
             changelog["commits"] += 1
@@ -125,8 +128,9 @@ def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[
     digest = hashlib.sha256()
     for item in (*sink.alerts, *sink.requests):
         digest.update(orjson.dumps(item.to_dict(), option=orjson.OPT_SORT_KEYS))
-    snapshots = {c: core.snapshot(s) for c, s in replay.fleet.states.items()}
+    snapshots = {c: core.snapshot(s) for c, s in replay.states.items()}
     sizes = sorted(len(orjson.dumps(snap)) for snap in snapshots.values())
+    deflated = sorted(len(codec.dumps(s)) for s in replay.states.values())
     by_key: Counter[str] = Counter()
     by_detector: Counter[str] = Counter()
     by_field: Counter[str] = Counter()
@@ -163,6 +167,8 @@ def measure(seed: int, customers: int, days: int, intervals: list[int]) -> dict[
             "p99": quantile(sizes, 0.99),
             "max": sizes[-1],
             "mean": round(total / count),
+            "deflated_median": statistics.median(deflated),
+            "deflated_max": deflated[-1],
         },
         "by_key": table(by_key, 20),
         "by_detector": table(by_detector, 20),
@@ -215,7 +221,8 @@ def main() -> None:
     s = f["state_bytes"]
     print(
         f"state bytes per customer: median {s['median']:,.0f}, p99 {s['p99']:,}, "
-        f"max {s['max']:,}; changelog {f['changelog'][0]['bytes_per_input_byte']:.3f} bytes "
+        f"max {s['max']:,} (deflated as written: median {s['deflated_median']:,.0f}, max "
+        f"{s['deflated_max']:,}); changelog {f['changelog'][0]['bytes_per_input_byte']:.3f} bytes "
         f"per input byte (a commit every {f['changelog'][0]['commit_every']:,} lines)"
     )
 

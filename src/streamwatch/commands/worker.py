@@ -95,13 +95,41 @@ async def _preflight(settings: LiveSettings) -> int | None:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
-    from streamwatch.live.admin import describe
+    from streamwatch.live.admin import AdminError, create_topics, describe
+    from streamwatch.live.catalogue import TopicSpec
+    from streamwatch.live.rings import RING_KEYS_RETENTION_S, ring_keys_topic
 
     log = structlog.get_logger("streamwatch.worker")
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         await admin.start()
         found = await describe(admin, list(settings.topics.all))
+        missing = [name for name in settings.topics.all if name not in found]
+        if missing:
+            log.error("topics missing; create them with: streamwatch topics apply", missing=missing)
+            return None
+        counts = {name: found[name].partitions for name in settings.topics.inputs}
+        if len(set(counts.values())) != 1:
+            log.error("input topics are not co-partitioned", partitions=counts)
+            return None
+        partitions = next(iter(counts.values()))
+        # The internal re-key topic must exist before the worker joins its group: Faust would
+        # create it too, but only as it subscribes, too late for the group's first
+        # assignment, which then leaves it out until the next rebalance.
+        rekeyed = ring_keys_topic(settings.app_id)
+        if not await describe(admin, [rekeyed]):
+            spec = TopicSpec(
+                rekeyed,
+                partitions,
+                replication_factor=1,
+                config={
+                    "cleanup.policy": "delete",
+                    "retention.ms": str(RING_KEYS_RETENTION_S * 1000),
+                },
+            )
+            await create_topics(admin, [spec])
+            log.info("created the ring-keys topic", topic=rekeyed, partitions=partitions)
+        return partitions
     except (KafkaError, OSError) as exc:
         log.error(
             "kafka is not reachable; start it with: bash deploy/services.sh up",
@@ -109,17 +137,11 @@ async def _preflight(settings: LiveSettings) -> int | None:
             error=str(exc),
         )
         return None
+    except AdminError as exc:
+        log.error("cannot create the ring-keys topic", error=str(exc))
+        return None
     finally:
         await admin.close()
-    missing = [name for name in settings.topics.all if name not in found]
-    if missing:
-        log.error("topics missing; create them with: streamwatch topics apply", missing=missing)
-        return None
-    counts = {name: found[name].partitions for name in settings.topics.inputs}
-    if len(set(counts.values())) != 1:
-        log.error("input topics are not co-partitioned", partitions=counts)
-        return None
-    return next(iter(counts.values()))
 
 
 def _prepare_data_dir(path: Path) -> None:

@@ -117,6 +117,11 @@ class Policy:
                 continue
             cooldowns[rule.id] = event_time_ms
             parts = [alert.customer_id, rule.id, rule.action, alert.alert_id]
+            asked = rung is not None and alert.alert_id in rung.alert_ids
+            if asked or (not rule.holds_rung and alert.revision > 1):
+                # The same alert asking again once the cooldown is over (a reminder, or a
+                # suspension a person may have turned down): a request of its own, not a copy.
+                parts.append(f"revision-{alert.revision}")
             if rule.holds_rung:
                 if rung is None:
                     rung = rungs[rule.id] = Rung()

@@ -84,7 +84,7 @@ async def apply_catalogue(
         existing = await describe(admin, list(names))
         missing = [spec for name, spec in names.items() if name not in existing]
         if missing and create:
-            await _create(admin, missing, prefix)
+            await create_topics(admin, missing, prefix)
             result.created.extend(spec.prefixed(prefix) for spec in missing)
         elif missing:
             result.missing.extend(spec.prefixed(prefix) for spec in missing)
@@ -155,7 +155,10 @@ async def describe(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, To
     }
 
 
-async def _create(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], prefix: str) -> None:
+async def create_topics(
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], prefix: str = ""
+) -> None:
+    """Create ``specs``; one that exists already (made meanwhile by another process) is fine."""
     response = await admin.create_topics(
         [
             NewTopic(

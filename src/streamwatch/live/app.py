@@ -46,6 +46,7 @@ from streamwatch.live.transactions import (
     PartitionTransactions,
     TransactionUnavailable,
     check_supported,
+    last_poll_ms,
     recovering_consumer_class,
     transaction_manager_class,
 )
@@ -170,6 +171,7 @@ def create_app(
         can_process=lambda: not (app.rebalancing or app.should_stop),
         end_offset=lambda tp: _end_offset(app, tp),
         position=lambda tp: _position(app, tp),
+        last_poll=lambda tp: last_poll_ms(app, tp),
     )
     cursor = processor.cursor
     ring_keys = app.topic(

@@ -34,6 +34,11 @@ from faust.types import TP
 log = structlog.get_logger("streamwatch.live.ordering")
 
 READ_TIMEOUT_S: Final = 30.0
+READ_POLL_MS: Final = 5
+"""How long one poll of a hole's read waits for records. Short: a hole that holds only the
+marker of a transaction (the worker's own writes to its inputs leave one at the end of the
+log after each commit) has none to give, and the read ends once the position has moved past
+it, which a long poll would only learn when it times out."""
 STRANDED_READ_MAX: Final = 1000
 """Offsets ``stranded`` reads of one partition per call (a stream far behind is not stranded,
 and catches up by itself)."""
@@ -190,7 +195,7 @@ class InputCursor:
             while await consumer.position(ktp) < stop:
                 if time.monotonic() > deadline:
                     raise HoleUnreadable(f"reading {where} took over {READ_TIMEOUT_S:.0f}s")
-                batch = await consumer.getmany(ktp, timeout_ms=500)
+                batch = await consumer.getmany(ktp, timeout_ms=READ_POLL_MS)
                 out.extend(
                     Incoming(tp, r.offset, r.key, r.value)
                     for r in batch.get(ktp, [])

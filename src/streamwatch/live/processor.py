@@ -116,6 +116,7 @@ class Processor:
         monotonic: Callable[[], float] = time.monotonic,
         end_offset: Callable[[TP], int | None] = lambda _tp: None,
         position: Callable[[TP], Awaitable[int | None]] | None = None,
+        last_poll: Callable[[TP], int | None] = lambda _tp: None,
     ) -> None:
         self.core = core
         self.states = states
@@ -141,6 +142,12 @@ class Processor:
         None when unknown."""
         self.position = position
         """The consumer's position in a topic partition (past transaction markers)."""
+        self.last_poll = last_poll
+        """When the consumer last had a fetch answer for a topic partition (epoch ms), which
+        updated its end; None when unknown."""
+        self._fetched_at: dict[int, int] = {}
+        """Per input partition, the newest ``last_poll`` of a topic partition when one of its
+        messages was queued: a quiet topic partition's end counts only if fetched since."""
         self._arrived_at: dict[TP, float] = {}
         self._positions: dict[TP, int] = {}
         self._pipelines: dict[int, PartitionPipeline] = {}
@@ -268,10 +275,25 @@ class Processor:
                 tp = _tp(stream, partition)
                 end, arrived = self.end_offset(tp), self.next_offset(tp)
                 quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
-                if end is not None and (arrived is None or arrived < end) and quiet:
+                if end is None or not quiet:
+                    continue
+                if arrived is None or arrived < end or not self._fetched_since(tp):
                     found = await self.position(tp)
                     if found is not None:
                         self._positions[tp] = found
+
+    def _fetched_since(self, tp: TP) -> bool:
+        """Whether ``tp``'s end was fetched no earlier than the messages queued with it.
+
+        Its end as of an older fetch says nothing of what it had by the time a newer fetch
+        brought another topic's later events: a consumer does not fetch a partition whose
+        fetched messages it still buffers, so one topic's end can lag another's (KIP-695's
+        rule assumes the ends are of one moment)."""
+        needed = self._fetched_at.get(tp.partition)
+        if needed is None:
+            return True
+        polled = self.last_poll(tp)
+        return polled is not None and polled >= needed
 
     def _add(self, incoming: Incoming) -> None:
         message = Message(
@@ -279,7 +301,11 @@ class Processor:
         )
         now = self.monotonic()
         self._arrived_at[incoming.tp] = now
-        self._pipeline(incoming.tp.partition).add(message, arrived=now)
+        partition = incoming.tp.partition
+        polled = self.last_poll(incoming.tp)
+        if polled is not None and polled > self._fetched_at.get(partition, 0):
+            self._fetched_at[partition] = polled
+        self._pipeline(partition).add(message, arrived=now)
 
     def _caught_up(self, pipeline: PartitionPipeline, partition: int) -> CaughtUp:
         go_on = len(pipeline.merge) > self.max_held
@@ -292,9 +318,10 @@ class Processor:
             end, arrived = self.end_offset(tp), self.next_offset(tp)
             if end is None:
                 return False
-            if arrived is not None and arrived >= end:
+            if arrived is not None and arrived >= end and self._fetched_since(tp):
                 return True
-            # Only transaction markers left? The consumer is past them, nothing came since.
+            # Only transaction markers left, or no fetch since? The consumer is past its end,
+            # and nothing came for a while.
             position = self._positions.get(tp)
             quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
             return position is not None and position >= end and quiet
@@ -326,11 +353,15 @@ class Processor:
         anchor = TP(self.topics.inputs[0], partition)
         async with transactions.section(anchor) as out:
             steps = pipeline.release(self._caught_up(pipeline, partition), most=most)
+            # Marked before the sends: while they are awaited, an arrival asks ``next_offset``
+            # where the partition stands, and the released messages have left the merge. (A
+            # failed send breaks the transaction, marks and all.)
             for step in steps:
-                await self._send(out, step)
                 message = step.message
                 assert message is not None
                 transactions.mark(_tp(message.stream, partition), message.offset)
+            for step in steps:
+                await self._send(out, step)
         return steps
 
     async def _send(self, out: Sender, step: Step) -> None:

@@ -79,9 +79,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.errors import ProducerFenced
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -381,6 +382,20 @@ class PartitionTransactions:
                 meta = delivery.result()
                 tp = TP(meta.topic, meta.partition)
                 self._changelog_ends[tp] = max(self._changelog_ends.get(tp, 0), meta.offset + 1)
+
+
+def last_poll_ms(app: AppT, tp: TP) -> int | None:
+    """When the worker's consumer last had a fetch answer for ``tp`` (epoch ms), which is
+    when its high watermark was last updated; None if unknown (not assigned, not started).
+
+    Faust has no public way to this (aiokafka's ``last_poll_timestamp``); its consumer thread
+    holds the aiokafka consumer."""
+    try:
+        consumer = cast(Any, app.consumer)._thread._ensure_consumer()
+        found = consumer.last_poll_timestamp(TopicPartition(tp.topic, tp.partition))
+    except Exception:  # not assigned (any more), no fetch yet, or no consumer
+        return None
+    return found if isinstance(found, int) and found > 0 else None
 
 
 def recovering_consumer_class(transactions: PartitionTransactions) -> type[AIOKafkaConsumer]:

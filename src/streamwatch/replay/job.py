@@ -52,7 +52,7 @@ from streamwatch.pipeline.partition import (
     parse,
 )
 from streamwatch.pipeline.routing import partition_for
-from streamwatch.replay.ordering import merge, reorder
+from streamwatch.replay.ordering import merge, outlier_keys, reorder
 
 STREAMS: Final = ("usage", "activity", "payment")
 """The streams of a partition, by event type, ranked as the worker ranks its input topics."""
@@ -169,19 +169,22 @@ class ReplayJob:
         reads: list[Iterable[Read]] = [self._read(s) for s in sources]
         if self.settings.sort:
             reads = [reorder(r, self._lateness_ms, _order) for r in reads]
+        keyed = [outlier_keys(r, _ts, self.settings.max_skew_ms) for r in reads]
         pipelines, place, caught_up = self.pipelines, self.partition, self._caught_up
         window = Window()
         w = 0
         next_window = FIRST
         seq = 0
-        for line, env in merge(reads, _ts):
+        for key, (line, env) in merge(keyed, _first):
             seq += 1
             if env is None:
                 partition = 0
             else:
                 partition = place(env[2])
-                if env[3] > self.frontier:  # noqa: PLR1730 - per-line hot path, as in reorder
-                    self.frontier = env[3]
+                # The merge key, not the event's time: an outlier from the future must not
+                # make every quiet stream look caught up.
+                if key > self.frontier:  # noqa: PLR1730 - per-line hot path, as in reorder
+                    self.frontier = key
             pipeline = pipelines.get(partition)
             if pipeline is not None:
                 raw, position, origin, doc = line
@@ -277,9 +280,9 @@ def _origin(message: Message) -> dict[str, Any]:
     return dict(origin(position))
 
 
-def _ts(item: Read) -> int:
+def _ts(item: Read) -> int | None:
     env = item[1]
-    return FIRST if env is None else env[3]
+    return None if env is None else env[3]
 
 
 def _order(item: Read) -> tuple[int, str]:

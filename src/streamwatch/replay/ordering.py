@@ -2,10 +2,15 @@
 
 Sources (one per file or topic partition) are each roughly in event-time order. ``merge``
 interleaves them by event time, keeping each source's own order (the partition pipelines then
-order each partition's streams as the live worker does). ``reorder`` is what ``replay --sort``
-adds: it holds items in a heap until the newest seen is ``lateness_ms`` past them, then releases
-them in (ts, event_id) order, as if the producer had delivered them in order. An item later than
-that is released at once (and the core counts it as late).
+order each partition's streams as the live worker does). ``outlier_keys`` gives each item the
+time it is merged at: its event time, except for an outlier stamped far ahead of both its
+neighbours in the source (a clock set to 2030), which is merged where it stands rather than
+holding the rest of its source back until the end; the partition pipeline then judges it.
+
+``reorder`` is what ``replay --sort`` adds: it holds items in a heap until the newest seen is
+``lateness_ms`` past them, then releases them in (ts, event_id) order, as if the producer had
+delivered them in order. An item later than that is released at once (and the core counts it
+as late).
 """
 
 from __future__ import annotations
@@ -26,6 +31,44 @@ def merge(sources: Sequence[Iterable[T]], key: Callable[[T], int] | None = None)
     if len(sources) == 1:
         return iter(sources[0])
     return heapq.merge(*sources, key=key or _ts)
+
+
+def outlier_keys(
+    items: Iterable[T], ts: Callable[[T], int | None], max_skew_ms: int
+) -> Iterator[tuple[int, T]]:
+    """(merge key, item) for each of ``items``, in their order.
+
+    The key is the item's ``ts`` unless it is more than ``max_skew_ms`` ahead of both the
+    previous item's key and the next item's time: then it is the previous key (or, for the
+    first item, the next item's time). A source that really jumps ahead keeps its times, since
+    its next item jumps too. An item whose ``ts`` is None (undecodable) gets the previous key
+    (or 0) and does not count as a neighbour.
+    """
+    previous: int | None = None
+    pending: list[tuple[T, int | None]] = []
+    """Items not keyed yet: undecodable ones, then at most one with a time, last."""
+
+    def flush(next_ts: int | None) -> Iterator[tuple[int, T]]:
+        nonlocal previous
+        for item, item_ts in pending:
+            if item_ts is None:
+                yield (previous if previous is not None else 0), item
+                continue
+            ahead = previous is None or item_ts > previous + max_skew_ms
+            if ahead and next_ts is not None and item_ts > next_ts + max_skew_ms:
+                key = previous if previous is not None else next_ts
+            else:
+                key = item_ts
+            previous = key
+            yield key, item
+        pending.clear()
+
+    for item in items:
+        item_ts = ts(item)
+        if item_ts is not None:
+            yield from flush(item_ts)
+        pending.append((item, item_ts))
+    yield from flush(None)
 
 
 def reorder(

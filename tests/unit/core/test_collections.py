@@ -262,7 +262,9 @@ def test_unpaid_invoice_climbs_the_ladder_at_the_policys_ages() -> None:
         ("collections-suspend", "suspend", True),
         ("collections-suspend", "suspend", True),  # over 90 days, after the week's cooldown
     ]
-    assert len({r.request_id for r in out.requests if r.action == "suspend"}) == 1
+    # Asking again after the cooldown is a request of its own (a person may have turned the
+    # first down), never a copy under the same id with another reason.
+    assert len({r.request_id for r in out.requests}) == len(out.requests)
 
 
 def test_small_balance_stays_at_the_stage_its_amount_allows() -> None:

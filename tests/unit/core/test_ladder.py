@@ -276,8 +276,9 @@ def test_same_stream_gives_the_same_ladder_every_time() -> None:
     first = run_core(ladder_core(), events)
     again = run_core(ladder_core(), events, FakeClock(now_ms=0, step_ms=7))
     assert [request_view(r) for r in again.requests] == [request_view(r) for r in first.requests]
-    assert len({r.request_id for r in first.requests}) == len(first.requests) - 1
-    # (the only repeat: the notify rule asks again for INV-1's amendment, same id, idempotent)
+    # Every request has an id of its own, even the notify rule asking again for INV-1's
+    # amendment: a copy under one id with a new reason would be taken for the first.
+    assert len({r.request_id for r in first.requests}) == len(first.requests)
 
 
 def _alert_id(invoice: str) -> str:

@@ -3,6 +3,7 @@ event time, shadow rules, approval defaults and deterministic request ids."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from streamwatch.core.engine import Core
 from streamwatch.core.events import Alert
 from streamwatch.core.ids import stable_id
 from streamwatch.core.policy import Policy, PolicyError, Rule, parse_policy
+from streamwatch.core.state import Rung
 from streamwatch.core.timeutil import parse_ts_ms
 
 
@@ -115,6 +117,18 @@ def test_rule_fields_are_read() -> None:
             cooldown_s=600,
         ),
     )
+
+
+@pytest.mark.parametrize("action", ["notify", "suspend"])
+def test_the_same_alert_asking_again_after_the_cooldown_makes_a_new_request(action: str) -> None:
+    policy = parse_policy(rule_toml(action=action, cooldown_s=3600))
+    cooldowns: dict[str, int] = {}
+    rungs: dict[str, Rung] = {}
+    first = policy.decide(make_alert(), cooldowns, 0, rungs)[0][1]
+    assert policy.decide(replace(make_alert(), revision=2), cooldowns, 1000, rungs) == []
+    again = policy.decide(replace(make_alert(), revision=3), cooldowns, 7_200_000, rungs)[0][1]
+    assert again.alert_ids == first.alert_ids
+    assert again.request_id != first.request_id
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from streamwatch import testing as build
@@ -28,6 +29,21 @@ def test_snapshot_bytes_round_trip_to_an_equal_state():
     core.step(state, build.decoded(build.usage("c-1", cost=6.0)), 0)
     again = codec.loads(codec.dumps(state))
     assert core.snapshot(again) == core.snapshot(state)
+
+
+def test_snapshots_are_deflated_and_plain_json_ones_still_restore():
+    core = Core()
+    codec = StateCodec(core)
+    state = core.new_state("c-1")
+    for n in range(40):
+        event = build.usage(
+            "c-1", cost=1.0 + n, event_id=f"e-{n}", ts=f"2026-10-01T{n % 24:02d}:00:00Z"
+        )
+        core.step(state, build.decoded(event), 0)
+    plain = orjson.dumps(core.snapshot(state))
+    written = codec.dumps(state)
+    assert len(written) < len(plain) * 0.7
+    assert core.snapshot(codec.loads(plain)) == core.snapshot(codec.loads(written))
 
 
 def test_recovered_snapshot_is_decoded_on_first_use():

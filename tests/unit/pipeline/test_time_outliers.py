@@ -3,7 +3,7 @@ and in replay: it cannot move a partition's event time, so sweeps do not age any
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 import orjson
@@ -12,13 +12,19 @@ import pytest
 from golden.streams import STREAMS
 from streamwatch import testing as build
 from streamwatch.config import build_core
-from streamwatch.replay.runner import ListSink, Replay, Source
+from streamwatch.core.codec import DecodeError
+from streamwatch.pipeline.partition import decode
+from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
+from streamwatch.replay.runner import ListSink, Replay, ReplayStats, Source
 from streamwatch.testing import FakeClock, simulate_live
 
 CUSTOMER = "cust-outlier"
 
 
-def _run_replay(lines: list[bytes]) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+Outputs = tuple[list[Any], list[Any], list[dict[str, Any]]]
+
+
+def _run_replay(lines: list[bytes]) -> Outputs:
     sink = ListSink()
     Replay(build_core(), sink, clock=FakeClock()).run(
         [Source(((line, n) for n, line in enumerate(lines, 1)), lambda n: {"line": n})]
@@ -26,12 +32,36 @@ def _run_replay(lines: list[bytes]) -> tuple[list[Any], list[Any], list[dict[str
     return sink.alerts, sink.requests, sink.dead_letters
 
 
-def _run_live(lines: list[bytes]) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+def _run_replay_by_topic(lines: list[bytes]) -> Outputs:
+    return _replay_by_topic(lines)[0]
+
+
+def _replay_by_topic(lines: list[bytes]) -> tuple[Outputs, ReplayStats]:
+    """Replay as from Kafka: one source per topic partition, each in its own order."""
+    sources: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+    for line in lines:
+        decoded = decode(line)
+        if isinstance(decoded, DecodeError):
+            sources["usage", 0].append(line)
+        else:
+            partition = partition_for(decoded.customer_id.encode(), DEFAULT_PARTITIONS)
+            sources[decoded.type, partition].append(line)
+    sink = ListSink()
+    stats = Replay(build_core(), sink, clock=FakeClock()).run(
+        [
+            Source(((line, n) for n, line in enumerate(part, 1)), lambda n: {"line": n})
+            for _, part in sorted(sources.items())
+        ]
+    )
+    return (sink.alerts, sink.requests, sink.dead_letters), stats
+
+
+def _run_live(lines: list[bytes]) -> Outputs:
     out = simulate_live(build_core(), lines, seed=5, crashes=1)
     return out.alerts, out.requests, out.dead_letters
 
 
-RUNNERS = {"replay": _run_replay, "live": _run_live}
+RUNNERS = {"replay": _run_replay, "replay-by-topic": _run_replay_by_topic, "live": _run_live}
 
 
 def _outputs(alerts: list[Any], requests: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -39,9 +69,6 @@ def _outputs(alerts: list[Any], requests: list[Any]) -> tuple[list[Any], list[An
         sorted((a.alert_id, a.revision, a.event_time) for a in alerts),
         sorted((r.request_id, r.action) for r in requests),
     )
-
-
-Outputs = tuple[list[Any], list[Any], list[dict[str, Any]]]
 
 
 def _with_and_without(runner: str, doc: dict[str, Any]) -> tuple[Outputs, Outputs]:
@@ -66,6 +93,18 @@ def test_a_future_event_is_held_aside_and_changes_nothing(runner: str, ts: str) 
     assert Counter(d["code"] for d in dead2) - Counter(d["code"] for d in dead) == Counter(
         {"future_event": 1}
     )
+
+
+def test_a_future_event_holds_back_no_source_of_a_replay_from_kafka() -> None:
+    """Each topic partition is a source of its own: the outlier must neither hold the rest of
+    its source back until the end (all of it late) nor make quiet streams look caught up."""
+    base = STREAMS["generated-mixed"]()
+    middle = len(base) // 2
+    outlier = build.usage(CUSTOMER, ts="2030-06-01T00:00:00Z", cost=1.0, event_id="outlier-1")
+    _, stats = _replay_by_topic(base)
+    _, stats2 = _replay_by_topic([*base[:middle], orjson.dumps(outlier), *base[middle:]])
+    assert stats2.late == stats.late
+    assert stats2.dead_letters - stats.dead_letters == Counter({"future_event": 1})
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from streamwatch.core.events import Event
-from streamwatch.replay.ordering import merge, reorder
+from streamwatch.replay.ordering import merge, outlier_keys, reorder
 from streamwatch.testing import decoded, usage
 
 
@@ -52,3 +52,34 @@ def test_merge_interleaves_sources_by_event_time() -> None:
     first = [_event(0, "u1"), _event(20, "u2"), _event(40, "u3")]
     second = [_event(10, "a1"), _event(30, "a2")]
     assert [e.event_id for e in merge([first, second])] == ["u1", "a1", "u2", "a2", "u3"]
+
+
+DAY = 86_400_000
+
+
+def _outlier_keys(times: list[int | None]) -> list[int]:
+    return [key for key, _ in outlier_keys(times, lambda t: t, max_skew_ms=DAY)]
+
+
+def test_an_outlier_from_the_future_is_merged_where_it_stands() -> None:
+    year = 365 * DAY
+    assert _outlier_keys([0, 10, 4 * year, 20, 30]) == [0, 10, 10, 20, 30]
+
+
+def test_a_first_item_from_the_future_is_merged_with_the_next() -> None:
+    assert _outlier_keys([9 * DAY, 10, 20]) == [10, 10, 20]
+
+
+def test_a_source_that_really_jumps_ahead_keeps_its_times() -> None:
+    assert _outlier_keys([0, 10, 9 * DAY, 9 * DAY + 5]) == [0, 10, 9 * DAY, 9 * DAY + 5]
+    # The last item cannot be judged: it keeps its time (it holds nothing back).
+    assert _outlier_keys([0, 10, 9 * DAY]) == [0, 10, 9 * DAY]
+
+
+def test_undecodable_items_keep_their_place_and_are_no_neighbours() -> None:
+    assert _outlier_keys([None, 5, None, 9 * DAY, None, 7]) == [0, 5, 5, 5, 5, 7]
+
+
+def test_a_source_with_an_outlier_is_not_held_back_in_a_merge() -> None:
+    keyed = [outlier_keys(s, lambda t: t, DAY) for s in ([0, 9 * DAY, 20, 40], [10, 30])]
+    assert [t for _, t in merge(keyed, lambda kv: kv[0])] == [0, 9 * DAY, 10, 20, 30, 40]

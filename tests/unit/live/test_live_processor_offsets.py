@@ -1,0 +1,124 @@
+"""Where the live processor stands in each topic partition: when it counts a quiet one as
+caught up (KIP-695's rule, with the time of the fetch that told its end), and what it reports
+as arrived while a batch's outputs are being sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+from typing import Any, cast
+
+from faust.types import TP
+
+from streamwatch.config import build_core
+from streamwatch.live.ordering import Incoming
+from streamwatch.live.processor import Processor
+from streamwatch.live.settings import TopicNames
+
+TOPICS = TopicNames.with_prefix("t.")
+
+
+def processor(
+    ends: dict[str, int], processed: dict[str, int], polls: dict[str, int] | None
+) -> Processor:
+    """A processor of partition 0 whose consumer saw ``ends``, which processed up to
+    ``processed``, and (unless None) last fetched each topic at ``polls`` (epoch ms)."""
+    states = SimpleNamespace(customers_of=lambda _partition: [])
+    transactions = SimpleNamespace(next_offset=lambda tp: processed.get(tp.topic))
+    kwargs: dict[str, Any] = {}
+    if polls is not None:
+        kwargs["last_poll"] = lambda tp: polls.get(tp.topic)
+    return Processor(
+        build_core(),
+        cast(Any, states),
+        cast(Any, transactions),
+        TOPICS,
+        cast(Any, SimpleNamespace(counters=None)),
+        lambda _next_offset: cast(Any, None),
+        end_offset=lambda tp: ends.get(tp.topic),
+        **kwargs,
+    )
+
+
+def queue_usage(live: Processor) -> Any:
+    """Queue one usage message on partition 0; the caught-up rule of its pipeline."""
+    live._add(Incoming(TP(TOPICS.usage, 0), 7, b"c-1", b"{}"))
+    return live._caught_up(live._pipeline(0), 0)
+
+
+def test_a_quiet_topic_that_has_everything_up_to_its_end_is_caught_up() -> None:
+    polls = {TOPICS.usage: 2_000, TOPICS.activity: 2_000}
+    live = processor({TOPICS.activity: 5}, {TOPICS.activity: 5}, polls)
+    assert queue_usage(live)(TOPICS.activity, 0)
+
+
+def test_a_quiet_topic_short_of_its_end_is_not() -> None:
+    polls = {TOPICS.usage: 2_000, TOPICS.activity: 2_000}
+    live = processor({TOPICS.activity: 6}, {TOPICS.activity: 5}, polls)
+    assert not queue_usage(live)(TOPICS.activity, 0)
+
+
+def test_an_end_fetched_before_the_queued_messages_does_not_count() -> None:
+    # The consumer fetched usage again (at 2,000) while it still buffered activity's messages
+    # of an older fetch (at 1,000): activity's end is of that older moment.
+    polls = {TOPICS.usage: 2_000, TOPICS.activity: 1_000}
+    live = processor({TOPICS.activity: 5}, {TOPICS.activity: 5}, polls)
+    caught_up = queue_usage(live)
+    assert not caught_up(TOPICS.activity, 0)
+    polls[TOPICS.activity] = 2_000  # the next fetch answers for activity too
+    assert caught_up(TOPICS.activity, 0)
+
+
+def test_without_fetch_times_the_end_alone_decides() -> None:
+    live = processor({TOPICS.activity: 5}, {TOPICS.activity: 5}, None)
+    assert queue_usage(live)(TOPICS.activity, 0)
+
+
+class SlowTransactions:
+    """A partition's transactions whose sends wait until ``go`` is set."""
+
+    def __init__(self) -> None:
+        self.processed: dict[TP, int] = {}
+        self.go = asyncio.Event()
+        self.sending = asyncio.Event()
+        self.sent: list[str] = []
+
+    @asynccontextmanager
+    async def section(self, _anchor: TP) -> AsyncIterator[Any]:
+        yield self
+
+    async def send(self, topic: str, *_args: Any) -> None:
+        self.sending.set()
+        await self.go.wait()
+        self.sent.append(topic)
+
+    def mark(self, tp: TP, offset: int) -> None:
+        self.processed[tp] = offset + 1
+
+    def next_offset(self, tp: TP) -> int:
+        return self.processed.get(tp, 0)
+
+
+async def test_released_messages_count_as_arrived_while_their_outputs_are_sent() -> None:
+    # Otherwise the next arrival, finding the partition behind, would read the released
+    # messages again from Kafka and process them twice (an undecodable one: two dead letters).
+    transactions = SlowTransactions()
+    live = Processor(
+        build_core(),
+        cast(Any, SimpleNamespace(customers_of=lambda _partition: [])),
+        cast(Any, transactions),
+        TOPICS,
+        cast(Any, SimpleNamespace(counters=SimpleNamespace(inc=lambda *_a: None))),
+        lambda _next_offset: cast(Any, None),
+        end_offset=lambda _tp: 0,
+    )
+    usage = TP(TOPICS.usage, 0)
+    live._add(Incoming(usage, 0, b"c-1", b"not json"))
+    draining = asyncio.create_task(live._drain(0, 10))
+    await asyncio.wait_for(transactions.sending.wait(), 5)
+    assert live.next_offset(usage) == 1
+    transactions.go.set()
+    await draining
+    assert transactions.sent == [TOPICS.dead_letter]
