@@ -59,10 +59,14 @@ STATE_TABLE: Final = "customer-state"
 COMMIT_INTERVAL_S: Final = 1.0
 """How often every transaction with progress commits (state, offsets)."""
 OUTPUT_COMMIT_INTERVAL_S: Final = 0.1
-"""How often a transaction that holds outputs (alerts, requests, dead letters, link keys)
-commits: they become visible to read_committed readers then, so this bounds the event-to-alert
-latency a platform team sees (Kafka Streams commits every 100 ms under exactly-once), while
-state-only progress commits at ``COMMIT_INTERVAL_S``."""
+"""How long a transaction holds outputs (alerts, requests, dead letters, link keys) at most
+before it commits: they become visible to read_committed readers then, so this bounds the
+event-to-alert latency a platform team sees (Kafka Streams commits every 100 ms under
+exactly-once), while state-only progress commits at ``COMMIT_INTERVAL_S``."""
+IDLE_OUTPUT_COMMIT_S: Final = 0.01
+"""How long it holds them when its partition has nothing more to process now: a busy partition
+gathers the outputs of many batches into one commit, an idle one need not wait."""
+COMMIT_TIMER_S: Final = 0.01
 TAKE_MAX: Final = 500
 TAKE_WITHIN_S: Final = 0.005
 """The agent takes the messages Faust delivers in batches of up to ``TAKE_MAX``, or what came
@@ -357,9 +361,14 @@ def _wire_lifecycle(
     async def commit_processed() -> None:
         # Faust commits only partitions whose acknowledged offsets moved; see
         # PartitionTransactions.commit_pending for why that is not enough.
-        await transactions.commit_pending(COMMIT_INTERVAL_S)
+        await transactions.commit_pending(
+            COMMIT_INTERVAL_S,
+            OUTPUT_COMMIT_INTERVAL_S,
+            IDLE_OUTPUT_COMMIT_S,
+            idle=lambda partition: processor.held(partition) == 0,
+        )
 
-    app.timer(OUTPUT_COMMIT_INTERVAL_S)(commit_processed)
+    app.timer(COMMIT_TIMER_S)(commit_processed)
 
     async def on_assigned(_app: Any, *args: Any, **_kwargs: Any) -> None:
         assigned: set[TP] = args[0]

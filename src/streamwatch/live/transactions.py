@@ -166,6 +166,8 @@ class PartitionTransactions:
         """Per changelog partition, the offset after the last state record committed here."""
         self._outputs: set[str] = set()
         """Transactional ids holding outputs not yet committed (they commit sooner)."""
+        self._outputs_at: dict[str, float] = {}
+        """When the first output not yet committed went into each of those (monotonic)."""
         self._committed_at: dict[str, float] = {}
 
     def transactional_id(self, tp: TP) -> str:
@@ -214,6 +216,7 @@ class PartitionTransactions:
                 self._processed[tp] = offset + 1
             if sender.sent:
                 self._outputs.add(tid)
+                self._outputs_at.setdefault(tid, time.monotonic())
 
     def mark(self, tp: TP, offset: int) -> None:
         """Inside ``section``: the message of ``tp`` at ``offset`` has had its effects sent."""
@@ -259,9 +262,17 @@ class PartitionTransactions:
             tp for tp, offset in list(self._processed.items()) if offset != self._committed.get(tp)
         ]
 
-    async def commit_pending(self, every_s: float) -> bool:
+    async def commit_pending(
+        self,
+        every_s: float,
+        outputs_s: float = 0.0,
+        idle_outputs_s: float | None = None,
+        idle: Callable[[int], bool] = lambda _partition: False,
+    ) -> bool:
         """Commit every transaction holding messages processed since its last commit that
-        sent outputs, or last committed ``every_s`` ago or more.
+        holds outputs for ``outputs_s`` or more (``idle_outputs_s`` or more if its partition
+        is ``idle``: nothing more to process now, so nothing to gather into the commit), or
+        last committed ``every_s`` ago or more.
 
         Faust calls ``commit`` only for partitions whose *acknowledged* offsets moved; after a
         restart it acknowledges skipped messages early, and the messages processed later (in
@@ -269,12 +280,17 @@ class PartitionTransactions:
         their transaction would stay open for good. The worker calls it on a timer.
         """
         now = time.monotonic()
-        tids = {
-            tid
-            for tp in self._moved()
-            if (tid := self.transactional_id(tp)) in self._outputs
-            or now - self._committed_at.get(tid, 0.0) >= every_s
-        }
+
+        def due(tid: str, partition: int) -> bool:
+            if tid in self._outputs:
+                waited = now - self._outputs_at.get(tid, now)
+                if waited >= outputs_s:
+                    return True
+                if idle_outputs_s is not None and waited >= idle_outputs_s and idle(partition):
+                    return True
+            return now - self._committed_at.get(tid, 0.0) >= every_s
+
+        tids = {tid for tp in self._moved() if due(tid := self.transactional_id(tp), tp.partition)}
         return await self._commit_tids(tids, start_new=True)
 
     async def close(self) -> bool:
@@ -372,6 +388,7 @@ class PartitionTransactions:
             self._committed.update(offsets)
             self._committed_at[tid] = time.monotonic()
             self._outputs.discard(tid)
+            self._outputs_at.pop(tid, None)
             self._note_written(written)
             if start_new:
                 await txp.begin_transaction()
