@@ -98,7 +98,11 @@ async def topic_bytes(kafka: str, topic: str) -> int:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         total = 0
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for records in batch.values():
                 total += sum(len(r.key or b"") + len(r.value or b"") for r in records)
@@ -216,6 +220,8 @@ def main() -> None:
         ("two workers (after first commit)", two_steady),
     ]
     for label, rate in rows:
+        if args.one_worker and label.startswith("two workers"):
+            continue
         print(f"{label:<44}{rate:>12,.0f}")
     print(f"worker / bare consumer = {result['worker_to_bare_ratio']:.3f}")
     print(

@@ -25,6 +25,8 @@ COMMANDS = {
     "risk": "streamwatch.commands.risk",
     "expect": "streamwatch.commands.expect",
     "evidence": "streamwatch.commands.evidence",
+    "import": "streamwatch.commands.importer",
+    "ingest": "streamwatch.commands.ingest",
 }
 
 

@@ -97,9 +97,10 @@ class DecodeError(ValueError):
     ``out_of_range`` (a number beyond the limit the contract sets for its field, so that the core
     can compute with it). The dead-letter topic also carries ``processing_error`` (the core
     raised on this one event; see ``deadletter.processing_error``), ``future_event`` (an event
-    more than the allowed skew ahead of its partition's event time, held aside) and, from the
-    suspension worker, ``invalid_signature``. ``field`` names the offending field where there is
-    one. Operators fix the producer named in the dead-letter record.
+    more than the allowed skew ahead of its partition's event time, held aside), from the
+    suspension worker, ``invalid_signature``, and from ``streamwatch ingest``, ``unmappable`` (a
+    raw record of a real-world format its adapter could not map). ``field`` names the offending
+    field where there is one. Operators fix the producer named in the dead-letter record.
     """
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:

@@ -37,6 +37,7 @@ from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Even
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.policy import Policy
+from streamwatch.core.rings import is_link
 from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
@@ -267,7 +268,9 @@ class Core:
         late = False
         if event.ts_ms > state.watermark_ms:
             state.watermark_ms = event.ts_ms
-        elif event.ts_ms < state.watermark_ms - self._lateness_ms:
+        elif event.ts_ms < state.watermark_ms - self._lateness_ms and not is_link(event):
+            # A link carries the time of the sighting that grew its ring and comes when the
+            # ring grows (through a topic, live): derived, never late input.
             state.late += 1
             late = True
         state.seen.remember(

@@ -25,8 +25,13 @@ PAYMENT_KINDS: Final = frozenset(
         "payment.failed",
         "chargeback",
         "refund",
+        "credit",
     }
 )
+"""``credit`` is money taken off what the customer owes for usage (a provider credit, a usage
+refund, a negative correction or adjustment on a bill line), with ``amount`` its size (>= 0);
+``refund`` is money paid back to the customer. Usage ``cost`` stays >= 0: a credit is never
+summed with spend."""
 INSTRUMENT_TYPES: Final = frozenset(
     {"credit_card", "debit_card", "prepaid_card", "stored_value", "bank_transfer", "direct_debit"}
 )

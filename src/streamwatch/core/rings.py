@@ -453,6 +453,15 @@ class RingLink:
     """(customer_id, first seen, flags, e-mail domain) by first-seen time."""
 
 
+def is_link(event: Event) -> bool:
+    """Whether ``event`` is a ``ring.link`` streamwatch derived (whatever its properties)."""
+    return (
+        isinstance(event, ActivityEvent)
+        and event.operation == LINK_OPERATION
+        and event.actor == LINK_ACTOR
+    )
+
+
 def read_link(event: ActivityEvent) -> RingLink | None:
     """The link an activity event carries, or None when it is not a ``ring.link`` streamwatch
     made (another operation or actor, or properties that do not parse)."""

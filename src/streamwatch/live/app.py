@@ -58,14 +58,15 @@ STATE_TABLE: Final = "customer-state"
 
 COMMIT_INTERVAL_S: Final = 1.0
 """How often every transaction with progress commits (state, offsets)."""
-OUTPUT_COMMIT_INTERVAL_S: Final = 0.1
-"""How long a transaction holds outputs (alerts, requests, dead letters, link keys) at most
-before it commits: they become visible to read_committed readers then, so this bounds the
-event-to-alert latency a platform team sees (Kafka Streams commits every 100 ms under
-exactly-once), while state-only progress commits at ``COMMIT_INTERVAL_S``."""
-IDLE_OUTPUT_COMMIT_S: Final = 0.01
-"""How long it holds them when its partition has nothing more to process now: a busy partition
-gathers the outputs of many batches into one commit, an idle one need not wait."""
+OUTPUT_COMMIT_S: Final = {"idle": 0.01, "busy": 0.1, "behind": 1.0}
+"""How long a transaction holds outputs (alerts, requests, dead letters, link keys) before it
+commits, by how its partition fares: they become visible to read_committed readers then, so
+this is the event-to-alert latency a platform team sees beyond processing. Idle (nothing more
+to process now): 10 ms, waiting gathers nothing. Busy: 100 ms, as Kafka Streams commits under
+exactly-once. Behind (a backlog of ``BEHIND_MESSAGES`` or more): a second, since each commit
+writes every changed customer's state and the backlog is late anyway. State-only progress
+commits at ``COMMIT_INTERVAL_S``."""
+BEHIND_MESSAGES: Final = 2_000
 COMMIT_TIMER_S: Final = 0.01
 TAKE_MAX: Final = 500
 TAKE_WITHIN_S: Final = 0.005
@@ -361,12 +362,12 @@ def _wire_lifecycle(
     async def commit_processed() -> None:
         # Faust commits only partitions whose acknowledged offsets moved; see
         # PartitionTransactions.commit_pending for why that is not enough.
-        await transactions.commit_pending(
-            COMMIT_INTERVAL_S,
-            OUTPUT_COMMIT_INTERVAL_S,
-            IDLE_OUTPUT_COMMIT_S,
-            idle=lambda partition: processor.held(partition) == 0,
-        )
+        await transactions.commit_pending(COMMIT_INTERVAL_S, outputs_s)
+
+    def outputs_s(partition: int) -> float:
+        if processor.behind(partition) >= BEHIND_MESSAGES:
+            return OUTPUT_COMMIT_S["behind"]
+        return OUTPUT_COMMIT_S["idle" if processor.held(partition) == 0 else "busy"]
 
     app.timer(COMMIT_TIMER_S)(commit_processed)
 

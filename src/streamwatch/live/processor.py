@@ -167,6 +167,17 @@ class Processor:
                 return last + 1
         return self.transactions.next_offset(tp)
 
+    def behind(self, partition: int) -> int:
+        """How many messages of ``partition``'s inputs lie between what arrived and their ends
+        as last fetched (0 where unknown)."""
+        total = 0
+        for topic in self.topics.inputs:
+            tp = _tp(topic, partition)
+            end, arrived = self.end_offset(tp), self.next_offset(tp)
+            if end is not None and arrived is not None and end > arrived:
+                total += end - arrived
+        return total
+
     def held(self, partition: int) -> int:
         """How many messages of ``partition`` are queued in its pipeline."""
         pipeline = self._pipelines.get(partition)

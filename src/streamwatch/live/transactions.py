@@ -263,16 +263,11 @@ class PartitionTransactions:
         ]
 
     async def commit_pending(
-        self,
-        every_s: float,
-        outputs_s: float = 0.0,
-        idle_outputs_s: float | None = None,
-        idle: Callable[[int], bool] = lambda _partition: False,
+        self, every_s: float, outputs_s: Callable[[int], float] = lambda _partition: 0.0
     ) -> bool:
         """Commit every transaction holding messages processed since its last commit that
-        holds outputs for ``outputs_s`` or more (``idle_outputs_s`` or more if its partition
-        is ``idle``: nothing more to process now, so nothing to gather into the commit), or
-        last committed ``every_s`` ago or more.
+        has held outputs for ``outputs_s(partition)`` or more, or last committed ``every_s``
+        ago or more.
 
         Faust calls ``commit`` only for partitions whose *acknowledged* offsets moved; after a
         restart it acknowledges skipped messages early, and the messages processed later (in
@@ -282,12 +277,10 @@ class PartitionTransactions:
         now = time.monotonic()
 
         def due(tid: str, partition: int) -> bool:
-            if tid in self._outputs:
-                waited = now - self._outputs_at.get(tid, now)
-                if waited >= outputs_s:
-                    return True
-                if idle_outputs_s is not None and waited >= idle_outputs_s and idle(partition):
-                    return True
+            if tid in self._outputs and now - self._outputs_at.get(tid, now) >= outputs_s(
+                partition
+            ):
+                return True
             return now - self._committed_at.get(tid, 0.0) >= every_s
 
         tids = {tid for tp in self._moved() if due(tid := self.transactional_id(tp), tp.partition)}

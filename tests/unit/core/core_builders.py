@@ -379,5 +379,6 @@ CONTRACT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     ),
     "payment-chargeback": payment_doc("chargeback", invoice_id="inv-1", currency="GBP"),
     "payment-refund": payment_doc("refund", amount=0),
+    "payment-credit": payment_doc("credit", amount=12.5, invoice_id="G000123"),
     "payment-extra-keys": payment_doc("refund", x_trace={"span": [1, 2, 3]}, x_flag=True),
 }

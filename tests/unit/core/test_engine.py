@@ -143,6 +143,17 @@ def test_repeat_of_a_late_event_is_a_duplicate() -> None:
     assert (state.events, state.duplicates, state.late) == (2, 1, 1)
 
 
+@pytest.mark.parametrize(("actor", "late"), [("streamwatch", False), ("user@example.com", True)])
+def test_a_ring_link_is_never_late_input(actor: str, late: bool) -> None:
+    # Links carry their sighting's time and come (through a topic, live) when the ring grows.
+    core = Core(settings=Settings(allowed_lateness_s=3600))
+    state = core.new_state("cust-1")
+    core.step(state, usage(event_id="u-1", at=ts(10, 12)), NOW_MS)
+    link = activity("ring.link", at=ts(9, 12), event_id="ring-1", actor=actor)
+    assert core.step(state, link, NOW_MS).late is late
+    assert state.late == int(late)
+
+
 @pytest.mark.parametrize(
     ("after_s", "duplicate"),
     [

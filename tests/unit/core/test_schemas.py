@@ -492,6 +492,8 @@ DEAD_LETTER_CODES = {
     "processing_error",
     "future_event",
     "invalid_signature",
+    # set by streamwatch ingest for a raw record its adapter could not map
+    "unmappable",
 }
 
 

@@ -122,3 +122,13 @@ async def test_released_messages_count_as_arrived_while_their_outputs_are_sent()
     transactions.go.set()
     await draining
     assert transactions.sent == [TOPICS.dead_letter]
+
+
+def test_behind_counts_what_lies_between_arrival_and_the_fetched_ends() -> None:
+    live = processor(
+        {TOPICS.usage: 5_000, TOPICS.activity: 40, TOPICS.payments: 7},
+        {TOPICS.usage: 1_000, TOPICS.activity: 40},  # payments: nothing arrived yet
+        None,
+    )
+    assert live.behind(0) == 4_000
+    assert processor({}, {TOPICS.usage: 1_000}, None).behind(0) == 0  # no ends known
