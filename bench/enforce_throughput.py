@@ -22,12 +22,9 @@ import platform
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, run_until_consumed
 

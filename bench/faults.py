@@ -105,10 +105,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from common import OUT
-
 from streamwatch.config import build_core, load_policy
 from streamwatch.core.codec import decode_event
 from streamwatch.core.rings import LINK_ACTOR, LINK_OPERATION

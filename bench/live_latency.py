@@ -25,13 +25,10 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, streamwatch_env
 

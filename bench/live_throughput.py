@@ -32,8 +32,6 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from common import OUT, generated_file, run_until_consumed, streamwatch_env
 
 TOPIC_OF = {b"usage": "usage", b"activity": "activity", b"payment": "payments"}

@@ -15,15 +15,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT
 from nab_detector import NAB_PARAMS, score_series

@@ -2,11 +2,11 @@
 
 NAB series are not money, so this adapter skips what only spend has (hours that accumulate
 usage events, money floors, cohort priors, month ends, feedback) and keeps the algorithm: the
-seasonal envelope baseline of ``streamwatch.core.baseline`` scores each row before learning it;
-rows scoring at or above ``FLAG_SCORE`` are anomalous and not learned (unless the anomaly
-persists for ``absorb_after`` rows, when the new level is accepted, as the spend detector
-absorbs a lasting change); after a detection the detector stays quiet for a cooldown, longer
-after an anomalous one. Its output is the score of each row, 0 while quiet.
+seasonal envelope baseline of ``streamwatch.core.detectors.spend_spike.baseline`` scores each
+row before learning it; rows scoring at or above ``FLAG_SCORE`` are anomalous and not learned
+(unless the anomaly persists for ``absorb_after`` rows, when the new level is accepted, as the
+spend detector absorbs a lasting change); after a detection the detector stays quiet for a
+cooldown, longer after an anomalous one. Its output is the score of each row, 0 while quiet.
 
 One parameter set (``NAB_PARAMS``) for every file. Two-sided, since NAB anomalies include drops;
 the spend detector uses the same baseline one-sided (only rises are spikes).
@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streamwatch.core.baseline import FLAG_SCORE, Baseline, Params, bucket_of, learn, novelty
+from streamwatch.core.detectors.spend_spike.baseline import (
+    FLAG_SCORE,
+    Baseline,
+    Params,
+    bucket_of,
+    learn,
+    novelty,
+)
 
 
 @dataclass(frozen=True, slots=True)

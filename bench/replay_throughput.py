@@ -19,11 +19,8 @@ import argparse
 import hashlib
 import json
 import platform
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, Timer, emit, generated_file, peak_rss_mb, run_phase
 

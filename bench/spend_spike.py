@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, Timer, emit, generated_file, peak_rss_mb, run_phase
 

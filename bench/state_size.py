@@ -29,13 +29,9 @@ import argparse
 import hashlib
 import json
 import statistics
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, Timer
 

@@ -2,31 +2,61 @@
 worker's processing without a broker.
 
 Builders return wire-format dicts (what producers send); ``raw`` turns one into bytes and
-``decoded`` into a core event. Every builder takes keyword overrides for any field.
-``simulate_live`` runs lines through the partition pipelines as the live worker would, with
-random delivery, batches, commits and crashes, for conformance tests against replay.
+``decoded`` into a core event. Every builder takes keyword overrides for any field. Two styles:
+
+- ``usage``, ``activity``, ``payment``, ``budget_set``, ``provider_notice``: a fresh event id
+  per call unless given, for streams;
+- ``usage_doc``, ``activity_doc``, ``payment_doc``, ``budget_set_doc``, ``notice_doc``: one
+  fixed id per builder unless given (sending one twice is a duplicate), the time as ``at``
+  (``ts(day, hour)`` writes one), for the core's unit tests; ``usage_event`` and the other
+  ``*_event`` builders validate them into core events (``event_from_dict``: no JSON on the
+  way, so a test can hand the core what JSON cannot carry).
+
+``run`` and ``run_core`` step events through the core and collect its decisions (``Outcome``);
+``outcome_view`` compares runs without wall-clock fields; ``make_alert`` makes an alert as the
+engine would. ``simulate_live`` runs lines through the partition pipelines as the live worker
+would, with random delivery, batches, commits and crashes, for conformance tests against
+replay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from random import Random
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from streamwatch.core.codec import DecodeError, decode_event
-from streamwatch.core.engine import Core
-from streamwatch.core.events import Alert, EnforcementRequest, Event
+from streamwatch.config import default_policy_text
+from streamwatch.core.codec import DecodeError, decode_event, event_from_dict
+from streamwatch.core.engine import Core, Fleet
+from streamwatch.core.events import (
+    ActivityEvent,
+    Alert,
+    DetectorRef,
+    EnforcementRequest,
+    Event,
+    PaymentEvent,
+    UsageEvent,
+)
+from streamwatch.core.ids import stable_id
+from streamwatch.core.policy import Policy, parse_policy
 from streamwatch.core.rings import Rings
+from streamwatch.core.timeutil import parse_ts_ms
 from streamwatch.pipeline.ordering import Message
 from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
 from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
 from streamwatch.replay.runner import STREAMS
 
 _ids = count(1)
+
+NOW_MS: Final = parse_ts_ms("2030-01-01T00:00:00Z")
+"""A wall clock far from any event time, so a test can tell the two apart."""
+RESOURCE: Final = (
+    "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1"
+)
 
 
 def _envelope(kind: str, customer_id: str, ts: str, event_id: str | None) -> dict[str, Any]:
@@ -49,8 +79,7 @@ def usage(
     doc = _envelope("usage", customer_id, ts, event_id)
     doc.update(
         subscription_id="sub-1",
-        resource_id="/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/"
-        "virtualMachines/vm-1",
+        resource_id=RESOURCE,
         meter="compute",
         sku="Standard_D4s_v5",
         region="westeurope",
@@ -114,10 +143,7 @@ def provider_notice(
         "action_required": action_required,
     }
     fields.setdefault("actor", "provider")
-    fields.setdefault(
-        "resource_id",
-        "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1",
-    )
+    fields.setdefault("resource_id", RESOURCE)
     return activity("provider.notice", customer_id, ts, props, **fields)
 
 
@@ -138,7 +164,7 @@ def payment(
     return doc
 
 
-def raw(doc: dict[str, Any]) -> bytes:
+def raw(doc: Any) -> bytes:
     """The wire bytes of a builder's dict."""
     return orjson.dumps(doc)
 
@@ -148,18 +174,259 @@ def decoded(doc: dict[str, Any]) -> Event:
     return decode_event(orjson.dumps(doc))
 
 
+@dataclass
 class FakeClock:
-    """A wall clock for tests: returns ``now_ms`` and advances only when told."""
+    """A wall clock for tests: returns ``now_ms``, then moves ``step_ms`` on (by default it
+    stays put), and advances when told."""
 
-    def __init__(self, now_ms: int = 1_790_000_000_000) -> None:
-        self.now_ms = now_ms
+    now_ms: int = 1_790_000_000_000
+    step_ms: int = 0
 
     def __call__(self) -> int:
-        return self.now_ms
+        now = self.now_ms
+        self.now_ms += self.step_ms
+        return now
 
     def advance(self, ms: int) -> None:
         """Move the clock forward by ``ms`` milliseconds."""
         self.now_ms += ms
+
+
+# --- the core's unit tests: fixed ids, decoded events, runs ---------------------------
+
+
+def ts(day: int = 1, hour: int = 0, minute: int = 0, second: int = 0, month: int = 10) -> str:
+    """An RFC 3339 UTC timestamp in 2026 (October unless told)."""
+    return f"2026-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+def usage_doc(
+    event_id: str = "u-1",
+    customer_id: str = "cust-1",
+    at: str = "2026-10-01T00:00:00Z",
+    cost: float = 1.0,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A usage event: one hour of a 4-vCPU VM costing ``cost`` USD, unless overridden."""
+    doc: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "usage",
+        "customer_id": customer_id,
+        "ts": at,
+        "subscription_id": "sub-1",
+        "resource_id": RESOURCE,
+        "meter": "compute",
+        "sku": "Standard_D4s_v5",
+        "region": "westeurope",
+        "quantity": 1.0,
+        "unit": "hour",
+        "cost": cost,
+        "currency": "USD",
+    }
+    doc.update(fields)
+    return doc
+
+
+def activity_doc(
+    operation: str = "signin",
+    event_id: str = "a-1",
+    customer_id: str = "cust-1",
+    at: str = "2026-10-01T00:00:00Z",
+    properties: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An activity event by ``user@example.com`` that succeeded, unless overridden."""
+    doc: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "activity",
+        "customer_id": customer_id,
+        "ts": at,
+        "operation": operation,
+        "actor": "user@example.com",
+        "status": "succeeded",
+        "properties": properties if properties is not None else {},
+    }
+    doc.update(fields)
+    return doc
+
+
+def payment_doc(
+    kind: str = "payment.succeeded",
+    event_id: str = "p-1",
+    customer_id: str = "cust-1",
+    at: str = "2026-10-01T00:00:00Z",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A payment event of 100 USD, unless overridden (``amount=None`` drops the amount)."""
+    doc: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "payment",
+        "customer_id": customer_id,
+        "ts": at,
+        "kind": kind,
+        "amount": 100.0,
+        "currency": "USD",
+    }
+    doc.update(fields)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def budget_set_doc(
+    amount: Any = 1000, currency: Any = "USD", event_id: str = "b-1", **fields: Any
+) -> dict[str, Any]:
+    """A ``budget.set`` activity for a monthly budget."""
+    return activity_doc(
+        "budget.set",
+        event_id=event_id,
+        properties={"amount": amount, "currency": currency, "period": "month"},
+        **fields,
+    )
+
+
+def notice_doc(
+    notice_id: str | None = "n-1",
+    category: str = "aup.crypto_mining",
+    severity: str = "high",
+    action_required: str = "none",
+    event_id: str = "pn-1",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A ``provider.notice`` activity on the default VM (``notice_id=None`` omits the id)."""
+    props: dict[str, Any] = {
+        "notice_id": notice_id,
+        "category": category,
+        "severity": severity,
+        "action_required": action_required,
+    }
+    fields.setdefault("actor", "provider")
+    fields.setdefault("resource_id", RESOURCE)
+    return activity_doc(
+        "provider.notice",
+        event_id=event_id,
+        properties={k: v for k, v in props.items() if v is not None},
+        **fields,
+    )
+
+
+def without(doc: dict[str, Any], *names: str) -> dict[str, Any]:
+    """A copy of ``doc`` without the named keys."""
+    return {k: v for k, v in doc.items() if k not in names}
+
+
+def usage_event(**kw: Any) -> UsageEvent:
+    """The core event of ``usage_doc(**kw)``."""
+    event = event_from_dict(usage_doc(**kw))
+    assert isinstance(event, UsageEvent)
+    return event
+
+
+def activity_event(operation: str = "signin", **kw: Any) -> ActivityEvent:
+    """The core event of ``activity_doc(operation, **kw)``."""
+    event = event_from_dict(activity_doc(operation, **kw))
+    assert isinstance(event, ActivityEvent)
+    return event
+
+
+def payment_event(kind: str = "payment.succeeded", **kw: Any) -> PaymentEvent:
+    """The core event of ``payment_doc(kind, **kw)``."""
+    event = event_from_dict(payment_doc(kind, **kw))
+    assert isinstance(event, PaymentEvent)
+    return event
+
+
+def budget_set_event(amount: Any = 1000, currency: Any = "USD", **kw: Any) -> ActivityEvent:
+    """The core event of ``budget_set_doc(amount, currency, **kw)``."""
+    event = event_from_dict(budget_set_doc(amount, currency, **kw))
+    assert isinstance(event, ActivityEvent)
+    return event
+
+
+def notice_event(notice_id: str | None = "n-1", **kw: Any) -> ActivityEvent:
+    """The core event of ``notice_doc(notice_id, **kw)``."""
+    event = event_from_dict(notice_doc(notice_id, **kw))
+    assert isinstance(event, ActivityEvent)
+    return event
+
+
+def default_policy() -> Policy:
+    """The policy shipped in ``streamwatch/config/policy.toml``."""
+    return parse_policy(default_policy_text())
+
+
+@dataclass
+class Outcome:
+    """Everything a run of the core decided, in order."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    requests: list[EnforcementRequest] = field(default_factory=list)
+    shadowed: list[EnforcementRequest] = field(default_factory=list)
+
+
+def run(fleet: Fleet, events: Iterable[Event], clock: FakeClock | None = None) -> Outcome:
+    """Step every event through the fleet; collect the decisions. The wall clock starts at
+    ``NOW_MS`` and moves a second per step unless given."""
+    clock = clock or FakeClock(NOW_MS, step_ms=1000)
+    out = Outcome()
+    for event in events:
+        decisions = fleet.step(event, clock())
+        out.alerts.extend(decisions.alerts)
+        out.requests.extend(decisions.requests)
+        out.shadowed.extend(decisions.shadowed)
+    return out
+
+
+def run_core(core: Core, events: Iterable[Event], clock: FakeClock | None = None) -> Outcome:
+    """``run`` with a fleet of ``core``."""
+    return run(Fleet(core), events, clock)
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    """The wire form of an alert without its wall-clock field, for comparing runs."""
+    return {k: v for k, v in alert.to_dict().items() if k != "detected_at"}
+
+
+def request_view(request: EnforcementRequest) -> dict[str, Any]:
+    """The wire form of a request without its wall-clock field, for comparing runs."""
+    return {k: v for k, v in request.to_dict().items() if k != "requested_at"}
+
+
+def outcome_view(outcome: Outcome) -> dict[str, list[dict[str, Any]]]:
+    """``outcome`` in wire form without wall-clock fields, for comparing runs."""
+    return {
+        "alerts": [alert_view(a) for a in outcome.alerts],
+        "requests": [request_view(r) for r in outcome.requests],
+        "shadowed": [request_view(r) for r in outcome.shadowed],
+    }
+
+
+def make_alert(
+    kind: str = "provider_notice",
+    severity: Any = "high",
+    evidence: dict[str, Any] | None = None,
+    customer_id: str = "cust-1",
+    incident: str = "n-1",
+    event_time: str = "2026-10-01T00:00:00Z",
+    detected_at: str = "2030-01-01T00:00:00Z",
+    reasons: tuple[str, ...] = ("The provider reported aup.crypto_mining.",),
+    subscription_ids: tuple[str, ...] = ("sub-1",),
+    score: float = 0.85,
+) -> Alert:
+    """An alert as the engine would make it, for policy tests."""
+    return Alert(
+        alert_id=stable_id(customer_id, kind, incident),
+        customer_id=customer_id,
+        kind=kind,
+        severity=severity,
+        score=score,
+        event_time=event_time,
+        window_start=event_time,
+        window_end=event_time,
+        detected_at=detected_at,
+        reasons=reasons,
+        evidence=evidence if evidence is not None else {},
+        subscription_ids=subscription_ids,
+        detector=DetectorRef("test", "1"),
+    )
 
 
 @dataclass

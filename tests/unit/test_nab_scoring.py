@@ -3,12 +3,7 @@ checked against SCORING.md rather than against itself."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from nab_scoring import (
     PROFILES,

@@ -16,3 +16,8 @@ def money(amount: float, currency: str) -> str:
 def percent(fraction: float) -> str:
     """``51%`` for 0.514."""
     return f"{fraction * 100:.0f}%"
+
+
+def days(n: int) -> str:
+    """``1 day``, ``3 days``."""
+    return f"{n} day" if n == 1 else f"{n} days"

@@ -39,8 +39,8 @@ Adding a scenario (say ``crypto_mining``):
                 # events: plan.activity(ts, op, props, label=LabelSpec(kind, name, detail))
                 # and plan.schedule(ts, "payment", body_or_builder, label=...)
 
-2. Import the module in ``scenarios/__init__.py`` so that it registers.
-3. Use it: ``GeneratorConfig(incidents=("crypto_mining", ...))``.
+2. Use it: ``GeneratorConfig(incidents=("crypto_mining", ...))`` (the package imports every
+   module of ``scenarios/``, so the new one is registered).
 
 A scenario only edits the plan with its own ``rng``; it never emits events, so the timeline keeps
 order, ids and labels consistent. Labels attached to scheduled events are emitted with them

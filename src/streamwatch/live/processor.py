@@ -288,7 +288,7 @@ class Processor:
                 quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
                 if end is None or not quiet:
                     continue
-                if arrived is None or arrived < end or not self._fetched_since(tp):
+                if arrived is None or arrived < end:
                     found = await self.position(tp)
                     if found is not None:
                         self._positions[tp] = found
@@ -331,11 +331,12 @@ class Processor:
                 return False
             if arrived is not None and arrived >= end and self._fetched_since(tp):
                 return True
-            # Only transaction markers left, or no fetch since? The consumer is past its end,
-            # and nothing came for a while.
+            # Only transaction markers left? The consumer is past the end, nothing came for a
+            # while, and the end is no older than the messages waiting (or it says nothing of
+            # what came since: in a backlog, a topic's fetches can lag the others').
             position = self._positions.get(tp)
             quiet = now - self._arrived_at.get(tp, 0.0) >= self.hold_s
-            return position is not None and position >= end and quiet
+            return position is not None and position >= end and quiet and self._fetched_since(tp)
 
         return caught_up
 

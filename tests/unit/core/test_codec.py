@@ -12,18 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import (
-    CONTRACT_EXAMPLES,
-    NOW_MS,
-    RESOURCE,
-    activity_doc,
-    budget_set_doc,
-    notice_doc,
-    payment_doc,
-    raw,
-    usage_doc,
-    without,
-)
+from contract_examples import CONTRACT_EXAMPLES
 
 from streamwatch.config import build_core
 from streamwatch.core.codec import (
@@ -65,6 +54,17 @@ from streamwatch.core.timeutil import (
 )
 from streamwatch.generator import GeneratorConfig, bad_samples, generate
 from streamwatch.pipeline.partition import decode_object, parse
+from streamwatch.testing import (
+    NOW_MS,
+    RESOURCE,
+    activity_doc,
+    budget_set_doc,
+    notice_doc,
+    payment_doc,
+    raw,
+    usage_doc,
+    without,
+)
 
 CODES = {
     "invalid_json",

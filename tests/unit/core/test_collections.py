@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import Outcome, default_policy, payment, run, ts, usage
 
 from streamwatch.config import build_core, default_collections_text, load_collections
 from streamwatch.core.collections import (
@@ -24,6 +23,7 @@ from streamwatch.core.events import Alert, Event
 from streamwatch.core.policy import Policy, PolicyError, parse_policy
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.generator.scenarios.payments_kit import DUNNING
+from streamwatch.testing import Outcome, default_policy, payment_event, run, ts, usage_event
 
 CUSTOMER = "cust-1"
 DUE = "2026-10-31"
@@ -51,7 +51,7 @@ def at(days_past_due: float) -> str:
 
 
 def issued(amount: float = 500.0, invoice: str = "INV-1", when: str = ts(1, 3)) -> Event:
-    return payment(
+    return payment_event(
         "invoice.issued",
         event_id=eid(),
         customer_id=CUSTOMER,
@@ -63,7 +63,7 @@ def issued(amount: float = 500.0, invoice: str = "INV-1", when: str = ts(1, 3)) 
 
 
 def paid(amount: float, when: str, invoice: str | None = "INV-1") -> Event:
-    return payment(
+    return payment_event(
         "payment.succeeded",
         event_id=eid(),
         customer_id=CUSTOMER,
@@ -76,7 +76,7 @@ def paid(amount: float, when: str, invoice: str | None = "INV-1") -> Event:
 def daily_usage(until_days_past_due: int, cost: float = 1.0) -> list[Event]:
     """One usage event a day at midnight, from the due date on."""
     return [
-        usage(event_id=eid(), customer_id=CUSTOMER, at=at(d), cost=cost)
+        usage_event(event_id=eid(), customer_id=CUSTOMER, at=at(d), cost=cost)
         for d in range(until_days_past_due + 1)
     ]
 
@@ -331,7 +331,7 @@ def test_chargeback_of_a_paid_invoice_reopens_it_from_then_on() -> None:
         issued(),
         paid(500.0, ts(10)),
         *daily_usage(20),
-        payment("chargeback", event_id=eid(), customer_id=CUSTOMER, at=at(20.5), amount=500.0,
+        payment_event("chargeback", event_id=eid(), customer_id=CUSTOMER, at=at(20.5), amount=500.0,
                 invoice_id="INV-1"),
         *daily_usage(35)[21:],
     ]  # fmt: skip
@@ -360,7 +360,7 @@ def views(alerts: list[Alert]) -> list[dict[str, Any]]:
 
 def test_sweeps_age_a_quiet_customer_exactly_as_its_own_later_events_do() -> None:
     by_events, by_sweeps = Fleet(core()), Fleet(core())
-    start = [issued(), usage(event_id=eid(), customer_id=CUSTOMER, at=ts(1, 5))]
+    start = [issued(), usage_event(event_id=eid(), customer_id=CUSTOMER, at=ts(1, 5))]
     run(by_events, start)
     run(by_sweeps, start)
     stepped = run(by_events, daily_usage(95)).alerts

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from core_builders import raw, usage_doc
 
 from streamwatch.core.codec import DecodeError
 from streamwatch.core.deadletter import (
@@ -13,6 +12,7 @@ from streamwatch.core.deadletter import (
     original_bytes,
     processing_error,
 )
+from streamwatch.testing import raw, usage_doc
 
 
 def test_processing_error_names_the_exception_type_and_message() -> None:

@@ -11,19 +11,6 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
-from core_builders import (
-    NOW_MS,
-    FakeClock,
-    activity,
-    budget_set,
-    decoded,
-    default_policy,
-    notice,
-    run_core,
-    ts,
-    usage,
-    usage_doc,
-)
 
 from streamwatch.core.codec import DecodeError, event_to_dict
 from streamwatch.core.detectors.base import Finding
@@ -41,6 +28,19 @@ from streamwatch.core.state import (
     id_key,
 )
 from streamwatch.core.timeutil import format_ts, parse_ts_ms
+from streamwatch.testing import (
+    NOW_MS,
+    FakeClock,
+    activity_event,
+    budget_set_event,
+    decoded,
+    default_policy,
+    notice_event,
+    run_core,
+    ts,
+    usage_doc,
+    usage_event,
+)
 
 
 class ScriptedDetector:
@@ -80,7 +80,7 @@ class ScriptedDetector:
 
 
 def finding_event(event_id: str, at: str = "2026-10-01T00:00:00Z", **props: Any) -> ActivityEvent:
-    return activity("script.finding", event_id=event_id, at=at, properties=props)
+    return activity_event("script.finding", event_id=event_id, at=at, properties=props)
 
 
 def scripted_core(**settings: Any) -> Core:
@@ -93,8 +93,8 @@ def scripted_core(**settings: Any) -> Core:
 def test_repeated_event_id_is_processed_once_and_counted_as_duplicate() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    event = budget_set(1000, event_id="b-1")
-    spend = usage(event_id="u-1", cost=600)
+    event = budget_set_event(1000, event_id="b-1")
+    spend = usage_event(event_id="u-1", cost=600)
     core.step(state, event, NOW_MS)
     first = core.step(state, spend, NOW_MS)
     again = core.step(state, spend, NOW_MS)
@@ -108,8 +108,8 @@ def test_repeated_event_id_is_processed_once_and_counted_as_duplicate() -> None:
 def test_duplicate_is_detected_by_event_id_even_if_the_content_differs() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", cost=1), NOW_MS)
-    assert core.step(state, usage(event_id="u-1", cost=999), NOW_MS).duplicate
+    core.step(state, usage_event(event_id="u-1", cost=1), NOW_MS)
+    assert core.step(state, usage_event(event_id="u-1", cost=999), NOW_MS).duplicate
     assert state.detectors["budget_threshold"].months["2026-10"].spend == {"USD": 1_000_000}
 
 
@@ -117,12 +117,12 @@ def test_dedupe_forgets_the_oldest_ids_beyond_its_capacity() -> None:
     core = Core(settings=Settings(dedupe_capacity=2))
     state = core.new_state("cust-1")
     for event_id in ("u-1", "u-2", "u-3"):
-        core.step(state, usage(event_id=event_id), NOW_MS)
+        core.step(state, usage_event(event_id=event_id), NOW_MS)
     assert len(state.seen) == 2
     assert "u-1" not in state.seen
     assert "u-2" in state.seen
-    assert not core.step(state, usage(event_id="u-1"), NOW_MS).duplicate
-    assert core.step(state, usage(event_id="u-3"), NOW_MS).duplicate
+    assert not core.step(state, usage_event(event_id="u-1"), NOW_MS).duplicate
+    assert core.step(state, usage_event(event_id="u-3"), NOW_MS).duplicate
 
 
 def test_event_id_keys_are_stable_64_bit_blake2b() -> None:
@@ -135,8 +135,8 @@ def test_event_id_keys_are_stable_64_bit_blake2b() -> None:
 def test_repeat_of_a_late_event_is_a_duplicate() -> None:
     core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", at=ts(10, 12)), NOW_MS)
-    late = usage(event_id="u-0", at=ts(9, 12))  # a day behind: older than the window
+    core.step(state, usage_event(event_id="u-1", at=ts(10, 12)), NOW_MS)
+    late = usage_event(event_id="u-0", at=ts(9, 12))  # a day behind: older than the window
     assert core.step(state, late, NOW_MS).late
     again = core.step(state, late, NOW_MS)
     assert again.duplicate
@@ -148,8 +148,8 @@ def test_a_ring_link_is_never_late_input(actor: str, late: bool) -> None:
     # Links carry their sighting's time and come (through a topic, live) when the ring grows.
     core = Core(settings=Settings(allowed_lateness_s=3600))
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", at=ts(10, 12)), NOW_MS)
-    link = activity("ring.link", at=ts(9, 12), event_id="ring-1", actor=actor)
+    core.step(state, usage_event(event_id="u-1", at=ts(10, 12)), NOW_MS)
+    link = activity_event("ring.link", at=ts(9, 12), event_id="ring-1", actor=actor)
     assert core.step(state, link, NOW_MS).late is late
     assert state.late == int(late)
 
@@ -169,10 +169,10 @@ def test_ids_are_kept_for_lateness_plus_margin_of_the_customers_event_time(
 ) -> None:
     core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
     state = core.new_state("cust-1")
-    first = usage(event_id="u-1", at=ts(10, 12))
+    first = usage_event(event_id="u-1", at=ts(10, 12))
     core.step(state, first, NOW_MS)
     later = format_ts(first.ts_ms + after_s * 1000)
-    core.step(state, usage(event_id="u-2", at=later), NOW_MS)
+    core.step(state, usage_event(event_id="u-2", at=later), NOW_MS)
     decisions = core.step(state, first, NOW_MS)
     assert decisions.duplicate is duplicate
     # A repeat no longer recognised is processed again, and counted late when it is.
@@ -186,26 +186,26 @@ def test_dedupe_window_bounds_the_snapshot() -> None:
     state = core.new_state("cust-1")
     start = parse_ts_ms(ts(10))
     for n in range(8640):
-        core.step(state, usage(event_id=f"u-{n}", at=format_ts(start + n * 10_000)), NOW_MS)
+        core.step(state, usage_event(event_id=f"u-{n}", at=format_ts(start + n * 10_000)), NOW_MS)
     assert len(state.seen) == 721  # 7200 s back from the newest, both ends included
     raw = base64.b64decode(core.snapshot(state)["seen"])
     assert len(raw) == 721 * 12
     key, age = struct.unpack(">QI", raw[:12])  # oldest first
     assert (key, age) == (id_key("u-7919"), 7200)
     assert struct.unpack(">QI", raw[-12:]) == (id_key("u-8639"), 0)
-    assert core.step(state, usage(event_id="u-7919", at=ts(10)), NOW_MS).duplicate
-    assert not core.step(state, usage(event_id="u-7918", at=ts(10)), NOW_MS).duplicate
+    assert core.step(state, usage_event(event_id="u-7919", at=ts(10)), NOW_MS).duplicate
+    assert not core.step(state, usage_event(event_id="u-7918", at=ts(10)), NOW_MS).duplicate
 
 
 def test_dedupe_capacity_caps_the_window() -> None:
     core = Core(detectors=[], settings=Settings(dedupe_capacity=16))
     state = core.new_state("cust-1")
     for n in range(100):
-        core.step(state, usage(event_id=f"u-{n}"), NOW_MS)
+        core.step(state, usage_event(event_id=f"u-{n}"), NOW_MS)
     assert len(state.seen) == 16
     assert len(core.snapshot(state)["seen"]) == 16 * 16  # base64 of 16 x 12 bytes
-    assert core.step(state, usage(event_id="u-84"), NOW_MS).duplicate
-    assert not core.step(state, usage(event_id="u-83"), NOW_MS).duplicate
+    assert core.step(state, usage_event(event_id="u-84"), NOW_MS).duplicate
+    assert not core.step(state, usage_event(event_id="u-83"), NOW_MS).duplicate
 
 
 def test_an_event_whose_id_hash_collides_is_counted_as_a_duplicate(
@@ -216,8 +216,8 @@ def test_an_event_whose_id_hash_collides_is_counted_as_a_duplicate(
     monkeypatch.setattr("streamwatch.core.engine.id_key", lambda event_id: 42)
     core = Core()
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-1", cost=1), NOW_MS)
-    decisions = core.step(state, usage(event_id="u-2", cost=2), NOW_MS)
+    core.step(state, usage_event(event_id="u-1", cost=1), NOW_MS)
+    decisions = core.step(state, usage_event(event_id="u-2", cost=2), NOW_MS)
     assert decisions.duplicate
     assert (state.events, state.duplicates) == (1, 1)
 
@@ -231,20 +231,20 @@ def test_version_1_snapshot_is_read_and_its_ids_expire_a_window_after_it() -> No
     assert {**core.snapshot(restored), "seen": None} == {**snapshot, "seen": None}
     assert len(restored.seen) == 5  # all taken as arrived at the watermark
     assert core.snapshot(restored)["v"] == STATE_VERSION
-    assert core.step(restored, usage(event_id="u-2", at=ts(20)), NOW_MS).duplicate
-    core.step(restored, usage(event_id="u-9", at=ts(5, 2, 0, 1)), NOW_MS)  # 2 h 1 s on
+    assert core.step(restored, usage_event(event_id="u-2", at=ts(20)), NOW_MS).duplicate
+    core.step(restored, usage_event(event_id="u-9", at=ts(5, 2, 0, 1)), NOW_MS)  # 2 h 1 s on
     assert "u-2" not in restored.seen
-    assert not core.step(restored, usage(event_id="u-2", at=ts(4)), NOW_MS).duplicate
+    assert not core.step(restored, usage_event(event_id="u-2", at=ts(4)), NOW_MS).duplicate
 
 
 def test_version_1_snapshot_with_more_ids_than_the_capacity_is_cut_at_the_next_event() -> None:
     core = Core(detectors=[], settings=Settings(dedupe_capacity=4))
     state = core.new_state("cust-1")
-    core.step(state, usage(event_id="u-0"), NOW_MS)
+    core.step(state, usage_event(event_id="u-0"), NOW_MS)
     v1 = {**core.snapshot(state), "v": 1, "seen": [f"u-{n}" for n in range(10)]}
     restored = core.restore(v1)
     assert len(restored.seen) == 10
-    core.step(restored, usage(event_id="u-10"), NOW_MS)
+    core.step(restored, usage_event(event_id="u-10"), NOW_MS)
     assert len(restored.seen) == 4
     assert "u-7" in restored.seen
     assert "u-6" not in restored.seen
@@ -263,9 +263,9 @@ def test_version_1_snapshot_with_more_ids_than_the_capacity_is_cut_at_the_next_e
 def test_event_older_than_allowed_lateness_is_counted_late(behind_s: int, late: bool) -> None:
     core = Core(settings=Settings(allowed_lateness_s=3600))
     state = core.new_state("cust-1")
-    newest = usage(event_id="u-1", at=ts(10, 12))
+    newest = usage_event(event_id="u-1", at=ts(10, 12))
     core.step(state, newest, NOW_MS)
-    older = usage(event_id="u-2", at=format_ts(newest.ts_ms - behind_s * 1000))
+    older = usage_event(event_id="u-2", at=format_ts(newest.ts_ms - behind_s * 1000))
     decisions = core.step(state, older, NOW_MS)
     assert decisions.late is late
     assert state.late == int(late)
@@ -275,9 +275,9 @@ def test_event_older_than_allowed_lateness_is_counted_late(behind_s: int, late: 
 def test_late_event_is_still_processed() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    core.step(state, budget_set(1000, event_id="b-1", at=ts(1)), NOW_MS)
-    core.step(state, usage(event_id="u-1", at=ts(20), cost=100), NOW_MS)
-    decisions = core.step(state, usage(event_id="u-2", at=ts(2), cost=500), NOW_MS)
+    core.step(state, budget_set_event(1000, event_id="b-1", at=ts(1)), NOW_MS)
+    core.step(state, usage_event(event_id="u-1", at=ts(20), cost=100), NOW_MS)
+    decisions = core.step(state, usage_event(event_id="u-2", at=ts(2), cost=500), NOW_MS)
     assert decisions.late
     assert [a.evidence["threshold"] for a in decisions.alerts] == ["50%"]
     assert decisions.alerts[0].event_time == ts(2)
@@ -289,13 +289,13 @@ def test_late_event_is_still_processed() -> None:
 def test_alert_id_is_derived_from_customer_kind_and_incident() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    alert = core.step(state, notice("n-7", event_id="pn-1"), NOW_MS).alerts[0]
+    alert = core.step(state, notice_event("n-7", event_id="pn-1"), NOW_MS).alerts[0]
     assert alert.alert_id == stable_id("cust-1", "provider_notice", "n-7")
 
 
 def test_same_evidence_gives_same_alert_ids_across_engines_and_clocks() -> None:
-    stream = [budget_set(100, event_id="b-1"), usage(event_id="u-1", cost=100)]
-    first = run_core(Core(), stream, FakeClock(now_ms=NOW_MS))
+    stream = [budget_set_event(100, event_id="b-1"), usage_event(event_id="u-1", cost=100)]
+    first = run_core(Core(), stream, FakeClock(now_ms=NOW_MS, step_ms=1000))
     second = run_core(Core(), stream, FakeClock(now_ms=0, step_ms=17))
     assert [a.alert_id for a in first.alerts] == [a.alert_id for a in second.alerts]
     assert len(first.alerts) == 3
@@ -306,7 +306,7 @@ def test_alert_ids_differ_between_customers_with_the_same_evidence() -> None:
     ids = []
     for customer in ("cust-1", "cust-2"):
         state = core.new_state(customer)
-        event = notice("n-1", customer_id=customer, event_id=f"pn-{customer}")
+        event = notice_event("n-1", customer_id=customer, event_id=f"pn-{customer}")
         ids.append(core.step(state, event, NOW_MS).alerts[0].alert_id)
     assert ids[0] != ids[1]
 
@@ -314,8 +314,8 @@ def test_alert_ids_differ_between_customers_with_the_same_evidence() -> None:
 def test_detected_at_is_the_callers_clock_and_changes_no_decision() -> None:
     core = Core()
     state_a, state_b = core.new_state("cust-1"), core.new_state("cust-1")
-    a = core.step(state_a, notice(), NOW_MS).alerts[0]
-    b = core.step(state_b, notice(), NOW_MS + 12345).alerts[0]
+    a = core.step(state_a, notice_event(), NOW_MS).alerts[0]
+    b = core.step(state_b, notice_event(), NOW_MS + 12345).alerts[0]
     assert a.detected_at == format_ts(NOW_MS)
     assert b.detected_at == format_ts(NOW_MS + 12345)
     assert replace(a, detected_at="") == replace(b, detected_at="")
@@ -370,19 +370,19 @@ def test_different_incidents_are_separate_alerts() -> None:
 def test_open_alerts_older_than_retention_expire_when_a_new_alert_is_raised() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    old = core.step(state, notice("n-1", event_id="pn-1", at=ts(1)), NOW_MS).alerts[0]
-    recent = core.step(state, notice("n-2", event_id="pn-2", at=ts(20)), NOW_MS).alerts[0]
+    old = core.step(state, notice_event("n-1", event_id="pn-1", at=ts(1)), NOW_MS).alerts[0]
+    recent = core.step(state, notice_event("n-2", event_id="pn-2", at=ts(20)), NOW_MS).alerts[0]
     assert set(state.alerts) == {old.alert_id, recent.alert_id}
-    newest = core.step(state, notice("n-3", event_id="pn-3", at=ts(5, month=11)), NOW_MS)
+    newest = core.step(state, notice_event("n-3", event_id="pn-3", at=ts(5, month=11)), NOW_MS)
     assert set(state.alerts) == {recent.alert_id, newest.alerts[0].alert_id}
 
 
 def test_open_alert_exactly_at_the_retention_horizon_is_kept() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    first = notice("n-1", event_id="pn-1", at=ts(1))
+    first = notice_event("n-1", event_id="pn-1", at=ts(1))
     kept = core.step(state, first, NOW_MS).alerts[0]
-    later = notice("n-2", event_id="pn-2", at=format_ts(first.ts_ms + ALERT_RETENTION_MS))
+    later = notice_event("n-2", event_id="pn-2", at=format_ts(first.ts_ms + ALERT_RETENTION_MS))
     core.step(state, later, NOW_MS)
     assert kept.alert_id in state.alerts
 
@@ -391,7 +391,7 @@ def test_open_alerts_are_capped_dropping_the_oldest() -> None:
     core = Core(settings=Settings(max_open_alerts=3))
     state = core.new_state("cust-1")
     ids = [
-        core.step(state, notice(f"n-{i}", event_id=f"pn-{i}", at=ts(1, i)), NOW_MS)
+        core.step(state, notice_event(f"n-{i}", event_id=f"pn-{i}", at=ts(1, i)), NOW_MS)
         .alerts[0]
         .alert_id
         for i in range(5)
@@ -406,8 +406,8 @@ def test_risk_is_zero_without_open_alerts() -> None:
 def test_risk_combines_open_alerts_as_independent_chances() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    core.step(state, notice("n-1", event_id="pn-1", severity="critical"), NOW_MS)
-    core.step(state, notice("n-2", event_id="pn-2", severity="high"), NOW_MS)
+    core.step(state, notice_event("n-1", event_id="pn-1", severity="critical"), NOW_MS)
+    core.step(state, notice_event("n-2", event_id="pn-2", severity="high"), NOW_MS)
     assert state.risk == pytest.approx(1 - (1 - 0.95) * (1 - 0.8), abs=1e-4)
 
 
@@ -417,7 +417,7 @@ def test_risk_stays_within_zero_and_one_however_many_alerts() -> None:
     risks = []
     for i in range(80):
         severity = ("info", "low", "medium", "high", "critical")[i % 5]
-        core.step(state, notice(f"n-{i}", event_id=f"pn-{i}", severity=severity), NOW_MS)
+        core.step(state, notice_event(f"n-{i}", event_id=f"pn-{i}", severity=severity), NOW_MS)
         risks.append(state.risk)
     assert all(0.0 <= r <= 1.0 for r in risks)
     assert risks[:64] == sorted(risks[:64])
@@ -431,12 +431,12 @@ def busy_state(core: Core) -> CustomerState:
     """A state that every part of the snapshot has something in."""
     state = core.new_state("cust-1")
     events = [
-        budget_set(1000, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(4), cost=900.1),
-        usage(event_id="u-2", at=ts(4), cost=1, currency="EUR", subscription_id="sub-2"),
-        usage(event_id="u-1", at=ts(4), cost=900.1),
-        notice("n-1", event_id="pn-1", at=ts(5), action_required="suspend"),
-        usage(event_id="u-3", at=ts(1), cost=0.3),
+        budget_set_event(1000, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(4), cost=900.1),
+        usage_event(event_id="u-2", at=ts(4), cost=1, currency="EUR", subscription_id="sub-2"),
+        usage_event(event_id="u-1", at=ts(4), cost=900.1),
+        notice_event("n-1", event_id="pn-1", at=ts(5), action_required="suspend"),
+        usage_event(event_id="u-3", at=ts(1), cost=0.3),
     ]
     for event in events:
         core.step(state, event, NOW_MS)
@@ -459,10 +459,12 @@ def test_snapshot_round_trips_through_orjson_bytes() -> None:
 @pytest.mark.parametrize(
     "nxt",
     [
-        pytest.param(usage(event_id="u-9", at=ts(6), cost=200), id="usage-crossing-100"),
-        pytest.param(usage(event_id="u-1", at=ts(6), cost=200), id="duplicate"),
-        pytest.param(notice("n-2", event_id="pn-2", at=ts(5, 0, 30)), id="notice-in-cooldown"),
-        pytest.param(notice("n-1", event_id="pn-3", at=ts(7)), id="resent-notice"),
+        pytest.param(usage_event(event_id="u-9", at=ts(6), cost=200), id="usage-crossing-100"),
+        pytest.param(usage_event(event_id="u-1", at=ts(6), cost=200), id="duplicate"),
+        pytest.param(
+            notice_event("n-2", event_id="pn-2", at=ts(5, 0, 30)), id="notice-in-cooldown"
+        ),
+        pytest.param(notice_event("n-1", event_id="pn-3", at=ts(7)), id="resent-notice"),
     ],
 )
 def test_restored_state_decides_like_the_original(nxt: Event) -> None:
@@ -476,11 +478,11 @@ def test_restored_state_decides_like_the_original(nxt: Event) -> None:
 def test_snapshot_is_a_value_unaffected_by_later_steps() -> None:
     core = Core()
     state = core.new_state("cust-1")
-    core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
+    core.step(state, budget_set_event(1000, event_id="b-1"), NOW_MS)
     snapshot = core.snapshot(state)
     before = copy.deepcopy(snapshot)
-    core.step(state, usage(event_id="u-1", cost=600), NOW_MS)
-    core.step(state, notice("n-1", event_id="pn-1", action_required="suspend"), NOW_MS)
+    core.step(state, usage_event(event_id="u-1", cost=600), NOW_MS)
+    core.step(state, notice_event("n-1", event_id="pn-1", action_required="suspend"), NOW_MS)
     assert snapshot == before
 
 
@@ -520,7 +522,7 @@ def test_snapshot_leaves_out_what_a_fresh_state_holds() -> None:
     assert core.restore(orjson.loads(orjson.dumps(core.snapshot(fresh)))) == fresh
     core = Core(detectors=[BudgetDetector(), ProviderNoticeDetector(), NetworkAbuseDetector()])
     state = core.new_state("cust-1")
-    core.step(state, budget_set(1000, event_id="b-1"), NOW_MS)
+    core.step(state, budget_set_event(1000, event_id="b-1"), NOW_MS)
     dumped = core.snapshot(state)["detectors"]
     assert set(dumped) == {"budget_threshold", "network_abuse"}
     assert set(dumped["budget_threshold"]) == {"amount", "currency", "set_at_ms", "months", "@v"}
@@ -547,7 +549,7 @@ def test_snapshot_keeps_a_field_unlike_the_fresh_one_in_type_or_sign() -> None:
 def test_step_does_not_mutate_the_event() -> None:
     core = Core()
     state = busy_state(core)
-    event = notice("n-2", event_id="pn-2", at=ts(6), action_required="restrict")
+    event = notice_event("n-2", event_id="pn-2", at=ts(6), action_required="restrict")
     before = copy.deepcopy(event_to_dict(event))
     core.step(state, event, NOW_MS)
     assert event_to_dict(event) == before
@@ -568,9 +570,9 @@ def test_timestamp_outside_utc_years_1_to_9999_is_rejected_before_the_engine(at:
 
 def test_fleet_keeps_one_state_per_customer() -> None:
     stream = [
-        notice("n-1", event_id="pn-1", customer_id="cust-1"),
-        notice("n-1", event_id="pn-2", customer_id="cust-2"),
-        notice("n-1", event_id="pn-3", customer_id="cust-1"),
+        notice_event("n-1", event_id="pn-1", customer_id="cust-1"),
+        notice_event("n-1", event_id="pn-2", customer_id="cust-2"),
+        notice_event("n-1", event_id="pn-3", customer_id="cust-1"),
     ]
     outcome = run_core(Core(), stream)
     assert [a.customer_id for a in outcome.alerts] == ["cust-1", "cust-2"]

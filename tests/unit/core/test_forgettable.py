@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from core_builders import NOW_MS, activity, default_policy, payment, ts, usage
-
 from streamwatch.core.detectors.base import Capability, Finding
 from streamwatch.core.detectors.budget import BudgetDetector
 from streamwatch.core.detectors.payments import PaymentsDetector
@@ -18,13 +16,21 @@ from streamwatch.core.events import Event
 from streamwatch.core.policy import Policy
 from streamwatch.core.state import CustomerState, Rung
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, parse_ts_ms
+from streamwatch.testing import (
+    NOW_MS,
+    activity_event,
+    default_policy,
+    payment_event,
+    ts,
+    usage_event,
+)
 
 T = parse_ts_ms(ts(1))
 
 
 def quiet_customer(core: Core, *events: Event) -> CustomerState:
     state = core.new_state("cust-1")
-    for event in events or (usage(event_id="u-1", at=ts(1)),):
+    for event in events or (usage_event(event_id="u-1", at=ts(1)),):
         core.step(state, event, NOW_MS)
     return state
 
@@ -53,13 +59,13 @@ def test_the_quiet_period_is_configurable() -> None:
 def test_an_event_makes_the_customer_unforgettable_again() -> None:
     core = Core(policy=Policy(), detectors=[BudgetDetector()])
     state = quiet_customer(core)
-    core.step(state, usage(event_id="u-2", at=ts(20, month=11)), NOW_MS)
+    core.step(state, usage_event(event_id="u-2", at=ts(20, month=11)), NOW_MS)
     assert not core.forgettable(state, T + 91 * MS_PER_DAY)
 
 
 def test_an_unpaid_invoice_keeps_the_customer_until_it_is_paid() -> None:
     core = Core(policy=Policy(), detectors=[PaymentsDetector()])
-    issued = payment(
+    issued = payment_event(
         "invoice.issued",
         event_id="p-1",
         at=ts(1),
@@ -71,7 +77,9 @@ def test_an_unpaid_invoice_keeps_the_customer_until_it_is_paid() -> None:
     year = T + 365 * MS_PER_DAY
     assert not swept(core, state, year)  # every collections line is behind; the debt is not
     assert state.detectors["payments"].next_ms is None
-    paid = payment("payment.succeeded", event_id="p-2", at=ts(2), amount=100.0, invoice_id="INV-1")
+    paid = payment_event(
+        "payment.succeeded", event_id="p-2", at=ts(2), amount=100.0, invoice_id="INV-1"
+    )
     core.step(state, paid, NOW_MS)
     assert swept(core, state, year)
 
@@ -89,8 +97,8 @@ def test_more_charged_back_than_prepaid_keeps_the_customer() -> None:
     card = {"type": "credit_card", "fingerprint": "c-1"}
     state = quiet_customer(
         core,
-        payment("prepayment", event_id="p-1", at=ts(1), amount=50.0, instrument=card),
-        payment("chargeback", event_id="p-2", at=ts(2), amount=80.0, instrument=card),
+        payment_event("prepayment", event_id="p-1", at=ts(1), amount=50.0, instrument=card),
+        payment_event("chargeback", event_id="p-2", at=ts(2), amount=80.0, instrument=card),
     )
     assert state.detectors["payments"].credit < 0
     assert not swept(core, state, T + 365 * MS_PER_DAY)
@@ -98,7 +106,7 @@ def test_more_charged_back_than_prepaid_keeps_the_customer() -> None:
 
 def test_a_user_yet_to_turn_inactive_keeps_the_customer_and_the_alert_for_a_while() -> None:
     core = Core(policy=Policy(), detectors=[StaleAccessDetector()])
-    created = activity(
+    created = activity_event(
         "user.create",
         event_id="a-1",
         at=ts(1),

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
-from core_builders import FakeClock, Outcome, make_alert, payment, request_view, run_core, ts
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.engine import Core
@@ -19,6 +18,16 @@ from streamwatch.core.events import Event, PaymentEvent
 from streamwatch.core.ids import stable_id
 from streamwatch.core.policy import PolicyError, Rung, parse_policy
 from streamwatch.core.state import CustomerState
+from streamwatch.testing import (
+    NOW_MS,
+    FakeClock,
+    Outcome,
+    make_alert,
+    payment_event,
+    request_view,
+    run_core,
+    ts,
+)
 
 
 class InvoiceDetector:
@@ -102,13 +111,13 @@ def ladder_core(text: str = LADDER) -> Core:
 
 
 def failed(invoice: str, n: int, hour: int) -> PaymentEvent:
-    return payment(
+    return payment_event(
         "payment.failed", event_id=f"f-{invoice}-{n}", invoice_id=invoice, at=ts(1, hour)
     )
 
 
 def paid(invoice: str, hour: int) -> PaymentEvent:
-    return payment(
+    return payment_event(
         "payment.succeeded", event_id=f"p-{invoice}-{hour}", invoice_id=invoice, at=ts(1, hour)
     )
 
@@ -147,7 +156,7 @@ def test_rung_is_held_until_the_last_of_its_alerts_clears() -> None:
     events = [failed("INV-1", 1, 1), failed("INV-2", 1, 2), paid("INV-1", 3), paid("INV-2", 4)]
     core = ladder_core()
     state = core.new_state("cust-1")
-    clock = FakeClock()
+    clock = FakeClock(NOW_MS, step_ms=1000)
     made = [core.step(state, event, clock()) for event in events]
     # INV-2 comes within the prepay rule's cooldown: no second request, but it holds the rung.
     assert [actions(list(d.requests)) for d in made] == [
@@ -237,7 +246,7 @@ def test_snapshot_mid_ladder_restores_the_rungs_and_resumes_alike() -> None:
 
     core = ladder_core()
     state = core.new_state("cust-1")
-    clock = FakeClock()
+    clock = FakeClock(NOW_MS, step_ms=1000)
     resumed = Outcome()
     for k, event in enumerate(events):
         if k == 3:

@@ -11,18 +11,18 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import NOW_MS, activity_doc, budget_set_doc, payment_doc, raw, usage_doc
 
 from streamwatch.config import build_core
 from streamwatch.core.codec import MAX_FACTOR, MAX_MONEY, decode_event
 from streamwatch.core.detectors.budget import SPEND_CAP as BUDGET_CAP
-from streamwatch.core.detectors.spend_spike import NEVER
-from streamwatch.core.detectors.spend_spike import SPEND_CAP as HOUR_CAP
+from streamwatch.core.detectors.payments.ledger import MONEY_CAP, capped
+from streamwatch.core.detectors.spend_spike.state import NEVER
+from streamwatch.core.detectors.spend_spike.state import SPEND_CAP as HOUR_CAP
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Alert, Event
-from streamwatch.core.payments_state import MONEY_CAP, capped
 from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.testing import NOW_MS, activity_doc, budget_set_doc, payment_doc, raw, usage_doc
 
 INT64_MAX = 2**63 - 1
 

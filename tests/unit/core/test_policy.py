@@ -7,24 +7,24 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from core_builders import (
-    NOW_MS,
-    budget_set,
-    default_policy,
-    default_policy_text,
-    make_alert,
-    notice,
-    run_core,
-    ts,
-    usage,
-)
 
+from streamwatch.config import default_policy_text
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Alert
 from streamwatch.core.ids import stable_id
 from streamwatch.core.policy import Policy, PolicyError, Rule, parse_policy
 from streamwatch.core.state import Rung
 from streamwatch.core.timeutil import parse_ts_ms
+from streamwatch.testing import (
+    NOW_MS,
+    budget_set_event,
+    default_policy,
+    make_alert,
+    notice_event,
+    run_core,
+    ts,
+    usage_event,
+)
 
 
 def rule_toml(**fields: Any) -> str:
@@ -271,10 +271,12 @@ def test_cooldown_runs_on_event_time(gap_s: int, acts: bool) -> None:
 def test_cooldown_ignores_the_wall_clock() -> None:
     core = Core(policy=parse_policy(rule_toml(cooldown_s=3600)))
     state = core.new_state("cust-1")
-    first = core.step(state, notice("n-1", event_id="pn-1", at=ts(1, 0)), NOW_MS)
+    first = core.step(state, notice_event("n-1", event_id="pn-1", at=ts(1, 0)), NOW_MS)
     # a day of wall clock passes, but only ten minutes of event time
-    second = core.step(state, notice("n-2", event_id="pn-2", at=ts(1, 0, 10)), NOW_MS + 86_400_000)
-    third = core.step(state, notice("n-3", event_id="pn-3", at=ts(1, 1, 0)), NOW_MS)
+    second = core.step(
+        state, notice_event("n-2", event_id="pn-2", at=ts(1, 0, 10)), NOW_MS + 86_400_000
+    )
+    third = core.step(state, notice_event("n-3", event_id="pn-3", at=ts(1, 1, 0)), NOW_MS)
     assert [len(d.requests) for d in (first, second, third)] == [1, 0, 1]
 
 
@@ -291,14 +293,17 @@ def test_cooldown_is_per_rule() -> None:
 
 def test_shadow_rule_decides_but_its_request_is_not_sent() -> None:
     policy = parse_policy(rule_toml(id="live") + rule_toml(id="shadowed", shadow=True))
-    outcome = run_core(Core(policy=policy), [notice("n-1")])
+    outcome = run_core(Core(policy=policy), [notice_event("n-1")])
     assert [r.policy for r in outcome.requests] == ["live"]
     assert [r.policy for r in outcome.shadowed] == ["shadowed"]
 
 
 def test_shadow_rule_still_starts_its_cooldown() -> None:
     policy = parse_policy(rule_toml(shadow=True, cooldown_s=3600))
-    events = [notice("n-1", event_id="pn-1", at=ts(1)), notice("n-2", event_id="pn-2", at=ts(1))]
+    events = [
+        notice_event("n-1", event_id="pn-1", at=ts(1)),
+        notice_event("n-2", event_id="pn-2", at=ts(1)),
+    ]
     assert len(run_core(Core(policy=policy), events).shadowed) == 1
 
 
@@ -375,10 +380,10 @@ def test_request_id_differs_when_customer_alert_rule_or_action_differ(
 
 def test_default_policy_acts_on_engine_alerts() -> None:
     events = [
-        budget_set(100, event_id="b-1", at=ts(1)),
-        usage(event_id="u-1", at=ts(2), cost=100),
-        notice("n-1", event_id="pn-1", at=ts(3), action_required="suspend"),
-        notice("n-2", event_id="pn-2", at=ts(3, 1), action_required="restrict"),
+        budget_set_event(100, event_id="b-1", at=ts(1)),
+        usage_event(event_id="u-1", at=ts(2), cost=100),
+        notice_event("n-1", event_id="pn-1", at=ts(3), action_required="suspend"),
+        notice_event("n-2", event_id="pn-2", at=ts(3, 1), action_required="restrict"),
     ]
     outcome = run_core(Core(policy=default_policy()), events)
     assert [(r.policy, r.action, r.requires_approval) for r in outcome.requests] == [

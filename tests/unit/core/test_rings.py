@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_builders import REPO_ROOT, activity, payment, ts, usage
+from contract_examples import REPO_ROOT
 from jsonschema import Draft202012Validator
 
 from streamwatch.core.codec import decode_event, event_to_dict
@@ -34,6 +34,7 @@ from streamwatch.core.rings import (
     with_links,
 )
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, parse_ts_ms
+from streamwatch.testing import activity_event, payment_event, ts, usage_event
 
 
 def signup(
@@ -53,7 +54,7 @@ def signup(
     if device is not None:
         properties["device_fingerprint"] = device
     fields: dict[str, Any] = {"actor_ip": ip} if ip is not None else {}
-    return activity(
+    return activity_event(
         "customer.signup",
         event_id=f"{customer}-s-{at}",
         customer_id=customer,
@@ -67,7 +68,7 @@ def card_added(customer: str, at: str, fingerprint: str | None = "card-1", **fie
     instrument: dict[str, Any] = {"type": "prepaid_card", "country": "DE"}
     if fingerprint is not None:
         instrument["fingerprint"] = fingerprint
-    return payment(
+    return payment_event(
         "instrument.added",
         event_id=f"{customer}-c-{at}",
         customer_id=customer,
@@ -123,9 +124,9 @@ def test_card_names_its_fingerprint_with_prepaid_and_country_flags() -> None:
         signup("c-1", ts(1), device=None, ip=None),
         replace(signup("c-1", ts(1)), status="failed"),
         card_added("c-1", ts(1), fingerprint=None),
-        payment("payment.succeeded"),
-        activity("signin"),
-        usage(),
+        payment_event("payment.succeeded"),
+        activity_event("signin"),
+        usage_event(),
     ],
     ids=[
         "signup-without-keys",

@@ -18,8 +18,9 @@ declares a capability without its method, or has the method without declaring it
 
 A detector also declares the alert ``kinds`` its findings carry and the ``state_version`` of
 its dump (checked by ``Core.restore``), dumps its state by field name, and maps severity to
-score on the one scale of ``streamwatch.core.severity``. Listed in
-``streamwatch.core.detectors.registry`` it is built with ``from_setup`` and run everywhere.
+score on the one scale of ``streamwatch.core.severity``. Registered with
+``streamwatch.core.detectors.registry.register`` it is built with ``from_setup`` and run
+everywhere.
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ class Detector(Protocol):
     capabilities: ClassVar[frozenset[Capability]]
     """The extra protocols the detector implements (``NONE`` for a plain one)."""
     kinds: ClassVar[frozenset[str]]
-    """The alert kinds its findings carry (the alert schema's kind enum is their union over
-    the registry)."""
+    """The alert kinds its findings carry (``registry.registered_kinds`` is their union over
+    the registry; the alert schema gives a kind's form). No two detectors share a kind."""
     state_version: ClassVar[int]
     """The version of the form ``dump`` writes. ``Core.snapshot`` stores it next to the dump;
     ``Core.restore`` hands a dump of another version to ``load`` only if it is among
@@ -133,7 +134,7 @@ class Detector(Protocol):
 
 
 class Registered(Detector, Protocol):
-    """A detector class that can be listed in ``registry.REGISTERED``: built from the
+    """A detector class that can be registered (``registry.register``): built from the
     deployment's ``Setup``."""
 
     @classmethod

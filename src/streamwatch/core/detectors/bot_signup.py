@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.rings import (
     CARD,
@@ -149,6 +150,7 @@ class BotSignupState:
     rings: dict[str, float] = field(default_factory=dict)
 
 
+@register(rank=100)
 class BotSignupDetector:
     """Turns ``ring.link`` events into one alert per (customer, ring), amended as it grows."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
 from streamwatch.core.severity import score_of
@@ -74,6 +75,7 @@ def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
     )
 
 
+@register(rank=10)
 class BudgetDetector:
     """Month-to-date spend against the monthly budget; see the module docstring for the rule."""
 

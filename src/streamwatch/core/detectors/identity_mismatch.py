@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.abuse_common import (
+from streamwatch.core.detectors.abuse_common import (
     add_capped,
     country,
     is_person,
@@ -38,6 +38,7 @@ from streamwatch.core.abuse_common import (
     text,
 )
 from streamwatch.core.detectors.base import Capability, Finding, Setup, by_name, named
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, Severity
 from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.severity import within
@@ -119,6 +120,7 @@ _V1_GROUPS: Final = {
 }
 
 
+@register(rank=60)
 class IdentityMismatchDetector:
     """Identity mismatches from sign-up, payments and sign-ins; see the module docstring."""
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.abuse_common import (
+from streamwatch.core.detectors.abuse_common import (
     country,
     is_person,
     is_privileged,
@@ -42,6 +42,7 @@ from streamwatch.core.abuse_common import (
     text,
 )
 from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, by_name, named
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, subscription_of
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
@@ -119,6 +120,7 @@ class PrivilegeState:
     episode: Episode | None = None
 
 
+@register(rank=70)
 class PrivilegeEscalationDetector:
     """Privileged grants to outsiders and invitation bursts; see the module docstring."""
 

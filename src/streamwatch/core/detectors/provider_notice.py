@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, Severity, subscription_of
 from streamwatch.core.severity import score_of
 
@@ -23,6 +24,7 @@ class NoticeState:
     seen: list[str] = field(default_factory=list)
 
 
+@register(rank=20)
 class ProviderNoticeDetector:
     """Turns each new ``provider.notice`` activity into an alert of the notice's severity."""
 

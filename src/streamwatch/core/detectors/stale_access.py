@@ -31,8 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.abuse_common import is_person, is_privileged, principal, text
+from streamwatch.core.detectors.abuse_common import is_person, is_privileged, principal, text
 from streamwatch.core.detectors.base import Capability, Finding, Setup, defaults_of, sparse_by_name
+from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
@@ -77,6 +78,7 @@ class StaleState:
 _DEFAULTS: Final = defaults_of(Principal)
 
 
+@register(rank=80)
 class StaleAccessDetector:
     """Expired guests still active and inactive users; see the module docstring."""
 

@@ -1,32 +1,13 @@
 """Incident scenarios, by name. Importing this package registers the built-in ones.
 
 To add one, write ``scenarios/<name>.py`` with a function decorated by
-``@register_scenario("<name>")`` and import the module below; see ``registry``.
+``@register_scenario("<name>")``: every module of this package is imported here, in name order,
+so the scenario registers with no other edit; see ``registry``.
 """
 
-from streamwatch.generator.scenarios import (
-    budget_overrun,
-    company_proxy,
-    crypto_mining,
-    fraud_ring,
-    gpu_training,
-    hpc_batch,
-    identity_mismatch,
-    month_end_batch,
-    network_abuse,
-    new_region,
-    prepaid,
-    privilege_escalation,
-    promotion,
-    provider_notice,
-    signup_burst,
-    spend_spike_gradual,
-    spend_spike_sudden,
-    stale_access,
-    steady_growth,
-    unpaid_invoices,
-    weekday_onoff,
-)
+import importlib
+import pkgutil
+
 from streamwatch.generator.scenarios.registry import (
     CONSEQUENCES,
     SCENARIOS,
@@ -37,33 +18,15 @@ from streamwatch.generator.scenarios.registry import (
     register_scenario,
 )
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 __all__ = [
     "CONSEQUENCES",
     "SCENARIOS",
     "Scenario",
     "apply_scenario",
     "assign_incidents",
-    "budget_overrun",
-    "company_proxy",
-    "crypto_mining",
-    "fraud_ring",
     "get_scenario",
-    "gpu_training",
-    "hpc_batch",
-    "identity_mismatch",
-    "month_end_batch",
-    "network_abuse",
-    "new_region",
-    "prepaid",
-    "privilege_escalation",
-    "promotion",
-    "provider_notice",
     "register_scenario",
-    "signup_burst",
-    "spend_spike_gradual",
-    "spend_spike_sudden",
-    "stale_access",
-    "steady_growth",
-    "unpaid_invoices",
-    "weekday_onoff",
 ]

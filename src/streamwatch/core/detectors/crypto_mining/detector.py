@@ -1,0 +1,484 @@
+"""``crypto_mining``: mining on rented GPU and many-core machines, from usage and activity.
+
+No host processes are visible to a reseller; this detector reads what it does see:
+
+* ``vm.create`` of GPU or many-core (``HEAVY_VCPUS``+) machines, their count, and whether their
+  region is one the customer never used. A burst raises the alert on the ``vm.create`` itself,
+  seconds after it, before any usage is billed.
+* usage of those machines, per fleet (region and SKU): how many hours it has run without a
+  break and how flat its utilisation is (mining is flat and round the clock; training and HPC
+  jobs start and stop), and its cost against the customer's usual daily spend.
+* ``network.flow`` to mining pools, judged by ``core.indicators`` (host and port together).
+* context: account age (``customer.signup``), payment standing (prepaid instruments, failed
+  payments, payments made), the customer's own heavy-compute history, and sign-ins from new
+  countries (failed or not) in the day before; a provider notice of ``aup.crypto_mining``.
+
+The evidence of the current campaign is weighed by ``score`` into one score with
+reasons. The alert's incident is the campaign's start time; as usage, pool flows or a notice
+add evidence the alert is amended, but only when its material content changes (severity, a new
+region, the number of machines doubling, a longer run reaching the next weight...), at most
+``MAX_REVISIONS`` times. Learning (regions, countries, heavy-compute history, the spend
+baseline) happens after deciding, and not from a campaign that was alerted on.
+
+Indicator lists are configuration, not state: ``use_indicators`` swaps them (see
+``streamwatch.indicators`` for loading and reloading files); alerts that rely on them name
+their digest. Deterministic for the same indicator lists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Final
+
+from streamwatch.core.detectors.base import Capability, Finding, Setup
+from streamwatch.core.detectors.crypto_mining.score import OPEN_Z, assess
+from streamwatch.core.detectors.crypto_mining.state import (
+    CAMPAIGN_REGIONS_KEPT,
+    CAMPAIGN_SKUS_KEPT,
+    CARD,
+    COUNTER_CAP,
+    FAILED,
+    GROUPS_KEPT,
+    PAID,
+    PREPAID,
+    SUBSCRIPTIONS_KEPT,
+    Campaign,
+    Group,
+    MiningState,
+    add_capped,
+    dump_state,
+    load_state,
+)
+from streamwatch.core.detectors.registry import register
+from streamwatch.core.events import (
+    ActivityEvent,
+    Event,
+    PaymentEvent,
+    UsageEvent,
+    subscription_of,
+)
+from streamwatch.core.indicators import EMPTY, Indicators
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+
+HEAVY_VCPUS: Final = 16
+"""A machine with this many vCPUs or more (or any GPU) is "heavy": fit for mining."""
+IDLE_MS: Final = 2 * MS_PER_DAY
+"""A campaign without heavy activity or pool traffic for this long is over."""
+BURST_GAP_MS: Final = 6 * MS_PER_HOUR
+"""Heavy creates further apart than this are separate bursts (see ``_campaign``)."""
+FAST_WINDOW_MS: Final = MS_PER_HOUR
+SIGNIN_WINDOW_MS: Final = MS_PER_DAY
+RUN_GAP_H: Final = 2
+"""A fleet missing for more than this many hours has stopped; its next hour starts a new run."""
+RUN_MILESTONES_H: Final = frozenset({6, 12, 24, 48, 96})
+POOL_MILESTONES: Final = frozenset({1, 10, 100, 1000})
+HISTORY_HOURS: Final = 12
+"""Heavy hours before a campaign from which on the customer has a heavy-compute history."""
+JOB_RESTARTS: Final = 2
+"""Restarts of heavy fleets that make that history one of jobs (on/off structure)."""
+BASELINE_DAYS: Final = 3
+BASELINE_ALPHA: Final = 0.3
+MAX_REVISIONS: Final = 16
+PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
+NOTICE_CATEGORY: Final = "aup.crypto_mining"
+
+
+@register(rank=40)
+class CryptoMiningDetector:
+    """Crypto-mining from usage and activity; see the module docstring."""
+
+    name: ClassVar[str] = "crypto_mining"
+    version: ClassVar[str] = "1"
+    event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity", "payment"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INDICATORS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"crypto_mining"})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> CryptoMiningDetector:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.indicators)
+
+    def __init__(self, indicators: Indicators | None = None) -> None:
+        self._indicators = indicators if indicators is not None else EMPTY
+
+    @property
+    def indicators(self) -> Indicators:
+        """The pool indicator lists in use."""
+        return self._indicators
+
+    def use_indicators(self, indicators: Indicators) -> None:
+        """Judge network flows by ``indicators`` from the next event on (a reload)."""
+        self._indicators = indicators
+
+    def new_state(self) -> MiningState:
+        return MiningState()
+
+    def observe(self, state: MiningState, event: Event) -> list[Finding]:
+        if type(event) is UsageEvent:
+            # The hot path: most usage is of ordinary machines, which only teach the
+            # customer's regions and daily spend.
+            gpus, vcpus = event.gpus, event.vcpus
+            if (
+                event.meter == "gpu"
+                or (gpus is not None and gpus > 0)
+                or (vcpus is not None and vcpus >= HEAVY_VCPUS)
+            ):
+                return self._heavy_usage(state, event)
+            if event.ts_ms // MS_PER_DAY == state.day:
+                state.day_cost += event.cost
+            else:
+                _new_day(state, event.ts_ms, event.cost)
+            if event.region not in state.regions:
+                state.learn_region(event.region)
+            return []
+        if isinstance(event, ActivityEvent):
+            handler = _ACTIVITY.get(event.operation)
+            return handler(self, state, event) if handler is not None else []
+        if isinstance(event, PaymentEvent):
+            return self._payment(state, event)
+        return []
+
+    def dump(self, state: MiningState) -> dict[str, Any]:
+        return dump_state(state)
+
+    def load(self, data: dict[str, Any]) -> MiningState:
+        return load_state(data)
+
+    # -- usage ------------------------------------------------------------------------------
+
+    def _heavy_usage(self, state: MiningState, event: UsageEvent) -> list[Finding]:
+        ts_ms = event.ts_ms
+        gpus = event.gpus
+        campaign = self._campaign(state, ts_ms)
+        flagged = campaign.alerted
+        if not flagged:
+            if ts_ms // MS_PER_DAY == state.day:
+                state.day_cost += event.cost
+            else:
+                _new_day(state, ts_ms, event.cost)
+        hour = ts_ms // MS_PER_HOUR
+        gpu = event.meter == "gpu" or (gpus is not None and gpus > 0)
+        util = event.gpu_util if gpu else event.cpu_util
+        key = f"{event.region}/{event.sku}"
+        groups = state.groups
+        group = groups.get(key)
+        milestone = False
+        if group is None:
+            if len(groups) >= GROUPS_KEPT:
+                # Make room only from a fleet that has stopped: evicting running ones would
+                # let a miner spread over many fleets reset every run it has.
+                stale = min(groups, key=lambda k: groups[k].last_h)
+                if hour - groups[stale].last_h <= RUN_GAP_H:
+                    return self._campaign_usage(state, campaign, event, hour)
+                if not flagged:
+                    state.longest_run_h = max(state.longest_run_h, groups[stale].hours)
+                del groups[stale]
+            group = Group(hour, hour, gpu)
+            groups[key] = group
+            if not flagged:
+                state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+        elif hour > group.last_h:
+            if hour - group.last_h > RUN_GAP_H:
+                if not flagged:
+                    state.restarts = min(COUNTER_CAP, state.restarts + 1)
+                    state.longest_run_h = max(state.longest_run_h, group.hours)
+                group.start_h, group.n, group.mean, group.m2 = hour, 0, 0.0, 0.0
+            group.last_h = hour
+            milestone = group.hours in RUN_MILESTONES_H
+            if not flagged:
+                state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+        if util is not None and hour >= group.start_h:
+            group.add_util(util)
+        return self._campaign_usage(state, campaign, event, hour, decide=milestone)
+
+    def _campaign_usage(
+        self,
+        state: MiningState,
+        campaign: Campaign,
+        event: UsageEvent,
+        hour: int,
+        *,
+        decide: bool = False,
+    ) -> list[Finding]:
+        """The campaign's share of heavy usage (cost, hours, subscriptions), then learning.
+
+        A campaign that created machines counts the usage of those (region and SKU) only.
+        """
+        if not campaign.skus or (event.sku in campaign.skus and event.region in campaign.regions):
+            campaign.heavy_cost += event.cost
+            if campaign.first_usage_h is None:
+                campaign.first_usage_h = hour
+            if campaign.last_usage_h is None or hour > campaign.last_usage_h:
+                campaign.last_usage_h = hour
+            add_capped(campaign.subscriptions, event.subscription_id, SUBSCRIPTIONS_KEPT)
+        findings = self._decide(state, campaign, event.ts_ms) if decide else []
+        if not campaign.alerted and event.region not in state.regions:
+            state.learn_region(event.region)
+        return findings
+
+    # -- activity ---------------------------------------------------------------------------
+
+    def _vm_create(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        if event.status != "succeeded":
+            return []
+        props = event.properties
+        gpus = _whole(props.get("gpus"))
+        vcpus = _whole(props.get("vcpus"))
+        region = event.region
+        if gpus < 1 and vcpus < HEAVY_VCPUS:
+            if region is not None:
+                state.learn_region(region)
+            return []
+        count = max(1, _whole(props.get("count")))
+        sku = props.get("sku")
+        sku = sku if isinstance(sku, str) and sku else "unknown SKU"
+        ts_ms = event.ts_ms
+        campaign = self._campaign(state, ts_ms, create=True)
+        new = False
+        if region is not None:
+            if not state.regions:
+                state.learn_region(region)  # the first region a customer uses is its home
+            new = region in campaign.new_regions or region not in state.regions
+            if new:
+                add_capped(campaign.new_regions, region, CAMPAIGN_REGIONS_KEPT)
+            add_capped(campaign.regions, region, CAMPAIGN_REGIONS_KEPT)
+        campaign.instances = min(COUNTER_CAP, campaign.instances + count)
+        if new:
+            campaign.new_instances = min(COUNTER_CAP, campaign.new_instances + count)
+        if campaign.first_create_ms is None:
+            campaign.first_create_ms = ts_ms
+        if ts_ms - campaign.first_create_ms <= FAST_WINDOW_MS:
+            campaign.fast_instances = min(COUNTER_CAP, campaign.fast_instances + count)
+        campaign.last_create_ms = max(campaign.last_create_ms or ts_ms, ts_ms)
+        skus = campaign.skus
+        if sku in skus or len(skus) < CAMPAIGN_SKUS_KEPT:
+            skus[sku] = skus.get(sku, 0) + count
+        campaign.gpus = min(COUNTER_CAP, campaign.gpus + gpus * count)
+        campaign.vcpus = min(COUNTER_CAP, campaign.vcpus + vcpus * count)
+        subscription = subscription_of(event.resource_id)
+        if subscription:
+            add_capped(campaign.subscriptions, subscription, SUBSCRIPTIONS_KEPT)
+        _signin_context(state, campaign, ts_ms)
+        return self._decide(state, campaign, ts_ms)
+
+    def _flow(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        indicators = self._indicators
+        if indicators.empty:
+            return []
+        props = event.properties
+        host = props.get("dst_host")
+        if not isinstance(host, str):
+            return []
+        port = _port(props.get("dst_port"))
+        match = indicators.judge(host, port)
+        if match is None:
+            return []
+        campaign = self._campaign(state, event.ts_ms)
+        if match.strength == "pool":
+            if campaign.pool_host is None:
+                campaign.pool_host, campaign.pool_port = host.strip().lower(), port
+                campaign.pool_source, campaign.pool_coin = match.source, match.coin
+            campaign.pool_flows = min(COUNTER_CAP, campaign.pool_flows + 1)
+            decide = campaign.pool_flows in POOL_MILESTONES
+        else:
+            if campaign.host_entry is None:
+                campaign.host_entry, campaign.host_port = match.entry, port
+            campaign.host_flows = min(COUNTER_CAP, campaign.host_flows + 1)
+            decide = campaign.host_flows == 1
+        return self._decide(state, campaign, event.ts_ms) if decide else []
+
+    def _signin(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        country = event.properties.get("ip_country")
+        if not isinstance(country, str) or not country:
+            return []
+        known = state.countries
+        if event.status == "failed":
+            if known and country not in known:
+                recent = (
+                    state.failed_new_ms is not None
+                    and event.ts_ms - state.failed_new_ms <= SIGNIN_WINDOW_MS
+                )
+                state.failed_new_count = state.failed_new_count + 1 if recent else 1
+                state.failed_new_ms = event.ts_ms
+                state.failed_new_country = country
+            return []
+        if known and country not in known:
+            state.signin_new_ms = event.ts_ms
+            state.signin_new_country = country
+        state.learn_country(country)
+        return []
+
+    def _signup(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        if state.signup_ms is None or event.ts_ms < state.signup_ms:
+            state.signup_ms = event.ts_ms
+        for name in ("country", "ip_country"):
+            country = event.properties.get(name)
+            if isinstance(country, str) and country:
+                state.learn_country(country)
+        return []
+
+    def _subscription(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        if event.region is not None and event.status == "succeeded":
+            state.learn_region(event.region)
+        return []
+
+    def _notice(self, state: MiningState, event: ActivityEvent) -> list[Finding]:
+        props = event.properties
+        if props.get("category") != NOTICE_CATEGORY:
+            return []
+        notice_id = props.get("notice_id")
+        state.notice_id = notice_id if isinstance(notice_id, str) and notice_id else event.event_id
+        state.notice_ms = event.ts_ms
+        campaign = state.campaign
+        if campaign is None or not campaign.alerted or event.ts_ms - campaign.last_ms > IDLE_MS:
+            return []
+        return self._decide(state, campaign, event.ts_ms)
+
+    # -- payments ---------------------------------------------------------------------------
+
+    def _payment(self, state: MiningState, event: PaymentEvent) -> list[Finding]:
+        before = state.payment
+        kind = event.kind
+        if kind == "instrument.added" and event.instrument is not None:
+            state.payment |= PREPAID if event.instrument.type in PREPAID_TYPES else CARD
+        elif kind in ("payment.failed", "chargeback"):
+            state.payment |= FAILED
+        elif kind in ("payment.succeeded", "prepayment"):
+            state.payment = (state.payment | PAID) & ~FAILED
+        campaign = state.campaign
+        if (
+            state.payment == before
+            or campaign is None
+            or event.ts_ms - campaign.last_ms > IDLE_MS
+            or campaign.instances + campaign.pool_flows == 0
+        ):
+            return []
+        return self._decide(state, campaign, event.ts_ms)
+
+    # -- campaigns --------------------------------------------------------------------------
+
+    def _campaign(self, state: MiningState, ts_ms: int, *, create: bool = False) -> Campaign:
+        """The campaign in progress at ``ts_ms``, or a new one with today's context.
+
+        A heavy ``create`` more than ``BURST_GAP_MS`` after the last one (or after the start of
+        a campaign without creates) starts a new campaign unless the current one was alerted
+        on: a new burst is judged on its own, in the context of its own time.
+        """
+        campaign = state.campaign
+        if campaign is not None and ts_ms - campaign.last_ms <= IDLE_MS:
+            last_burst = campaign.last_create_ms or campaign.start_ms
+            if not create or campaign.alerted or ts_ms - last_burst <= BURST_GAP_MS:
+                campaign.last_ms = max(campaign.last_ms, ts_ms)
+                return campaign
+        if campaign is not None and not campaign.alerted:
+            for region in campaign.regions:
+                state.learn_region(region)
+        hours, restarts = state.heavy_hours, state.restarts
+        history = 0 if hours < HISTORY_HOURS else 2 if restarts >= JOB_RESTARTS else 1
+        fresh = Campaign(
+            start_ms=ts_ms,
+            last_ms=ts_ms,
+            age_ms=None if state.signup_ms is None else max(0, ts_ms - state.signup_ms),
+            history=history,
+            history_hours=hours,
+            history_restarts=restarts,
+            history_longest_h=state.longest_run_h,
+            base_daily=state.base_daily if state.base_days >= BASELINE_DAYS else 0.0,
+        )
+        if campaign is not None and not campaign.alerted and ts_ms - campaign.last_ms <= IDLE_MS:
+            # Pool traffic of the day before belongs to whatever runs now.
+            fresh.pool_flows, fresh.pool_host, fresh.pool_port = (
+                campaign.pool_flows,
+                campaign.pool_host,
+                campaign.pool_port,
+            )
+            fresh.pool_source, fresh.pool_coin = campaign.pool_source, campaign.pool_coin
+            fresh.host_flows, fresh.host_entry, fresh.host_port = (
+                campaign.host_flows,
+                campaign.host_entry,
+                campaign.host_port,
+            )
+        state.campaign = fresh
+        return fresh
+
+    def _decide(self, state: MiningState, campaign: Campaign, ts_ms: int) -> list[Finding]:
+        digest = self._indicators.digest
+        result = assess(state, campaign, digest)
+        if not campaign.alerted:
+            if result.own_z < OPEN_Z:
+                return []
+            campaign.alerted = True
+        elif result.signature == campaign.signature or campaign.revisions >= MAX_REVISIONS:
+            return []
+        campaign.signature = result.signature
+        campaign.revisions += 1
+        return [
+            Finding(
+                incident=format_ts(campaign.start_ms),
+                kind=self.name,
+                severity=result.severity,
+                score=result.score,
+                event_time_ms=ts_ms,
+                window_start_ms=min(campaign.start_ms, ts_ms),
+                window_end_ms=ts_ms,
+                reasons=result.reasons,
+                evidence=result.evidence,
+                subscription_ids=tuple(campaign.subscriptions),
+            )
+        ]
+
+
+_ACTIVITY: Final = {
+    "vm.create": CryptoMiningDetector._vm_create,
+    "network.flow": CryptoMiningDetector._flow,
+    "signin": CryptoMiningDetector._signin,
+    "customer.signup": CryptoMiningDetector._signup,
+    "subscription.create": CryptoMiningDetector._subscription,
+    "provider.notice": CryptoMiningDetector._notice,
+}
+
+
+def _new_day(state: MiningState, ts_ms: int, cost: float) -> None:
+    """Usage of another day than ``state.day``: a later day folds the finished one into the
+    daily-spend baseline (an EWMA) and starts anew; an earlier (late) one is not counted."""
+    day = ts_ms // MS_PER_DAY
+    if day < state.day:
+        return
+    if state.day >= 0:
+        if state.base_days == 0:
+            state.base_daily = state.day_cost
+        else:
+            state.base_daily += BASELINE_ALPHA * (state.day_cost - state.base_daily)
+        state.base_days = min(COUNTER_CAP, state.base_days + 1)
+    state.day = day
+    state.day_cost = cost
+
+
+def _signin_context(state: MiningState, campaign: Campaign, ts_ms: int) -> None:
+    """Copy sign-in anomalies of the day before ``ts_ms`` into the campaign."""
+    failed_ms = state.failed_new_ms
+    if failed_ms is not None and 0 <= ts_ms - failed_ms <= SIGNIN_WINDOW_MS:
+        campaign.signin_failed = max(campaign.signin_failed, state.failed_new_count)
+        campaign.signin_failed_country = state.failed_new_country
+    signin_ms = state.signin_new_ms
+    if signin_ms is not None and 0 <= ts_ms - signin_ms <= SIGNIN_WINDOW_MS:
+        campaign.signin_country = state.signin_new_country
+
+
+def _whole(value: Any) -> int:
+    """A whole number in ``[0, COUNTER_CAP]`` from a property, 0 when it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return min(COUNTER_CAP, max(0, int(value)))
+
+
+def _port(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,287 @@
+"""One customer's payment ledger: what it used, was invoiced, paid and still owes, and how it
+pays; with its snapshot form and the money at risk derived from it.
+
+Money is kept in whole micro-units (``round(amount * 1_000_000)``) of the customer's currency,
+the first currency it was seen using or paying in; amounts in another currency are not
+counted (a customer bills in one currency). Bounded: at most ``INVOICES_KEPT`` invoices,
+``INSTRUMENTS_KEPT`` instruments and ``MONTHS_KEPT`` months of usage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
+from streamwatch.core.events import PaymentEvent
+from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
+
+MICROS: Final = 1_000_000
+MONEY_CAP: Final = 1 << 62
+"""Sums of money saturate at this many micro-units (about 4.6e12 currency units), far beyond any
+real ledger. The codec bounds each record's amount, not how many records come: without this a
+flood of records at that bound could grow a sum past the int64 range of a JSON snapshot."""
+INVOICES_KEPT: Final = 24
+INSTRUMENTS_KEPT: Final = 8
+MONTHS_KEPT: Final = 3
+ACCOUNT: Final = "(account)"
+"""Key of the pseudo-invoice holding payment failures that name no invoice."""
+PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
+"""Instruments that cannot be charged beyond their balance."""
+CHARGEABLE_TYPES: Final = frozenset({"credit_card", "debit_card", "direct_debit"})
+"""Instruments the reseller charges at the invoice."""
+
+
+@dataclass(slots=True)
+class Invoice:
+    """An invoice (or the ``ACCOUNT`` pseudo-invoice), as far as the stream has told."""
+
+    amount: int = 0
+    """Invoiced, micro-units; 0 when the invoice is known only from a failure or payment."""
+    paid: int = 0
+    due_ms: int | None = None
+    since_ms: int = 0
+    """Collections lines crossed before this (issue or reopening by a chargeback) are dated
+    here: the ledger could not have known of them earlier."""
+    failures: int = 0
+    failure_reason: str | None = None
+    failure_severity: str | None = None
+    """Severity of the payment_failure alert raised for it (None: none open)."""
+    stage: str | None = None
+    """Collections stage of the last collections finding (None: none open)."""
+    bucket: str | None = None
+    raised_days: int = 0
+    """Days past due of the last collections line raised (0: none)."""
+    next_ms: int | None = None
+    """When the next collections finding is due (None: none can come)."""
+
+    @property
+    def owed(self) -> int:
+        """Still unpaid, micro-units (never negative)."""
+        return max(0, self.amount - self.paid)
+
+
+@dataclass(slots=True)
+class InstrumentSeen:
+    """A payment instrument added, and whether it was alerted on."""
+
+    key: str
+    type: str
+    country: str | None
+    billing_country: str | None
+    alert: str | None = None
+    """Severity of the open high_risk_instrument alert on it (None: none open)."""
+    ts_ms: int = 0
+
+
+@dataclass(slots=True)
+class MonthUsage:
+    """Usage cost of one calendar month, and whether an invoice has billed it."""
+
+    start_ms: int
+    end_ms: int
+    micros: int = 0
+    first_ms: int | None = None
+    last_end_ms: int = 0
+    billed: bool = False
+
+
+@dataclass(slots=True)
+class PaymentsState:
+    """The ledger (see the module docstring)."""
+
+    currency: str | None = None
+    last_ms: int = 0
+    """Latest event time seen: the "now" money at risk is projected from."""
+    signup_ms: int | None = None
+    signup_country: str | None = None
+    instruments: list[InstrumentSeen] = field(default_factory=list)
+    chargeable: bool = False
+    """A card or direct-debit mandate the reseller can charge, whose countries agree."""
+    risky: bool = False
+    """A prepaid or stored-value instrument, or one whose countries disagree, was added."""
+    cleared_ms: int | None = None
+    """When the first payment or prepayment cleared."""
+    first_usage_ms: int | None = None
+    unpaid_usage: int = 0
+    """Usage before the first payment or prepayment cleared, micro-units."""
+    ubp: str | None = None
+    """Severity of the open usage_before_payment alert (None: none open)."""
+    ubp_seen: bool = False
+    """A usage_before_payment alert was ever raised (it is raised once per customer)."""
+    months: dict[str, MonthUsage] = field(default_factory=dict)
+    credit: int = 0
+    """Prepayments and payments not applied to an invoice, less chargebacks of them; negative
+    when more was charged back than was prepaid."""
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    next_ms: int | None = None
+    """The earliest ``Invoice.next_ms``: ``advance`` does nothing before it."""
+    chargebacks: int = 0
+    current: MonthUsage | None = field(default=None, compare=False, repr=False)
+    """The month usage was last added to (a cache of one of ``months``; not snapshotted)."""
+
+
+def capped(micros: int) -> int:
+    """``micros`` saturated to ``-MONEY_CAP`` .. ``MONEY_CAP`` (see ``MONEY_CAP``)."""
+    return max(-MONEY_CAP, min(MONEY_CAP, micros))
+
+
+def micros_of(state: PaymentsState, event: PaymentEvent) -> int | None:
+    """The event's amount in micro-units of the customer's currency (0 for none), None if in
+    another currency. The first currency seen becomes the customer's."""
+    if event.amount is None or event.amount <= 0.0:
+        return 0
+    if state.currency is None and event.currency is not None:
+        state.currency = event.currency
+    if event.currency is not None and event.currency != state.currency:
+        return None
+    return round(event.amount * MICROS)
+
+
+def refresh_cover(state: PaymentsState) -> None:
+    """Record whether a chargeable instrument whose countries agree is on file."""
+    country = state.signup_country
+    state.chargeable = any(
+        seen.type in CHARGEABLE_TYPES
+        and len({c for c in (seen.country, seen.billing_country, country) if c}) <= 1
+        for seen in state.instruments
+    )
+
+
+def month_of(state: PaymentsState, ts_ms: int) -> MonthUsage:
+    """The usage record of the calendar month of ``ts_ms`` (created, oldest dropped)."""
+    for month in state.months.values():
+        if month.start_ms <= ts_ms < month.end_ms:
+            return month
+    key = month_key(ts_ms)
+    start, end = month_bounds_ms(key)
+    month = state.months[key] = MonthUsage(start, end)
+    if len(state.months) > MONTHS_KEPT:
+        oldest = min(state.months)
+        if state.current is state.months[oldest]:
+            state.current = None
+        del state.months[oldest]
+    return month
+
+
+def drop_old_invoices(state: PaymentsState, keep: str) -> None:
+    """Keep ``INVOICES_KEPT`` invoices, ``keep`` among them: settled ones go first, then the
+    oldest."""
+    invoices = state.invoices
+    while len(invoices) > INVOICES_KEPT:
+        others = [k for k in invoices if k != keep]
+        settled = [k for k in others if invoices[k].owed == 0 and invoices[k].stage is None]
+        del invoices[settled[0] if settled else others[0]]
+
+
+def exposure(state: PaymentsState) -> dict[str, Any] | None:
+    """Money at risk: unbilled usage plus unpaid invoices, less prepayments and credit,
+    projected to the next invoice (the start of the next calendar month: invoices are monthly)
+    at the current month's daily run rate. None before any money was seen.
+
+    ``amount`` is the projected figure (never negative); ``now`` the same today.
+    """
+    if state.currency is None:
+        return None
+    now = state.last_ms
+    unbilled = sum(m.micros for m in state.months.values() if not m.billed)
+    unpaid = sum(inv.owed for inv in state.invoices.values()) + max(0, -state.credit)
+    prepaid = max(0, state.credit)
+    next_invoice = month_bounds_ms(month_key(now))[1]
+    projected = unbilled
+    current = state.months.get(month_key(now))
+    if current is not None and not current.billed and current.first_ms is not None:
+        # Run rate over the hours metered so far this month (at least one), carried on to
+        # the next invoice.
+        since = max(current.start_ms, current.first_ms)
+        metered = max(MS_PER_HOUR, current.last_end_ms - since)
+        ahead = max(0, next_invoice - max(now, current.last_end_ms))
+        projected += current.micros * ahead // metered
+    return {
+        "amount": _money(max(0, projected + unpaid - prepaid)),
+        "currency": state.currency,
+        "unbilled": _money(unbilled),
+        "unpaid": _money(unpaid),
+        "prepaid": _money(prepaid),
+        "projected": _money(projected),
+        "now": _money(max(0, unbilled + unpaid - prepaid)),
+        "next_invoice": format_ts(next_invoice),
+        "as_of": format_ts(now),
+    }
+
+
+def _month(key: str, fields: list[Any] | dict[str, Any]) -> MonthUsage:
+    if isinstance(fields, list):  # state version 1; earlier ones began with the bounds
+        fields = dict(zip(_MONTH_FIELDS, fields[-4:], strict=True))
+    return MonthUsage(*month_bounds_ms(key), **fields)
+
+
+def _money(micros: int) -> float:
+    return round(micros / MICROS, 2)
+
+
+_INVOICE_DEFAULTS: Final = defaults_of(Invoice)
+_INVOICE_FIELDS: Final = tuple(f.name for f in fields(Invoice))
+_INSTRUMENT_FIELDS: Final = tuple(f.name for f in fields(InstrumentSeen))
+_MONTH_FIELDS: Final = ("micros", "first_ms", "last_end_ms", "billed")
+
+
+def dump_state(state: PaymentsState) -> dict[str, Any]:
+    """The ledger as a JSON-ready dict, by field name (state version 2).
+
+    A month leaves out its bounds (they follow from its key); an invoice leaves out the
+    fields at their default. Version 1 had the same keys with positional lists (a month
+    ``[micros, first_ms, last_end_ms, billed]``, an invoice ``Invoice``'s fields in order
+    without the trailing ones at their default); ``load_state`` reads both.
+    """
+    return {
+        "currency": state.currency,
+        "last_ms": state.last_ms,
+        "signup": {"signup_ms": state.signup_ms, "signup_country": state.signup_country},
+        "instruments": [by_name(i) for i in state.instruments],
+        "flags": {"chargeable": state.chargeable, "risky": state.risky, "ubp_seen": state.ubp_seen},
+        "cleared_ms": state.cleared_ms,
+        "first_usage_ms": state.first_usage_ms,
+        "unpaid_usage": state.unpaid_usage,
+        "ubp": state.ubp,
+        "months": {
+            key: {name: getattr(m, name) for name in _MONTH_FIELDS}
+            for key, m in state.months.items()
+        },
+        "credit": state.credit,
+        "invoices": {
+            key: sparse_by_name(inv, _INVOICE_DEFAULTS) for key, inv in state.invoices.items()
+        },
+        "next_ms": state.next_ms,
+        "chargebacks": state.chargebacks,
+    }
+
+
+def load_state(data: dict[str, Any]) -> PaymentsState:
+    """The inverse of ``dump_state``; also reads the positional forms of state version 1 and
+    the earlier one, whose months began with their bounds and whose invoices listed every
+    field."""
+    flags = named(data["flags"], ("chargeable", "risky", "ubp_seen"))
+    return PaymentsState(
+        currency=data["currency"],
+        last_ms=data["last_ms"],
+        **named(data["signup"], ("signup_ms", "signup_country")),
+        instruments=[
+            InstrumentSeen(**named(fields, _INSTRUMENT_FIELDS)) for fields in data["instruments"]
+        ],
+        chargeable=flags["chargeable"],
+        risky=flags["risky"],
+        cleared_ms=data["cleared_ms"],
+        first_usage_ms=data["first_usage_ms"],
+        unpaid_usage=data["unpaid_usage"],
+        ubp=data["ubp"],
+        ubp_seen=flags["ubp_seen"],
+        months={key: _month(key, fields) for key, fields in data["months"].items()},
+        credit=data["credit"],
+        invoices={
+            key: Invoice(**named(fields, _INVOICE_FIELDS))
+            for key, fields in data["invoices"].items()
+        },
+        next_ms=data["next_ms"],
+        chargebacks=data["chargebacks"],
+    )

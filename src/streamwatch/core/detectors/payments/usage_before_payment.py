@@ -1,0 +1,117 @@
+"""``usage_before_payment``: a new customer consuming while nothing secures the usage (see the
+payments detector's module docstring). Raised at the first usage that costs money, amended as
+the amount at risk grows, resolved when a payment or prepayment clears; once per customer."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streamwatch.core.detectors.base import Finding
+from streamwatch.core.detectors.payments.ledger import (
+    CHARGEABLE_TYPES,
+    MICROS,
+    PREPAID_TYPES,
+    PaymentsState,
+)
+from streamwatch.core.events import SEVERITIES, Severity
+from streamwatch.core.explain import money
+from streamwatch.core.severity import score_of
+from streamwatch.core.timeutil import format_ts
+
+KIND: Final = "usage_before_payment"
+INCIDENT: Final = "unpaid-usage"
+LEVELS: Final[tuple[tuple[int, Severity], ...]] = (
+    (0, "medium"),
+    (100 * MICROS, "high"),
+    (1_000 * MICROS, "critical"),
+)
+"""Severity by the amount at risk: (from, severity)."""
+
+
+def unpaid_usage(state: PaymentsState, ts_ms: int) -> list[Finding]:
+    """Raise or escalate usage_before_payment, if it applies at ``ts_ms``."""
+    first = state.first_usage_ms
+    if state.signup_ms is None or state.cleared_ms is not None or first is None:
+        return []
+    if state.ubp is None and (state.chargeable or state.ubp_seen):
+        return []
+    severity: Severity = "medium"
+    for start, level in LEVELS:
+        if state.unpaid_usage >= start:
+            severity = level
+    if state.ubp is not None and SEVERITIES.index(severity) <= SEVERITIES.index(state.ubp):
+        return []
+    state.ubp = severity
+    state.ubp_seen = True
+    cur = state.currency or ""
+    at_risk = state.unpaid_usage / MICROS
+    reason = (
+        f"The customer signed up at {format_ts(state.signup_ms)} and has used "
+        f"{money(at_risk, cur)} since its first usage at {format_ts(first)} with no payment "
+        f"or prepayment cleared; {_cover(state)}."
+    )
+    return [
+        Finding(
+            incident=INCIDENT,
+            kind=KIND,
+            severity=severity,
+            score=score_of(severity),
+            event_time_ms=ts_ms,
+            window_start_ms=first,
+            window_end_ms=ts_ms,
+            reasons=(reason,),
+            evidence={
+                "status": "open",
+                "amount_at_risk": round(at_risk, 2),
+                "currency": cur,
+                "first_usage": format_ts(first),
+                "signup": format_ts(state.signup_ms),
+                "instrument": state.instruments[-1].type if state.instruments else "none",
+            },
+        )
+    ]
+
+
+def _cover(state: PaymentsState) -> str:
+    """Why the instruments on file do not secure the usage."""
+    if not state.instruments:
+        return "no payment instrument is on file"
+    kinds = sorted({i.type for i in state.instruments})
+    if set(kinds) <= PREPAID_TYPES:
+        return f"it pays by {' and '.join(kinds)}, which cannot be charged beyond its balance"
+    if "bank_transfer" in kinds and not set(kinds) & CHARGEABLE_TYPES:
+        return "it pays by bank transfer, which the reseller cannot collect"
+    return "its card's countries disagree, so it does not secure the usage"
+
+
+def resolve_unpaid_usage(state: PaymentsState, ts_ms: int, cleared_by: str) -> list[Finding]:
+    """Resolve the open usage_before_payment alert (if any): ``cleared_by`` secures it."""
+    if state.ubp is None or state.first_usage_ms is None:
+        return []
+    state.ubp = None
+    cur = state.currency or ""
+    at_risk = state.unpaid_usage / MICROS
+    reason = (
+        f"Resolved: {cleared_by} at {format_ts(ts_ms)} secures the "
+        f"{money(at_risk, cur)} used before payment."
+    )
+    return [
+        Finding(
+            incident=INCIDENT,
+            kind=KIND,
+            severity="info",
+            score=score_of("info"),
+            event_time_ms=ts_ms,
+            window_start_ms=state.first_usage_ms,
+            window_end_ms=ts_ms,
+            reasons=(reason,),
+            evidence={
+                "status": "resolved",
+                "amount_at_risk": round(at_risk, 2),
+                "currency": cur,
+                "first_usage": format_ts(state.first_usage_ms),
+                "cleared_by": cleared_by,
+                "cleared_at": format_ts(ts_ms),
+            },
+        )
+    ]

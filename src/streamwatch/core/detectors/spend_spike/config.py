@@ -1,0 +1,71 @@
+"""The spend-spike detector's tunables, its cohort priors for new customers and its severity
+lines. Configuration, never state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from streamwatch.core.detectors.spend_spike.baseline import Params
+from streamwatch.core.events import Severity
+
+COLD_OWN_HOURS: Final = 24
+"""Below this many learned hours a cold-start customer is judged by its cohort prior alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class CohortPrior:
+    """What new customers of one kind spend per hour: typically, and at most (about p99)."""
+
+    name: str
+    typical_hourly: float
+    max_hourly: float
+
+
+DEFAULT_COHORT: Final = CohortPrior("new customers", 0.6, 12.0)
+COHORTS: Final[dict[str, CohortPrior]] = {
+    "MS-AZR-0003P": CohortPrior("new pay-as-you-go customers", 0.6, 12.0),
+}
+"""Cohort priors by the offer of the customer's first ``subscription.create``, in the customer's
+currency. Set from new customers' first two weeks of hourly spend: the median hour, and 1.5x
+the 99th percentile of their busiest hour (the generator's population: 0.59 and 7.99)."""
+
+
+def cohort_of(offer: str | None) -> CohortPrior:
+    """The prior of new customers of ``offer`` (the default one for an unknown offer)."""
+    return COHORTS.get(offer or "", DEFAULT_COHORT)
+
+
+RATIO_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
+    (30.0, "critical"),
+    (10.0, "high"),
+    (3.0, "medium"),
+)
+"""Severity by the hour's effective spend over its expected spend: (at least, severity)."""
+PROJECTED_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
+    (50_000.0, "critical"),
+    (5_000.0, "high"),
+    (500.0, "medium"),
+)
+"""Severity by the excess projected to month end (currency units): (at least, severity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeConfig:
+    """The detector's tunables; the defaults are the production ones."""
+
+    baseline: Params = field(default_factory=lambda: Params(two_sided=False, spread_floor=0.25))
+    alert_score: float = 0.9
+    min_excess: float = 5.0
+    """Money floor: hourly spend must exceed its expected value by this much (per hour)."""
+    cold_start_h: int = 168
+    warm_up_h: int = 168
+    month_end_days: int = 2
+    month_end_allowance: float = 12.0
+    """Month-end allowance before the customer's own month-end level is known."""
+    resolve_ratio: float = 1.5
+    calm_h: int = 3
+    reopen_h: int = 72
+    absorb_after_h: int = 72
+    amend_growth: float = 1.5
+    max_gap_h: int = 48

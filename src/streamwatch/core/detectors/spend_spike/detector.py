@@ -1,0 +1,537 @@
+"""``spend_spike``: a customer's hourly spend far above what it usually spends, as it happens.
+
+**Running spend.** Usage events are hourly per resource (``ts`` = start of the metered hour).
+The customer's spend for the current hour accumulates over that hour's events, in whole
+micro-units of the customer's currency (the first it used; other currencies are ignored), and
+the detector can fire on the event whose cost makes the hour cross the line, not when the hour
+ends. A usage event for an hour already closed is too late to change that hour and is ignored.
+
+**Baseline.** Closed hours feed a ``baseline.Baseline`` (one-sided: only rises are novel):
+the usual peak and trough of hourly spend, the hour-of-day x weekday/weekend profile and the
+smoothed seasonal residual. Hours without any usage count as zero spend (up to two days of them).
+Order: score, decide, then learn. An hour scoring ``FLAG_SCORE`` or more, or any hour of an open
+incident, is not learned (so an attacker cannot teach the baseline), unless spend stays flagged
+for ``absorb_after_h`` hours: then the incident ends as ``absorbed`` and the baseline follows the
+new level. The regions and SKUs of learned hours become "known".
+
+**The line.** An alert opens when, with the hour's spend ``x``, all of these hold:
+``novelty(x_eff).score >= alert_score``; ``x_eff - expected >= min_excess`` (money floor); and,
+for a customer in its cold start, ``x_eff >= cohort.max_hourly``. ``x_eff`` is ``x`` divided by
+the allowance of planned growth (feedback, below) and, in the last ``month_end_days`` (UTC) of a
+month, less what a month-end job may add in the customer's known regions: up to 1.25x the peak
+hour of its previous month-end window above its usual peak once it has one, else
+``month_end_allowance - 1`` usual peaks. Spend in a region the customer never used gets no
+month-end allowance. Per event the detector adds the cost and compares the hour's total with a
+precomputed line (the money floor, or the cohort's line); past it, the baseline's
+``rise_needed`` refines the line, and only past that is the hour scored.
+
+**Cold start.** A customer whose ``customer.signup`` was seen is new: for its first
+``cold_start_h`` hours of usage it is judged against its cohort's prior (``COHORTS``, by the
+offer of its ``subscription.create``; in its first day, also for the expected spend), hours
+below the cohort's line are learned whatever their score, and the alert says so. A customer
+first seen through usage (its history predates the stream) is learned, every hour of it, for
+``warm_up_h`` hours before it is judged.
+
+**Incident lifecycle.** One incident, one alert: the incident id is the opening hour. While open,
+the incident is amended (same alert id, a new revision) when its severity rises or its excess
+spend has grown ``amend_growth`` times since the last revision, never for smaller changes. It
+resolves when effective spend has stayed at or below ``resolve_ratio`` x the expected hourly
+spend for ``calm_h`` hours: a final amendment with evidence
+``status: "resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h``
+hours reopens the same incident. Evidence ``status`` is ``open``, ``resolved`` or ``absorbed``.
+
+**Money at risk.** Excess spend so far (each hour's spend above its expected spend, summed over
+the incident) and its projection to month end at the current hour's excess rate.
+
+**Feedback.** An activity ``feedback.expect`` (written by ``streamwatch expect``; actor = owner;
+properties ``until`` RFC 3339, ``reason``, ``factor`` >= 1, default 2) raises the customer's
+allowance ``factor`` times from the hour of its event time until ``until``: meanwhile hours are
+judged, and learned, as spend divided by ``factor``, so the planned surge does not become the
+baseline and spend still that high after ``until`` is a spike. Owner, reason and expiry are
+kept and named in alerts. A later one replaces it; ``factor`` 1 or an ``until`` in the past
+clears it. Feedback arrives in the event stream, so live and replay agree.
+
+Deterministic; per-customer state is a small plain value (``dump``/``load``), typically 1-2 KB
+of JSON.
+
+The parts, one module each: ``config`` (tunables, cohort priors, severity lines), ``state``
+(the state and its dump), ``baseline`` (the learned rhythm), ``feedback`` (planned growth),
+``months`` (calendar), ``hour`` (an hour judged and its severity), ``findings`` (what alerts
+say); this module runs the hours: spend, learning, lines and decisions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Final
+
+from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.registry import register
+from streamwatch.core.detectors.spend_spike.baseline import (
+    FLAG_SCORE,
+    bucket_of_ms,
+    learn,
+    novelty,
+    observer,
+    rise_needed,
+    threshold_z,
+)
+from streamwatch.core.detectors.spend_spike.config import (
+    COLD_OWN_HOURS,
+    PROJECTED_SEVERITY,
+    RATIO_SEVERITY,
+    CohortPrior,
+    SpikeConfig,
+    cohort_of,
+)
+from streamwatch.core.detectors.spend_spike.feedback import NotFeedback, expectation_of
+from streamwatch.core.detectors.spend_spike.findings import KIND, ended_finding, spike_finding
+from streamwatch.core.detectors.spend_spike.hour import Hour, severity_level
+from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
+from streamwatch.core.detectors.spend_spike.state import (
+    MICROS,
+    NEVER,
+    REGIONS_KEPT,
+    SKUS_KEPT,
+    SPEND_CAP,
+    SUBSCRIPTIONS_KEPT,
+    TEXT_CHARS,
+    Incident,
+    SpikeState,
+    dump_state,
+    load_state,
+)
+from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+
+_NO_FINDINGS: Final[list[Finding]] = []
+"""Returned, shared, by the events that find nothing (callers only iterate it)."""
+
+
+def _line_micros(line: float) -> int:
+    """A line (currency units) in micro-units, ``NEVER`` for one too high to be reached."""
+    micros = line * MICROS
+    return int(micros) if micros < NEVER else NEVER  # also NEVER for NaN
+
+
+@register(rank=30)
+class SpendSpikeDetector:
+    """Hourly spend far above the customer's usual spend; see the module docstring."""
+
+    name: ClassVar[str] = KIND
+    version: ClassVar[str] = "1"
+    event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
+    capabilities: ClassVar[frozenset[Capability]] = NONE
+    kinds: ClassVar[frozenset[str]] = frozenset({KIND})
+    state_version: ClassVar[int] = 2
+    state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> SpendSpikeDetector:  # noqa: ARG003
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls()
+
+    def __init__(self, config: SpikeConfig | None = None) -> None:
+        self.config = config or SpikeConfig()
+        self._z_alert = threshold_z(self.config.alert_score)
+        self._z_flag = threshold_z(FLAG_SCORE)
+        self._cold_ms = self.config.cold_start_h * MS_PER_HOUR
+        self._warm_ms = self.config.warm_up_h * MS_PER_HOUR
+        self._absorb_h = self.config.absorb_after_h
+        self._min_excess = self.config.min_excess
+        self._params = self.config.baseline
+        self._observe = observer(self._params)
+        # The month whose month-end window was last asked for: (first day, end day, window
+        # start day), days since the epoch. A cache of a pure function of time, not state.
+        self._window = (0, 0, 0)
+        self._month_end_ms = self.config.month_end_days * MS_PER_DAY
+
+    def new_state(self) -> SpikeState:
+        return SpikeState()
+
+    # --- events -------------------------------------------------------------------------
+
+    def observe(self, state: SpikeState, event: Event) -> list[Finding]:
+        if isinstance(event, UsageEvent):
+            # The hot path: an addition and a comparison unless the hour changes.
+            st = state
+            if st.currency != event.currency:
+                if st.currency is not None:
+                    return []
+                st.currency = event.currency
+            ts = event.ts_ms
+            hour = ts - ts % 3_600_000  # MS_PER_HOUR and MICROS are literals on this path
+            if hour != st.hour_ms:
+                if hour < st.hour_ms:
+                    return []
+                findings = self._roll(st, hour)
+            else:
+                findings = _NO_FINDINGS
+            micros = int(event.cost * 1_000_000 + 0.5)
+            spend = st.spend + micros
+            if spend > SPEND_CAP:  # noqa: PLR1730
+                spend = SPEND_CAP
+            st.spend = spend
+            if event.sku not in st.known_skus or event.region not in st.known_regions:
+                key = (event.sku, event.region)
+                parts = st.parts
+                parts[key] = min(parts.get(key, 0) + micros, SPEND_CAP)
+            if spend >= st.watch:
+                if findings is _NO_FINDINGS:
+                    findings = []
+                self._evaluate(st, event, findings)
+            return findings
+        if isinstance(event, ActivityEvent) and event.status == "succeeded":
+            op = event.operation
+            if op == "feedback.expect":
+                self._feedback(state, event)
+            elif op == "customer.signup":
+                state.new = True
+            elif op == "subscription.create" and state.offer is None:
+                offer = event.properties.get("offer")
+                if isinstance(offer, str) and offer:
+                    state.offer = offer[:TEXT_CHARS]
+        return []
+
+    def _feedback(self, st: SpikeState, event: ActivityEvent) -> None:
+        try:
+            st.expect = expectation_of(event)
+        except NotFeedback:
+            return
+        if st.hour_ms >= 0:
+            st.watch = self._line(st)
+
+    # --- hours --------------------------------------------------------------------------
+
+    def _roll(self, st: SpikeState, hour: int) -> list[Finding]:
+        """Close the current hour (learn, resolve), count skipped hours as zero, open ``hour``
+        and set its first line (see ``_line``)."""
+        findings: list[Finding] = []
+        prev = st.hour_ms
+        if prev < 0:
+            st.first_ms = hour
+        else:
+            self._close(st, prev, st.spend / MICROS, findings)
+            if hour - prev > MS_PER_HOUR:
+                if st.parts:
+                    st.parts.clear()
+                gap = min((hour - prev) // MS_PER_HOUR - 1, self.config.max_gap_h)
+                for h in range(prev + MS_PER_HOUR, prev + (gap + 1) * MS_PER_HOUR, MS_PER_HOUR):
+                    self._close(st, h, 0.0, findings)
+        st.hour_ms = hour
+        st.spend = 0
+        if st.parts:
+            st.parts.clear()
+        if st.subs:
+            st.subs.clear()
+        e = st.expect
+        if e is not None and e.until_ms <= hour:
+            st.expect = None
+        since = hour - st.first_ms
+        if (
+            e is None
+            and st.incident is None
+            and since >= (self._cold_ms if st.new else self._warm_ms)
+        ):
+            # _line for the common case: a judged customer without incident or allowance.
+            base = st.base
+            b = hour // MS_PER_HOUR
+            mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
+            line = (base.centre if mean is None else mean) + self._min_excess
+            st.watch = _line_micros(line)
+        else:
+            st.watch = self._line(st)
+        return findings
+
+    def _close(self, st: SpikeState, hour: int, x: float, findings: list[Finding]) -> None:
+        """Score the finished hour, then learn it unless it is anomalous (see the module doc)."""
+        b = hour // MS_PER_HOUR
+        bucket = b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24  # bucket_of_ms, inlined
+        e = st.expect
+        xs = x / e.factor if e is not None and e.set_ms <= hour < e.until_ms else x
+        inc = st.incident
+        if inc is not None:
+            self._close_incident(st, inc, hour, x, xs, bucket, findings)
+            return
+        # After absorb_after_h anomalous hours in a row the baseline learns them anyway.
+        streak = st.streak
+        absorbing = streak >= self._absorb_h
+        since = hour - st.first_ms
+        if st.new and since < self._cold_ms:
+            # In its cold start a customer's own baseline knows too little to call anything
+            # anomalous; the cohort prior does.
+            flagged = xs >= cohort_of(st.offer).max_hourly
+            limit = -math.inf if flagged and not absorbing else math.inf
+            self._observe(st.base, xs, bucket, limit)
+        elif not st.new and since < self._warm_ms:
+            # Warming up on a customer whose history predates the stream: learn everything.
+            flagged = False
+            self._observe(st.base, xs, bucket, math.inf)
+        else:
+            limit = math.inf if absorbing else self._z_flag
+            flagged = self._observe(st.base, xs, bucket, limit) >= self._z_flag
+        if flagged:
+            st.streak = streak + 1
+        elif streak:
+            st.streak = 0
+        day = b // 24
+        window = self._window
+        if day >= (window[2] if window[0] <= day < window[1] else self._month_end_from(day)):
+            self._month_end_learn(st, hour, xs)
+        if flagged and not absorbing:
+            return
+        if st.parts:
+            self._learn_parts(st)
+
+    def _learn_parts(self, st: SpikeState) -> None:
+        """The SKUs and regions of a learned hour become known (the oldest are forgotten)."""
+        regions, skus = st.regions, st.skus
+        for sku, region in st.parts:
+            if region not in regions:
+                regions.append(region)
+                del regions[:-REGIONS_KEPT]
+                st.known_regions = set(regions)
+            if sku not in skus:
+                skus.append(sku)
+                del skus[:-SKUS_KEPT]
+                st.known_skus = set(skus)
+
+    def _month_end_from(self, day: int) -> int:
+        """The first day (days since the epoch) of the month-end window of ``day``'s month."""
+        window = self._window
+        if not window[0] <= day < window[1]:
+            _, end_ms, start_ms = month_of_day(day)
+            end = end_ms // MS_PER_DAY
+            window = self._window = (
+                start_ms // MS_PER_DAY,
+                end,
+                end - self.config.month_end_days,
+            )
+        return window[2]
+
+    def _close_incident(
+        self,
+        st: SpikeState,
+        inc: Incident,
+        hour: int,
+        x: float,
+        xs: float,
+        bucket: int,
+        findings: list[Finding],
+    ) -> None:
+        """An hour of an open incident: count its excess, resolve or absorb; learn nothing
+        unless the incident is absorbed."""
+        cfg = self.config
+        seen = novelty(cfg.baseline, st.base, xs, bucket)
+        flagged = seen.z >= self._z_flag
+        st.streak = st.streak + 1 if flagged else 0
+        judged = self._judge(st, hour, x)
+        inc.excess += max(0.0, x - judged.expected)
+        inc.hours += 1
+        calm = judged.effective <= judged.expected * cfg.resolve_ratio
+        inc.calm = inc.calm + 1 if calm else 0
+        if inc.calm >= cfg.calm_h:
+            findings.append(
+                ended_finding(st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio)
+            )
+            st.incident = None
+            st.closed_id, st.closed_ms = inc.id, hour + MS_PER_HOUR
+            return
+        if not flagged or inc.hours < cfg.absorb_after_h:
+            return
+        # The new level has lasted: end the incident and let the baseline follow it.
+        findings.append(
+            ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
+        )
+        st.incident = None
+        learn(cfg.baseline, st.base, xs, bucket, seen)
+        if st.parts:
+            self._learn_parts(st)
+
+    def _month_end_learn(self, st: SpikeState, hour: int, xs: float) -> None:
+        """An hour of a month-end window that raised nothing: the month-end level learns it."""
+        key = month_of_day(hour // MS_PER_DAY)[0]
+        if key != st.month_end_key:
+            if st.month_end_key:
+                st.month_end_prev = st.month_end_peak
+            st.month_end_key, st.month_end_peak = key, 0.0
+        st.month_end_peak = max(st.month_end_peak, xs)
+
+    # --- judging ------------------------------------------------------------------------
+
+    def _factor(self, st: SpikeState, ts_ms: int) -> float:
+        e = st.expect
+        return e.factor if e is not None and e.set_ms <= ts_ms < e.until_ms else 1.0
+
+    def _month_end_extra(self, st: SpikeState, hour: int) -> float:
+        """How much a month-end job may add to an hour of the customer's usual regions (0
+        outside the last ``month_end_days`` of a month): up to 1.25x the peak hour of its last
+        month-end window above its usual peak, or ``month_end_allowance - 1`` usual peaks
+        before it has one."""
+        key, end, _ = month_of_day(hour // MS_PER_DAY)
+        if hour < end - self.config.month_end_days * MS_PER_DAY:
+            return 0.0
+        peak = st.base.hi
+        learned = st.month_end_prev if key == st.month_end_key else st.month_end_peak
+        if st.month_end_key and learned >= 0.0:
+            return max(0.0, 1.25 * learned - peak)
+        return (self.config.month_end_allowance - 1.0) * peak
+
+    def _cohort(self, st: SpikeState) -> CohortPrior:
+        return cohort_of(st.offer)
+
+    def _cold(self, st: SpikeState, hour: int) -> bool:
+        return st.new and hour - st.first_ms < self.config.cold_start_h * MS_PER_HOUR
+
+    def _judging(self, st: SpikeState, hour: int) -> bool:
+        return st.new or hour - st.first_ms >= self.config.warm_up_h * MS_PER_HOUR
+
+    def _expected(self, st: SpikeState, hour: int, seen_expected: float) -> float:
+        if self._cold(st, hour) and st.base.n < COLD_OWN_HOURS:
+            return max(seen_expected, self._cohort(st).typical_hourly)
+        return seen_expected
+
+    def _judge(self, st: SpikeState, hour: int, x: float) -> Hour:
+        """Effective spend of the hour (allowances applied) and its novelty."""
+        factor = self._factor(st, hour)
+        bucket = bucket_of_ms(hour)
+        month_end = self._month_end_extra(st, hour)
+        new_region = 0.0
+        if st.parts:
+            regions = st.regions
+            new_region = sum(v for (_, r), v in st.parts.items() if r not in regions) / MICROS
+            new_region = min(new_region, x)
+        effective = x
+        if month_end > 0.0:
+            mean = st.base.buckets[bucket]
+            usual = st.base.centre if mean is None else mean
+            effective -= min(max(0.0, x - new_region - usual), month_end)
+        effective /= factor
+        seen = novelty(self.config.baseline, st.base, effective, bucket)
+        expected = self._expected(st, hour, seen.expected)
+        return Hour(x, effective, expected, seen.score, new_region, factor, month_end)
+
+    def _line(self, st: SpikeState) -> int:
+        """A spend (micro-units) below which nothing can happen this hour: the money floor (and
+        the cohort's line in a cold start). ``_evaluate`` refines it with the baseline's
+        ``rise_needed`` once the hour gets there, which most hours never do."""
+        hour = st.hour_ms
+        e = st.expect
+        factor = e.factor if e is not None and e.set_ms <= hour < e.until_ms else 1.0
+        inc = st.incident
+        if inc is not None:
+            return self._amend_line(st, inc, factor)
+        since = hour - st.first_ms
+        if not st.new and since < self._warm_ms:
+            return NEVER
+        base = st.base
+        b = hour // MS_PER_HOUR
+        mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
+        expected = base.centre if mean is None else mean
+        if st.new and since < self._cold_ms:
+            cohort = cohort_of(st.offer)
+            if base.n < COLD_OWN_HOURS and expected < cohort.typical_hourly:
+                expected = cohort.typical_hourly
+            line = expected + self.config.min_excess
+            line = max(line, cohort.max_hourly)
+        else:
+            line = expected + self.config.min_excess
+        return _line_micros(line * factor)
+
+    def _baseline_line(self, st: SpikeState) -> int:
+        """The spend (micro-units) below which the hour cannot score ``alert_score``."""
+        hour = st.hour_ms
+        e = st.expect
+        factor = e.factor if e is not None and e.set_ms <= hour < e.until_ms else 1.0
+        line = rise_needed(self.config.baseline, st.base, bucket_of_ms(hour), self._z_alert)
+        return _line_micros(line * factor)
+
+    def _amend_line(self, st: SpikeState, inc: Incident, factor: float) -> int:
+        """A spend below which the incident cannot need a new revision this hour: its excess
+        grown ``amend_growth`` times, or the next severity by ratio or by projection."""
+        hour = st.hour_ms
+        base = st.base
+        mean = base.buckets[bucket_of_ms(hour)]
+        expected = self._expected(st, hour, base.centre if mean is None else mean)
+        lines = [expected + max(inc.sent_excess * self.config.amend_growth - inc.excess, 0.0)]
+        level = inc.sent_severity
+        for threshold, severity in reversed(RATIO_SEVERITY):
+            if SEVERITIES.index(severity) > level:
+                lines.append(threshold * max(expected, 0.01) * factor)
+                break
+        hours = 1 + hours_left(hour)
+        for threshold, severity in reversed(PROJECTED_SEVERITY):
+            if SEVERITIES.index(severity) > level:
+                lines.append(expected + max(0.0, threshold - inc.excess) / hours)
+                break
+        return _line_micros(min(lines))
+
+    # --- deciding -----------------------------------------------------------------------
+
+    def _evaluate(self, st: SpikeState, event: UsageEvent, findings: list[Finding]) -> None:
+        cfg = self.config
+        ts_ms = event.ts_ms
+        sub = event.subscription_id
+        if sub not in st.subs and len(st.subs) < SUBSCRIPTIONS_KEPT:
+            st.subs.append(sub)
+        hour = st.hour_ms
+        x = st.spend / MICROS
+        inc = st.incident
+        again = st.spend + max(st.spend // 20, MICROS)
+        if inc is None:
+            cold = self._cold(st, hour)
+            if not (cold and st.base.n < COLD_OWN_HOURS):
+                line = self._baseline_line(st)
+                if st.spend < line:
+                    st.watch = line
+                    return
+            judged = self._judge(st, hour, x)
+            novel = judged.score >= cfg.alert_score or (cold and st.base.n < COLD_OWN_HOURS)
+            if (
+                novel
+                and self._judging(st, hour)
+                and judged.effective - judged.expected >= cfg.min_excess
+                and (not cold or judged.effective >= self._cohort(st).max_hourly)
+            ):
+                reopen = bool(st.closed_id) and hour - st.closed_ms < cfg.reopen_h * MS_PER_HOUR
+                inc = Incident(st.closed_id if reopen else format_ts(hour), hour)
+                st.incident = inc
+                findings.append(self._raise(st, inc, ts_ms, judged, opening=not reopen))
+                st.watch = self._amend_line(st, inc, judged.allowance)
+            else:
+                st.watch = again
+            return
+        judged = self._judge(st, hour, x)
+        total = inc.excess + max(0.0, x - judged.expected)
+        severity = severity_level(hour, judged, total)
+        if severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth:
+            findings.append(self._raise(st, inc, ts_ms, judged, opening=False))
+            st.watch = self._amend_line(st, inc, judged.allowance)
+        else:
+            st.watch = max(self._amend_line(st, inc, judged.allowance), again)
+
+    # --- findings -----------------------------------------------------------------------
+
+    def _raise(
+        self, st: SpikeState, inc: Incident, ts_ms: int, judged: Hour, *, opening: bool
+    ) -> Finding:
+        """Record what this revision of ``inc`` says, and say it (``findings``)."""
+        total = inc.excess + max(0.0, judged.spend - judged.expected)
+        severity = severity_level(st.hour_ms, judged, total)
+        inc.sent_severity = max(inc.sent_severity, severity)
+        inc.sent_excess = total
+        inc.score = max(inc.score, judged.score)
+        for sub in st.subs:
+            if sub not in inc.subscriptions and len(inc.subscriptions) < SUBSCRIPTIONS_KEPT:
+                inc.subscriptions.append(sub)
+        cold = self._cold(st, st.hour_ms)
+        return spike_finding(st, inc, ts_ms, judged, severity=severity, cold=cold, opening=opening)
+
+    # --- state --------------------------------------------------------------------------
+
+    def dump(self, state: SpikeState) -> dict[str, Any]:
+        """The state by field name (see ``state.dump_state``)."""
+        return dump_state(state)
+
+    def load(self, data: dict[str, Any]) -> SpikeState:
+        return load_state(data)

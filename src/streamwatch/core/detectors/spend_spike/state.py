@@ -1,0 +1,150 @@
+"""One customer's spend-spike state, and its dump by field name (state version 2; version 1
+grouped fields in positional lists under the same keys, which ``load_state`` still reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+from streamwatch.core.detectors.base import by_name, named
+from streamwatch.core.detectors.spend_spike.baseline import Baseline
+
+MICROS: Final = 1_000_000
+NEVER: Final = 1 << 62
+"""A line no hour's spend reaches (micro-units)."""
+SPEND_CAP: Final = 1 << 61
+"""An hour's spend saturates at this many micro-units (about 2.3e12 currency units), below
+``NEVER``: the codec bounds each cost, not how many come in an hour, and the sums and lines
+kept in state must stay within the int64 range of a JSON snapshot."""
+
+REGIONS_KEPT: Final = 16
+SKUS_KEPT: Final = 24
+SUBSCRIPTIONS_KEPT: Final = 8
+TEXT_CHARS: Final = 200
+
+
+@dataclass(slots=True)
+class Incident:
+    """An open spike: its id (opening hour), figures so far and what the last revision said."""
+
+    id: str
+    opened_ms: int
+    hours: int = 0
+    excess: float = 0.0
+    """Excess spend of the incident's closed hours (currency units)."""
+    calm: int = 0
+    sent_severity: int = 0
+    sent_excess: float = 0.0
+    score: float = 0.0
+    subscriptions: list[str] = field(default_factory=list)
+
+    def dump(self) -> dict[str, Any]:
+        return by_name(self)
+
+    @classmethod
+    def load(cls, data: list[Any] | dict[str, Any]) -> Incident:
+        """The inverse of ``dump``; also reads the positional list of state version 1."""
+        values = named(data, _INCIDENT_FIELDS)
+        return cls(**{**values, "subscriptions": list(values["subscriptions"])})
+
+
+@dataclass(slots=True)
+class Expectation:
+    """Planned growth recorded by feedback: allowance factor until ``until_ms``, and by whom."""
+
+    factor: float
+    until_ms: int
+    owner: str
+    reason: str
+    set_ms: int
+    """Start of the hour of the feedback's event time: the allowance applies from that hour."""
+
+
+_EXPECTATION_FIELDS: Final = tuple(f.name for f in fields(Expectation))
+
+
+@dataclass(slots=True)
+class SpikeState:
+    """One customer's spend-spike state (see the detector's module docstring)."""
+
+    base: Baseline = field(default_factory=Baseline)
+    currency: str | None = None
+    hour_ms: int = -1
+    spend: int = 0
+    """Micro-units spent so far in the hour starting at ``hour_ms``."""
+    parts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """The hour's spend on (sku, region) pairs it does not know (a SKU or a region new to it)."""
+    subs: list[str] = field(default_factory=list)
+    """Subscriptions of the hour's events that reached the line (see ``watch``)."""
+    watch: int = NEVER
+    """The hour's spend (micro-units) at which the detector looks again."""
+    first_ms: int = -1
+    new: bool = False
+    offer: str | None = None
+    streak: int = 0
+    regions: list[str] = field(default_factory=list)
+    skus: list[str] = field(default_factory=list)
+    month_end_key: str = ""
+    """The month whose month-end window ``month_end_peak`` is learning."""
+    month_end_peak: float = 0.0
+    month_end_prev: float = -1.0
+    """Peak hourly spend of the previous month-end window learned (-1: none yet)."""
+    expect: Expectation | None = None
+    incident: Incident | None = None
+    closed_id: str = ""
+    closed_ms: int = -1
+    known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
+    known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
+    """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
+    step with the lists, rebuilt by ``load``)."""
+
+
+_INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
+_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak")
+_MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
+
+
+def dump_state(state: SpikeState) -> dict[str, Any]:
+    """The state by field name (state version 2; version 1 grouped fields in positional
+    lists under the same keys). The baseline keeps its own compact form (``Baseline``)."""
+    e = state.expect
+    return {
+        "b": state.base.dump(),
+        "cur": state.currency,
+        "h": {name: getattr(state, name) for name in _HOUR_FIELDS},
+        "parts": [
+            {"sku": sku, "region": region, "spend": v} for (sku, region), v in state.parts.items()
+        ],
+        "subs": list(state.subs),
+        "new": state.new,
+        "offer": state.offer,
+        "regions": list(state.regions),
+        "skus": list(state.skus),
+        "me": {name: getattr(state, name) for name in _MONTH_END_FIELDS},
+        "exp": None if e is None else by_name(e),
+        "inc": None if state.incident is None else state.incident.dump(),
+        "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
+    }
+
+
+def load_state(data: dict[str, Any]) -> SpikeState:
+    """The inverse of ``dump_state``, also for state version 1."""
+    exp = data["exp"]
+    parts = [named(p, ("sku", "region", "spend")) for p in data["parts"]]
+    return SpikeState(
+        base=Baseline.load(data["b"]),
+        currency=data["cur"],
+        parts={(p["sku"], p["region"]): p["spend"] for p in parts},
+        subs=list(data["subs"]),
+        new=data["new"],
+        offer=data["offer"],
+        regions=list(data["regions"]),
+        skus=list(data["skus"]),
+        known_regions=set(data["regions"]),
+        known_skus=set(data["skus"]),
+        expect=None if exp is None else Expectation(**named(exp, _EXPECTATION_FIELDS)),
+        incident=None if data["inc"] is None else Incident.load(data["inc"]),
+        **named(data["h"], _HOUR_FIELDS),
+        **named(data["me"], _MONTH_END_FIELDS),
+        **named(data["closed"], ("closed_id", "closed_ms")),
+    )
