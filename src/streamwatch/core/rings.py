@@ -28,7 +28,7 @@ other actor, which stops accidents, not an adversary with write access (use topi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -396,13 +396,17 @@ class Rings:
     def observe(self, event: Event) -> list[ActivityEvent]:
         """The ``ring.link`` events ``event`` causes (usually none), in order. Once a day of
         sighting time, rings every member has left are dropped (``RingLinker.forgettable``)."""
-        found = sightings(event)
+        return self.link(sightings(event), event.ts_ms)
+
+    def link(self, found: Sequence[Sighting], ts_ms: int) -> list[ActivityEvent]:
+        """The ``ring.link`` events the sightings ``found`` of one event at ``ts_ms`` cause
+        (``observe`` of an event whose sightings are already known)."""
         if not found:
             return []
-        if event.ts_ms >= self._next_sweep_ms:
-            self._next_sweep_ms = event.ts_ms + MS_PER_DAY
+        if ts_ms >= self._next_sweep_ms:
+            self._next_sweep_ms = ts_ms + MS_PER_DAY
             forgettable = self.linker.forgettable
-            for key in [k for k, s in self.states.items() if forgettable(s, event.ts_ms)]:
+            for key in [k for k, s in self.states.items() if forgettable(s, ts_ms)]:
                 del self.states[key]
         out: list[ActivityEvent] = []
         for sighting in found:

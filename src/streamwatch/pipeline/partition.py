@@ -30,7 +30,14 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from streamwatch.core.codec import DecodeError, decode_event
+from streamwatch.core.codec import (
+    DecodeError,
+    Envelope,
+    decode_event,
+    event_from_dict,
+    event_from_envelope,
+    parse_object,
+)
 from streamwatch.core.deadletter import dead_letter_record, processing_error
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
 from streamwatch.core.events import Event
@@ -74,6 +81,32 @@ def decode(raw: bytes) -> Decoded:
     that breaks its promise to raise DecodeError only is a bug, reported as such."""
     try:
         return decode_event(raw)
+    except DecodeError as error:
+        return error
+    except Exception as exc:
+        return processing_error(exc, "the codec failed on this message")
+
+
+def parse(raw: bytes) -> dict[str, Any] | DecodeError:
+    """The JSON object in ``raw`` (``decode_object`` validates it), or the DecodeError saying
+    why there is none; ``decode`` in two steps, for a driver that routes on the envelope
+    (``codec.envelope``) before it validates the rest. Never raises."""
+    try:
+        return parse_object(raw)
+    except DecodeError as error:
+        return error
+    except Exception as exc:
+        return processing_error(exc, "the codec failed on this message")
+
+
+def decode_object(doc: dict[str, Any] | DecodeError, env: Envelope | None = None) -> Decoded:
+    """The event in a ``parse`` result, or the DecodeError saying why there is none: the same
+    as ``decode`` of the bytes. ``env``, if given, is the object's ``codec.envelope``, checked
+    already. Never raises."""
+    if isinstance(doc, DecodeError):
+        return doc
+    try:
+        return event_from_dict(doc) if env is None else event_from_envelope(doc, env)
     except DecodeError as error:
         return error
     except Exception as exc:

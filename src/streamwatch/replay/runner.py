@@ -1,14 +1,17 @@
 """The replay loop: raw lines through the partition pipelines the live worker runs, results out.
 
-``Replay`` is the driver that files, Kafka and the demo all use: feed it raw lines with their
-origin, then call ``run``. Each line is decoded, routed to the input partition its customer's
+``Replay`` is the driver that files, Kafka and the demo all use: feed it sources of raw lines
+with their origin, then call ``run``. Each line is routed to the input partition its customer's
 events are on (Kafka's default partitioner, as the producers place them) and to the stream of
 its type, and queued in that partition's ``PartitionPipeline``, which releases events in the
-order and with the sweeps the live worker would (``streamwatch.pipeline``). Link keys go
-through one in-memory ring linker, and the ``ring.link`` events they cause are stepped right
-after the event that caused them, in the partition of the customer they link. Results are kept
-in lists, or handed to sinks so that a large replay streams to files without holding every
-alert in memory.
+order and with the sweeps the live worker would (``streamwatch.pipeline``). The input is cut
+into windows of an hour of event time (``streamwatch.replay.job``); at the end of each, link
+keys go through one in-memory ring linker and the ``ring.link`` events they cause are stepped in
+the partitions of the customers they link (``streamwatch.replay.links``). Results go to a sink,
+so that a large replay streams to files without holding every alert in memory.
+
+With ``jobs`` above 1 the partitions are spread over that many processes that advance window by
+window (``streamwatch.replay.parallel``); the results, and their order, are those of one job.
 
 By default nothing is reordered within a stream: replay reproduces the live worker's
 decisions. ``sort=True`` is the analysts' mode: each source is first sorted by event time
@@ -18,20 +21,20 @@ within the allowed lateness, as if every producer had delivered in order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any
 
-from streamwatch.core.codec import DecodeError
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Alert, EnforcementRequest
-from streamwatch.core.rings import Rings
-from streamwatch.core.timeutil import MS_PER_HOUR
 from streamwatch.pipeline import partition as counters
-from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, FIRST, Decoded, Message
-from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
+from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS
 from streamwatch.pipeline.routing import DEFAULT_PARTITIONS, partition_for
-from streamwatch.replay.ordering import merge, outlier_keys, reorder
+from streamwatch.replay.job import STREAMS, JobResult, JobSettings, Link, ReplayJob, Window
+from streamwatch.replay.links import Linker, Sink, write
+from streamwatch.replay.parallel import run_jobs
+
+__all__ = ["STREAMS", "ListSink", "Replay", "ReplayStats", "Sink", "Source"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,6 @@ class Source:
 
     lines: Iterable[tuple[bytes, Any]]
     origin: Callable[[Any], dict[str, Any]]
-
-
-class Sink(Protocol):
-    """Where replay results go (a JSONL writer, a list)."""
-
-    def alert(self, alert: Alert) -> None: ...
-    def request(self, request: EnforcementRequest) -> None: ...
-    def dead_letter(self, record: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -87,10 +82,11 @@ class ReplayStats:
     requests: int = 0
     shadowed: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
-
-
-STREAMS: Final = ("usage", "activity", "payment")
-"""The streams of a partition, by event type, ranked as the worker ranks its input topics."""
+    customers: int = 0
+    """Customers whose state the pipelines held at the end."""
+    job_cpu_s: list[float] = field(default_factory=list)
+    """CPU seconds of each job (its process's, with several), reading and processing; the
+    waits of the lock-step are not in it."""
 
 
 class Replay:
@@ -101,7 +97,8 @@ class Replay:
     the others go on without it, and the window of ``sort``. ``customer`` replays only that
     customer (dead letters are kept whatever their customer); the others' events still move
     time and go through the rings, since they may link to it. ``partitions`` must be the input
-    topics' partition count for replay to sweep as the worker does.
+    topics' partition count for replay to sweep as the worker does. ``jobs`` processes share
+    the partitions (at most one per partition); the results are the same for any number.
     """
 
     def __init__(
@@ -115,132 +112,73 @@ class Replay:
         partitions: int = DEFAULT_PARTITIONS,
         sort: bool = False,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        jobs: int = 1,
     ) -> None:
+        if jobs < 1 or partitions < 1:
+            raise ValueError("replay needs at least one job and one partition")
         self.core = core
         self.sink = sink
         self.clock = clock
-        self.lateness_ms = (
-            core.settings.allowed_lateness_s * 1000 if lateness_ms is None else lateness_ms
+        self.settings = JobSettings(
+            partitions=partitions,
+            lateness_ms=(
+                core.settings.allowed_lateness_s * 1000 if lateness_ms is None else lateness_ms
+            ),
+            customer=customer,
+            sort=sort,
+            max_skew_ms=max_skew_ms,
         )
         self.customer = customer
         self.partitions = partitions
-        self.sort = sort
-        self.max_skew_ms = max_skew_ms
-        self.rings = Rings()
+        self.jobs = min(jobs, partitions)
         self.stats = ReplayStats()
-        self.stores = [DictStore(core) for _ in range(partitions)]
-        self.pipelines = [
-            PartitionPipeline(
-                core,
-                STREAMS,
-                store,
-                clock=clock,
-                origin=_origin,
-                max_skew_ms=max_skew_ms,
-                only=customer,
-            )
-            for store in self.stores
-        ]
-        self._frontier = FIRST
-        self._seq = 0
-        self._partitions: dict[str, int] = {}
+        self._job: ReplayJob | None = None
 
     @property
     def states(self) -> dict[str, Any]:
-        """Every customer's state, by customer id (for tests and benchmarks)."""
-        return {k: v for store in self.stores for k, v in store.states.items()}
+        """Every customer's state, by customer id, after a run in one job (tests, the demo)."""
+        if self._job is None:
+            return {}
+        return {k: v for store in self._job.stores.values() for k, v in store.states.items()}
 
-    def decode(self, source: Source) -> Iterator[tuple[Decoded, Message]]:
-        """Decode a source's lines, each with its message (the stream is the event's type)."""
-        stats = self.stats
-        for raw, position in source.lines:
-            stats.lines += 1
-            decoded = decode(raw)
-            stream = STREAMS[0] if isinstance(decoded, DecodeError) else decoded.type
-            self._seq += 1
-            yield decoded, Message(stream, self._seq, None, raw, (source.origin, position))
+    def job_of(self, customer_id: str) -> int:
+        """The job that owns ``customer_id``'s partition."""
+        return partition_for(customer_id.encode(), self.partitions) % self.jobs
+
+    def make_job(self, index: int) -> ReplayJob:
+        """Job ``index`` of ``jobs``: the partitions ``p`` with ``p % jobs == index``."""
+        owned = [p for p in range(self.partitions) if p % self.jobs == index]
+        return ReplayJob(self.core, self.settings, self.clock, owned)
+
+    def make_linker(self) -> Linker:
+        """The rings, fed window by window (one per job: they all find the same links)."""
+        return Linker(self.job_of, self.jobs, self.customer)
 
     def run(self, sources: list[Source]) -> ReplayStats:
         """Replay every source to the end; returns the counts."""
-        streams = [self.decode(s) for s in sources]
-        if self.sort:
-            streams = [reorder(s, self.lateness_ms, _order) for s in streams]
-        keyed = [outlier_keys(s, _event_ts, self.max_skew_ms) for s in streams]
-        caught_up, pipelines, place = self._caught_up, self.pipelines, self._partition
-        next_sweep = FIRST
-        for key, (decoded, message) in merge(keyed, _key):
-            if isinstance(decoded, DecodeError):
-                partition = 0
-            else:
-                partition = place(decoded.customer_id)
-                # The merge key, not the event's time: an outlier from the future must not
-                # make every quiet stream look caught up.
-                self._frontier = max(self._frontier, key)
-            pipeline = pipelines[partition]
-            pipeline.add(message, decoded)
-            self._emit_all(pipeline.release(caught_up))
-            if self._frontier >= next_sweep:
-                # Once an hour of event time, every partition: quiet streams elsewhere may
-                # have fallen far enough behind to be caught up.
-                next_sweep = self._frontier + MS_PER_HOUR
-                self._release()
-        self._release(final=True)
-        self._count()
+        if self.jobs == 1:
+            job = self._job = self.make_job(0)
+            linker = self.make_linker()
+
+            def exchange(window: Window) -> list[Link]:
+                write(self.sink, [window.outputs])
+                return linker([window.seen])[0]
+
+            write(self.sink, [job.run(sources, exchange)])
+            results = [job.result()]
+        else:
+            results = run_jobs(self.make_job, self.make_linker, self.jobs, sources, self.sink)
+        self._count(results)
         return self.stats
 
-    def _partition(self, customer_id: str) -> int:
-        partition = self._partitions.get(customer_id)
-        if partition is None:
-            partition = partition_for(customer_id.encode(), self.partitions)
-            self._partitions[customer_id] = partition
-        return partition
-
-    def _caught_up(self, _stream: str, ts_ms: int) -> bool:
-        # A quiet stream that could still deliver something before ts_ms would be later than
-        # the allowed lateness by then.
-        return ts_ms < self._frontier - self.lateness_ms
-
-    def _release(self, final: bool = False) -> None:
-        """Release what every pipeline lets through, the earliest head of all first, so that
-        what waited for a quiet stream (or for the end) goes in event-time order across
-        partitions, as a worker keeping up with its input would have sent it, and a ring
-        linking customers of several partitions sees them in that order."""
-        caught_up, pipelines = self._caught_up, self.pipelines
-        while True:
-            best: PartitionPipeline | None = None
-            best_order: tuple[int, str, int] | None = None
-            for pipeline in pipelines:
-                head = pipeline.merge.next(caught_up, final)
-                if head is not None and (best_order is None or head.order < best_order):
-                    best, best_order = pipeline, head.order
-            if best is None:
-                return
-            self._emit_all(best.release(caught_up, final, most=1))
-
-    def _emit_all(self, steps: list[Step]) -> None:
-        for step in steps:
-            self._emit(step)
-
-    def _emit(self, step: Step) -> None:
-        sink = self.sink
-        if step.dead_letter is not None:
-            sink.dead_letter(step.dead_letter)
-        for alert in step.alerts:
-            sink.alert(alert)
-        for request in step.requests:
-            sink.request(request)
-        if step.sightings and step.event is not None:
-            customer = self.customer
-            for link in self.rings.observe(step.event):
-                if customer is None or link.customer_id == customer:
-                    partition = self._partition(link.customer_id)
-                    self._emit(self.pipelines[partition].step_derived(link))
-
-    def _count(self) -> None:
+    def _count(self, results: list[JobResult]) -> None:
         total: Counter[str] = Counter()
-        for pipeline in self.pipelines:
-            total.update(pipeline.counts)
+        for result in results:
+            total.update(result.counts)
         stats = self.stats
+        stats.lines = results[0].lines
+        stats.customers = sum(r.customers for r in results)
+        stats.job_cpu_s = [r.cpu_s for r in results]
         stats.duplicates = total[counters.DUPLICATES]
         stats.events = total[counters.EVENTS] - stats.duplicates
         stats.links = total[counters.LINKS]
@@ -252,24 +190,3 @@ class Replay:
         stats.dead_letters = Counter(
             {k[len(prefix) :]: n for k, n in total.items() if k.startswith(prefix)}
         )
-
-
-def _origin(message: Message) -> dict[str, Any]:
-    origin, position = message.position
-    return dict(origin(position))
-
-
-def _event_ts(item: tuple[Decoded, Message]) -> int | None:
-    decoded = item[0]
-    return None if isinstance(decoded, DecodeError) else decoded.ts_ms
-
-
-def _key(item: tuple[int, Any]) -> int:
-    return item[0]
-
-
-def _order(item: tuple[Decoded, Message]) -> tuple[int, str]:
-    decoded = item[0]
-    if isinstance(decoded, DecodeError):
-        return FIRST, ""
-    return decoded.ts_ms, decoded.event_id

@@ -29,8 +29,10 @@ from streamwatch.core.codec import (
     DecodeError,
     decode_event,
     encode,
+    envelope,
     event_from_dict,
     event_to_dict,
+    parse_object,
 )
 from streamwatch.core.engine import Core
 from streamwatch.core.events import (
@@ -50,6 +52,8 @@ from streamwatch.core.timeutil import (
     month_key,
     parse_ts_ms,
 )
+from streamwatch.generator import GeneratorConfig, bad_samples, generate
+from streamwatch.pipeline.partition import decode_object, parse
 from streamwatch.testing import (
     NOW_MS,
     RESOURCE,
@@ -993,3 +997,48 @@ def test_events_at_the_ends_of_the_range_step_sweep_and_snapshot(edge: int) -> N
     if edge == MAX_TS_MS:
         # The next invoice is due in a month the contract does not accept events for.
         assert budget[0].money_at_risk["next_invoice"] == "9999-01-01T00:00:00Z"
+
+
+def _parsed_then_routed(line: bytes) -> object:
+    """Decode as replay jobs do: parse, route on the envelope, validate the rest."""
+    doc = parse(line)
+    env = None if isinstance(doc, DecodeError) else envelope(doc)
+    return decode_object(doc, env)
+
+
+def _routing_samples() -> list[bytes]:
+    good = generate(GeneratorConfig(seed=4, customers=4, days=3, incidents=("fraud_ring",)))
+    edge = [
+        b'{"type":"usage","event_id":"e","customer_id":"c","ts":"2026-10-01T00:00:00Z"}',
+        b'{"type":"usage","event_id":"","customer_id":"c","ts":"2026-10-01T00:00:00Z"}',
+        b'{"type":"usage","event_id":"e","customer_id":"c","ts":"2026-13-01T00:00:00Z"}',
+        b'{"type":"refund","event_id":"e","customer_id":"c","ts":"2026-10-01T00:00:00Z"}',
+        b'{"type":"payment","event_id":"e","customer_id":"c","ts":"2026-10-01T00:00:00Z"}',
+        b"[1]",
+        b"",
+    ]
+    return [orjson.dumps(e) for e in good.events] + list(bad_samples().values()) + edge
+
+
+def _decoded(line: bytes) -> object:
+    try:
+        return decode_event(line)
+    except DecodeError as error:
+        return error
+
+
+def test_routing_on_the_envelope_then_validating_decodes_as_decode_event() -> None:
+    for line in _routing_samples():
+        routed, expected = _parsed_then_routed(line), _decoded(line)
+        if isinstance(expected, DecodeError):
+            assert isinstance(routed, DecodeError), line
+            assert (routed.code, routed.field, routed.message) == (
+                expected.code,
+                expected.field,
+                expected.message,
+            )
+            continue
+        assert isinstance(expected, UsageEvent | ActivityEvent | PaymentEvent)
+        assert routed == expected
+        env = envelope(parse_object(line))
+        assert env == (expected.type, expected.event_id, expected.customer_id, expected.ts_ms)
