@@ -1,5 +1,6 @@
-"""The built package carries the topic catalogue and its schemas: ``streamwatch topics list``
-works from an installed wheel, run from a folder outside the repository."""
+"""The installed package carries the topic catalogue and its schemas: ``streamwatch topics
+list`` works after ``pip install .`` in a fresh virtual environment, from a folder outside the
+repository."""
 
 from __future__ import annotations
 
@@ -22,40 +23,34 @@ def run(
     )
 
 
-def test_topics_list_works_from_an_installed_wheel_outside_the_repository(tmp_path: Path):
-    wheels, target, elsewhere = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
+def test_topics_list_works_after_pip_install_in_a_fresh_venv(tmp_path: Path):
+    """``pip install .`` into a new virtual environment (dependencies from the package index,
+    as a user gets them), then ``streamwatch topics list`` from a folder outside the
+    repository, with no catalogue path set."""
+    venv, elsewhere = tmp_path / "venv", tmp_path / "elsewhere"
     elsewhere.mkdir()
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    built = run(*pip, "wheel", "--no-deps", "-w", str(wheels), str(REPO), cwd=tmp_path)
-    assert built.returncode == 0, built.stderr
-    (wheel,) = wheels.glob("streamwatch-*.whl")
-    installed = run(*pip, "install", "--no-deps", "--target", str(target), str(wheel), cwd=tmp_path)
+    made = run(sys.executable, "-m", "venv", str(venv), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    installed = run(*pip, "install", str(REPO), cwd=tmp_path)
     assert installed.returncode == 0, installed.stderr
 
-    # The wheel's copy comes first on the path; the dependencies come from this environment.
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    env.pop("STREAMWATCH_TOPICS_DIR", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMWATCH_")}
+    env.pop("PYTHONPATH", None)
+    streamwatch = str(venv / "bin" / "streamwatch")
     where = run(
-        sys.executable,
+        str(venv / "bin" / "python"),
         "-c",
         "import streamwatch; print(streamwatch.__file__)",
         cwd=elsewhere,
         env=env,
     )
-    assert where.stdout.startswith(str(target)), where
-    listed = run(sys.executable, "-m", "streamwatch", "topics", "list", cwd=elsewhere, env=env)
+    assert where.stdout.startswith(str(venv)), where
+    listed = run(streamwatch, "topics", "list", cwd=elsewhere, env=env)
     assert listed.returncode == 0, listed.stderr
     assert "enforcement-results" in listed.stdout
-    prod = run(
-        sys.executable,
-        "-m",
-        "streamwatch",
-        "topics",
-        "list",
-        "--env",
-        "prod",
-        cwd=elsewhere,
-        env=env,
-    )
+    prod = run(streamwatch, "topics", "list", "--env", "prod", cwd=elsewhere, env=env)
     assert "partitions 12, replication 3" in prod.stdout
-    assert (target / "streamwatch/topics/schemas/alert.schema.json").is_file()
+    schemas = list(venv.glob("lib/python*/site-packages/streamwatch/topics/schemas"))
+    assert schemas
+    assert (schemas[0] / "alert.schema.json").is_file()
