@@ -14,11 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from streamwatch import __version__
+from streamwatch import __version__, exits
 from streamwatch.settings import SettingsError
 from streamwatch.settings_file import CONFIG_VARIABLE, apply_file
-
-EXIT_USAGE = 2
 
 COMMANDS = {
     "demo": "streamwatch.commands.demo",
@@ -44,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamwatch",
         description="Streaming fraud-and-abuse detection for cloud resellers.",
+        epilog=exits.EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
     parser.add_argument(
@@ -76,13 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         apply_file()
     except SettingsError as exc:
         print(f"streamwatch: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exits.USAGE
     try:
         return int(args._run(args))
     except KeyboardInterrupt:
-        return 130
+        return exits.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return exits.OK
 
 
 if __name__ == "__main__":

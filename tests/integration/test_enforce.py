@@ -32,6 +32,7 @@ from enforce_support import (
 )
 from redis.asyncio import Redis
 
+from streamwatch import exits
 from streamwatch.core.signing import signed
 from streamwatch.core.timeutil import MS_PER_HOUR
 from streamwatch.enforce.messages import decision_message, withdrawal_id
@@ -420,19 +421,19 @@ async def test_killed_and_restarted_worker_acts_once_per_request(kafka, enforce,
 )
 def test_enforce_refuses_to_start_when_misconfigured(env, args, env_change, says):
     result = run_cli({**env, **env_change}, "enforce", *args, timeout=30)
-    assert result.returncode == 2
+    assert result.returncode == exits.USAGE
     assert says in result.stderr
 
 
 def test_enforce_without_its_topics_exits_with_advice(env):
     result = run_cli(env, "enforce", timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == exits.UNAVAILABLE
     assert "streamwatch topics apply" in result.stderr
 
 
 def test_decisions_need_the_approvers_own_key(env):
     result = run_cli({**env, "STREAMWATCH_APPROVER_KEY": ""}, "approve", "0" * 32)
-    assert result.returncode == 2
+    assert result.returncode == exits.USAGE
     assert "STREAMWATCH_APPROVER_KEY is not set" in result.stderr
     posing = run_cli(
         {**env, "STREAMWATCH_APPROVER_KEY": approver_env("bob")},
@@ -441,7 +442,7 @@ def test_decisions_need_the_approvers_own_key(env):
         "--by",
         "alice",
     )
-    assert posing.returncode == 2
+    assert posing.returncode == exits.USAGE
     assert "--by alice but STREAMWATCH_APPROVER_KEY is the key of 'bob'" in posing.stderr
 
 

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from enforce_support import KEY, KEY_ID, EnforceProcess, enforce_env, run_cli
 from processes import REPO
 
+from streamwatch import exits
 from streamwatch import testing as build
 from streamwatch.kafka_clients import KafkaUnavailable, check_connection, client_options
 from streamwatch.settings import DeploymentSettings, KafkaSecurity
@@ -153,7 +154,7 @@ def test_a_wrong_password_fails_fast_naming_the_cause(
     args = ["topics", "apply"] if command == "topics" else [command]
     started = time.monotonic()
     done = run_cli(env, *args, timeout=60)
-    assert done.returncode == 2
+    assert done.returncode == exits.UNAVAILABLE
     assert time.monotonic() - started < 30
     said = done.stdout + done.stderr
     assert "refused the credentials of user 'streamwatch' with SCRAM-SHA-512" in said

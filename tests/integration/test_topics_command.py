@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streamwatch import exits
 from streamwatch.live.admin import describe
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ async def test_plan_changes_nothing_apply_changes_what_kafka_allows(cli, setting
         assert len(await describe(admin, list(settings.topics.all))) == 2
 
         applied = cli("topics", "apply")
-        assert applied.returncode == 3
+        assert applied.returncode == exits.DRIFT
         drift = [line for line in applied.stdout.splitlines() if line.startswith("DRIFT")]
         assert any(f"{alerts}: partitions is 2" in line for line in drift)
         assert any(f"{usage}: partitions is 8" in line for line in drift)
@@ -57,11 +58,11 @@ async def test_plan_changes_nothing_apply_changes_what_kafka_allows(cli, setting
         assert (state.config["retention.ms"], state.partitions) == ("2592000000", 2)
 
         grown = cli("topics", "apply", "--grow-partitions")
-        assert grown.returncode == 3  # usage still has more partitions than the catalogue
+        assert grown.returncode == exits.DRIFT  # usage still has more partitions than the catalogue
         assert f"grown    {alerts}: partitions 2 -> 4" in grown.stdout.splitlines()
         assert (await describe(admin, [alerts]))[alerts].partitions == 4
         check = cli("topics", "apply", "--check")
-        assert check.returncode == 3
+        assert check.returncode == exits.DRIFT
         assert [line for line in check.stdout.splitlines() if not line.startswith("ok")] == [
             f"CANNOT   {usage}: partitions is 8 on the broker, the catalogue says 4"
         ]
@@ -71,7 +72,7 @@ async def test_plan_changes_nothing_apply_changes_what_kafka_allows(cli, setting
 
 def test_worker_without_topics_exits_with_advice(cli):
     result = cli("worker")
-    assert result.returncode == 2
+    assert result.returncode == exits.UNAVAILABLE
     assert "streamwatch topics apply" in result.stderr
 
 

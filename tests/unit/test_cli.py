@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
 import orjson
 import pytest
 
-from streamwatch import __version__
+from streamwatch import __version__, exits
 from streamwatch import testing as build
 from streamwatch.cli import COMMANDS, build_parser, main
 
@@ -66,3 +68,32 @@ def test_every_option_has_help_naming_its_default():
 
     walk(build_parser(), "streamwatch")
     assert missing == []
+
+
+def test_help_and_readme_list_the_exit_codes(capsys):
+    assert main([]) == exits.OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.endswith(" ".join(exits.EPILOG.split()))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    codes = {exits.OK, exits.NOTHING_FOUND, exits.USAGE, exits.DRIFT, exits.UNAVAILABLE}
+    assert all(f"\n| {code} | " in readme for code in codes)
+    assert exits.NO_OUTCOME == exits.DRIFT
+
+
+def test_commands_take_their_exit_codes_from_one_module():
+    src = Path(__file__).resolve().parents[2] / "src" / "streamwatch"
+    own = [
+        f"{path.relative_to(src)}: {line.strip()}"
+        for path in src.rglob("*.py")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"\s*(EXIT_\w+|return [1-9]\d*$)", line) and "commands" in path.parts
+    ]
+    assert own == []
+
+
+def test_an_unusable_settings_file_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "streamwatch.toml"
+    bad.write_text('no_such_setting = "x"\n', encoding="utf-8")
+    monkeypatch.setenv("STREAMWATCH_CONFIG", str(bad))  # what --config sets, undone after
+    assert main(["config"]) == exits.USAGE
+    assert "unknown setting 'no_such_setting'" in capsys.readouterr().err

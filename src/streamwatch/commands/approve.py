@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from streamwatch import exits
+
 HELP = "Approve an enforcement request awaiting approval (the enforce worker then applies it)."
 
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Send the approval (or list pending requests); see ``streamwatch.enforce.approvals``."""
     if args.list == (args.request_id is not None):
         print("streamwatch approve: give a REQUEST_ID or --list (not both)", file=sys.stderr)
-        return 2
+        return exits.USAGE
     return decide_command(args, "approve")
 
 
@@ -68,7 +70,7 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
         settings = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
-        return approvals.EXIT_UNAVAILABLE
+        return exits.USAGE
     client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     try:
         if getattr(args, "list", False):
@@ -79,7 +81,7 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
             else:
                 for line in approvals.format_pending(records):
                     print(line)
-            return approvals.EXIT_OK
+            return exits.OK
         by = args.by or (settings.approver_key[0] if settings.approver_key else "")
         sent = await approvals.decide(
             settings,
@@ -92,14 +94,14 @@ async def _decide(args: argparse.Namespace, kind: str) -> int:
         )
     except SettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
-        return approvals.EXIT_UNAVAILABLE
+        return exits.USAGE
     except (RedisError, KafkaError, OSError) as exc:
         print(
             f"{name}: cannot reach Redis at {settings.redis} or Kafka at {settings.kafka}: "
             f"{exc}\nStart them with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return approvals.EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     finally:
         await client.aclose()
     for line in sent.lines:

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-HELP = "Print the effective settings (environment over settings file over defaults), redacted."
+from streamwatch import exits
 
-EXIT_UNUSABLE = 2
+HELP = "Print the effective settings (environment over settings file over defaults), redacted."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
         DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"streamwatch config: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return exits.USAGE
     return 0

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -15,7 +17,6 @@ if TYPE_CHECKING:
 
 HELP = "Run the suspension worker: act on signed enforcement requests, report the outcomes."
 
-EXIT_UNAVAILABLE = 2
 HTTP_PORT = 9465
 """Default port of /metrics, /health and /ready (STREAMWATCH_HTTP overrides)."""
 WEBHOOK_SECRET_ENV = "STREAMWATCH_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
@@ -86,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
         policy = parse_policy(settings.policy_text())
     except (SettingsError, PolicyError) as exc:
         log.error("bad settings", error=str(exc))
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     if not settings.signing_keys:
         log.error(
             "STREAMWATCH_SIGNING_KEYS is not set: the enforce worker acts only on signed "
             "requests and needs the keys that verify them (id:secret,id2:secret2, the same as "
             "the live worker's); refusing to start"
         )
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     if not settings.approver_keys:
         log.warning(
             "STREAMWATCH_APPROVER_KEYS is not set: no one can approve or reject, and requests "
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         backend = _backend(args)
     except ValueError as exc:
         log.error("bad backend options", error=str(exc))
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     worst_case_s = 0.0
     if args.backend == "webhook":
         tries = args.webhook_retries + 1
@@ -158,7 +159,7 @@ async def _main(
     try:
         if not await _preflight(settings, redis):
             await backend.close()
-            return EXIT_UNAVAILABLE
+            return exits.UNAVAILABLE
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         metrics = EnforceMetrics.create(registry)
@@ -184,7 +185,7 @@ async def _main(
         except (SettingsError, OSError) as exc:
             log.error("cannot serve /metrics, /health and /ready", error=str(exc))
             await backend.close()
-            return EXIT_UNAVAILABLE
+            return exits.USAGE
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stopping.set)

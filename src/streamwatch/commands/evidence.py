@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.core.events import Event
 
@@ -33,10 +35,6 @@ HELP = "Build a customer's evidence pack (evidence.json, evidence.md) for a cred
 
 RESULTS_TOPIC: Final = "enforcement-results"
 """Outcomes reported by the suspension worker; optional (absent until a worker creates it)."""
-
-EXIT_NOTHING_FOUND = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -109,33 +107,33 @@ def run(args: argparse.Namespace) -> int:
     if args.from_kafka:
         if args.files:
             print("evidence: give files or --from-kafka, not both", file=sys.stderr)
-            return EXIT_USAGE
+            return exits.USAGE
         if not args.start:
             print("evidence: --from-kafka needs --start", file=sys.stderr)
-            return EXIT_USAGE
+            return exits.USAGE
         try:
             start_ms = parse_ts_ms(args.start)
             end_ms = parse_ts_ms(args.end) if args.end else now_ms
         except TimestampError as exc:
             print(f"evidence: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return exits.USAGE
         code = _from_kafka(collected, args.customer_id, start_ms, end_ms)
         if code:
             return code
     else:
         if not args.files:
             print("evidence: give JSONL files, or --from-kafka with --start", file=sys.stderr)
-            return EXIT_USAGE
+            return exits.USAGE
         missing = [str(p) for p in args.files if not p.is_file()]
         if missing:
             print(f"evidence: no such file: {', '.join(missing)}", file=sys.stderr)
-            return EXIT_USAGE
+            return exits.USAGE
         for path in args.files:
             with path.open("rb") as handle:
                 collected.add_lines(handle, args.customer_id)
     if not collected.events and not collected.alerts:
         print(f"evidence: no events or alerts for customer {args.customer_id!r}", file=sys.stderr)
-        return EXIT_NOTHING_FOUND
+        return exits.NOTHING_FOUND
     pack = build_evidence(
         args.customer_id,
         collected.events,
@@ -180,7 +178,7 @@ def _from_kafka(collected: Collected, customer_id: str, start_ms: int, end_ms: i
         kafka = client_options(live)
     except SettingsError as exc:
         print(f"evidence: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exits.USAGE
 
     async def read() -> None:
         topics = [*live.topics.inputs, live.topic(ALERTS), live.topic(ENFORCEMENT)]
@@ -196,12 +194,12 @@ def _from_kafka(collected: Collected, customer_id: str, start_ms: int, end_ms: i
         asyncio.run(read())
     except LookupError as exc:
         print(f"evidence: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     except (KafkaError, OSError) as exc:
         print(
             f"evidence: cannot read Kafka at {live.kafka}: {exc}\n"
             "Is Kafka running? Start it with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     return 0

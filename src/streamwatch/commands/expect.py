@@ -27,13 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streamwatch import exits
+
 HELP = (
     "Record planned growth: allow a customer FACTOR x its usual spend until a time "
     "(a feedback.expect event, to a JSONL file or to Kafka and Redis)."
 )
-
-EXIT_INVALID = 2
-EXIT_UNAVAILABLE = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -89,14 +88,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is None and not args.kafka:
         print("streamwatch expect: give --out FILE, --kafka, or both", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     try:
         at_ms = parse_ts_ms(args.at) if args.at else now_ms
         until_ms = parse_ts_ms(args.until)
     except TimestampError as exc:
         print(f"streamwatch expect: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     problem = None
     if until_ms <= at_ms:
         problem = f"--until {args.until} is not after the event time {format_ts(at_ms)}"
@@ -106,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         problem = "--reason must say why"
     if problem:
         print(f"streamwatch expect: {problem}", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     event = feedback_event(
         args.customer_id,
         until=format_ts(until_ms),
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         event_from_dict(event)
     except DecodeError as exc:
         print(f"streamwatch expect: {exc.reason}", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     line = orjson.dumps(event)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +154,7 @@ async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
         kafka = client_options(settings)
     except SettingsError as exc:
         print(f"streamwatch expect: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     topic = settings.topic("activity")
     customer = event["customer_id"]
     producer = AIOKafkaProducer(**kafka, acks="all")
@@ -171,7 +170,7 @@ async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
             "Is Kafka running? Start it with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     print(f"produced {event['event_id']} to {topic}")
     key = f"{settings.redis_prefix}expect:{customer}"
     props = event["properties"]
@@ -195,7 +194,7 @@ async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
             f"not record it: {exc}",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     finally:
         await client.aclose()
     print(f"recorded {key} in Redis (expires {props['until']})")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from streamwatch import exits
+
 HELP = "generate seeded contract traffic (JSONL) with labelled incidents"
 
 
@@ -69,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
         stats = write_dataset(config, args.out, args.labels)
     except ValueError as exc:
         print(f"generate: {exc}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     print(
         f"wrote {stats.events} events ({stats.duplicates} duplicates, {stats.bad_lines} "
         f"malformed lines) to {args.out}"
     )
     if args.labels is not None:
         print(f"wrote {stats.labels} labels to {args.labels}")
-    return 0
+    return exits.OK

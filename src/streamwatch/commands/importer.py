@@ -26,10 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streamwatch import exits
+
 HELP = "map files of a real-world format (activity log, billing, notices, flows, Stripe) to events"
 
-EXIT_INVALID = 2
-EXIT_UNAVAILABLE = 3
 TOPIC_OF = {"usage": "usage", "activity": "activity", "payment": "payments"}
 
 
@@ -86,12 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.out is None) == (not args.kafka):
         print("streamwatch import: give exactly one of --out FILE or --kafka", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     try:
         ctx = build_context(args)
     except (OSError, ValueError) as exc:
         print(f"streamwatch import: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     adapter = FORMATS[args.format]
     mapping = Run(adapter.map_record, ctx)
     events: list[dict[str, Any]] = []
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             documents = list(read_source(path, adapter.INPUT))
         except OSError as exc:
             print(f"streamwatch import: cannot read {path}: {exc}", file=sys.stderr)
-            return EXIT_INVALID
+            return exits.USAGE
         for document in documents:
             records = [document] if csv else list(records_of(document))
             for record in records:
@@ -197,7 +197,7 @@ async def _produce(events: list[dict[str, Any]]) -> int:
         producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     except (SettingsError, KafkaUnavailable) as exc:
         print(f"streamwatch import: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE if isinstance(exc, SettingsError) else exits.UNAVAILABLE
     try:
         await producer.start()
         try:
@@ -213,6 +213,6 @@ async def _produce(events: list[dict[str, Any]]) -> int:
             "Is Kafka running? Start it with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     print(f"produced {len(events)} events to the input topics", file=sys.stderr)
     return 0

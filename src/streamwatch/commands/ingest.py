@@ -18,10 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "map a raw topic (e.g. an activity-log Event Hub) onto the input topics, live"
+from streamwatch import exits
 
-EXIT_INVALID = 2
-EXIT_UNAVAILABLE = 2
+HELP = "map a raw topic (e.g. an activity-log Event Hub) onto the input topics, live"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         ctx = build_context(args)
     except (SettingsError, OSError, ValueError) as exc:
         print(f"streamwatch ingest: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return exits.USAGE
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except (KafkaUnavailable, SettingsError) as exc:
         print(f"streamwatch ingest: {exc}", file=sys.stderr)
         loop.close()
-        return EXIT_UNAVAILABLE
+        return exits.USAGE if isinstance(exc, SettingsError) else exits.UNAVAILABLE
     app = create_ingest_app(settings, FORMATS[args.format], ctx, args.source)
     worker = faust.Worker(app, loop=loop, loglevel=args.log_level.upper())
     worker.execute_from_commandline()

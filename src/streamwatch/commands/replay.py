@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.replay.runner import ReplayStats, Source
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         keys = parse_signing_keys(os.environ.get("STREAMWATCH_SIGNING_KEYS", ""))
     except SettingsError as exc:
         print(f"replay: {exc}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     settings = Settings() if args.lateness is None else Settings(allowed_lateness_s=args.lateness)
     core = build_core(load_policy(args.policy), settings=settings)
     sources: list[Source]
@@ -80,35 +82,35 @@ def run(args: argparse.Namespace) -> int:
     if args.from_kafka:
         if args.files:
             print("replay: give files or --from-kafka, not both", file=sys.stderr)
-            return 2
+            return exits.USAGE
         if not args.start or not args.end:
             print("replay: --from-kafka needs --start and --end", file=sys.stderr)
-            return 2
+            return exits.USAGE
         try:
             start_ms, end_ms = parse_ts_ms(args.start), parse_ts_ms(args.end)
         except TimestampError as exc:
             print(f"replay: {exc}", file=sys.stderr)
-            return 2
+            return exits.USAGE
         try:
             sources = _kafka_sources(start_ms, end_ms, args.customer)
         except Exception as exc:  # reported, never a traceback: settings, Kafka or topics
             print(f"replay: cannot read Kafka: {exc}", file=sys.stderr)
-            return 2
+            return exits.USAGE if isinstance(exc, SettingsError) else exits.UNAVAILABLE
     else:
         if not args.files:
             print("replay: give JSONL files, or --from-kafka with --start/--end", file=sys.stderr)
-            return 2
+            return exits.USAGE
         missing = [str(p) for p in args.files if not p.is_file()]
         if missing:
             print(f"replay: no such file: {', '.join(missing)}", file=sys.stderr)
-            return 2
+            return exits.USAGE
         # Every job reads every line: with several, none draws the progress bar.
         if args.jobs == 1:
             progress = Progress(sum(p.stat().st_size for p in args.files))
         sources = [file_source(p, progress) for p in args.files]
     if args.jobs < 1:
         print("replay: --jobs must be at least 1", file=sys.stderr)
-        return 2
+        return exits.USAGE
     started = time.perf_counter()
     signing_key = keys[0] if keys else None
     with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
     elapsed = time.perf_counter() - started
     _print_summary(stats, elapsed, as_json=args.json)
-    return 0
+    return exits.OK
 
 
 def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.live.redis_view import CustomerView, RiskView
 
@@ -13,9 +15,6 @@ HELP = (
     "Show a customer's live risk, money at risk and open alerts, or the customers with the "
     "most money at risk (Redis view); --rebuild has the workers write the view again."
 )
-
-EXIT_NOT_FOUND = 1
-EXIT_UNAVAILABLE = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -39,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.customer_id is not None) + (args.top is not None) + args.rebuild != 1:
         print("streamwatch risk: give one of CUSTOMER_ID, --top N or --rebuild", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     if args.top is not None and args.top < 1:
         print("streamwatch risk: --top needs N >= 1", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     return asyncio.run(_run(args))
 
 
@@ -58,7 +57,7 @@ async def _run(args: argparse.Namespace) -> int:
         settings = DeploymentSettings.from_env()
     except SettingsError as exc:
         print(f"streamwatch risk: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     view = RiskView(client, settings.redis_prefix)
     try:
@@ -78,12 +77,12 @@ async def _run(args: argparse.Namespace) -> int:
             "Is Redis running? Start it with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     finally:
         await client.aclose()
     if found is None:
         print(f"no risk view for customer {args.customer_id!r} (no alert raised yet)")
-        return EXIT_NOT_FOUND
+        return exits.NOTHING_FOUND
     if args.json:
         print(orjson.dumps(found.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -12,15 +12,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.live.admin import ApplyResult, Plan
     from streamwatch.live.catalogue import TopicSpec
     from streamwatch.settings import DeploymentSettings
 
 HELP = "List the topic catalogue, or create, update and check its topics on the broker."
-
-EXIT_DRIFT = 3
-EXIT_UNAVAILABLE = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         specs = load_catalogue(args.dir or settings.topics_dir, environment)
     except (CatalogueError, SettingsError) as exc:
         print(f"streamwatch topics: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     if args.action == "list":
         print(f"# environment {environment}")
         _print_list(specs, settings.topic_prefix)
@@ -125,22 +124,25 @@ def _apply(settings: DeploymentSettings, specs: list[TopicSpec], args: argparse.
 
     try:
         result = asyncio.run(apply())
-    except (KafkaUnavailable, SettingsError) as exc:
+    except SettingsError as exc:
         print(f"streamwatch topics: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
+    except KafkaUnavailable as exc:
+        print(f"streamwatch topics: {exc}", file=sys.stderr)
+        return exits.UNAVAILABLE
     except (KafkaError, AdminError, OSError) as exc:
         print(
             f"streamwatch topics: cannot apply the catalogue on {settings.kafka}: {exc}\n"
             "Is Kafka running? Start it with: bash deploy/services.sh up",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     if change:
         return _report(result)
     _print_plan(result.plan, grow_partitions=args.grow_partitions)
     if args.check and not result.plan.in_sync:
         print("streamwatch topics: the broker differs from the catalogue", file=sys.stderr)
-        return EXIT_DRIFT
+        return exits.DRIFT
     return 0
 
 
@@ -183,5 +185,5 @@ def _report(result: ApplyResult) -> int:
             "another replication factor need a new topic or a partition reassignment.",
             file=sys.stderr,
         )
-        return EXIT_DRIFT
+        return exits.DRIFT
     return 0

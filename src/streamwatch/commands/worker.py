@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.live.app import Readiness
     from streamwatch.metric_defs import WorkerMetrics
@@ -14,7 +16,6 @@ if TYPE_CHECKING:
 
 HELP = "Run the live worker: input topics in; alerts, enforcement and risk view out."
 
-EXIT_UNAVAILABLE = 2
 HTTP_PORT = 9464
 """Default port of /metrics, /health and /ready (STREAMWATCH_HTTP overrides)."""
 
@@ -59,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
         http = settings.http_address(HTTP_PORT)
     except SettingsError as exc:
         log.error("bad settings", error=str(exc))
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     partitions = loop.run_until_complete(_preflight(settings))
     if partitions is None:
         loop.close()
-        return EXIT_UNAVAILABLE
+        return exits.UNAVAILABLE
     _prepare_data_dir(settings.data_dir)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
@@ -75,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(settings, partitions=partitions, metrics=metrics, readiness=readiness)
     except (PolicyError, SettingsError) as exc:
         log.error("cannot load the enforcement policy", error=str(exc))
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     try:
         probes = loop.run_until_complete(_serve_probes(http, metrics, readiness))
     except OSError as exc:
         log.error("cannot serve /metrics, /health and /ready", address=http, error=str(exc))
-        return EXIT_UNAVAILABLE
+        return exits.USAGE
     log.info(
         "worker starting",
         app_id=settings.app_id,

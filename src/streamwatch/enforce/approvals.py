@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from streamwatch import exits
 from streamwatch.core.signing import signed
 from streamwatch.enforce.decide import APPLYING, DONE, WITHDRAWING, Nothing, Record, on_decision
 from streamwatch.enforce.messages import (
@@ -29,12 +30,6 @@ from streamwatch.enforce.store import RequestStore
 from streamwatch.kafka_clients import client_options
 from streamwatch.settings import DeploymentSettings
 
-EXIT_OK: Final = 0
-EXIT_REFUSED: Final = 1
-"""Unknown request id, a decision that would change nothing, or a failed outcome."""
-EXIT_UNAVAILABLE: Final = 2
-EXIT_NO_RESULT: Final = 3
-"""``--wait`` ran out before the worker reported a result."""
 POLL_S: Final = 0.2
 
 
@@ -64,7 +59,7 @@ async def decide(
     unreachable."""
     if settings.approver_key is None:
         return Sent(
-            EXIT_UNAVAILABLE,
+            exits.USAGE,
             error="STREAMWATCH_APPROVER_KEY is not set: a decision is signed with its "
             "approver's own key (name:secret), one of the suspension worker's "
             "STREAMWATCH_APPROVER_KEYS",
@@ -72,7 +67,7 @@ async def decide(
     key_id, key = settings.approver_key
     if by != key_id:
         return Sent(
-            EXIT_UNAVAILABLE,
+            exits.USAGE,
             error=f"--by {by} but STREAMWATCH_APPROVER_KEY is the key of {key_id!r}: a "
             "decision is made in the name of the key that signs it",
         )
@@ -80,7 +75,7 @@ async def decide(
     found = await store.load(request_id)
     if found is None:
         return Sent(
-            EXIT_REFUSED,
+            exits.NOTHING_FOUND,
             error=f"no enforcement request {request_id!r}: the enforce worker has not recorded "
             "it (check the id, and STREAMWATCH_TOPIC_PREFIX)",
         )
@@ -97,19 +92,19 @@ async def decide(
     )
     step = on_decision(decision, record)
     if isinstance(step, Nothing):
-        return Sent(EXIT_REFUSED, error=step.reason)
+        return Sent(exits.NOTHING_FOUND, error=step.reason)
     await _send(settings, signed(doc, key_id, key), record.request.customer_id)
     what = _describe(kind, record)
     lines = [f"{what}: sent by {by}"]
     if wait_s <= 0:
         lines.append("the enforce worker reports the outcome on the enforcement-results topic")
-        return Sent(EXIT_OK, tuple(lines))
+        return Sent(exits.OK, tuple(lines))
     result = await _wait(store, request_id, record, wait_s)
     if result is None:
         lines.append(f"no result from the enforce worker within {wait_s:g} s; is it running?")
-        return Sent(EXIT_NO_RESULT, tuple(lines))
+        return Sent(exits.NO_OUTCOME, tuple(lines))
     lines.append(f"{result['outcome']}: {result['reason']}")
-    return Sent(EXIT_REFUSED if result["outcome"] == "failed" else EXIT_OK, tuple(lines))
+    return Sent(exits.NOTHING_FOUND if result["outcome"] == "failed" else exits.OK, tuple(lines))
 
 
 async def pending(redis: Redis, settings: DeploymentSettings, limit: int = 100) -> list[Record]:

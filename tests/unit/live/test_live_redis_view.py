@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from streamwatch import exits
 from streamwatch import testing as build
 from streamwatch.commands import risk as risk_command
 from streamwatch.commands.risk import format_customer
@@ -151,6 +152,6 @@ def test_risk_command_takes_one_of_a_customer_top_or_rebuild(capsys) -> None:
     parser = argparse.ArgumentParser()
     risk_command.configure(parser)
     for argv in ([], ["c-1", "--rebuild"], ["--top", "3", "--rebuild"], ["c-1", "--top", "3"]):
-        assert risk_command.run(parser.parse_args(argv)) == risk_command.EXIT_UNAVAILABLE, argv
+        assert risk_command.run(parser.parse_args(argv)) == exits.USAGE, argv
     assert "one of CUSTOMER_ID, --top N or --rebuild" in capsys.readouterr().err
     assert parser.parse_args(["--rebuild"]).rebuild is True
