@@ -10,6 +10,7 @@ second, at-least-once), no state, no outputs.
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import faust
 
@@ -20,6 +21,7 @@ def main() -> None:
         app_id,
         broker=f"kafka://{kafka}",
         store="memory://",
+        datadir=tempfile.mkdtemp(prefix="bare-faust-"),  # not the current folder
         web_enabled=False,
         autodiscover=False,
         broker_commit_interval=1.0,
