@@ -303,6 +303,29 @@ class KafkaHelper:
         finally:
             await consumer.stop()
 
+    async def ends(self, name: str) -> dict[int, tuple[int, int]]:
+        """Per partition of topic ``name``: (last stable offset, high watermark). They differ
+        while a transaction is open on the partition; a read_committed reader stops at the
+        first. For a failing test's message: where outputs that did not come may be."""
+        topic = self.topic(name)
+        out: dict[int, tuple[int, int]] = {}
+        committed = self._consumer()
+        uncommitted = AIOKafkaConsumer(
+            **client_options(self.settings), isolation_level="read_uncommitted"
+        )
+        await committed.start()
+        await uncommitted.start()
+        try:
+            partitions = await self._partitions(committed, topic)
+            stable = await committed.end_offsets(partitions)
+            high = await uncommitted.end_offsets(partitions)
+            for tp in partitions:
+                out[tp.partition] = (stable[tp], high[tp])
+            return out
+        finally:
+            await committed.stop()
+            await uncommitted.stop()
+
     async def wait_consumed(self, timeout: float = 60.0) -> None:
         """Wait until the worker's group has processed every input message produced so far,
         and everything the worker fed back to itself meanwhile (link keys on its internal

@@ -74,6 +74,10 @@ def assignments(worker: Any) -> list[set[str]]:
     ]
 
 
+def alerts_of(records: list[Any]) -> list[dict[str, Any]]:
+    return [r.json() for r in records]
+
+
 async def committed_inputs(admin: AIOKafkaAdminClient, settings: Any) -> int:
     """Input messages the group has committed (sum of its committed input offsets)."""
     topics = {settings.topic(t) for t in INPUT_TOPICS}
@@ -181,14 +185,27 @@ async def test_workers_join_and_leave_mid_stream(kafka, run_worker, expected, se
         await admin.close()
 
     want = expected([*budgets, *stream])
-    alerts = [r.json() for r in await kafka.read_to_end("alerts")]
+    alerts = alerts_of(await kafka.read_to_end("alerts"))
     seen = Counter((a["alert_id"], a["revision"]) for a in alerts)
     repeated = {k: n for k, n in seen.items() if n > 1}
     assert not repeated, f"{len(repeated)} alerts repeated"
     wanted = {(a.alert_id, a.revision) for a in want.alerts}
     assert len(wanted) > 400
     assert set(seen) - wanted == set(), f"{len(set(seen) - wanted)} unexpected alerts"
-    assert wanted - set(seen) == set(), f"{len(wanted - set(seen))} alerts lost"
+    lost = wanted - set(seen)
+    if lost:
+        # Say where they are: still behind an open transaction (the last stable offset short
+        # of the log's end), or never written. Read again after a while, in case that moves.
+        where = await kafka.ends("alerts")
+        await asyncio.sleep(10)
+        again = {
+            (a["alert_id"], a["revision"]) for a in alerts_of(await kafka.read_to_end("alerts"))
+        }
+        later = await kafka.ends("alerts")
+        raise AssertionError(
+            f"{len(lost)} alerts lost; per partition (stable end, log end) {where}, "
+            f"10 s later {later}, {len(lost - again)} still missing"
+        )
 
     requests = Counter(r.json()["request_id"] for r in await kafka.read_to_end("enforcement"))
     assert want.requests, "the stream asks for enforcement (the premise)"

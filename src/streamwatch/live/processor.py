@@ -329,7 +329,7 @@ class Processor:
         polled = self.last_poll(incoming.tp)
         if polled is not None and polled > self._fetched_at.get(partition, 0):
             self._fetched_at[partition] = polled
-        self._pipeline(partition).add(message, arrived=now)
+        self._pipeline(partition).add(message)
 
     def _caught_up(self, pipeline: PartitionPipeline, partition: int) -> CaughtUp:
         go_on = len(pipeline.merge) > self.max_held

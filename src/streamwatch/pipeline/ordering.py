@@ -75,16 +75,12 @@ before ``ts_ms``? The driver's knowledge of its input (see the module docstring)
 class Held:
     """A queued message, decoded, with its place in the merge."""
 
-    __slots__ = ("arrived", "decoded", "message", "order", "suspect")
+    __slots__ = ("decoded", "message", "order", "suspect")
 
-    def __init__(
-        self, message: Message, decoded: Decoded, order: tuple[int, str, int], arrived: float
-    ) -> None:
+    def __init__(self, message: Message, decoded: Decoded, order: tuple[int, str, int]) -> None:
         self.message = message
         self.decoded = decoded
         self.order = order
-        self.arrived = arrived
-        """When the driver queued it (its own clock; live times holds with it)."""
         self.suspect = False
         """Far ahead of its stream: waits for the stream's next message to be judged."""
 
@@ -116,18 +112,18 @@ class StreamMerge:
     def __len__(self) -> int:
         return self._held
 
-    def add(self, message: Message, decoded: Decoded, arrived: float = 0.0) -> None:
+    def add(self, message: Message, decoded: Decoded) -> None:
         """Queue ``message`` (the next of its stream, in offset order)."""
         stream = message.stream
         queue = self._queues[stream]
         rank = self.rank[stream]
         self._held += 1
         if isinstance(decoded, DecodeError):
-            queue.append(Held(message, decoded, (FIRST, "", rank), arrived))
+            queue.append(Held(message, decoded, (FIRST, "", rank)))
             return
         if queue and queue[-1].suspect:
             self._judge(queue[-1], decoded.ts_ms)
-        held = Held(message, decoded, (decoded.ts_ms, decoded.event_id, rank), arrived)
+        held = Held(message, decoded, (decoded.ts_ms, decoded.event_id, rank))
         newest = self._newest[stream]
         if newest is None or decoded.ts_ms > newest + self.max_skew_ms:
             held.suspect = True

@@ -210,12 +210,12 @@ class PartitionPipeline:
         self.counts: Counter[str] = Counter()
         self._next_sweep_ms = FIRST
 
-    def add(self, message: Message, decoded: Decoded | None = None, arrived: float = 0.0) -> None:
+    def add(self, message: Message, decoded: Decoded | None = None) -> None:
         """Queue one message of a stream, in offset order (``decoded`` if the driver decoded
         it already)."""
         if decoded is None:
             decoded = decode(message.value)
-        self.merge.add(message, decoded, arrived)
+        self.merge.add(message, decoded)
 
     def release(
         self, caught_up: CaughtUp, final: bool = False, most: int | None = None
