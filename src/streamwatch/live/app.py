@@ -48,6 +48,7 @@ from streamwatch.live.transactions import (
     check_supported,
     last_poll_ms,
     recovering_consumer_class,
+    recovery_report,
     transaction_manager_class,
 )
 from streamwatch.metric_defs import WorkerMetrics
@@ -187,6 +188,7 @@ def create_app(
         position=lambda tp: _position(app, tp),
         metrics=metrics,
         last_poll=lambda tp: last_poll_ms(app, tp),
+        state_report=lambda partition: recovery_report(app, TP(states.changelog, partition)),
     )
     cursor = processor.cursor
     ring_keys = app.topic(

@@ -119,6 +119,7 @@ class Processor:
         position: Callable[[TP], Awaitable[int | None]] | None = None,
         metrics: WorkerMetrics | None = None,
         last_poll: Callable[[TP], int | None] = lambda _tp: None,
+        state_report: Callable[[int], dict[str, Any]] = lambda _partition: {},
     ) -> None:
         self.core = core
         self.states = states
@@ -151,6 +152,9 @@ class Processor:
         """Kafka timestamp of each queued message with metrics on, by (topic, partition,
         offset)."""
         self.last_poll = last_poll
+        self.state_report = state_report
+        """What the worker knows of a partition's recovered state, logged when its pipeline
+        is made (how many customers, how far the changelog was read)."""
         """When the consumer last had a fetch answer for a topic partition (epoch ms), which
         updated its end; None when unknown."""
         self._fetched_at: dict[int, int] = {}
@@ -272,6 +276,12 @@ class Processor:
         if pipeline is None:
             store = PartitionStore(self.states, partition)
             watermarks = [store.get(c).watermark_ms for c in store.customers()]
+            log.info(
+                "partition pipeline started",
+                partition=partition,
+                customers=len(watermarks),
+                **self.state_report(partition),
+            )
             pipeline = self._pipelines[partition] = PartitionPipeline(
                 self.core,
                 self.topics.inputs,

@@ -413,6 +413,21 @@ def last_poll_ms(app: AppT, tp: TP) -> int | None:
     return found if isinstance(found, int) and found > 0 else None
 
 
+def recovery_report(app: AppT, changelog: TP) -> dict[str, Any]:
+    """Where Faust's recovery stands for changelog partition ``changelog``: the offset it read
+    up to and the end it read towards (None where it has none), and whether it is under way.
+    For log lines; Faust keeps these in its recovery service's attributes."""
+    try:
+        recovery: Any = cast(Any, app.tables).recovery
+        return {
+            "changelog_read_to": recovery.active_offsets.get(changelog),
+            "changelog_end": recovery.active_highwaters.get(changelog),
+            "in_recovery": bool(app.in_recovery),
+        }
+    except Exception:  # no recovery service (yet)
+        return {}
+
+
 def recovering_consumer_class(transactions: PartitionTransactions) -> type[AIOKafkaConsumer]:
     """Faust's aiokafka consumer, with changelog ends read from the broker, and never before
     what ``transactions`` committed (see items 5 and 7 of the module docstring). Raises
