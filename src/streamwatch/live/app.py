@@ -135,6 +135,13 @@ def create_app(
         producer_max_request_size=MAX_REQUEST_BYTES,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.instance_id,
+        # No standby replicas. With the in-memory store they hold nothing (Faust's memory store
+        # drops every key of a partition not active when a recovery completes) and they harm:
+        # standby changelog records still queued when a rebalance makes that partition active
+        # count as read by the active recovery, which then starts near the changelog's end and
+        # leaves the table empty. A worker that took partitions over processed them from fresh
+        # state and lost hundreds of alerts (the rebalance integration test, under load).
+        table_standby_replicas=0,
     )
     codec = StateCodec(core)
     table = app.Table(

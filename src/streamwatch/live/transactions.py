@@ -38,7 +38,8 @@ What Faust gets wrong, and this module replaces:
    fail, and the worker exit; leaving the other transactions open let a timer commit offsets of
    a partition after the worker had rejoined the group, when its next owner may already have
    read them. And Faust stops the producers of revoked partitions only if this worker keeps no
-   standby replica of them (with the default one standby, it usually does).
+   standby replica of them (the worker keeps none, see ``create_app``, but ``begin`` does not
+   rely on it).
 7. Kafka revokes every partition at each rebalance, and Faust's recovery then reads the
    changelog of the partitions kept again from where it last stopped, up to its end, into the
    table: any state change not committed by then is overwritten by an older snapshot (found by
