@@ -4,9 +4,9 @@ with replay of the same events.
     python bench/faults.py                     # every scenario, about 10-15 minutes
     python bench/faults.py --only broker-kill  # one scenario (repeat --only for more)
 
-It starts its OWN Kafka broker and Redis with deploy/services.sh (127.0.0.1, ports 19092/19093
-and 16379 by default, state under bench/out/faults-services/) and stops them at the end, on an
-error and on Ctrl-C; it never touches the servers on the default ports, which it refuses to use
+It starts its OWN Kafka broker and Redis with deploy/services.sh (127.0.0.1, ports 19092/19093,
+19094 for the broker's SASL_SSL listener, and 16379 by default, state under
+bench/out/faults-services/) and stops them at the end, on an error and on Ctrl-C; it never touches the servers on the default ports, which it refuses to use
 because it stops, kills and freezes the servers it runs against.
 
 Each scenario gets a fresh topic prefix and app id (consumer group), applies the topic
@@ -74,7 +74,7 @@ the producer's refusal.
 Everything, with each scenario's timeline, the worker's counters and the dead-letter reasons,
 is written to bench/out/faults.json; worker logs to bench/out/faults/<scenario>/. Options:
 ``--customers`` (40) and ``--rate`` (400 events/s) size the stream; ``--kafka-port``,
-``--controller-port`` and ``--redis-port`` move the suite's servers.
+``--controller-port``, ``--sasl-port`` and ``--redis-port`` move the suite's servers.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ TOPIC_OF_TYPE = {"usage": USAGE, "activity": ACTIVITY, "payment": PAYMENTS}
 INCIDENTS = ("budget_overrun", "provider_notice", "never_pays", "crypto_mining", "fraud_ring")
 STREAM_START = "2026-10-28T00:00:00Z"
 """Four days before a month's end, so that invoices and payments fall within the stream."""
-SHARED_PORTS = frozenset({9092, 9093, 6379})
+SHARED_PORTS = frozenset({9092, 9093, 9094, 6379})
 """deploy/services.sh's defaults: the servers other people use; never run against them."""
 PARTITIONS = 4
 RESTART_DELAY_S = 2.0
@@ -159,6 +159,7 @@ class Services:
 
     kafka_port: int
     controller_port: int
+    sasl_port: int
     redis_port: int
     home: Path
     frozen: bool = False
@@ -176,6 +177,7 @@ class Services:
         env.update(
             KAFKA_PORT=str(self.kafka_port),
             KAFKA_CONTROLLER_PORT=str(self.controller_port),
+            KAFKA_SASL_PORT=str(self.sasl_port),
             REDIS_PORT=str(self.redis_port),
             SERVICES_DIR=str(self.home),
         )
@@ -1212,16 +1214,21 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="scenario")
     parser.add_argument("--kafka-port", type=int, default=19092)
     parser.add_argument("--controller-port", type=int, default=19093)
+    parser.add_argument("--sasl-port", type=int, default=19094)
     parser.add_argument("--redis-port", type=int, default=16379)
     parser.add_argument("--customers", type=int, default=40, help="of the generated stream")
     parser.add_argument("--rate", type=float, default=400.0, help="events/s produced")
     args = parser.parse_args()
-    ports = {args.kafka_port, args.controller_port, args.redis_port}
-    if ports & SHARED_PORTS or len(ports) != 3:
-        parser.error(f"use three ports of the suite's own, none of {sorted(SHARED_PORTS)}")
+    ports = {args.kafka_port, args.controller_port, args.sasl_port, args.redis_port}
+    if ports & SHARED_PORTS or len(ports) != 4:
+        parser.error(f"use four ports of the suite's own, none of {sorted(SHARED_PORTS)}")
     names = [n for n in SCENARIOS if not args.only or n in args.only]
     services = Services(
-        args.kafka_port, args.controller_port, args.redis_port, OUT / "faults-services"
+        args.kafka_port,
+        args.controller_port,
+        args.sasl_port,
+        args.redis_port,
+        OUT / "faults-services",
     )
     events = generated(11, args.customers, 5)
     signal.signal(signal.SIGTERM, _interrupted)
