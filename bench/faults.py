@@ -6,8 +6,9 @@ with replay of the same events.
 
 It starts its OWN Kafka broker and Redis with deploy/services.sh (127.0.0.1, ports 19092/19093,
 19094 for the broker's SASL_SSL listener, and 16379 by default, state under
-bench/out/faults-services/) and stops them at the end, on an error and on Ctrl-C; it never touches the servers on the default ports, which it refuses to use
-because it stops, kills and freezes the servers it runs against.
+bench/out/faults-services/) and stops them at the end, on an error and on Ctrl-C; it never
+touches the servers on the default ports, which it refuses to use because it stops, kills and
+freezes the servers it runs against.
 
 Each scenario gets a fresh topic prefix and app id (consumer group), applies the topic
 catalogue (``streamwatch topics apply``), starts its worker(s) (``python -m streamwatch
