@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from streamwatch.text_table import table
+
 TOTAL: Final = "TOTAL"
 HEADER: Final = ("kind", "alerts", "revisions", "customers", "money at risk")
 
@@ -107,20 +109,12 @@ class KindTally:
 
 
 def format_table(rows: list[KindRow]) -> str:
-    """Kind left-aligned, figures right-aligned; a rule above the last row (the total)."""
-    cells = [list(HEADER)] + [
+    """Kind left-aligned, figures right-aligned; the last row (the total) below a rule."""
+    cells = [
         [r.kind, str(r.alerts), str(r.revisions), str(r.customers), format_money(r.money)]
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
-
-    def line(row: list[str]) -> str:
-        first = row[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
-        return "  ".join((first, *rest)).rstrip()
-
-    rule = "-" * len(line(cells[0]))
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:-1]), rule, line(cells[-1])])
+    return "\n".join(table(HEADER, cells[:-1], cells[-1]))
 
 
 def format_money(money: Mapping[str, float]) -> str:
