@@ -20,7 +20,7 @@ same order give the same table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from streamwatch.text_table import table
@@ -40,13 +40,10 @@ class KindRow:
     money: dict[str, float]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "alerts": self.alerts,
-            "revisions": self.revisions,
-            "customers": self.customers,
-            "money_at_risk": dict(sorted(self.money.items())),
-        }
+        """JSON-ready, ``money`` named ``money_at_risk`` (currencies in order)."""
+        doc = asdict(self)
+        doc["money_at_risk"] = dict(sorted(doc.pop("money").items()))
+        return doc
 
 
 @dataclass(slots=True)
