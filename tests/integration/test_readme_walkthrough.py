@@ -4,16 +4,15 @@ in order, in an empty folder, against the real broker and Redis.
 The blocks become one bash script (``set -e``: the first command that fails stops it, and the
 log names it), run in a temporary folder that holds only ``.venv`` and ``deploy`` (links to this
 checkout's), so every command works from what the README's earlier commands left there. The
-script differs from the README in three ways only, each because the test, not the reader,
-owns the machine:
+script differs from the README in two ways only, each because the test, not the reader, owns
+the machine:
 
 - ``bash deploy/services.sh up|down`` lines are left out: the services are the test's
   (STREAMWATCH_KAFKA, STREAMWATCH_REDIS), under a topic and key prefix of this test alone;
 - a command whose comment says "Ctrl-C to stop" (the worker, the suspension worker) runs in
   the background with its own metrics port, and the script waits until it answers ``/ready``;
   the test stops it at the end with SIGTERM (a script's background commands ignore Ctrl-C's
-  SIGINT), as Kubernetes stops a pod;
-- the console consumer stops after 6 s without a message instead of 10 (CONSUME_TIMEOUT_MS).
+  SIGINT), as Kubernetes stops a pod.
 
 Then it checks what the walkthrough promises: the live worker's enforcement requests are signed
 and accepted by ``streamwatch enforce`` (each has a result, none ``refused``: the suspend waits
@@ -174,7 +173,6 @@ def walkthrough_env(settings: DeploymentSettings) -> dict[str, str]:
         STREAMWATCH_TOPIC_PREFIX=settings.topic_prefix,
         STREAMWATCH_APP_ID=settings.app_id,
         SERVICES_DIR=os.environ.get("SERVICES_DIR") or str(REPO / ".services"),
-        CONSUME_TIMEOUT_MS="6000",
         PYTHONUNBUFFERED="1",
     )
     return env
