@@ -37,6 +37,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from streamwatch.text_table import table
+
 DEFAULT_TOLERANCE_S: Final = 3600
 
 
@@ -334,16 +336,7 @@ def _row(s: KindScore) -> list[str]:
 
 def format_report(report: Report) -> str:
     """An aligned text table, one row per kind and a TOTAL row, then the settings."""
-    rows = [list(_COLUMNS), *(_row(s) for s in report.kinds), _row(report.total)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join((first, *rest)).rstrip()
-
-    rule = "-" * len(line(rows[0]))
-    body = [line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule, line(rows[-1])]
+    body = table(_COLUMNS, [_row(s) for s in report.kinds], _row(report.total))
     revisions = "every revision" if report.match_revisions else "earliest revision"
     body.append(
         f"tolerance {_secs(report.tolerance_s)} s; benign labels {report.benign_labels}; "

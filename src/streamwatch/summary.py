@@ -1,4 +1,5 @@
-"""A readable summary of a run: alerts by kind, requests by action, the customers most at risk."""
+"""A readable summary of a run: alerts by kind (the table of ``kind_summary``), requests by
+action, the customers most at risk."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 
 from streamwatch.core.events import Alert, EnforcementRequest
 from streamwatch.core.state import CustomerState
+from streamwatch.kind_summary import KindTally
 
 
 def summarize(
@@ -16,12 +18,14 @@ def summarize(
     top: int = 5,
 ) -> str:
     """Plain text for a terminal; deterministic for the same inputs."""
-    lines = []
-    distinct = {a.alert_id: a for a in alerts}
-    by_kind = Counter(a.kind for a in distinct.values())
-    lines.append(f"Alerts: {len(distinct)} incidents ({len(alerts)} messages incl. amendments)")
-    for kind, count in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {kind:<24} {count:>6}")
+    tally = KindTally()
+    for sent in alerts:
+        tally.add(sent.alert_id, sent.customer_id, sent.kind, sent.money_at_risk)
+    total = tally.total()
+    lines = [
+        f"Alerts: {total.alerts} incidents ({total.revisions} messages incl. amendments)",
+        tally.format(),
+    ]
     by_action = Counter(
         (r.action, "approval required" if r.requires_approval else "automatic") for r in requests
     )

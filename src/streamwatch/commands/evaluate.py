@@ -1,10 +1,15 @@
-"""``streamwatch evaluate``: recall, precision and detection delay of alerts against labels."""
+"""``streamwatch evaluate``: recall, precision and detection delay of alerts against labels,
+after the alerts file's own summary by kind (alerts, revisions, customers, money at risk; see
+``streamwatch.kind_summary``). ``--json`` gives both as one object, the summary under
+``by_kind``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from streamwatch import exits
 
 HELP = "score an alerts JSONL file against a labels JSONL file, per kind"
 
@@ -24,17 +29,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from streamwatch.evaluate import evaluate, format_report, load_jsonl
     from streamwatch.generator.scenarios import CONSEQUENCES
+    from streamwatch.kind_summary import KindTally
 
-    report = evaluate(
-        load_jsonl(args.labels),
-        load_jsonl(args.alerts),
-        tolerance_s=args.tolerance,
-        consequences=CONSEQUENCES,
-    )
+    try:
+        alerts = load_jsonl(args.alerts)
+        report = evaluate(
+            load_jsonl(args.labels),
+            alerts,
+            tolerance_s=args.tolerance,
+            consequences=CONSEQUENCES,
+        )
+    except (OSError, ValueError) as exc:  # a missing file, a line that is no label or alert
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return exits.USAGE
+    tally = KindTally().add_all(alerts)  # after evaluate(), which names a malformed alert
     if args.json:
         import orjson
 
-        sys.stdout.buffer.write(orjson.dumps(report.as_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        document = {**report.as_dict(), "by_kind": tally.as_dict()}
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE))
     else:
+        print(f"Alerts in {args.alerts}:")
+        print(tally.format())
+        print(f"\nAgainst the labels in {args.labels}:")
         print(format_report(report))
-    return 0
+    return exits.OK

@@ -1,4 +1,7 @@
-"""``streamwatch generate``: seeded, realistic contract traffic with labelled incidents."""
+"""``streamwatch generate``: seeded, realistic contract traffic with labelled incidents.
+
+``--list-scenarios`` prints the incident scenarios ``--incidents`` can name, one a line. On a
+terminal a progress bar (event time written out of the days asked for) is drawn on stderr."""
 
 from __future__ import annotations
 
@@ -25,8 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--incidents",
         default="budget_overrun,provider_notice",
-        help="comma-separated scenario names to inject ('' for none; default "
-        "budget_overrun,provider_notice)",
+        help="comma-separated scenario names to inject ('' for none; --list-scenarios"
+        " names them all; default budget_overrun,provider_notice)",
+    )
+    parser.add_argument(
+        "--list-scenarios",
+        action="store_true",
+        help="print every scenario --incidents can name, with what it does, and exit",
     )
     parser.add_argument(
         "--incident-rate",
@@ -47,13 +55,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="chance a malformed line follows an event (default 0)",
     )
     parser.add_argument("--max-events", type=int, default=None, help="stop after this many")
-    parser.add_argument("--out", type=Path, required=True, help="events JSONL file to write")
+    parser.add_argument("--out", type=Path, help="events JSONL file to write (required)")
     parser.add_argument("--labels", type=Path, help="labels JSONL file to write")
 
 
 def run(args: argparse.Namespace) -> int:
     from streamwatch.generator import GeneratorConfig, write_dataset
+    from streamwatch.generator.describe import describe_scenarios, format_scenarios
+    from streamwatch.progress import Progress
 
+    if args.list_scenarios:
+        print(format_scenarios(describe_scenarios()))
+        return exits.OK
+    if args.out is None:
+        print("generate: --out FILE is required (or --list-scenarios)", file=sys.stderr)
+        return exits.USAGE
     incidents = tuple(name for name in args.incidents.split(",") if name)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     config = GeneratorConfig(
@@ -68,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_events,
     )
     try:
-        stats = write_dataset(config, args.out, args.labels)
+        progress = Progress(args.days * 86_400, "generate")
+        stats = write_dataset(config, args.out, args.labels, progress)
     except ValueError as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return exits.USAGE

@@ -13,7 +13,8 @@ events are written as JSON lines to ``--out`` (appended) or produced to the inpu
 STREAMWATCH_TOPIC_PREFIX), in event-time order as one batch unless ``--keep-order``. The
 summary says how many records were read, how many events were written by type, and how many
 records were refused, by reason, with an example of each.
-``--refused FILE`` writes each refused record with its reason, as JSON lines.
+``--refused FILE`` writes each refused record with its reason, as JSON lines. On a terminal,
+and without ``--json``, a progress bar (bytes of the files mapped) is drawn on stderr.
 
 Exit status: 0 when every record mapped or was refused with a reason; 2 for bad arguments or
 tables; 3 when Kafka cannot be reached.
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.adapters import FORMATS
     from streamwatch.adapters.read import is_csv, read_source
     from streamwatch.adapters.run import Run, records_of
+    from streamwatch.progress import Progress
 
     if (args.out is None) == (not args.kafka):
         print("streamwatch import: give exactly one of --out FILE or --kafka", file=sys.stderr)
@@ -96,20 +98,27 @@ def run(args: argparse.Namespace) -> int:
     mapping = Run(adapter.map_record, ctx)
     events: list[dict[str, Any]] = []
     refused: list[bytes] = []
-    for path in args.files:
+    sizes = [path.stat().st_size if path.is_file() else 0 for path in args.files]
+    progress = Progress(sum(sizes), "import", enabled=not args.json)
+    for path, size in zip(args.files, sizes, strict=True):
         csv = is_csv(path, adapter.INPUT)
         try:
             documents = list(read_source(path, adapter.INPUT))
         except OSError as exc:
+            progress.stop()
             print(f"streamwatch import: cannot read {path}: {exc}", file=sys.stderr)
             return exits.USAGE
+        # A file's bytes are spread evenly over its records: the bar moves as they are mapped.
+        share = size / max(len(documents), 1)
         for document in documents:
             records = [document] if csv else list(records_of(document))
             for record in records:
+                progress.advance(share / len(records))
                 mapping.summary.last = None
                 events.extend(mapping.record(record))
                 if args.refused is not None and mapping.summary.last is not None:
                     refused.append(_refusal_line(path, record, mapping.summary.last))
+    progress.finish()
     if not args.keep_order:
         # Exports list rows in no useful order (a FOCUS file mixes days and accounts); one
         # import is one batch, so deliver it in event-time order.

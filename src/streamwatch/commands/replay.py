@@ -9,11 +9,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamwatch import exits
 
 if TYPE_CHECKING:
+    from streamwatch.core.events import Alert, EnforcementRequest
+    from streamwatch.kind_summary import KindTally
+    from streamwatch.progress import Progress
+    from streamwatch.replay.files import JsonlSink
     from streamwatch.replay.runner import ReplayStats, Source
 
 HELP = "replay JSONL files or a Kafka time range through the detectors"
@@ -65,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.config import build_core, load_policy
     from streamwatch.core.engine import Settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
+    from streamwatch.kind_summary import KindTally
     from streamwatch.pipeline.routing import DEFAULT_PARTITIONS
-    from streamwatch.replay.files import JsonlSink, Progress, file_source
+    from streamwatch.replay.files import JsonlSink
     from streamwatch.replay.runner import Replay
     from streamwatch.settings import SettingsError, parse_signing_keys
 
@@ -97,26 +102,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"replay: cannot read Kafka: {exc}", file=sys.stderr)
             return exits.USAGE if isinstance(exc, SettingsError) else exits.UNAVAILABLE
     else:
-        if not args.files:
-            print("replay: give JSONL files, or --from-kafka with --start/--end", file=sys.stderr)
+        opened = _file_sources(args)
+        if opened is None:
             return exits.USAGE
-        missing = [str(p) for p in args.files if not p.is_file()]
-        if missing:
-            print(f"replay: no such file: {', '.join(missing)}", file=sys.stderr)
-            return exits.USAGE
-        # Every job reads every line: with several, none draws the progress bar.
-        if args.jobs == 1:
-            progress = Progress(sum(p.stat().st_size for p in args.files))
-        sources = [file_source(p, progress) for p in args.files]
+        sources, progress = opened
     if args.jobs < 1:
         print("replay: --jobs must be at least 1", file=sys.stderr)
         return exits.USAGE
     started = time.perf_counter()
     signing_key = keys[0] if keys else None
+    tally = KindTally()
     with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
         replay = Replay(
             core,
-            sink,
+            _Counted(sink, tally),
             clock=lambda: time.time_ns() // 1_000_000,
             customer=args.customer,
             partitions=args.partitions or DEFAULT_PARTITIONS,
@@ -128,12 +127,50 @@ def run(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.finish()
     elapsed = time.perf_counter() - started
-    _print_summary(stats, elapsed, as_json=args.json)
+    _print_summary(stats, tally, elapsed, as_json=args.json)
     return exits.OK
 
 
-def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None:
-    """The replay's counts: one line of text with the dead letters by code, or one JSON object."""
+def _file_sources(args: argparse.Namespace) -> tuple[list[Source], Progress] | None:
+    """The files' sources and their progress bar (drawn for one job and no --json only: every
+    job reads every line); None, once the reason is printed, when a file is missing."""
+    from streamwatch.progress import Progress
+    from streamwatch.replay.files import file_source
+
+    if not args.files:
+        print("replay: give JSONL files, or --from-kafka with --start/--end", file=sys.stderr)
+        return None
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        print(f"replay: no such file: {', '.join(missing)}", file=sys.stderr)
+        return None
+    total = sum(p.stat().st_size for p in args.files)
+    progress = Progress(total, "replay", enabled=args.jobs == 1 and not args.json)
+    counted = progress if progress.enabled else None  # nothing to count for a bar not drawn
+    return [file_source(p, counted) for p in args.files], progress
+
+
+class _Counted:
+    """Passes replay's results on to ``sink`` and counts the alerts by kind on the way."""
+
+    def __init__(self, sink: JsonlSink, tally: KindTally) -> None:
+        self.sink = sink
+        self.tally = tally
+
+    def alert(self, alert: Alert) -> None:
+        self.tally.add(alert.alert_id, alert.customer_id, alert.kind, alert.money_at_risk)
+        self.sink.alert(alert)
+
+    def request(self, request: EnforcementRequest) -> None:
+        self.sink.request(request)
+
+    def dead_letter(self, record: dict[str, Any]) -> None:
+        self.sink.dead_letter(record)
+
+
+def _print_summary(stats: ReplayStats, tally: KindTally, elapsed: float, *, as_json: bool) -> None:
+    """The replay's counts and its alerts by kind: text (a line, the dead letters by code, the
+    table of ``kind_summary``), or one JSON object (the table under ``by_kind``)."""
     dead = sum(stats.dead_letters.values())
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
     if as_json:
@@ -149,6 +186,7 @@ def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None
             "alerts": stats.alerts,
             "requests": stats.requests,
             "shadowed": stats.shadowed,
+            "by_kind": tally.as_dict(),
         }
         sys.stdout.buffer.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
         return
@@ -160,6 +198,8 @@ def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None
     )
     for code, count in sorted(stats.dead_letters.items()):
         print(f"  dead letter {code}: {count}")
+    print()
+    print(tally.format())
 
 
 def _kafka_sources(start_ms: int, end_ms: int, customer: str | None) -> list[Source]:

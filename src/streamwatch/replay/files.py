@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +11,7 @@ import orjson
 
 from streamwatch.core.events import Alert, EnforcementRequest
 from streamwatch.core.signing import request_message
+from streamwatch.progress import Progress
 from streamwatch.replay.runner import Source
 
 
@@ -87,40 +85,3 @@ class JsonlSink:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, total_bytes: int, stream: IO[str] | None = None) -> None:
-        self.total = max(total_bytes, 1)
-        self.done = 0
-        self.stream = stream or sys.stderr
-        self.enabled = _isatty(self.stream)
-        self._next_draw = 0
-
-    def advance(self, nbytes: int) -> None:
-        self.done += nbytes
-        if self.enabled and self.done >= self._next_draw:
-            self._next_draw = self.done + self.total // 200
-            self.draw()
-
-    def draw(self) -> None:
-        fraction = min(self.done / self.total, 1.0)
-        filled = int(fraction * 40)
-        bar = "#" * filled + "-" * (40 - filled)
-        self.stream.write(f"\rreplay [{bar}] {fraction * 100:5.1f}%")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.done = self.total
-            self.draw()
-            self.stream.write("\n")
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty() and os.environ.get("TERM") != "dumb"
-    except (ValueError, io.UnsupportedOperation):
-        return False
