@@ -12,9 +12,14 @@ input, alerts and enforcement topics, and the enforcement-results topic if it ex
 messages keyed by CUSTOMER (broker and topic prefix from STREAMWATCH_KAFKA and
 STREAMWATCH_TOPIC_PREFIX).
 
-Writes DIR/evidence.json (machine-readable) and DIR/evidence.md (a letter with tables): the
-timeline of alerts and actions, usage by day since the incident began (the earliest alert's
-window start), the top SKUs and regions, payments, and the money involved.
+Writes DIR/evidence.json (machine-readable) and DIR/evidence.md (a letter with tables, for
+e-mail): the timeline of alerts and actions, usage by day since the incident began (the first
+evidence of the fraud and abuse findings), the top SKUs and regions, payments, and the money
+involved.
+
+A credit request needs a finding of fraud or abuse: for a customer without one (only budget
+or payment-standing alerts, say) nothing is written and the exit code is 1, unless ``--force``
+is given, in which case the letter says there is no such finding.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="with --from-kafka: RFC 3339 start (inclusive)")
     parser.add_argument("--end", help="with --from-kafka: RFC 3339 end (exclusive; default now)")
     parser.add_argument("--out", type=Path, required=True, help="directory to write the pack to")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write the pack even without a finding of fraud or abuse",
+    )
 
 
 @dataclass
@@ -142,6 +152,15 @@ def run(args: argparse.Namespace) -> int:
         collected.results,
         generated_at=format_ts(now_ms),
     )
+    if not pack["finding"]["fraud_or_abuse"] and not args.force:
+        kinds = sorted({a["kind"] for a in pack["alerts"]}) or ["none"]
+        print(
+            f"evidence: streamwatch made no finding of fraud or abuse about {args.customer_id} "
+            f"(its alerts: {', '.join(kinds)}), so there is no ground for a credit request; "
+            "give --force to write the pack anyway",
+            file=sys.stderr,
+        )
+        return exits.NOTHING_FOUND
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evidence.json").write_bytes(
         orjson.dumps(pack, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
@@ -159,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({collected.skipped} lines passed over)" if collected.skipped else "")
         + (f"; {money}" if money else "")
         + f"\nwrote {args.out / 'evidence.json'} and {args.out / 'evidence.md'}"
+
     )
     return 0
 
