@@ -15,6 +15,7 @@ JSON-ready dict (see ``streamwatch.evidence_letter`` for the readable letter):
 - ``timeline``: each alert (its latest revision, placed at its first event time), each
   enforcement request (placed at the event time of the alert revision that caused it) and each
   outcome, in event-time order;
+- ``money_at_risk``: the customer's money at risk as each alert revision reported it;
 - ``usage``: cost by day since the incident began, and the top SKUs and regions;
 - ``payments``: instruments, invoices (with what was paid, charged back and is outstanding),
   payments, failures, chargebacks, refunds and prepayments;
@@ -35,7 +36,7 @@ from typing import Any, Final, Literal
 
 from streamwatch.cents import cents, from_cents, split_cents
 from streamwatch.core.events import Event, PaymentEvent, UsageEvent
-from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
+from streamwatch.core.timeutil import MS_PER_DAY, format_ts, ts_ms_or_none
 
 FORMAT_VERSION: Final = "1"
 TOP_LINES: Final = 10
@@ -111,7 +112,7 @@ def build_evidence(
         (r for r in results if r.get("customer_id") == customer_id),
         lambda r: r.get("result_id") or (r["request_id"], r.get("outcome"), r.get("at")),
     )
-    latest = _latest_alerts(revisions)
+    latest = latest_alerts(revisions)
     start_ms, end_ms = _incident_bounds(mine_events, revisions)
     enforcement = _enforcement(mine_requests, mine_results, revisions)
     usage = _usage(mine_events, start_ms, top)
@@ -129,6 +130,7 @@ def build_evidence(
         "money": _money(usage, payments),
         "timeline": _timeline(latest, enforcement),
         "alerts": latest,
+        "money_at_risk": _money_at_risk(revisions),
         "enforcement": enforcement,
         "usage": usage,
         "payments": payments,
@@ -159,27 +161,20 @@ def _unique(docs: Iterable[Mapping[str, Any]], key: Any) -> list[dict[str, Any]]
     return [seen[k] for k in sorted(seen, key=repr)]
 
 
-def _ms(text: Any) -> int | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_ts_ms(text)
-    except TimestampError:
-        return None
-
-
 # --- alerts and the incident ----------------------------------------------------------------
 
 
-def _latest_alerts(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest revision of each alert, with when it was first raised and how often amended."""
-    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def latest_alerts(revisions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The latest revision of each alert, with when it was first raised
+    (``first_event_time``), how often amended (``revisions_seen``) and ``status`` (open or
+    resolved), ordered by first raised, then alert id."""
+    by_id: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for alert in revisions:
         by_id[alert["alert_id"]].append(alert)
     out = []
     for alert_id, group in by_id.items():
         group.sort(key=lambda a: int(a["revision"]))
-        first_ms = min((_ms(a.get("event_time")) or 0) for a in group)
+        first_ms = min((ts_ms_or_none(a.get("event_time")) or 0) for a in group)
         latest = dict(group[-1])
         latest["first_event_time"] = format_ts(first_ms)
         latest["revisions_seen"] = len(group)
@@ -208,10 +203,10 @@ def _evidence_start_ms(alert: Mapping[str, Any]) -> int | None:
     """When an alert's evidence began: its ``window_start``, except where the window only frames
     the evidence (a budget month, the quiet months before a stale account was used), where it
     is the alert's ``event_time``; never later than ``event_time``."""
-    at = _ms(alert.get("event_time"))
+    at = ts_ms_or_none(alert.get("event_time"))
     if alert.get("kind") in FRAMING_WINDOW_KINDS:
         return at
-    start = _ms(alert.get("window_start"))
+    start = ts_ms_or_none(alert.get("window_start"))
     if start is None or at is None:
         return start if at is None else at
     return min(start, at)
@@ -229,7 +224,7 @@ def _incident_bounds(
     """From the first evidence of the incident's alerts (the first event without alerts) to the
     latest event or alert seen."""
     starts = [ms for a in _incident_alerts(revisions) if (ms := _evidence_start_ms(a)) is not None]
-    ends = [ms for a in revisions if (ms := _ms(a.get("event_time"))) is not None]
+    ends = [ms for a in revisions if (ms := ts_ms_or_none(a.get("event_time"))) is not None]
     ends.extend(e.ts_ms for e in events)
     start = min(starts) if starts else (events[0].ts_ms if events else None)
     end = max(ends) if ends else None
@@ -253,6 +248,28 @@ def _finding(latest: list[dict[str, Any]]) -> dict[str, Any]:
     return {"fraud_or_abuse": bool(kinds), "kinds": kinds}
 
 
+def _money_at_risk(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's money at risk as each alert revision reported it (the revision's
+    ``money_at_risk`` object), in event-time order."""
+    rows = []
+    for alert in revisions:
+        money = alert.get("money_at_risk")
+        if not isinstance(money, Mapping) or ts_ms_or_none(alert.get("event_time")) is None:
+            continue
+        rows.append(
+            {
+                "event_time": alert["event_time"],
+                "alert_id": alert["alert_id"],
+                "kind": alert["kind"],
+                "revision": int(alert["revision"]),
+                "customer_id": alert["customer_id"],
+                "money_at_risk": dict(money),
+            }
+        )
+    rows.sort(key=lambda r: (ts_ms_or_none(r["event_time"]) or 0, r["alert_id"], r["revision"]))
+    return rows
+
+
 # --- enforcement ----------------------------------------------------------------------------
 
 
@@ -267,7 +284,7 @@ def _enforcement(
     caused_at: dict[tuple[str, str], int] = {}
     first_at: dict[str, int] = {}
     for alert in revisions:
-        at = _ms(alert.get("event_time"))
+        at = ts_ms_or_none(alert.get("event_time"))
         if at is None:
             continue
         caused_at.setdefault((alert["alert_id"], str(alert.get("detected_at"))), at)
@@ -284,7 +301,7 @@ def _enforcement(
             caused_at.get((a, str(request.get("requested_at"))), first_at.get(a)) for a in alert_ids
         ]
         known = [t for t in times if t is not None]
-        event_ms = min(known) if known else _ms(request.get("requested_at"))
+        event_ms = min(known) if known else ts_ms_or_none(request.get("requested_at"))
         done = sorted(outcomes.get(request["request_id"], []), key=lambda o: str(o.get("at")))
         entry = {
             k: request.get(k)
@@ -312,7 +329,7 @@ def _timeline(
 ) -> list[dict[str, Any]]:
     rows: list[tuple[int, int, str, dict[str, Any]]] = []
     for alert in alerts:
-        at = _ms(alert["first_event_time"]) or 0
+        at = ts_ms_or_none(alert["first_event_time"]) or 0
         reasons = alert.get("reasons") or [alert["kind"]]
         rows.append(
             (
@@ -329,7 +346,7 @@ def _timeline(
             )
         )
     for request in enforcement:
-        at = _ms(request["event_time"]) or 0
+        at = ts_ms_or_none(request["event_time"]) or 0
         approval = ", approval required" if request["requires_approval"] else ""
         dry = ", dry run" if request["dry_run"] else ""
         rows.append(
@@ -493,7 +510,7 @@ def _due_ms(due: str | None) -> int | None:
         return None
     if len(due) == 10:  # a date: due by the end of that day
         due = f"{due}T23:59:59Z"
-    return _ms(due)
+    return ts_ms_or_none(due)
 
 
 def _payments(events: list[Event], as_of_ms: int | None) -> dict[str, Any]:

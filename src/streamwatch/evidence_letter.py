@@ -8,7 +8,7 @@ each table as (header, rows) of text cells, so that the HTML page
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 Table = tuple[list[str], list[list[str]]]
@@ -31,7 +31,7 @@ def render_letter(pack: dict[str, Any]) -> str:
     out = [f"# Evidence pack: customer {customer}", ""]
     if pack.get("generated_at"):
         out += [f"Prepared {pack['generated_at']} by streamwatch.", ""]
-    out += [*_summary(pack), ""]
+    out += [summary(pack, bold=lambda text: f"**{text}**"), ""]
 
     out += ["## Money involved", ""]
     out += _table(*money_table(pack))
@@ -77,19 +77,20 @@ def render_letter(pack: dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _summary(pack: dict[str, Any]) -> list[str]:
-    customer = pack["customer_id"]
+def summary(pack: dict[str, Any], bold: Callable[[str], str] = str) -> str:
+    """The letter's opening paragraph; ``bold`` marks the customer's name up."""
+    customer = bold(pack["customer_id"])
     incident = pack["incident"]
     finding = pack.get("finding") or {"fraud_or_abuse": True, "kinds": []}
     if finding["fraud_or_abuse"]:
         lines = [
             "We ask for a credit for consumption by our customer "
-            f"**{customer}**, which our monitoring found to be fraudulent or abusive "
+            f"{customer}, which our monitoring found to be fraudulent or abusive "
             f"({', '.join(finding['kinds'])})."
         ]
     else:
         lines = [
-            f"This pack records our customer **{customer}**; our monitoring made no finding "
+            f"This pack records our customer {customer}; our monitoring made no finding "
             "of fraud or abuse about it, so it is not a request for credit."
         ]
     if incident["start"]:
@@ -117,7 +118,7 @@ def _summary(pack: dict[str, Any]) -> list[str]:
         steps = ", ".join(f"{r['action']} ({r['status']})" for r in actions)
         lines.append(f"We acted on them in turn: {steps}.")
     lines.append("The tables below give the details; evidence.json holds the same in full.")
-    return [" ".join(lines)]
+    return " ".join(lines)
 
 
 def _payments(payments: dict[str, Any]) -> list[str]:

@@ -9,11 +9,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamwatch import exits
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from streamwatch.replay.runner import ReplayStats, Source
 
 HELP = "replay JSONL files or a Kafka time range through the detectors"
@@ -29,6 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts", type=Path, help="write alerts here (JSONL)")
     parser.add_argument("--enforcement", type=Path, help="write enforcement requests here")
     parser.add_argument("--dead-letter", type=Path, help="write dead-lettered lines here")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="write a self-contained HTML report here: plots of spend against baseline around"
+        " the incidents most at risk, money at risk over time, alerts by kind and day; tables",
+    )
     parser.add_argument("--policy", type=Path, help="enforcement policy TOML (default: packaged)")
     parser.add_argument(
         "--lateness", type=int, default=None, help="allowed lateness in seconds (default 3600)"
@@ -113,7 +121,13 @@ def run(args: argparse.Namespace) -> int:
         return exits.USAGE
     started = time.perf_counter()
     signing_key = keys[0] if keys else None
-    with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
+    with JsonlSink(
+        args.alerts,
+        args.enforcement,
+        args.dead_letter,
+        signing_key,
+        keep_alerts=args.report is not None,
+    ) as sink:
         replay = Replay(
             core,
             sink,
@@ -129,7 +143,37 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
     elapsed = time.perf_counter() - started
     _print_summary(stats, elapsed, as_json=args.json)
+    if args.report is not None:
+        _write_report(args.report, sink.kept_alerts, args.files, sources, quiet=args.json)
     return exits.OK
+
+
+def _write_report(
+    path: Path,
+    alerts: list[dict[str, Any]],
+    files: list[Path],
+    sources: list[Source],
+    *,
+    quiet: bool,
+) -> None:
+    """The HTML report; the input is read again for the usage of the customers it plots
+    (files from disk, a Kafka range from the records already in memory)."""
+    from streamwatch.reports.replay_page import incidents, render_replay_report
+    from streamwatch.reports.series import usage_of
+
+    def lines() -> Iterator[bytes]:
+        if not files:
+            yield from (raw for source in sources for raw, _ in source.lines)
+        for name in files:
+            with name.open("rb") as handle:
+                yield from handle
+
+    customers = {incident.customer_id for incident in incidents(alerts)}
+    html = render_replay_report(alerts, usage_of(lines(), customers))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    if not quiet:  # --json: stdout holds the summary object alone
+        print(f"wrote the report to {path}")
 
 
 def _print_summary(stats: ReplayStats, elapsed: float, *, as_json: bool) -> None:
