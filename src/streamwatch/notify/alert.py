@@ -37,6 +37,9 @@ def parse_alert(raw: bytes) -> dict[str, Any]:
             parse_ts_ms(value if isinstance(value, str) else "")
         except TimestampError as exc:
             raise _bad(doc, name, f"is not a timestamp ({exc})", "invalid_timestamp") from None
+    score = doc.get("score")
+    if not isinstance(score, int | float) or isinstance(score, bool):
+        raise _bad(doc, "score", "must be a number", "wrong_type")
     reasons = doc.get("reasons")
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         raise _bad(doc, "reasons", "must be a list of strings", "wrong_type")

@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import DecodeError
-from streamwatch.core.deadletter import dead_letter_record
+from streamwatch.core.deadletter import dead_letter_record, processing_error
 from streamwatch.kafka_clients import client_options
 from streamwatch.metric_defs import NotifyMetrics
 from streamwatch.notify import alertmanager
@@ -150,17 +150,34 @@ class NotifyWorker:
             self._count("invalid")
             return
         with bound_contextvars(alert_id=alert["alert_id"], revision=alert["revision"]):
-            delivered = True
-            if self.alertmanager is not None:
-                delivered = await self._to_alertmanager(alert) and delivered
-            if self.webhook is not None:
-                answer = await self.webhook.post(alert)
-                self._delivery("webhook", "alert", answer)
-                if not answer.ok:
-                    reason = DecodeError("undeliverable", f"webhook: {answer.detail}")
-                    await self._dead_letter(producer, raw, reason, source)
-                    delivered = False
+            try:
+                delivered = await self._deliver(alert, producer, raw, source)
+            except (RedisError, KafkaError, OSError):
+                raise
+            except Exception as exc:  # a bug in delivery must not stop the worker
+                await self._dead_letter(producer, raw, processing_error(exc, "delivery"), source)
+                delivered = False
             self._count("delivered" if delivered else "failed")
+
+    async def _deliver(
+        self,
+        alert: dict[str, Any],
+        producer: AIOKafkaProducer,
+        raw: bytes,
+        source: dict[str, Any],
+    ) -> bool:
+        """Send one alert to every sink; whether all of them took it."""
+        delivered = True
+        if self.alertmanager is not None:
+            delivered = await self._to_alertmanager(alert) and delivered
+        if self.webhook is not None:
+            answer = await self.webhook.post(alert)
+            self._delivery("webhook", "alert", answer)
+            if not answer.ok:
+                reason = DecodeError("undeliverable", f"webhook: {answer.detail}")
+                await self._dead_letter(producer, raw, reason, source)
+                delivered = False
+        return delivered
 
     async def _to_alertmanager(self, alert: dict[str, Any]) -> bool:
         assert self.alertmanager is not None
@@ -195,6 +212,8 @@ class NotifyWorker:
                 await self.resend()
             except (RedisError, OSError) as exc:
                 log.warning("re-send skipped: Redis unavailable", error=str(exc))
+            except Exception:  # the next period tries again; the loop must not die
+                log.exception("re-send failed")
 
     async def resend(self) -> None:
         """Post every alert of the book once (what the loop does each period)."""

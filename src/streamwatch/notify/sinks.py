@@ -20,6 +20,8 @@ from streamwatch.http_session import LazySession
 
 ALERTS_PATH: Final = "/api/v2/alerts"
 MAX_DETAIL_CHARS: Final = 200
+MAX_ALERTS_PER_POST: Final = 500
+"""A re-send of a large book goes in several requests of this many alerts."""
 
 
 Delivery = BackendResult
@@ -50,11 +52,17 @@ class AlertmanagerSink:
         self._session = LazySession(self.timeout)
 
     async def post(self, alerts: Sequence[Mapping[str, Any]]) -> Delivery:
-        """Send ``alerts`` (Alertmanager's postable form) to every Alertmanager."""
+        """Send ``alerts`` (Alertmanager's postable form) to every Alertmanager, at most
+        ``MAX_ALERTS_PER_POST`` a request."""
         if not alerts:
             return Delivery(True, "nothing to send")
-        body = orjson.dumps(list(alerts))
-        answers = await asyncio.gather(*(self._post_one(url, body) for url in self.urls))
+        bodies = [
+            orjson.dumps(list(alerts[i : i + MAX_ALERTS_PER_POST]))
+            for i in range(0, len(alerts), MAX_ALERTS_PER_POST)
+        ]
+        answers = await asyncio.gather(
+            *(self._post_one(url, body) for url in self.urls for body in bodies)
+        )
         failed = [a.detail for a in answers if not a.ok]
         if failed:
             return Delivery(False, "; ".join(failed))

@@ -119,6 +119,7 @@ def test_no_console_url_means_no_link() -> None:
         pytest.param({"revision": True}, "invalid_value", "revision", id="revision-bool"),
         pytest.param({"event_time": "yesterday"}, "invalid_timestamp", "event_time", id="time"),
         pytest.param({"reasons": "one"}, "wrong_type", "reasons", id="reasons"),
+        pytest.param({"score": "0.9"}, "wrong_type", "score", id="score"),
         pytest.param(
             {"money_at_risk": {"amount": "x"}}, "invalid_value", "money_at_risk", id="money"
         ),
