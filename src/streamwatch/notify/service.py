@@ -111,25 +111,38 @@ class NotifyWorker:
         producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
         await producer.start()
         resender = asyncio.create_task(self.resend_loop())
+        consuming: asyncio.Task[None] | None = None
         try:
             await consumer.start()
             self._consumer = consumer
             log.info("notify worker started", group=self.group_id)
-            while not self.stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
-                for messages in batch.values():
-                    for message in messages:
-                        await self._retrying(functools.partial(self.handle, message, producer))
-                if batch:
-                    await self._retrying(functools.partial(self._commit, consumer))
+            # Stopping cancels a delivery in flight (a webhook retrying for a minute): its
+            # batch is not committed and is delivered again after a restart.
+            consuming = asyncio.create_task(self._consume(consumer, producer))
+            stopped = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait((consuming, stopped), return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if consuming.done():
+                consuming.result()  # raises what stopped it
         finally:
             self.stopping.set()
-            resender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resender
+            for task in (consuming, resender):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             self._consumer = None
             await consumer.stop()
             await producer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        while not self.stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
+            for messages in batch.values():
+                for message in messages:
+                    await self._retrying(functools.partial(self.handle, message, producer))
+            if batch:
+                await self._retrying(functools.partial(self._commit, consumer))
 
     async def handle(
         self, message: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer
