@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
 
 from streamwatch.core.timeutil import format_ts
 from streamwatch.reports import page, svg
 from streamwatch.reports.series import MS_PER_HOUR, KindsByDay, SpendWindow
-
-MS_PER_DAY_F: Final = 86_400_000.0
 
 
 def spend_section(chart_id: str, windows: Sequence[tuple[str, int, SpendWindow]]) -> list[str]:
