@@ -72,18 +72,26 @@ def spend_section(chart_id: str, windows: Sequence[tuple[str, int, SpendWindow]]
     return out
 
 
-def money_section(chart_id: str, by_currency: dict[str, list[tuple[int, float]]]) -> list[str]:
-    """Money at risk over time (a step line per currency) and the table of its points."""
+def money_section(
+    chart_id: str, by_currency: dict[str, list[tuple[int, float]]], until_ms: int | None
+) -> list[str]:
+    """Money at risk over time (a step line per currency, each value held until the next, the
+    last until ``until_ms``) and the table of its points."""
     series = [
         svg.Series(cur, [(float(at), amount) for at, amount in points], step=True)
         for cur, points in by_currency.items()
     ]
+    times = [at for points in by_currency.values() for at, _ in points]
+    if until_ms is not None:
+        times.append(until_ms)
+    short = bool(times) and max(times) - min(times) <= 3 * 86_400_000
     chart = svg.line_chart(
         chart_id,
         "Money at risk over time",
         series,
-        x_label=_day,
+        x_label=_day_hour if short else _day,
         y_title="money at risk",
+        x_end=float(until_ms) if until_ms is not None else None,
     )
     rows = [
         [format_ts(at), cur, f"{amount:,.2f}"]

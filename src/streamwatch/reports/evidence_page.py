@@ -40,7 +40,11 @@ def render_evidence_page(pack: dict[str, Any], events: Iterable[Event]) -> str:
     body.append(page.heading("Spend against baseline around each incident"))
     body += charts.spend_section("spend", incident_windows(pack, events))
     body.append(page.heading("Money at risk over time"))
-    body += charts.money_section("money-at-risk", money_at_risk_over_time(pack["money_at_risk"]))
+    body += charts.money_section(
+        "money-at-risk",
+        money_at_risk_over_time(pack["money_at_risk"]),
+        ts_ms_or_none(pack["incident"]["end"]),
+    )
     body.append(page.heading("Alerts by kind and day"))
     body += charts.kinds_section("alerts-by-day", alerts_by_kind_and_day(pack["alerts"]))
     body.append(page.heading("Money involved"))

@@ -133,7 +133,10 @@ def render_replay_report(
         ]
     body += charts.spend_section("spend", windows)
     body.append(page.heading("Money at risk over time"))
-    body += charts.money_section("money-at-risk", money_at_risk_over_time(alerts))
+    times = [t for a in alerts if (t := ts_ms_or_none(a.get("event_time"))) is not None]
+    body += charts.money_section(
+        "money-at-risk", money_at_risk_over_time(alerts), max(times) if times else None
+    )
     body.append(page.heading("Alerts by kind and day"))
     body += charts.kinds_section("alerts-by-day", alerts_by_kind_and_day(latest))
     body.append(page.heading("Customers most at risk"))

@@ -82,10 +82,14 @@ def line_chart(
     y_title: str,
     marks: Sequence[Mark] = (),
     x_ticks: Sequence[float] | None = None,
+    x_end: float | None = None,
 ) -> str:
     """Lines over a shared x axis; y starts at 0. ``x_label`` formats an x tick, ``x_ticks``
-    overrides where they go (default: five spread over the data)."""
+    overrides where they go (default: five spread over the data). ``x_end`` extends the axis
+    to that x, and each step line holds its last value up to it (a value still in force)."""
     xs = [x for s in series for x, _ in s.points] + [m.x for m in marks]
+    if x_end is not None and xs:
+        xs.append(x_end)
     ys = [y for s in series for _, y in s.points]
     if not xs:
         return _empty(chart_id, title)
@@ -109,13 +113,21 @@ def line_chart(
         )
     for i, s in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
-        path = _path(frame, s.points, step=s.step)
+        drawn = list(s.points)
+        if s.step and drawn and drawn[-1][0] < x_hi:
+            drawn.append((x_hi, drawn[-1][1]))
+        path = _path(frame, drawn, step=s.step)
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         parts.append(
             f'<polyline class="series" data-name="{escape(s.name)}" '
             f'data-points="{len(s.points)}" fill="none" stroke="{colour}" stroke-width="1.6"'
             f'{dash} points="{path}"/>'
         )
+        if s.step:  # where each value was reported
+            parts.extend(
+                f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="2.5" fill="{colour}"/>'
+                for x, y in s.points
+            )
     parts.append(_legend([(s.name, PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)]))
     return _svg(chart_id, title, f"{len(series)} series over {len(set(xs))} points", parts)
 

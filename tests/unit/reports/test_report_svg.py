@@ -78,3 +78,19 @@ def test_no_data_is_said_not_drawn() -> None:
     page = read_page(svg.line_chart("e", "Empty", [], x_label=str, y_title="USD"))
     assert series_points(page, "e") == {}
     assert page.charts["e"]
+
+
+def test_a_step_line_holds_its_last_value_to_the_end_of_the_axis() -> None:
+    """One report of money at risk is still a line: the value holds until ``x_end``."""
+    chart = svg.line_chart(
+        "m", "Money", [svg.Series("USD", [(0, 5.0)], step=True)], x_label=str, y_title="USD",
+        x_end=10,
+    )  # fmt: skip
+    page = read_page(chart)
+    (line,) = [a for t, a in page.charts["m"] if t == "polyline"]
+    points = line["points"].split()
+    start, end = points[0], points[-1]
+    assert start.split(",")[1] == end.split(",")[1]
+    assert float(end.split(",")[0]) > float(start.split(",")[0])
+    assert series_points(page, "m") == {"USD": 1}
+    assert sum(1 for t, _ in page.charts["m"] if t == "circle") == 1
