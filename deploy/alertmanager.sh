@@ -131,25 +131,9 @@ cmd_wait() {
   log "alertmanager: ready on 127.0.0.1:$ALERTMANAGER_PORT"
 }
 
-cmd_stop() {
-  local pid
-  if ! pid=$(running_pid); then
-    log "alertmanager: not running"
-    return 0
-  fi
-  log "alertmanager: stopping (pid $pid)"
-  terminate "$pid" 10
-  rm -f "$PID_FILE"
-}
+cmd_stop() { stop_service 10; }
 
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    log "alertmanager: running (pid $pid, 127.0.0.1:$ALERTMANAGER_PORT)"
-  else
-    log "alertmanager: stopped"
-  fi
-}
+cmd_status() { status_service "127.0.0.1:$ALERTMANAGER_PORT"; }
 
 usage() {
   echo "usage: $0 {start|stop|status|wait}" >&2

@@ -79,3 +79,27 @@ apt_install_quietly() {
     die "apt-get install $* failed (log: $install_log)"
   fi
 }
+
+# The stop and status commands of a service script that defines running_pid (prints the pid
+# of the service's process when it runs) and PID_FILE.
+#   stop_service GRACE_SECONDS      SIGTERM, then SIGKILL after GRACE_SECONDS
+#   status_service ADDRESS
+stop_service() {
+  local pid
+  if ! pid=$(running_pid); then
+    log "$SERVICE: not running"
+    return 0
+  fi
+  log "$SERVICE: stopping (pid $pid)"
+  terminate "$pid" "$1"
+  rm -f "$PID_FILE"
+}
+
+status_service() {
+  local pid
+  if pid=$(running_pid); then
+    log "$SERVICE: running (pid $pid, $1)"
+  else
+    log "$SERVICE: stopped"
+  fi
+}

@@ -127,25 +127,9 @@ cmd_wait() {
   log "redis: ready on 127.0.0.1:$REDIS_PORT"
 }
 
-cmd_stop() {
-  local pid
-  if ! pid=$(running_pid); then
-    log "redis: not running"
-    return 0
-  fi
-  log "redis: stopping (pid $pid)"
-  terminate "$pid" 10
-  rm -f "$PID_FILE"
-}
+cmd_stop() { stop_service 10; }
 
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    log "redis: running (pid $pid, 127.0.0.1:$REDIS_PORT)"
-  else
-    log "redis: stopped"
-  fi
-}
+cmd_status() { status_service "127.0.0.1:$REDIS_PORT"; }
 
 usage() {
   echo "usage: $0 {start|stop|status|wait}" >&2
