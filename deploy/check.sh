@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-python3}
 if ! command -v promtool >/dev/null; then
   log "check: installing promtool (Debian package prometheus) with apt-get"
   # Without starting the Prometheus service the package ships (it would take port 9090).
-  apt_install_quietly "${TMPDIR:-/tmp}/streamwatch-promtool-install.log" prometheus
+  apt_install_quietly "$(mktemp -t streamwatch-promtool-install.XXXXXX)" prometheus
 fi
 
 promtool check rules "$SCRIPT_DIR/prometheus/rules.yml"
