@@ -16,10 +16,9 @@ source "$SCRIPT_DIR/lib.sh"
 PYTHON=${PYTHON:-python3}
 
 if ! command -v promtool >/dev/null; then
-  command -v apt-get >/dev/null || die "promtool is missing; install Prometheus (Debian: apt-get install prometheus)"
   log "check: installing promtool (Debian package prometheus) with apt-get"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # Without starting the Prometheus service the package ships (it would take port 9090).
+  apt_install_quietly "$(mktemp -t streamwatch-promtool-install.XXXXXX)" prometheus
 fi
 
 promtool check rules "$SCRIPT_DIR/prometheus/rules.yml"

@@ -345,27 +345,11 @@ cmd_wait() {
   done
 }
 
-cmd_stop() {
-  local pid
-  if ! pid=$(running_pid); then
-    log "kafka: not running"
-    return 0
-  fi
-  log "kafka: stopping broker (pid $pid)"
-  # SIGTERM triggers Kafka's controlled shutdown (flushes logs, closes
-  # segments cleanly so the next start needs no log recovery).
-  terminate "$pid" 30
-  rm -f "$PID_FILE"
-}
+# SIGTERM triggers Kafka's controlled shutdown (flushes logs, closes segments cleanly so the
+# next start needs no log recovery).
+cmd_stop() { stop_service 30; }
 
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    log "kafka: running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
-  else
-    log "kafka: stopped"
-  fi
-}
+cmd_status() { status_service "127.0.0.1:$KAFKA_PORT"; }
 
 cmd_reset() {
   cmd_stop

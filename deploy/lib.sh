@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shell helpers shared by deploy/kafka.sh and deploy/redis.sh (sourced, not run).
+# Shell helpers shared by deploy/kafka.sh, deploy/redis.sh and deploy/alertmanager.sh
+# (sourced, not run).
 # The sourcing script sets SERVICE (its name in messages) before sourcing.
 
 log() { printf '%s\n' "$*"; }
@@ -45,4 +46,60 @@ terminate() {
     sleep 0.5
   done
   die "could not stop pid $pid"
+}
+
+# Install Debian packages that ship a system service without letting the package start that
+# service (it would take the port we want): a policy-rc.d that answers 101 ("action
+# forbidden") is the standard Debian way to keep invoke-rc.d / deb-systemd-invoke from
+# starting services. apt/debconf chatter goes to LOG, shown only if the install fails.
+#   apt_install_quietly LOG PACKAGE...
+apt_install_quietly() {
+  local install_log=$1
+  shift
+  command -v apt-get >/dev/null || die "$* not found and no apt-get; install $* first"
+  local policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    added_policy=1
+    # Do not leave it behind if we are interrupted mid-install.
+    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  mkdir -p "$(dirname "$install_log")"
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  } >"$install_log" 2>&1 || rc=$?
+  if ((added_policy)); then
+    as_root rm -f "$policy"
+    trap - EXIT
+  fi
+  if ((rc != 0)); then
+    cat "$install_log" >&2
+    die "apt-get install $* failed (log: $install_log)"
+  fi
+}
+
+# The stop and status commands of a service script that defines running_pid (prints the pid
+# of the service's process when it runs) and PID_FILE.
+#   stop_service GRACE_SECONDS      SIGTERM, then SIGKILL after GRACE_SECONDS
+#   status_service ADDRESS
+stop_service() {
+  local pid
+  if ! pid=$(running_pid); then
+    log "$SERVICE: not running"
+    return 0
+  fi
+  log "$SERVICE: stopping (pid $pid)"
+  terminate "$pid" "$1"
+  rm -f "$PID_FILE"
+}
+
+status_service() {
+  local pid
+  if pid=$(running_pid); then
+    log "$SERVICE: running (pid $pid, $1)"
+  else
+    log "$SERVICE: stopped"
+  fi
 }

@@ -31,36 +31,11 @@ source "$SCRIPT_DIR/lib.sh"
 
 
 # Install Debian's redis-server without letting the package start the system
-# redis service on 6379 (which would then own the port we want): a
-# policy-rc.d that answers 101 ("action forbidden") is the standard Debian
-# way to keep invoke-rc.d / deb-systemd-invoke from starting services.
+# redis service on 6379 (see apt_install_quietly in lib.sh).
 ensure_redis() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
-  command -v apt-get >/dev/null || die "redis-server not found; install Redis (>= 6) first"
   log "redis: installing redis-server with apt-get"
-  local policy=/usr/sbin/policy-rc.d added_policy=0
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-    as_root chmod 755 "$policy"
-    added_policy=1
-    # Do not leave it behind if we are interrupted mid-install.
-    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  local rc=0 install_log=$REDIS_HOME/install.log
-  mkdir -p "$REDIS_HOME"
-  # apt/debconf chatter goes to a file; shown only if the install fails.
-  {
-    as_root apt-get update -qq &&
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
-  } >"$install_log" 2>&1 || rc=$?
-  if ((added_policy)); then
-    as_root rm -f "$policy"
-    trap - EXIT
-  fi
-  if ((rc != 0)); then
-    cat "$install_log" >&2
-    die "apt-get install redis-server failed (log: $install_log)"
-  fi
+  apt_install_quietly "$REDIS_HOME/install.log" redis-server
 }
 
 # Serialise start/stop between concurrent callers sharing .services.
@@ -152,25 +127,9 @@ cmd_wait() {
   log "redis: ready on 127.0.0.1:$REDIS_PORT"
 }
 
-cmd_stop() {
-  local pid
-  if ! pid=$(running_pid); then
-    log "redis: not running"
-    return 0
-  fi
-  log "redis: stopping (pid $pid)"
-  terminate "$pid" 10
-  rm -f "$PID_FILE"
-}
+cmd_stop() { stop_service 10; }
 
-cmd_status() {
-  local pid
-  if pid=$(running_pid); then
-    log "redis: running (pid $pid, 127.0.0.1:$REDIS_PORT)"
-  else
-    log "redis: stopped"
-  fi
-}
+cmd_status() { status_service "127.0.0.1:$REDIS_PORT"; }
 
 usage() {
   echo "usage: $0 {start|stop|status|wait}" >&2

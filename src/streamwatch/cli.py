@@ -25,6 +25,7 @@ COMMANDS = {
     "evaluate": "streamwatch.commands.evaluate",
     "worker": "streamwatch.commands.worker",
     "enforce": "streamwatch.commands.enforce",
+    "notify": "streamwatch.commands.notify",
     "approve": "streamwatch.commands.approve",
     "reject": "streamwatch.commands.reject",
     "topics": "streamwatch.commands.topics",

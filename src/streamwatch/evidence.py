@@ -6,11 +6,16 @@ pack. It takes the customer's contract events, the alerts and enforcement reques
 wrote about them, and the suspension worker's outcomes if there are any, and returns a
 JSON-ready dict (see ``streamwatch.evidence_letter`` for the readable letter):
 
-- ``incident``: it began at the earliest alert's ``window_start`` (without alerts: the first
-  event) and runs to the latest event or alert seen;
+- ``incident``: it began with the first evidence of the fraud and abuse findings (of every
+  alert when there is none; without alerts, the first event): an alert's ``window_start``, or
+  its ``event_time`` where the window only frames the evidence (a budget month); it runs to the
+  latest event or alert seen;
+- ``finding``: whether streamwatch found fraud or abuse (``is_fraud_or_abuse``) and of which
+  kinds; a credit request needs one;
 - ``timeline``: each alert (its latest revision, placed at its first event time), each
   enforcement request (placed at the event time of the alert revision that caused it) and each
   outcome, in event-time order;
+- ``money_at_risk``: the customer's money at risk as each alert revision reported it;
 - ``usage``: cost by day since the incident began, and the top SKUs and regions;
 - ``payments``: instruments, invoices (with what was paid, charged back and is outstanding),
   payments, failures, chargebacks, refunds and prepayments;
@@ -23,31 +28,62 @@ messages repeating an id (alert id and revision, request id) count once.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from streamwatch.cents import cents, from_cents, split_cents
 from streamwatch.core.events import Event, PaymentEvent, UsageEvent
-from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, format_ts, parse_ts_ms
+from streamwatch.core.timeutil import MS_PER_DAY, format_ts, ts_ms_or_none
 
 FORMAT_VERSION: Final = "1"
 TOP_LINES: Final = 10
 """SKUs and regions listed by cost; the rest are summed into one line."""
 
 MessageKind = Literal["event", "alert", "request", "result"]
+FRAUD_OR_ABUSE_KINDS: Final = frozenset(
+    {
+        "crypto_mining",
+        "usage_before_payment",
+        "high_risk_instrument",
+        "chargeback",
+        "bot_signup",
+        "identity_mismatch",
+        "privilege_escalation",
+        "network_abuse",
+    }
+)
+"""Alert kinds that are findings of fraud or abuse (``provider_notice`` depends on its category)."""
+ABUSE_NOTICE_PREFIXES: Final = ("aup.", "fraud.")
+FRAMING_WINDOW_KINDS: Final = frozenset({"budget_threshold", "stale_access"})
+"""Kinds whose ``window_start`` frames the evidence rather than being part of it."""
+MONEY_COLUMNS: Final = (
+    "consumption_since_incident",
+    "invoiced",
+    "paid",
+    "unpaid",
+    "charged_back",
+    "refunded",
+    "prepaid",
+)
 OUTCOMES: Final = frozenset({"done", "failed", "awaiting_approval", "refused"})
 
 
 def classify(doc: Mapping[str, Any]) -> MessageKind | None:
     """What a JSON message is: a contract event, an alert, an enforcement request, a worker's
-    outcome, or None (not one of ours). Decides by shape, so mixed JSONL files can be read."""
+    outcome, or None (not one of ours). Decides by shape, so mixed JSONL files can be read.
+
+    A suspension worker's result carries the request's ``action`` too (and ``result_id``,
+    ``outcome``), so it is told from a request by its ``outcome`` before ``action`` is looked at.
+    """
     if "alert_id" in doc and "kind" in doc and "revision" in doc:
         return "alert"
-    if "request_id" in doc and "action" in doc:
-        return "request"
     if "request_id" in doc and doc.get("outcome") in OUTCOMES:
         return "result"
+    if "request_id" in doc and "action" in doc:
+        return "request"
     if doc.get("type") in ("usage", "activity", "payment") and "event_id" in doc:
         return "event"
     return None
@@ -74,9 +110,9 @@ def build_evidence(
     )
     mine_results = _unique(
         (r for r in results if r.get("customer_id") == customer_id),
-        lambda r: (r["request_id"], r.get("outcome"), r.get("at")),
+        lambda r: r.get("result_id") or (r["request_id"], r.get("outcome"), r.get("at")),
     )
-    latest = _latest_alerts(revisions)
+    latest = latest_alerts(revisions)
     start_ms, end_ms = _incident_bounds(mine_events, revisions)
     enforcement = _enforcement(mine_requests, mine_results, revisions)
     usage = _usage(mine_events, start_ms, top)
@@ -90,9 +126,11 @@ def build_evidence(
             "end": format_ts(end_ms) if end_ms is not None else None,
             "began_with": _began_with(revisions),
         },
+        "finding": _finding(latest),
         "money": _money(usage, payments),
         "timeline": _timeline(latest, enforcement),
         "alerts": latest,
+        "money_at_risk": _money_at_risk(revisions),
         "enforcement": enforcement,
         "usage": usage,
         "payments": payments,
@@ -123,27 +161,20 @@ def _unique(docs: Iterable[Mapping[str, Any]], key: Any) -> list[dict[str, Any]]
     return [seen[k] for k in sorted(seen, key=repr)]
 
 
-def _ms(text: Any) -> int | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_ts_ms(text)
-    except TimestampError:
-        return None
-
-
 # --- alerts and the incident ----------------------------------------------------------------
 
 
-def _latest_alerts(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest revision of each alert, with when it was first raised and how often amended."""
-    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def latest_alerts(revisions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The latest revision of each alert, with when it was first raised
+    (``first_event_time``), how often amended (``revisions_seen``) and ``status`` (open or
+    resolved), ordered by first raised, then alert id."""
+    by_id: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for alert in revisions:
         by_id[alert["alert_id"]].append(alert)
     out = []
     for alert_id, group in by_id.items():
         group.sort(key=lambda a: int(a["revision"]))
-        first_ms = min((_ms(a.get("event_time")) or 0) for a in group)
+        first_ms = min((ts_ms_or_none(a.get("event_time")) or 0) for a in group)
         latest = dict(group[-1])
         latest["first_event_time"] = format_ts(first_ms)
         latest["revisions_seen"] = len(group)
@@ -154,11 +185,46 @@ def _latest_alerts(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [alert for _, _, alert in sorted(out, key=lambda t: (t[0], t[1]))]
 
 
+def is_fraud_or_abuse(alert: Mapping[str, Any]) -> bool:
+    """Whether an alert is a finding of fraud or abuse, the ground for a credit request.
+
+    Budget, spend, payment-standing and access-hygiene alerts are not: a customer who spends
+    more than planned, or pays late, has not thereby defrauded anyone. A provider notice is one
+    when its category is acceptable-use or fraud.
+    """
+    kind = alert.get("kind")
+    if kind == "provider_notice":
+        category = str((alert.get("evidence") or {}).get("category") or "")
+        return category.startswith(ABUSE_NOTICE_PREFIXES)
+    return kind in FRAUD_OR_ABUSE_KINDS
+
+
+def _evidence_start_ms(alert: Mapping[str, Any]) -> int | None:
+    """When an alert's evidence began: its ``window_start``, except where the window only frames
+    the evidence (a budget month, the quiet months before a stale account was used), where it
+    is the alert's ``event_time``; never later than ``event_time``."""
+    at = ts_ms_or_none(alert.get("event_time"))
+    if alert.get("kind") in FRAMING_WINDOW_KINDS:
+        return at
+    start = ts_ms_or_none(alert.get("window_start"))
+    if start is None or at is None:
+        return start if at is None else at
+    return min(start, at)
+
+
+def _incident_alerts(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The revisions the incident is made of: the fraud and abuse findings, or, without any,
+    every alert."""
+    return [a for a in revisions if is_fraud_or_abuse(a)] or revisions
+
+
 def _incident_bounds(
     events: list[Event], revisions: list[dict[str, Any]]
 ) -> tuple[int | None, int | None]:
-    starts = [ms for a in revisions if (ms := _ms(a.get("window_start"))) is not None]
-    ends = [ms for a in revisions if (ms := _ms(a.get("event_time"))) is not None]
+    """From the first evidence of the incident's alerts (the first event without alerts) to the
+    latest event or alert seen."""
+    starts = [ms for a in _incident_alerts(revisions) if (ms := _evidence_start_ms(a)) is not None]
+    ends = [ms for a in revisions if (ms := ts_ms_or_none(a.get("event_time"))) is not None]
     ends.extend(e.ts_ms for e in events)
     start = min(starts) if starts else (events[0].ts_ms if events else None)
     end = max(ends) if ends else None
@@ -170,11 +236,38 @@ def _began_with(revisions: list[dict[str, Any]]) -> str | None:
     if not revisions:
         return None
     first = min(
-        revisions,
-        key=lambda a: (_ms(a.get("window_start")) or 0, int(a["revision"]), a["alert_id"]),
+        _incident_alerts(revisions),
+        key=lambda a: (_evidence_start_ms(a) or 0, int(a["revision"]), a["alert_id"]),
     )
     reasons = first.get("reasons") or [first["kind"]]
     return f"{first['kind']}: {reasons[0]}"
+
+
+def _finding(latest: list[dict[str, Any]]) -> dict[str, Any]:
+    kinds = sorted({a["kind"] for a in latest if is_fraud_or_abuse(a)})
+    return {"fraud_or_abuse": bool(kinds), "kinds": kinds}
+
+
+def _money_at_risk(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's money at risk as each alert revision reported it (the revision's
+    ``money_at_risk`` object), in event-time order."""
+    rows = []
+    for alert in revisions:
+        money = alert.get("money_at_risk")
+        if not isinstance(money, Mapping) or ts_ms_or_none(alert.get("event_time")) is None:
+            continue
+        rows.append(
+            {
+                "event_time": alert["event_time"],
+                "alert_id": alert["alert_id"],
+                "kind": alert["kind"],
+                "revision": int(alert["revision"]),
+                "customer_id": alert["customer_id"],
+                "money_at_risk": dict(money),
+            }
+        )
+    rows.sort(key=lambda r: (ts_ms_or_none(r["event_time"]) or 0, r["alert_id"], r["revision"]))
+    return rows
 
 
 # --- enforcement ----------------------------------------------------------------------------
@@ -191,7 +284,7 @@ def _enforcement(
     caused_at: dict[tuple[str, str], int] = {}
     first_at: dict[str, int] = {}
     for alert in revisions:
-        at = _ms(alert.get("event_time"))
+        at = ts_ms_or_none(alert.get("event_time"))
         if at is None:
             continue
         caused_at.setdefault((alert["alert_id"], str(alert.get("detected_at"))), at)
@@ -208,7 +301,7 @@ def _enforcement(
             caused_at.get((a, str(request.get("requested_at"))), first_at.get(a)) for a in alert_ids
         ]
         known = [t for t in times if t is not None]
-        event_ms = min(known) if known else _ms(request.get("requested_at"))
+        event_ms = min(known) if known else ts_ms_or_none(request.get("requested_at"))
         done = sorted(outcomes.get(request["request_id"], []), key=lambda o: str(o.get("at")))
         entry = {
             k: request.get(k)
@@ -236,7 +329,7 @@ def _timeline(
 ) -> list[dict[str, Any]]:
     rows: list[tuple[int, int, str, dict[str, Any]]] = []
     for alert in alerts:
-        at = _ms(alert["first_event_time"]) or 0
+        at = ts_ms_or_none(alert["first_event_time"]) or 0
         reasons = alert.get("reasons") or [alert["kind"]]
         rows.append(
             (
@@ -253,7 +346,7 @@ def _timeline(
             )
         )
     for request in enforcement:
-        at = _ms(request["event_time"]) or 0
+        at = ts_ms_or_none(request["event_time"]) or 0
         approval = ", approval required" if request["requires_approval"] else ""
         dry = ", dry run" if request["dry_run"] else ""
         rows.append(
@@ -297,54 +390,72 @@ def _timeline(
 
 
 def _usage(events: list[Event], start_ms: int | None, top: int) -> dict[str, Any]:
-    """Cost by day (UTC) since ``start_ms``, and the SKUs and regions that cost most."""
+    """Cost by day (UTC) since ``start_ms``, and the SKUs and regions that cost most.
+
+    Each table's cents are split from the exact total of its currency (``split_cents``), so
+    the days, the SKUs and the regions each add up to the consumption in ``money``.
+    """
     usage = [
         e for e in events if isinstance(e, UsageEvent) and (start_ms is None or e.ts_ms >= start_ms)
     ]
-    by_day: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    by_sku: dict[tuple[str, str], float] = defaultdict(float)
-    by_region: dict[tuple[str, str], float] = defaultdict(float)
+    by_day: dict[tuple[str, str], list[float]] = defaultdict(list)
+    by_sku: dict[tuple[str, str], list[float]] = defaultdict(list)
+    by_region: dict[tuple[str, str], list[float]] = defaultdict(list)
     for event in usage:
         day = format_ts(event.ts_ms - event.ts_ms % MS_PER_DAY)[:10]
-        row = by_day[(day, event.currency)]
-        row[0] += event.cost
-        row[1] += 1
-        by_sku[(event.sku, event.currency)] += event.cost
-        by_region[(event.region, event.currency)] += event.cost
+        by_day[(day, event.currency)].append(event.cost)
+        by_sku[(event.sku, event.currency)].append(event.cost)
+        by_region[(event.region, event.currency)].append(event.cost)
+    day_cents = _split(by_day)
     return {
         "since": format_ts(start_ms) if start_ms is not None else None,
         "by_day": [
-            {"day": day, "currency": cur, "cost": _money2(cost), "records": int(n)}
-            for (day, cur), (cost, n) in sorted(by_day.items())
+            {
+                "day": day,
+                "currency": cur,
+                "cost": from_cents(day_cents[(day, cur)]),
+                "records": len(by_day[(day, cur)]),
+            }
+            for day, cur in sorted(by_day)
         ],
-        "top_skus": _top(by_sku, "sku", top),
-        "top_regions": _top(by_region, "region", top),
+        "top_skus": _top(_split(by_sku), "sku", top),
+        "top_regions": _top(_split(by_region), "region", top),
     }
 
 
-def _top(costs: dict[tuple[str, str], float], name: str, top: int) -> list[dict[str, Any]]:
-    totals: dict[str, float] = defaultdict(float)
-    for (_, cur), cost in costs.items():
-        totals[cur] += cost
+def _split(costs: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], int]:
+    """Cents per (label, currency) that add up, per currency, to the exact total in cents."""
+    out: dict[tuple[str, str], int] = {}
+    for cur in sorted({cur for _, cur in costs}):
+        keys = sorted(k for k in costs if k[1] == cur)
+        sums = [math.fsum(costs[k]) for k in keys]
+        out.update(zip(keys, split_cents(sums), strict=True))
+    return out
+
+
+def _top(costs: dict[tuple[str, str], int], name: str, top: int) -> list[dict[str, Any]]:
+    totals: dict[str, int] = defaultdict(int)
+    for (_, cur), amount in costs.items():
+        totals[cur] += amount
     ranked = sorted(costs.items(), key=lambda kv: (kv[0][1], -kv[1], kv[0][0]))
     out = []
     shown: dict[str, int] = defaultdict(int)
-    rest: dict[str, float] = defaultdict(float)
-    for (label, cur), cost in ranked:
+    rest: dict[str, int] = defaultdict(int)
+    for (label, cur), amount in ranked:
         if shown[cur] < top:
             shown[cur] += 1
-            out.append(_top_line(name, label, cur, cost, totals[cur]))
+            out.append(_top_line(name, label, cur, amount, totals[cur]))
         else:
-            rest[cur] += cost
+            rest[cur] += amount
     out.extend(
-        _top_line(name, "(all others)", cur, cost, totals[cur]) for cur, cost in rest.items()
+        _top_line(name, "(all others)", cur, amount, totals[cur]) for cur, amount in rest.items()
     )
     return out
 
 
-def _top_line(name: str, label: str, cur: str, cost: float, total: float) -> dict[str, Any]:
-    share = round(cost / total, 4) if total > 0 else 0.0
-    return {name: label, "currency": cur, "cost": _money2(cost), "share": share}
+def _top_line(name: str, label: str, cur: str, amount: int, total: int) -> dict[str, Any]:
+    share = round(amount / total, 4) if total > 0 else 0.0
+    return {name: label, "currency": cur, "cost": from_cents(amount), "share": share}
 
 
 # --- payments -------------------------------------------------------------------------------
@@ -352,26 +463,26 @@ def _top_line(name: str, label: str, cur: str, cost: float, total: float) -> dic
 
 @dataclass
 class _Invoice:
+    """One invoice as the payment events tell it; amounts in whole cents."""
+
     invoice_id: str
     issued_at: str | None = None
-    amount: float | None = None
+    amount: int | None = None
     currency: str | None = None
     due_date: str | None = None
-    paid: float = 0.0
+    paid: int = 0
     failed_attempts: int = 0
-    charged_back: float = 0.0
-    refunded: float = 0.0
+    charged_back: int = 0
+    refunded: int = 0
 
     def to_dict(self, as_of_ms: int | None) -> dict[str, Any]:
         outstanding = (
-            max(0.0, self.amount - self.paid + self.charged_back)
-            if self.amount is not None
-            else None
+            max(0, self.amount - self.paid + self.charged_back) if self.amount is not None else None
         )
         due_ms = _due_ms(self.due_date)
         if outstanding is None:
             status = "not issued in these records"
-        elif outstanding <= 0.005:
+        elif outstanding == 0:
             status = "paid"
         elif self.charged_back > 0:
             status = "charged back"
@@ -382,14 +493,14 @@ class _Invoice:
         return {
             "invoice_id": self.invoice_id,
             "issued_at": self.issued_at,
-            "amount": _money2(self.amount) if self.amount is not None else None,
+            "amount": from_cents(self.amount) if self.amount is not None else None,
             "currency": self.currency,
             "due_date": self.due_date,
-            "paid": _money2(self.paid),
+            "paid": from_cents(self.paid),
             "failed_attempts": self.failed_attempts,
-            "charged_back": _money2(self.charged_back),
-            "refunded": _money2(self.refunded),
-            "outstanding": _money2(outstanding) if outstanding is not None else None,
+            "charged_back": from_cents(self.charged_back),
+            "refunded": from_cents(self.refunded),
+            "outstanding": from_cents(outstanding) if outstanding is not None else None,
             "status": status,
         }
 
@@ -399,7 +510,7 @@ def _due_ms(due: str | None) -> int | None:
         return None
     if len(due) == 10:  # a date: due by the end of that day
         due = f"{due}T23:59:59Z"
-    return _ms(due)
+    return ts_ms_or_none(due)
 
 
 def _payments(events: list[Event], as_of_ms: int | None) -> dict[str, Any]:
@@ -435,7 +546,7 @@ def _payments(events: list[Event], as_of_ms: int | None) -> dict[str, Any]:
         invoice = None
         if event.invoice_id is not None:
             invoice = invoices.setdefault(event.invoice_id, _Invoice(event.invoice_id))
-        amount = event.amount or 0.0
+        amount = cents(event.amount or 0.0)
         if event.kind == "invoice.issued" and invoice is not None:
             invoice.issued_at = event.ts
             invoice.amount = amount
@@ -456,7 +567,7 @@ def _payments(events: list[Event], as_of_ms: int | None) -> dict[str, Any]:
             row: dict[str, Any] = {
                 "at": event.ts,
                 "invoice_id": event.invoice_id,
-                "amount": _money2(event.amount) if event.amount is not None else None,
+                "amount": from_cents(cents(event.amount)) if event.amount is not None else None,
                 "currency": event.currency,
             }
             if card_key is not None:
@@ -479,29 +590,21 @@ def _payments(events: list[Event], as_of_ms: int | None) -> dict[str, Any]:
 
 
 def _money(usage: dict[str, Any], payments: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per currency: what was consumed since the incident began, and where the payments stand."""
-    rows: dict[str, dict[str, float]] = defaultdict(
-        lambda: dict.fromkeys(
-            (
-                "consumption_since_incident",
-                "invoiced",
-                "paid",
-                "unpaid",
-                "charged_back",
-                "refunded",
-                "prepaid",
-            ),
-            0.0,
-        )
-    )
+    """Per currency: what was consumed since the incident began, and where the payments stand.
+
+    Each column is the sum, in whole cents, of the lines of its table in the pack (usage by
+    day, invoices, payments, chargebacks, refunds, prepayments), so the letter's totals equal
+    its tables to the cent.
+    """
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MONEY_COLUMNS, 0))
     for day in usage["by_day"]:
-        rows[day["currency"]]["consumption_since_incident"] += day["cost"]
+        rows[day["currency"]]["consumption_since_incident"] += cents(day["cost"])
     for invoice in payments["invoices"]:
         if invoice["amount"] is None or invoice["currency"] is None:
             continue
         row = rows[invoice["currency"]]
-        row["invoiced"] += invoice["amount"]
-        row["unpaid"] += invoice["outstanding"]
+        row["invoiced"] += cents(invoice["amount"])
+        row["unpaid"] += cents(invoice["outstanding"])
     for name, column in (
         ("payments", "paid"),
         ("chargebacks", "charged_back"),
@@ -510,12 +613,8 @@ def _money(usage: dict[str, Any], payments: dict[str, Any]) -> list[dict[str, An
     ):
         for entry in payments[name]:
             if entry["amount"] is not None and entry["currency"] is not None:
-                rows[entry["currency"]][column] += entry["amount"]
+                rows[entry["currency"]][column] += cents(entry["amount"])
     return [
-        {"currency": cur, **{k: _money2(v) for k, v in row.items()}}
+        {"currency": cur, **{k: from_cents(v) for k, v in row.items()}}
         for cur, row in sorted(rows.items())
     ]
-
-
-def _money2(value: float) -> float:
-    return round(value + 0.0, 2)

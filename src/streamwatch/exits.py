@@ -2,7 +2,8 @@
 
 - ``OK`` (0): done.
 - ``NOTHING_FOUND`` (1): nothing found or refused: ``risk`` of an unknown customer, ``evidence``
-  with no events, a decision that changes nothing or an unknown request id, a failed outcome.
+  with no events or no finding of fraud or abuse (without ``--force``), a decision that changes
+  nothing or an unknown request id, a failed outcome.
 - ``USAGE`` (2): unusable arguments or settings (argparse's own code): a malformed option, a
   settings file or variable that cannot be used, a missing key or policy, an unservable address.
 - ``DRIFT`` (3): the broker differs from the topic catalogue (``topics apply``/``--check``).

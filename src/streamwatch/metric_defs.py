@@ -42,6 +42,15 @@ PENDING_APPROVALS: Final = "streamwatch_pending_approvals"
 """Requests waiting for a person's approval (this deployment, read from Redis)."""
 OLDEST_PENDING_APPROVAL: Final = "streamwatch_oldest_pending_approval_age_seconds"
 """How long the oldest request waiting for approval has waited (0 when none)."""
+NOTIFY_ALERTS: Final = "streamwatch_notify_alerts"
+"""Alert messages ``streamwatch notify`` read, by outcome (``delivered``, ``failed``: some sink
+did not take it, ``stale``: an older revision than one already sent, ``invalid``:
+dead-lettered)."""
+NOTIFY_DELIVERIES: Final = "streamwatch_notify_deliveries"
+"""POSTs to a sink, by sink (``alertmanager``, ``webhook``), purpose (``alert``, ``resend``)
+and outcome (``ok``, ``failed``: after its retries)."""
+NOTIFY_OPEN: Final = "streamwatch_notify_open_alerts"
+"""Alerts in the book that ``streamwatch notify`` re-sends to Alertmanager."""
 
 LATENCY_BUCKETS_S: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 COMMIT_BUCKETS_S: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -56,6 +65,13 @@ WORKER_METRICS: Final = (
     COMMIT,
     CUSTOMERS_IN_STATE,
     STATE_BYTES,
+    READY,
+)
+NOTIFY_METRICS: Final = (
+    NOTIFY_ALERTS,
+    NOTIFY_DELIVERIES,
+    NOTIFY_OPEN,
+    DEAD_LETTERS,
     READY,
 )
 ENFORCE_METRICS: Final = (
@@ -138,6 +154,35 @@ class EnforceMetrics:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyMetrics:
+    """The metrics of ``streamwatch notify``, registered on ``registry``."""
+
+    registry: CollectorRegistry
+    alerts: Counter
+    deliveries: Counter
+    open_alerts: Gauge
+    dead_letters: Counter
+    ready: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> NotifyMetrics:
+        """Register every notify metric on ``registry``."""
+        return cls(
+            registry=registry,
+            alerts=Counter(NOTIFY_ALERTS, _help(NOTIFY_ALERTS), ["outcome"], registry=registry),
+            deliveries=Counter(
+                NOTIFY_DELIVERIES,
+                _help(NOTIFY_DELIVERIES),
+                ["sink", "purpose", "outcome"],
+                registry=registry,
+            ),
+            open_alerts=Gauge(NOTIFY_OPEN, _help(NOTIFY_OPEN), registry=registry),
+            dead_letters=Counter(DEAD_LETTERS, _help(DEAD_LETTERS), ["code"], registry=registry),
+            ready=Gauge(READY, _help(READY), registry=registry),
+        )
+
+
 _HELP: Final = {
     EVENTS_IN: "Input messages processed, by topic (dead letters included).",
     DEAD_LETTERS: "Messages dead-lettered, by reason code.",
@@ -152,6 +197,9 @@ _HELP: Final = {
     ENFORCE_REQUESTS: "Enforcement requests handled by the suspension worker, by outcome.",
     PENDING_APPROVALS: "Enforcement requests waiting for approval.",
     OLDEST_PENDING_APPROVAL: "Seconds the oldest request waiting for approval has waited.",
+    NOTIFY_ALERTS: "Alert messages read by streamwatch notify, by outcome.",
+    NOTIFY_DELIVERIES: "POSTs to an alert sink, by sink, purpose and outcome.",
+    NOTIFY_OPEN: "Open alerts streamwatch notify re-sends to Alertmanager.",
 }
 
 

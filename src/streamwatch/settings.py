@@ -21,6 +21,8 @@ DEFAULT_REDIS: Final = "redis://127.0.0.1:6379/0"
 DEFAULT_APP_ID: Final = "streamwatch"
 DEFAULT_DATA_DIR: Final = ".streamwatch"
 DEFAULT_ENVIRONMENT: Final = "dev"
+DEFAULT_NOTIFY_RESEND_S: Final = 60
+"""How often ``streamwatch notify`` re-sends the open alerts to Alertmanager."""
 
 USAGE: Final = "usage"
 ACTIVITY: Final = "activity"
@@ -233,7 +235,7 @@ class DeploymentSettings:
     http: str | None = None
     """``host:port`` of the ``/metrics``, ``/health`` and ``/ready`` endpoints (STREAMWATCH_HTTP;
     port 0 picks a free one, ``off`` serves none); None means the command's default (worker
-    ``0.0.0.0:9464``, suspension worker ``0.0.0.0:9465``)."""
+    ``0.0.0.0:9464``, suspension worker ``0.0.0.0:9465``, notify ``0.0.0.0:9466``)."""
     signing_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """Keys that sign enforcement requests (STREAMWATCH_SIGNING_KEYS, ``id:secret`` separated
     by commas): the first signs, all verify, so a key can be rotated without a gap."""
@@ -244,6 +246,22 @@ class DeploymentSettings:
     approver_key: tuple[str, bytes] | None = field(default=None, repr=False)
     """The key of the person running ``streamwatch approve``/``reject``
     (STREAMWATCH_APPROVER_KEY, ``name:secret``): their identity and their signature."""
+    alertmanager_urls: tuple[str, ...] = ()
+    """``streamwatch notify``: the Alertmanagers to send alerts to (STREAMWATCH_ALERTMANAGER,
+    base URLs by commas, e.g. ``http://alertmanager:9093``): every one of them, as Alertmanager
+    expects of its clients when it runs as a cluster."""
+    alert_webhook_url: str | None = None
+    """``streamwatch notify``: a URL that gets each alert as a JSON POST
+    (STREAMWATCH_ALERT_WEBHOOK_URL)."""
+    alert_webhook_secret: bytes | None = field(default=None, repr=False)
+    """The secret that signs those POSTs (STREAMWATCH_ALERT_WEBHOOK_SECRET), required with the
+    URL."""
+    console_url: str | None = None
+    """Base URL of the web console (STREAMWATCH_CONSOLE_URL): alerts link to
+    ``<console_url>/customers/<customer_id>``."""
+    notify_resend_s: int = DEFAULT_NOTIFY_RESEND_S
+    """Seconds between re-sends of the open alerts to Alertmanager
+    (STREAMWATCH_NOTIFY_RESEND_S); each is sent valid for four such periods."""
     topics: TopicNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -259,6 +277,19 @@ class DeploymentSettings:
                 f"STREAMWATCH_APPROVER_KEYS and STREAMWATCH_SIGNING_KEYS share key ids "
                 f"{sorted(shared)}: a person's key must not look like the workers' key"
             )
+        for url in (*self.alertmanager_urls, self.alert_webhook_url, self.console_url):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise SettingsError(
+                    f"{url!r} (STREAMWATCH_ALERTMANAGER, STREAMWATCH_ALERT_WEBHOOK_URL or "
+                    "STREAMWATCH_CONSOLE_URL) must start with http:// or https://"
+                )
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise SettingsError(
+                "STREAMWATCH_ALERT_WEBHOOK_URL needs STREAMWATCH_ALERT_WEBHOOK_SECRET: the "
+                "secret that signs each POST (X-Streamwatch-Signature), shared with the receiver"
+            )
+        if self.notify_resend_s < 1:
+            raise SettingsError("STREAMWATCH_NOTIFY_RESEND_S must be a whole number >= 1")
         object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
 
     @classmethod
@@ -289,6 +320,19 @@ class DeploymentSettings:
                 get("STREAMWATCH_APPROVER_KEYS") or "", "STREAMWATCH_APPROVER_KEYS"
             ),
             approver_key=_one_key(get("STREAMWATCH_APPROVER_KEY")),
+            alertmanager_urls=tuple(
+                url.strip().rstrip("/")
+                for url in (get("STREAMWATCH_ALERTMANAGER") or "").split(",")
+                if url.strip()
+            ),
+            alert_webhook_url=get("STREAMWATCH_ALERT_WEBHOOK_URL"),
+            alert_webhook_secret=(get("STREAMWATCH_ALERT_WEBHOOK_SECRET") or "").encode() or None,
+            console_url=(get("STREAMWATCH_CONSOLE_URL") or "").rstrip("/") or None,
+            notify_resend_s=_whole(
+                get("STREAMWATCH_NOTIFY_RESEND_S"),
+                "STREAMWATCH_NOTIFY_RESEND_S",
+                DEFAULT_NOTIFY_RESEND_S,
+            ),
         )
 
     def http_address(self, default_port: int) -> tuple[str, int] | None:
@@ -340,6 +384,15 @@ class DeploymentSettings:
         return (resources.files("streamwatch") / "config" / "policy.toml").read_text(
             encoding="utf-8"
         )
+
+
+def _whole(text: str | None, variable: str, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{variable}={text!r}: use a whole number") from None
 
 
 def _one_key(text: str | None) -> tuple[str, bytes] | None:

@@ -65,7 +65,7 @@ VARIABLES: Final = (
     Variable("STREAMWATCH_DATA_DIR", ".streamwatch", "the worker's local files"),
     Variable(
         "STREAMWATCH_HTTP",
-        "worker 0.0.0.0:9464, enforce 0.0.0.0:9465",
+        "worker 0.0.0.0:9464, enforce 0.0.0.0:9465, notify 0.0.0.0:9466",
         "host:port of /metrics, /health, /ready (off: none)",
     ),
     Variable(
@@ -83,6 +83,13 @@ VARIABLES: Final = (
     Variable("STREAMWATCH_APPROVER_KEY", "", "approve/reject: your own name:secret", secret=True),
     Variable("STREAMWATCH_INDICATORS", "packaged", "folder of indicator lists"),
     Variable("STREAMWATCH_WEBHOOK_SECRET", "", "signs the webhook backend's requests", secret=True),
+    Variable("STREAMWATCH_ALERTMANAGER", "", "notify: Alertmanager base URLs, by commas"),
+    Variable("STREAMWATCH_ALERT_WEBHOOK_URL", "", "notify: a URL each alert is POSTed to"),
+    Variable(
+        "STREAMWATCH_ALERT_WEBHOOK_SECRET", "", "notify: signs the alert webhook", secret=True
+    ),
+    Variable("STREAMWATCH_CONSOLE_URL", "", "base URL of the console, for links in alerts"),
+    Variable("STREAMWATCH_NOTIFY_RESEND_S", "60", "notify: seconds between re-sends"),
 )
 BY_NAME: Final = {variable.name: variable for variable in VARIABLES}
 

@@ -44,7 +44,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from processes import REPO, ServiceProcess, security_env
+from processes import REPO, ServiceProcess, worker_env
 from redis.asyncio import Redis
 
 from streamwatch.config import build_core
@@ -148,34 +148,6 @@ def settings(services: Services, prefix: str, tmp_path: Path) -> DeploymentSetti
         topics_dir=TOPICS_DIR,
         instance_id=f"{prefix}worker-1",
     )
-
-
-def worker_env(settings: DeploymentSettings) -> dict[str, str]:
-    """The environment that makes ``streamwatch worker`` use ``settings``."""
-    env = dict(os.environ)
-    env.update(
-        STREAMWATCH_KAFKA=settings.kafka,
-        STREAMWATCH_REDIS=settings.redis,
-        STREAMWATCH_TOPIC_PREFIX=settings.topic_prefix,
-        STREAMWATCH_APP_ID=settings.app_id,
-        STREAMWATCH_DATA_DIR=str(settings.data_dir),
-        STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
-        # Any free port: tests run several workers side by side (the log names the port).
-        STREAMWATCH_HTTP=settings.http or "127.0.0.1:0",
-        PYTHONUNBUFFERED="1",
-    )
-    security_env(env, settings.kafka_security)
-    if settings.policy_path is not None:
-        env["STREAMWATCH_POLICY"] = str(settings.policy_path)
-    if settings.instance_id is not None:
-        env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
-    else:
-        env.pop("STREAMWATCH_INSTANCE_ID", None)  # a dynamic group member
-    if settings.signing_keys:
-        env["STREAMWATCH_SIGNING_KEYS"] = ",".join(
-            f"{key_id}:{secret.decode()}" for key_id, secret in settings.signing_keys
-        )
-    return env
 
 
 @dataclass

@@ -3,6 +3,7 @@ JSON log read back (the live worker and the suspension worker alike)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Any, Self
 
 import orjson
 
-from streamwatch.settings import KafkaSecurity
+from streamwatch.settings import DeploymentSettings, KafkaSecurity
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,34 @@ def security_env(env: dict[str, str], security: KafkaSecurity) -> None:
         "STREAMWATCH_KAFKA_KEY_PASSWORD": security.key_password,
     }
     env.update({name: str(value) for name, value in values.items() if value is not None})
+
+
+def worker_env(settings: DeploymentSettings) -> dict[str, str]:
+    """The environment that makes ``streamwatch worker`` use ``settings``."""
+    env = dict(os.environ)
+    env.update(
+        STREAMWATCH_KAFKA=settings.kafka,
+        STREAMWATCH_REDIS=settings.redis,
+        STREAMWATCH_TOPIC_PREFIX=settings.topic_prefix,
+        STREAMWATCH_APP_ID=settings.app_id,
+        STREAMWATCH_DATA_DIR=str(settings.data_dir),
+        STREAMWATCH_TOPICS_DIR=str(settings.topics_dir),
+        # Any free port: tests run several workers side by side (the log names the port).
+        STREAMWATCH_HTTP=settings.http or "127.0.0.1:0",
+        PYTHONUNBUFFERED="1",
+    )
+    security_env(env, settings.kafka_security)
+    if settings.policy_path is not None:
+        env["STREAMWATCH_POLICY"] = str(settings.policy_path)
+    if settings.instance_id is not None:
+        env["STREAMWATCH_INSTANCE_ID"] = settings.instance_id
+    else:
+        env.pop("STREAMWATCH_INSTANCE_ID", None)  # a dynamic group member
+    if settings.signing_keys:
+        env["STREAMWATCH_SIGNING_KEYS"] = ",".join(
+            f"{key_id}:{secret.decode()}" for key_id, secret in settings.signing_keys
+        )
+    return env
 
 
 class ServiceProcess:

@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streamwatch import testing as build
-from streamwatch.core.timeutil import format_ts
+from streamwatch.core.timeutil import format_ts, parse_ts_ms
+from streamwatch.enforce.messages import request_from_dict, result_message
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +38,7 @@ def alert(revision: int, day: int, severity: str) -> bytes:
         "subscription_ids": ["sub-1"],
         "detector": {"name": "collections", "version": "1"},
         "revision": revision,
+        "money_at_risk": None,
     })  # fmt: skip
 
 
@@ -67,8 +69,13 @@ async def test_evidence_pack_from_kafka(kafka, cli, tmp_path: Path, settings):
     await kafka.produce(outputs)
     out = tmp_path / "pack"
 
+    # Unpaid invoices are not fraud: no credit letter without --force.
+    refused = cli("evidence", CUSTOMER, "--from-kafka", "--start", start, "--out", str(out))
+    assert refused.returncode == 1, refused.stderr
+    assert "no finding of fraud or abuse" in refused.stderr
+
     # Without the results topic (no suspension worker has reported): outcomes are optional.
-    done = cli("evidence", CUSTOMER, "--from-kafka", "--start", start, "--out", str(out))
+    done = cli("evidence", CUSTOMER, "--from-kafka", "--start", start, "--out", str(out), "--force")
     assert done.returncode == 0, done.stderr
     pack = orjson.loads((out / "evidence.json").read_bytes())
     assert pack["counts"] == {
@@ -101,12 +108,18 @@ async def test_evidence_pack_from_kafka(kafka, cli, tmp_path: Path, settings):
         pass
     finally:
         await admin.close()
-    result = {
-        "request_id": REQUEST_ID, "customer_id": CUSTOMER, "outcome": "done",
-        "reason": "approved and suspended", "at": "2026-10-03T00:05:00Z",
-    }  # fmt: skip
+    result = result_message(
+        request_from_dict(orjson.loads(outputs[2][2])),
+        step="apply",
+        outcome="done",
+        reason="approved and suspended",
+        backend="log",
+        attempt=1,
+        at_ms=parse_ts_ms("2026-10-03T00:05:00Z"),
+        approved_by="ops",
+    )  # as the suspension worker writes it, the request's action included
     await kafka.produce([("enforcement-results", key, orjson.dumps(result))])
-    done = cli("evidence", CUSTOMER, "--from-kafka", "--start", start, "--out", str(out))
+    done = cli("evidence", CUSTOMER, "--from-kafka", "--start", start, "--out", str(out), "--force")
     assert done.returncode == 0, done.stderr
     pack = orjson.loads((out / "evidence.json").read_bytes())
     assert pack["enforcement"][0]["status"] == "done"

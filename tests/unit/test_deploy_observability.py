@@ -11,7 +11,11 @@ import pytest
 from streamwatch import metric_defs
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-EXPOSED = set(metric_defs.WORKER_METRICS) | set(metric_defs.ENFORCE_METRICS)
+EXPOSED = (
+    set(metric_defs.WORKER_METRICS)
+    | set(metric_defs.ENFORCE_METRICS)
+    | set(metric_defs.NOTIFY_METRICS)
+)
 SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import random
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
 
 from streamwatch import testing as build
 from streamwatch.cli import main
 from streamwatch.core.events import Event
+from streamwatch.core.timeutil import parse_ts_ms
+from streamwatch.enforce.messages import request_from_dict, result_message
 from streamwatch.evidence import build_evidence, classify
 from streamwatch.evidence_letter import render_letter
+from streamwatch.live.catalogue import packaged_catalogue
 
 CUSTOMER = "cust-fraud"
 CARD = {"type": "prepaid_card", "fingerprint": "card-9", "country": "US"}
@@ -117,6 +123,15 @@ def alert(
         "subscription_ids": ["sub-1"],
         "detector": {"name": "x", "version": "1"},
         "revision": revision,
+        "money_at_risk": {
+            "amount": 100.0 * revision,
+            "currency": "USD",
+            "unbilled": 50.0,
+            "unpaid": 50.0 * revision,
+            "prepaid": 0.0,
+            "projected": 50.0,
+            "next_invoice": "2026-11-01T00:00:00Z",
+        },
     }
 
 
@@ -186,22 +201,49 @@ def requests() -> list[dict[str, Any]]:
 
 
 def results() -> list[dict[str, Any]]:
+    """The suspension worker's results for the suspend, as ``streamwatch enforce`` writes them:
+    held for approval, then applied once approved (each carries the request's ``action``)."""
+    suspend = request_from_dict(requests()[2])
     return [
-        {
-            "request_id": "3" * 32,
-            "customer_id": CUSTOMER,
-            "outcome": "awaiting_approval",
-            "reason": "suspend needs approval",
-            "at": "2026-10-04T00:00:10Z",
-        },
-        {
-            "request_id": "3" * 32,
-            "customer_id": CUSTOMER,
-            "outcome": "done",
-            "reason": "approved by ops",
-            "at": "2026-10-04T01:00:00Z",
-        },
+        result_message(
+            suspend,
+            step="hold",
+            outcome="awaiting_approval",
+            reason="suspend needs approval",
+            backend="log",
+            attempt=0,
+            at_ms=parse_ts_ms("2026-10-04T00:00:10Z"),
+        ),
+        result_message(
+            suspend,
+            step="apply",
+            outcome="done",
+            reason="approved by ops",
+            backend="log",
+            attempt=1,
+            at_ms=parse_ts_ms("2026-10-04T01:00:00Z"),
+            approved_by="ops",
+        ),
     ]
+
+
+@cache
+def validator(schema: str) -> Draft202012Validator:
+    path = packaged_catalogue() / "schemas" / f"{schema}.schema.json"
+    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("schema", "docs"),
+    [
+        pytest.param("alert", alerts, id="alerts"),
+        pytest.param("enforcement", requests, id="requests"),
+        pytest.param("enforcement-result", results, id="results"),
+    ],
+)
+def test_fixtures_are_messages_as_streamwatch_writes_them(schema: str, docs: Any) -> None:
+    for doc in docs():
+        assert [e.message for e in validator(schema).iter_errors(doc)] == []
 
 
 def decoded_events(docs: list[dict[str, Any]]) -> list[Event]:
@@ -219,15 +261,15 @@ def pack(**changes: Any) -> dict[str, Any]:
     return build_evidence(CUSTOMER, generated_at="2026-10-05T00:00:00Z", **inputs)
 
 
-def test_incident_begins_at_the_earliest_alert_window_start() -> None:
+def test_incident_begins_with_the_first_evidence_of_fraud_or_abuse() -> None:
     got = pack()
-    assert got["incident"]["start"] == "2026-10-01T00:00:00Z"
+    # The collections alert's window starts earlier, but non-payment is not the fraud finding.
+    assert got["incident"]["start"] == "2026-10-01T12:00:00Z"
     assert got["incident"]["end"] == "2026-10-04T00:00:00Z"
-    assert got["incident"]["began_with"] == "collections: Invoice INV-1 payment failed."
-    later = pack(alerts=[a for a in alerts() if a["alert_id"] == MINING])
-    assert later["incident"]["start"] == "2026-10-01T12:00:00Z"
+    assert got["incident"]["began_with"] == "crypto_mining: GPU at 100% for 2 h on pool ports."
+    assert got["finding"] == {"fraud_or_abuse": True, "kinds": ["crypto_mining"]}
     # Usage before the incident is left out.
-    assert later["usage"]["by_day"][0] == {
+    assert got["usage"]["by_day"][0] == {
         "day": "2026-10-01",
         "currency": "USD",
         "cost": 80.0,
@@ -235,11 +277,39 @@ def test_incident_begins_at_the_earliest_alert_window_start() -> None:
     }
 
 
+def test_a_budget_month_is_not_the_start_of_the_incident() -> None:
+    budget = alert("b" * 32, "budget_threshold", 1, "2026-10-20T09:00:00Z",
+                   "2026-10-01T00:00:00Z", "2026-10-20T09:00:01Z", severity="medium",
+                   reason="80% of the monthly budget.")  # fmt: skip
+    chargeback = alert("d" * 32, "chargeback", 1, "2026-10-22T00:00:00Z",
+                       "2026-10-22T00:00:00Z", "2026-10-22T00:00:01Z")  # fmt: skip
+    alone = build_evidence(CUSTOMER, [], [budget], [])
+    assert alone["incident"]["start"] == "2026-10-20T09:00:00Z"
+    assert alone["finding"] == {"fraud_or_abuse": False, "kinds": []}
+    both = build_evidence(CUSTOMER, [], [budget, chargeback], [])
+    assert both["incident"]["start"] == "2026-10-22T00:00:00Z"
+    assert both["incident"]["began_with"].startswith("chargeback:")
+
+
+@pytest.mark.parametrize(
+    ("category", "finding"),
+    [
+        pytest.param("aup.crypto_mining", True, id="acceptable-use"),
+        pytest.param("fraud.payment", True, id="fraud"),
+        pytest.param("health.degraded", False, id="health"),
+    ],
+)
+def test_a_provider_notice_is_a_finding_by_its_category(category: str, finding: bool) -> None:
+    notice = alert("9" * 32, "provider_notice", 1, "2026-10-02T00:00:00Z",
+                   "2026-10-02T00:00:00Z", "2026-10-02T00:00:01Z", category=category)  # fmt: skip
+    assert build_evidence(CUSTOMER, [], [notice], [])["finding"]["fraud_or_abuse"] is finding
+
+
 def test_money_involved() -> None:
     (money,) = pack()["money"]
     assert money == {
         "currency": "USD",
-        "consumption_since_incident": 235.0,
+        "consumption_since_incident": 230.0,
         "invoiced": 500.0,
         "paid": 100.0,
         "unpaid": 500.0,  # 500 less 100 paid, plus the 100 charged back
@@ -252,13 +322,13 @@ def test_money_involved() -> None:
 def test_usage_by_day_and_top_lines() -> None:
     usage = pack()["usage"]
     assert [(d["day"], d["cost"]) for d in usage["by_day"]] == [
-        ("2026-10-01", 85.0),
+        ("2026-10-01", 80.0),
         ("2026-10-02", 70.0),
         ("2026-10-03", 80.0),
     ]
     assert [(s["sku"], s["cost"], s["share"]) for s in usage["top_skus"]] == [
-        ("Standard_NC24", 220.0, 0.9362),
-        ("Standard_D4s_v5", 15.0, 0.0638),
+        ("Standard_NC24", 220.0, 0.9565),
+        ("Standard_D4s_v5", 10.0, 0.0435),
     ]
     assert [r["region"] for r in usage["top_regions"]] == ["eastus", "southeastasia", "westeurope"]
 
@@ -395,14 +465,14 @@ def test_pack_is_the_same_whatever_the_input_order() -> None:
 def test_letter_summarises_and_tabulates() -> None:
     letter = render_letter(pack())
     assert letter.startswith("# Evidence pack: customer cust-fraud\n")
-    assert "consumed 235.00 USD; 500.00 USD of its invoices is unpaid" in letter
+    assert "consumed 230.00 USD; 500.00 USD of its invoices is unpaid" in letter
     assert "100.00 USD was charged back" in letter
     for heading in (
         "## Money involved",
         "## Timeline",
         "## Alerts",
         "## Enforcement actions",
-        "## Usage by day since 2026-10-01T00:00:00Z",
+        "## Usage by day since 2026-10-01T12:00:00Z",
         "### Top SKUs",
         "### Top Regions",
         "### Instruments",
@@ -462,3 +532,59 @@ def test_command_reports_a_customer_it_knows_nothing_of(tmp_path: Path) -> None:
     inputs.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in events()))
     assert main(["evidence", "cust-nobody", str(inputs), "--out", str(tmp_path / "x")]) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_totals_equal_the_sums_of_the_tables_to_the_cent() -> None:
+    """Two days of three SKUs at 0.004 each: rounded line by line, the days show 0.01 + 0.01
+    and the SKUs 0.01 + 0.01 + 0.01 under one total."""
+    docs = [
+        build.usage(CUSTOMER, ts=f"2026-10-0{day}T0{hour}:00:00Z", cost=0.004,
+                    sku=f"sku-{hour}", region=f"region-{day}", event_id=f"u-{day}-{hour}")
+        for day in (1, 2)
+        for hour in (1, 2, 3)
+    ] + [
+        build.payment("invoice.issued", CUSTOMER, ts="2026-10-01T00:00:00Z", amount=10.005,
+                      invoice_id=f"I-{n}", due_date="2026-10-31", event_id=f"inv-{n}")
+        for n in range(3)
+    ] + [
+        build.payment("payment.succeeded", CUSTOMER, ts="2026-10-02T00:00:00Z", amount=0.333,
+                      invoice_id=f"I-{n}", event_id=f"paid-{n}")
+        for n in range(3)
+    ]  # fmt: skip
+    got = build_evidence(CUSTOMER, decoded_events(docs), [], [])
+    (money,) = got["money"]
+    consumed = money["consumption_since_incident"]
+    assert consumed == 0.02  # the exact sum is 0.024
+
+    def cents(values: list[float]) -> int:
+        return sum(round(v * 100) for v in values)
+
+    usage = got["usage"]
+    for table in ("by_day", "top_skus", "top_regions"):
+        assert cents([line["cost"] for line in usage[table]]) == round(consumed * 100), table
+    invoices = got["payments"]["invoices"]
+    assert cents([i["amount"] for i in invoices]) == round(money["invoiced"] * 100)
+    assert cents([i["outstanding"] for i in invoices]) == round(money["unpaid"] * 100)
+    paid = [p["amount"] for p in got["payments"]["payments"]]
+    assert cents(paid) == round(money["paid"] * 100)
+    letter = render_letter(got)
+    assert f"consumed {consumed:,.2f} USD" in letter
+    assert f"| USD | {consumed:,.2f} |" in letter
+
+
+def test_command_refuses_a_credit_letter_without_a_finding_of_fraud_or_abuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = alert("b" * 32, "budget_threshold", 1, "2026-10-02T00:00:00Z",
+                   "2026-10-01T00:00:00Z", "2026-10-02T00:00:01Z", severity="medium",
+                   reason="80% of the monthly budget.")  # fmt: skip
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in [*events(), budget]))
+    out = tmp_path / "pack"
+    assert main(["evidence", CUSTOMER, str(inputs), "--out", str(out)]) == 1
+    assert not out.exists()
+    assert "no finding of fraud or abuse" in capsys.readouterr().err
+    assert main(["evidence", CUSTOMER, str(inputs), "--out", str(out), "--force"]) == 0
+    letter = (out / "evidence.md").read_text()
+    assert "made no finding of fraud or abuse about it, so it is not a request for credit" in letter
+    assert "We ask for a credit" not in letter

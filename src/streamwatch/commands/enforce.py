@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamwatch import exits
+from streamwatch.cli_options import add_http_retries, add_log_level
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from streamwatch.core.policy import Policy
     from streamwatch.enforce.backend import Backend
     from streamwatch.settings import DeploymentSettings
@@ -31,27 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="what carries actions out: log them (default), or POST them to --webhook-url",
     )
     parser.add_argument("--webhook-url", metavar="URL", help="where the webhook backend POSTs")
-    parser.add_argument(
-        "--webhook-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="seconds to wait for the webhook's answer (default 10)",
-    )
-    parser.add_argument(
-        "--webhook-retries",
-        type=int,
-        default=3,
-        metavar="N",
-        help="retries after a 5xx, 408, 429, timeout or connection error (default 3)",
-    )
-    parser.add_argument(
-        "--webhook-backoff",
-        type=float,
-        default=0.5,
-        metavar="S",
-        help="seconds before the first retry, doubling after each (default 0.5)",
-    )
+    add_http_retries(parser, "webhook-", "webhook")
     parser.add_argument(
         "--policy",
         type=Path,
@@ -59,12 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="policy TOML whose max_customers_per_hour caps apply "
         "(default: STREAMWATCH_POLICY, else the packaged one)",
     )
-    parser.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="log level (JSON lines on stderr; default info)",
-    )
+    add_log_level(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,6 +124,7 @@ async def _main(
 
     from streamwatch.enforce.service import EnforceWorker, batch_size_for
     from streamwatch.metric_defs import EnforceMetrics
+    from streamwatch.preflight import preflight
     from streamwatch.probes import ProbeServer
     from streamwatch.settings import SettingsError
 
@@ -157,7 +132,14 @@ async def _main(
     redis = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     probes = None
     try:
-        if not await _preflight(settings, redis):
+        topics = settings.topics
+        needed = [
+            topics.enforcement,
+            topics.enforcement_decisions,
+            topics.enforcement_results,
+            topics.dead_letter,
+        ]
+        if not await preflight(settings, redis, needed, "streamwatch.enforce"):
             await backend.close()
             return exits.UNAVAILABLE
         registry = CollectorRegistry()
@@ -201,56 +183,3 @@ async def _main(
         await redis.aclose()
     log.info("enforce worker exited")
     return 0
-
-
-async def _preflight(settings: DeploymentSettings, redis: Redis) -> bool:
-    """Whether Kafka has the worker's topics and Redis answers (each problem is logged)."""
-    import structlog
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-    from redis.exceptions import RedisError
-
-    from streamwatch.kafka_clients import KafkaUnavailable, check_connection, client_options
-    from streamwatch.live.admin import describe
-    from streamwatch.settings import SettingsError
-
-    log = structlog.get_logger("streamwatch.enforce")
-    topics = settings.topics
-    needed = [
-        topics.enforcement,
-        topics.enforcement_decisions,
-        topics.enforcement_results,
-        topics.dead_letter,
-    ]
-    try:
-        await check_connection(settings)
-    except (KafkaUnavailable, SettingsError) as exc:
-        log.error("cannot connect to kafka", kafka=settings.kafka, error=str(exc))
-        return False
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    try:
-        await admin.start()
-        found = await describe(admin, needed)
-    except (KafkaError, OSError) as exc:
-        log.error(
-            "kafka is not reachable; start it with: bash deploy/services.sh up",
-            kafka=settings.kafka,
-            error=str(exc),
-        )
-        return False
-    finally:
-        await admin.close()
-    missing = [name for name in needed if name not in found]
-    if missing:
-        log.error("topics missing; create them with: streamwatch topics apply", missing=missing)
-        return False
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        log.error(
-            "redis is not reachable; start it with: bash deploy/services.sh up",
-            redis=settings.redis,
-            error=str(exc),
-        )
-        return False
-    return True

@@ -12,9 +12,15 @@ input, alerts and enforcement topics, and the enforcement-results topic if it ex
 messages keyed by CUSTOMER (broker and topic prefix from STREAMWATCH_KAFKA and
 STREAMWATCH_TOPIC_PREFIX).
 
-Writes DIR/evidence.json (machine-readable) and DIR/evidence.md (a letter with tables): the
-timeline of alerts and actions, usage by day since the incident began (the earliest alert's
-window start), the top SKUs and regions, payments, and the money involved.
+Writes DIR/evidence.json (machine-readable) and DIR/evidence.md (a letter with tables, for
+e-mail): the timeline of alerts and actions, usage by day since the incident began (the first
+evidence of the fraud and abuse findings), the top SKUs and regions, payments, and the money
+involved. ``--html FILE`` also writes the pack as one self-contained HTML page, with plots of
+spend against baseline around each incident, money at risk over time and alerts by kind and day.
+
+A credit request needs a finding of fraud or abuse: for a customer without one (only budget
+or payment-standing alerts, say) nothing is written and the exit code is 1, unless ``--force``
+is given, in which case the letter says there is no such finding.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="with --from-kafka: RFC 3339 start (inclusive)")
     parser.add_argument("--end", help="with --from-kafka: RFC 3339 end (exclusive; default now)")
     parser.add_argument("--out", type=Path, required=True, help="directory to write the pack to")
+    parser.add_argument("--html", type=Path, help="also write the pack as a self-contained page")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write the pack even without a finding of fraud or abuse",
+    )
 
 
 @dataclass
@@ -142,11 +154,25 @@ def run(args: argparse.Namespace) -> int:
         collected.results,
         generated_at=format_ts(now_ms),
     )
+    if not pack["finding"]["fraud_or_abuse"] and not args.force:
+        kinds = sorted({a["kind"] for a in pack["alerts"]}) or ["none"]
+        print(
+            f"evidence: streamwatch made no finding of fraud or abuse about {args.customer_id} "
+            f"(its alerts: {', '.join(kinds)}), so there is no ground for a credit request; "
+            "give --force to write the pack anyway",
+            file=sys.stderr,
+        )
+        return exits.NOTHING_FOUND
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evidence.json").write_bytes(
         orjson.dumps(pack, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     )
     (args.out / "evidence.md").write_text(render_letter(pack), encoding="utf-8")
+    if args.html:
+        from streamwatch.reports.evidence_page import render_evidence_page
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_evidence_page(pack, collected.events), encoding="utf-8")
     counts = pack["counts"]
     money = "; ".join(
         f"{m['consumption_since_incident']:,.2f} {m['currency']} consumed since the incident, "
@@ -159,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({collected.skipped} lines passed over)" if collected.skipped else "")
         + (f"; {money}" if money else "")
         + f"\nwrote {args.out / 'evidence.json'} and {args.out / 'evidence.md'}"
+        + (f" and {args.html}" if args.html else "")
     )
     return 0
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from streamwatch import exits
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from streamwatch.core.events import Alert, EnforcementRequest
     from streamwatch.kind_summary import KindTally
     from streamwatch.progress import Progress
@@ -33,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts", type=Path, help="write alerts here (JSONL)")
     parser.add_argument("--enforcement", type=Path, help="write enforcement requests here")
     parser.add_argument("--dead-letter", type=Path, help="write dead-lettered lines here")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="write a self-contained HTML report here: plots of spend against baseline around"
+        " the incidents most at risk, money at risk over time, alerts by kind and day; tables",
+    )
     parser.add_argument("--policy", type=Path, help="enforcement policy TOML (default: packaged)")
     parser.add_argument(
         "--lateness", type=int, default=None, help="allowed lateness in seconds (default 3600)"
@@ -112,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     signing_key = keys[0] if keys else None
     tally = KindTally()
-    with JsonlSink(args.alerts, args.enforcement, args.dead_letter, signing_key) as sink:
+    with JsonlSink(
+        args.alerts,
+        args.enforcement,
+        args.dead_letter,
+        signing_key,
+        keep_alerts=args.report is not None,
+    ) as sink:
         replay = Replay(
             core,
             _Counted(sink, tally),
@@ -128,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
     elapsed = time.perf_counter() - started
     _print_summary(stats, tally, elapsed, as_json=args.json)
+    if args.report is not None:
+        _write_report(args.report, sink.kept_alerts, args.files, sources, quiet=args.json)
     return exits.OK
 
 
@@ -166,6 +182,34 @@ class _Counted:
 
     def dead_letter(self, record: dict[str, Any]) -> None:
         self.sink.dead_letter(record)
+
+
+def _write_report(
+    path: Path,
+    alerts: list[dict[str, Any]],
+    files: list[Path],
+    sources: list[Source],
+    *,
+    quiet: bool,
+) -> None:
+    """The HTML report; the input is read again for the usage of the customers it plots
+    (files from disk, a Kafka range from the records already in memory)."""
+    from streamwatch.reports.replay_page import incidents, render_replay_report
+    from streamwatch.reports.series import usage_of
+
+    def lines() -> Iterator[bytes]:
+        if not files:
+            yield from (raw for source in sources for raw, _ in source.lines)
+        for name in files:
+            with name.open("rb") as handle:
+                yield from handle
+
+    customers = {incident.customer_id for incident in incidents(alerts)}
+    html = render_replay_report(alerts, usage_of(lines(), customers))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    if not quiet:  # --json: stdout holds the summary object alone
+        print(f"wrote the report to {path}")
 
 
 def _print_summary(stats: ReplayStats, tally: KindTally, elapsed: float, *, as_json: bool) -> None:

@@ -98,8 +98,9 @@ class DecodeError(ValueError):
     can compute with it). The dead-letter topic also carries ``processing_error`` (the core
     raised on this one event; see ``deadletter.processing_error``), ``future_event`` (an event
     more than the allowed skew ahead of its partition's event time, held aside), from the
-    suspension worker, ``invalid_signature``, and from ``streamwatch ingest``, ``unmappable`` (a
-    raw record of a real-world format its adapter could not map). ``field`` names the offending
+    suspension worker, ``invalid_signature``, from ``streamwatch ingest``, ``unmappable`` (a
+    raw record of a real-world format its adapter could not map), and from ``streamwatch
+    notify``, ``undeliverable`` (an alert a sink would not take). ``field`` names the offending
     field where there is one. Operators fix the producer named in the dead-letter record.
     """
 

@@ -49,6 +49,17 @@ def parse_ts_ms(text: str) -> int:
     return ms
 
 
+def ts_ms_or_none(value: object) -> int | None:
+    """``parse_ts_ms`` of ``value`` for messages read back (alerts, requests): None when it is
+    not a string or not a valid timestamp, instead of an error."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_ts_ms(value)
+    except TimestampError:
+        return None
+
+
 def format_ts(ts_ms: int) -> str:
     """Format epoch milliseconds as RFC 3339 UTC with a ``Z``; milliseconds only when non-zero."""
     dt = datetime.fromtimestamp(ts_ms // MS_PER_S, tz=UTC)

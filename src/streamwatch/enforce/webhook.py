@@ -33,6 +33,7 @@ import orjson
 import structlog
 
 from streamwatch.enforce.backend import BackendResult
+from streamwatch.http_session import LazySession
 
 log = structlog.get_logger("streamwatch.enforce.webhook")
 
@@ -92,7 +93,7 @@ class WebhookBackend:
         self.retries = retries
         self.backoff_s = backoff_s
         self.clock_s = clock_s
-        self._session: aiohttp.ClientSession | None = None
+        self._session = LazySession(self.timeout)
 
     async def apply(self, request: Mapping[str, Any], idempotency_key: str) -> BackendResult:
         """POST ``request``, retrying as the module docstring says; never raises for an HTTP
@@ -123,7 +124,7 @@ class WebhookBackend:
             SIGNATURE_HEADER: signature_header(self.secret, body, int(self.clock_s())),
             DELIVERY_HEADER: str(delivery),
         }
-        session = self._client()
+        session = self._session.get()
         try:
             async with session.post(
                 self.url, data=body, headers=headers, allow_redirects=False
@@ -143,13 +144,6 @@ class WebhookBackend:
         said = text.strip()[:MAX_DETAIL_CHARS]
         return BackendResult(ok=False, detail=answered + (f": {said}" if said else "") + tries)
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
     async def close(self) -> None:
         """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._session.close()

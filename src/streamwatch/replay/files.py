@@ -34,7 +34,8 @@ class JsonlSink:
     """Writes alerts, requests and dead letters to JSONL files (any of them may be None).
 
     Requests are signed under ``signing_key`` (key id, secret) when one is given, byte for byte
-    as the live worker signs them.
+    as the live worker signs them. With ``keep_alerts`` every alert is also kept, as written,
+    in ``kept_alerts`` (for the HTML report).
     """
 
     def __init__(
@@ -43,8 +44,12 @@ class JsonlSink:
         requests: Path | None,
         dead_letters: Path | None,
         signing_key: tuple[str, bytes] | None = None,
+        *,
+        keep_alerts: bool = False,
     ) -> None:
         self.signing_key = signing_key
+        self.keep_alerts = keep_alerts
+        self.kept_alerts: list[dict[str, Any]] = []
         self._files: list[IO[bytes]] = []
         self._alerts = self._open(alerts)
         self._requests = self._open(requests)
@@ -59,8 +64,13 @@ class JsonlSink:
         return handle
 
     def alert(self, alert: Alert) -> None:
+        if self._alerts is None and not self.keep_alerts:
+            return
+        doc = alert.to_dict()
         if self._alerts is not None:
-            self._alerts.write(orjson.dumps(alert.to_dict()) + b"\n")
+            self._alerts.write(orjson.dumps(doc) + b"\n")
+        if self.keep_alerts:
+            self.kept_alerts.append(doc)
 
     def request(self, request: EnforcementRequest) -> None:
         if self._requests is not None:

@@ -500,6 +500,8 @@ DEAD_LETTER_CODES = {
     "invalid_signature",
     # set by streamwatch ingest for a raw record its adapter could not map
     "unmappable",
+    # set by streamwatch notify for an alert a sink would not take
+    "undeliverable",
 }
 
 
