@@ -20,7 +20,6 @@ bench/out/nab/twofold.json.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import time
@@ -30,8 +29,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from common import OUT
-from nab import DEFAULT_NAB_DIR, Series, load_corpus
+from nab import Series, load_corpus, nab_arguments
 from nab_detector import NAB_PARAMS, NabParams, score_series
 from nab_scoring import PROFILES, best_threshold, score_file
 
@@ -165,12 +163,8 @@ def summarise(results: list[dict[str, Any]], windows: dict[str, int]) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--nab-dir", type=Path, default=DEFAULT_NAB_DIR)
-    parser.add_argument("--out", type=Path, default=OUT / "nab")
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    nab_dir = args.nab_dir.resolve()
+    args = nab_arguments(__doc__)
+    nab_dir = args.nab_dir
     started = time.perf_counter()
     points = grid_points()
     with ProcessPoolExecutor(
