@@ -17,6 +17,7 @@ import csv
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,15 +147,27 @@ def print_report(results: dict[str, ProfileResult], nab_dir: Path, seconds: floa
         print(f"  {category:<24} windows {det:>3}/{win:<3} outside {fps:>4}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def nab_arguments(
+    doc: str, extra: Callable[[argparse.ArgumentParser], object] | None = None
+) -> argparse.Namespace:
+    """The options every NAB benchmark takes (``--nab-dir``, ``--out``, ``--jobs``), plus what
+    ``extra`` adds; ``nab_dir`` comes back resolved, and a missing corpus ends the program."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", maxsplit=1)[0])
     parser.add_argument("--nab-dir", type=Path, default=DEFAULT_NAB_DIR)
     parser.add_argument("--out", type=Path, default=OUT / "nab")
     parser.add_argument("--jobs", type=int, default=2)
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args()
-    nab_dir = args.nab_dir.resolve()
-    if not (nab_dir / "labels" / "combined_windows.json").exists():
-        raise SystemExit(f"no NAB corpus at {nab_dir} (pass --nab-dir)")
+    args.nab_dir = args.nab_dir.resolve()
+    if not (args.nab_dir / "labels" / "combined_windows.json").exists():
+        raise SystemExit(f"no NAB corpus at {args.nab_dir} (pass --nab-dir)")
+    return args
+
+
+def main() -> None:
+    args = nab_arguments(__doc__)
+    nab_dir = args.nab_dir
     started = time.perf_counter()
     corpus = load_corpus(nab_dir)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
