@@ -47,7 +47,7 @@ async function send(form, url, method) {
   const body = await response.json();
   out.textContent = (response.ok ? '' : 'Refused: ') + (body.message || body.error || '');
   out.dataset.status = response.status;
-  if (response.ok) { setTimeout(() => location.reload(), 1500); }
+  if (response.ok) { setTimeout(() => location.reload(), 3000); }
   return false;
 }
 """
@@ -189,7 +189,7 @@ def _suppressed(suppression_id: str | None) -> str:
 def _not_anomaly_form(base: str, alert_id: str) -> str:
     url = f"{base}/api/alerts/{quote(alert_id, safe='')}/not-anomaly"
     return (
-        f"<form class='not-anomaly' onsubmit=\"return send(this, '{url}')\">"
+        f"<form class='not-anomaly' onsubmit=\"send(this, '{url}'); return false\">"
         "<input name='owner' placeholder='your name' required size='10'>"
         "<input name='reason' placeholder='why it is normal' required size='14'>"
         "<button>Not an anomaly</button></form>"
@@ -204,7 +204,7 @@ def _suppress_form(base: str, customer_id: str = "") -> str:
     )
     kinds = "".join(f"<option>{escape(k)}</option>" for k in ("*", *sorted(KINDS)))
     return (
-        f"<form id='suppress' onsubmit=\"return send(this, '{base}/api/suppressions')\">"
+        f"<form id='suppress' onsubmit=\"send(this, '{base}/api/suppressions'); return false\">"
         f"<b>Suppress</b> {customer}<select name='kind'>{kinds}</select>"
         "<input name='match' placeholder='field=glob, field=glob' size='22'>"
         "<input name='until' placeholder='until (RFC 3339)' required size='20'>"
@@ -225,8 +225,9 @@ def _suppression_table(rows: list[dict[str, Any]], base: str) -> str:
                 escape(s["owner"]),
                 escape(s["reason"]),
                 escape(s["until"]),
-                f"<form class='expire' onsubmit=\"return send(this, '{base}/api/suppressions/"
-                f"{quote(s['customer_id'], safe='')}/{quote(s['id'], safe='')}/expire')\">"
+                f"<form class='expire' onsubmit=\"send(this, '{base}/api/suppressions/"
+                f"{quote(s['customer_id'], safe='')}/{quote(s['id'], safe='')}/expire'); "
+                'return false">'
                 "<input name='owner' placeholder='your name' required size='10'>"
                 "<button>Expire now</button></form>",
             ]
@@ -294,7 +295,7 @@ def approvals_page(pending: list[dict[str, Any]], base: str) -> str:
                 escape(p["action"]),
                 escape(p["policy"]),
                 escape(p.get("reason_held") or p.get("reason", "")),
-                f"<form class='decide' onsubmit=\"return send(this, '{url}')\">"
+                f"<form class='decide' onsubmit=\"send(this, '{url}'); return false\">"
                 "<input name='by' placeholder='approver' required size='8'>"
                 "<input name='key' type='password' placeholder='approver key' required size='10'>"
                 "<input name='note' placeholder='note' size='12'>"
