@@ -112,6 +112,6 @@ async def _from_topic(name: str, alert_id: str) -> dict[str, Any] | int | None:
     except SettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return exits.USAGE
-    except (KafkaError, OSError) as exc:
+    except (KafkaError, OSError, LookupError) as exc:
         print(f"{name}: cannot read the alerts topic: {exc}", file=sys.stderr)
         return exits.UNAVAILABLE

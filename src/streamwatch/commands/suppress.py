@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FIELD=GLOB",
-        help="an evidence field and the glob its value must match (repeatable)",
+        help="an evidence field and the glob its value must match (repeatable; default none)",
     )
     parser.add_argument("--until", help="RFC 3339 time (event time) the suppression expires")
     parser.add_argument("--reason", help="why these alerts are expected (shown with them)")

@@ -22,10 +22,11 @@ from typing import Any, Final
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from streamwatch.kafka_clients import client_options
+from streamwatch.replay.kafka import read_range
 from streamwatch.settings import DeploymentSettings
 
 MAX_ALERTS: Final = 5000
@@ -240,31 +241,13 @@ class TopicFeed:
 
 async def find_alert(settings: DeploymentSettings, alert_id: str) -> dict[str, Any] | None:
     """The last revision of ``alert_id`` on the alerts topic (read once, from the start of
-    what it retains to its end), or None. Raises KafkaError or OSError."""
-    topic = settings.topics.alerts
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return None
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        recent = Recent()
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for records in batches.values():
-                for record in records:
-                    if record.value is not None and alert_id.encode() in record.value:
-                        recent.add("alerts", record.value)
-        return recent.alerts.get(alert_id)
-    finally:
-        await consumer.stop()
+    what it retains to its end), or None. Raises KafkaError, OSError, or LookupError when
+    the topic does not exist."""
+    sources = await read_range(client_options(settings), [settings.topics.alerts], 0, 1 << 62)
+    recent = Recent()
+    wanted = alert_id.encode()
+    for source in sources:
+        for value, _ in source.lines:
+            if wanted in value:
+                recent.add("alerts", value)
+    return recent.alerts.get(alert_id)

@@ -1,0 +1,150 @@
+"""``streamwatch console`` on its own, its JSON API, and the feedback commands, on the real broker
+and Redis with a running worker: ``suppress --kafka`` holds an alert back, ``feedback
+--not-anomaly`` on an alert found on the alerts topic suppresses its pattern, and the API
+refuses what it cannot do."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import orjson
+import pytest
+from processes import ServiceProcess
+
+from conftest import worker_env
+from streamwatch import testing as build
+
+pytestmark = pytest.mark.integration
+
+C = "cust-api"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def call(port: int, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = None if body is None else orjson.dumps(body)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/console/api{path}",
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, orjson.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+async def listening(port: int, process: ServiceProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.running, process.log_text()[-3000:]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"the console did not listen on {port}")
+
+
+async def until(check: Any, what: str, timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+async def test_the_standalone_console_and_the_feedback_commands(
+    kafka, run_worker, settings, cli, tmp_path
+):
+    run_worker()
+    port = free_port()
+    console = ServiceProcess(
+        "console", worker_env(settings), tmp_path / "console.log", ["--http", f"127.0.0.1:{port}"]
+    ).start()
+    try:
+        await listening(port, console)
+        suppressed = cli(
+            "suppress", C, "--kind", "provider_notice", "--match", "category=aup.spam",
+            "--until", "2026-11-01T00:00:00Z", "--reason", "our campaign", "--owner", "ops",
+            "--at", "2026-10-02T00:00:00Z", "--kafka",
+        )  # fmt: skip
+        assert suppressed.returncode == 0, suppressed.stderr
+        first = build.provider_notice(
+            "aup.ddos", customer_id=C, ts="2026-10-02T01:00:00Z", notice_id="N-1",
+            action_required="none",
+        )  # fmt: skip
+        spam = build.provider_notice(
+            "aup.spam", customer_id=C, ts="2026-10-02T02:00:00Z", notice_id="N-2",
+            action_required="none",
+        )  # fmt: skip
+        await kafka.produce([first, spam])
+        await until(lambda: call(port, f"/customers/{C}")[0] == 200, "the customer in the view")
+        view = await until(
+            lambda: (
+                len(call(port, f"/customers/{C}")[1]["alerts"]) == 2
+                and call(port, f"/customers/{C}")[1]
+            ),
+            "both alerts decided",
+        )
+        held = [a for a in view["alerts"] if a["suppressed"]]
+        assert [a["summary"].count("aup.spam") for a in held] == [1]
+        [row] = call(port, f"/suppressions?customer={C}")[1]
+        assert (row["owner"], row["reason"], row["match"]) == (
+            "ops", "our campaign", {"category": "aup.spam"}
+        )  # fmt: skip
+        status, alerts = call(port, f"/alerts?customer={C}&kind=provider_notice")
+        assert status == 200
+        assert [a["evidence"]["category"] for a in alerts] == ["aup.ddos"], "only one sent"
+
+        # "Not an anomaly" on the ddos alert, found on the alerts topic by the CLI.
+        marked = cli(
+            "feedback", alerts[0]["alert_id"], "--not-anomaly", "--reason", "load test",
+            "--owner", "ops", "--at", "2026-10-02T03:00:00Z", "--kafka",
+        )  # fmt: skip
+        assert marked.returncode == 0, marked.stderr
+        again = build.provider_notice(
+            "aup.ddos", customer_id=C, ts="2026-10-02T04:00:00Z", notice_id="N-3",
+            action_required="none",
+        )  # fmt: skip
+        await kafka.produce([again])
+        view = await until(
+            lambda: (
+                len(call(port, f"/customers/{C}")[1]["alerts"]) == 3
+                and call(port, f"/customers/{C}")[1]
+            ),
+            "the third alert decided",
+        )
+        assert sum(1 for a in view["alerts"] if a["suppressed"]) == 2
+        sent = await kafka.read_topic("alerts", until_count=1, settle=3.0)
+        assert len(sent) == 1, "neither the suppressed nor the no-anomaly pattern went out"
+
+        # What the API refuses.
+        assert call(port, "/customers/nobody")[0] == 404
+        assert call(port, "/approvals/" + "0" * 32, {"decision": "approve"})[0] == 400
+        status, body = call(
+            port, "/approvals/" + "0" * 32, {"decision": "approve", "by": "x", "key": "k"}
+        )
+        assert status == 404, body
+        assert (
+            call(
+                port,
+                "/suppressions",
+                {"customer_id": C, "owner": "o", "reason": "r", "until": "soon"},
+            )[0]
+            == 400
+        )
+        assert call(port, "/alerts/unknown/not-anomaly", {"owner": "o", "reason": "r"})[0] == 404
+    finally:
+        console.stop()
