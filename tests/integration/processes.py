@@ -3,10 +3,12 @@ JSON log read back (the live worker and the suspension worker alike)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -112,3 +114,26 @@ class ServiceProcess:
                     yield orjson.loads(line)
                 except orjson.JSONDecodeError:
                     continue
+
+
+async def port_of(process: ServiceProcess, timeout: float = 60.0) -> int:
+    """The port the process logged it serves its HTTP endpoints on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in process.log_records():
+            if record.get("event") == "http endpoints listening":
+                return int(record["port"])
+        assert process.running, process.log_text()[-3000:]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no endpoints logged within {timeout}s")
+
+
+async def wait_for(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+    """Poll ``check`` until it returns something truthy (returned); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not within {timeout}s: {what}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from processes import ServiceProcess
+from processes import ServiceProcess, wait_for
 
 from conftest import worker_env
 from streamwatch import testing as build
@@ -55,16 +55,6 @@ async def listening(port: int, process: ServiceProcess, timeout: float = 60.0) -
     raise AssertionError(f"the console did not listen on {port}")
 
 
-async def until(check: Any, what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
 async def test_the_standalone_console_and_the_feedback_commands(
     kafka, run_worker, settings, cli, tmp_path
 ):
@@ -90,8 +80,8 @@ async def test_the_standalone_console_and_the_feedback_commands(
             action_required="none",
         )  # fmt: skip
         await kafka.produce([first, spam])
-        await until(lambda: call(port, f"/customers/{C}")[0] == 200, "the customer in the view")
-        view = await until(
+        await wait_for(lambda: call(port, f"/customers/{C}")[0] == 200, "the customer in the view")
+        view = await wait_for(
             lambda: (
                 len(call(port, f"/customers/{C}")[1]["alerts"]) == 2
                 and call(port, f"/customers/{C}")[1]
@@ -104,8 +94,10 @@ async def test_the_standalone_console_and_the_feedback_commands(
         assert (row["owner"], row["reason"], row["match"]) == (
             "ops", "our campaign", {"category": "aup.spam"}
         )  # fmt: skip
-        status, alerts = call(port, f"/alerts?customer={C}&kind=provider_notice")
-        assert status == 200
+        alerts = await wait_for(
+            lambda: call(port, f"/alerts?customer={C}&kind=provider_notice")[1],
+            "the sent alert read from the alerts topic",
+        )
         assert [a["evidence"]["category"] for a in alerts] == ["aup.ddos"], "only one sent"
 
         # "Not an anomaly" on the ddos alert, found on the alerts topic by the CLI.
@@ -119,7 +111,7 @@ async def test_the_standalone_console_and_the_feedback_commands(
             action_required="none",
         )  # fmt: skip
         await kafka.produce([again])
-        view = await until(
+        view = await wait_for(
             lambda: (
                 len(call(port, f"/customers/{C}")[1]["alerts"]) == 3
                 and call(port, f"/customers/{C}")[1]

@@ -9,12 +9,10 @@ test command runs; without it the test fails, it does not skip.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 from enforce_support import KEY, KEY_ID, EnforceProcess, approver_key, enforce_env
-from processes import REPO, ServiceProcess
+from processes import REPO, port_of, wait_for
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -82,27 +80,6 @@ def usage_history(customer: str, cost: float, start_ms: int, hours: int) -> list
     ]
 
 
-async def port_of(process: ServiceProcess, timeout: float = 90.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for record in process.log_records():
-            if record.get("event") == "http endpoints listening":
-                return int(record["port"])
-        assert process.running, process.log_text()[-3000:]
-        await asyncio.sleep(0.3)
-    raise AssertionError("the worker logged no http port")
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
 def api(port: int, path: str) -> Any:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api{path}", timeout=10) as r:
         return orjson.loads(r.read())
@@ -160,7 +137,7 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         held = await kafka.read_topic("enforcement-results", until_count=3, timeout=120)
         suspend = next(r.json() for r in held if r.json()["action"] == "suspend")
         assert suspend["outcome"] == "awaiting_approval"
-        await until(lambda: len(api(port, "/risk")) >= 2, "both customers in the risk view")
+        await wait_for(lambda: len(api(port, "/risk")) >= 2, "both customers in the risk view")
 
         # The risk list, most money at risk first.
         browser.get(base + "/")
@@ -178,7 +155,7 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         points = spend[0].get_attribute("points") or ""
         assert len(points.split()) == 10, "one point per hour of usage"
         assert charts[1].find_elements(By.CSS_SELECTOR, "[data-series='gpu']")
-        await until(
+        await wait_for(
             lambda: any(r["what"] == "request" for r in api(port, f"/customers/{BIG}")["timeline"]),
             "the suspension request in the timeline",
         )
@@ -203,7 +180,7 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         assert [r["outcome"] for r in final] == ["awaiting_approval", "done"]
         assert final[-1]["approved_by"] == "alice"
         assert "suspend" in [r["action"] for r in enforcer.applied()]
-        await until(
+        await wait_for(
             lambda: any(
                 "approved by alice" in r["title"]
                 for r in api(port, f"/customers/{BIG}")["timeline"]
@@ -229,7 +206,7 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
             },
         )
         assert "suppression sent" in said, said
-        await until(lambda: api(port, f"/suppressions?customer={BIG}"), "the suppression held")
+        await wait_for(lambda: api(port, f"/suppressions?customer={BIG}"), "the suppression held")
         browser.refresh()
         assert (
             "mail campaign we run"
@@ -258,7 +235,7 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         ]
         assert "aup.ddos" in categories, "the control went out"
         assert "aup.spam" not in categories, "the suppressed alert did not"
-        view = await until(
+        view = await wait_for(
             lambda: [a for a in api(port, f"/customers/{BIG}")["alerts"] if a["suppressed"]],
             "the suppressed alert in the view",
         )

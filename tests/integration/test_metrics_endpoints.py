@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from enforce_support import KEY, KEY_ID, EnforceProcess, enforce_env
-from processes import REPO, ServiceProcess
+from processes import REPO, port_of
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamwatch import metric_defs
@@ -39,18 +39,6 @@ def get(port: int, path: str) -> tuple[int, bytes]:
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-async def port_of(process: ServiceProcess, timeout: float = 60.0) -> int:
-    """The port the process logged it serves its endpoints on."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for record in process.log_records():
-            if record.get("event") == "http endpoints listening":
-                return int(record["port"])
-        assert process.running, process.log_text()[-3000:]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no endpoints logged within {timeout}s")
 
 
 async def until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
