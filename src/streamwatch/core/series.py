@@ -4,7 +4,9 @@ The console draws a customer's hourly spend against its learned baseline, its CP
 its payments. The worker's risk view is derived from customer state alone, so the engine keeps
 these few figures in the state too: per hour of event time with any usage or payment, the
 spend (in the customer's first currency, as spend_spike counts it), the highest CPU and GPU
-utilisation and GPU count reported, and the money paid, failed and charged back. At most
+utilisation and GPU count reported, and the money paid, failed and charged back (money in
+cents and utilisation in hundredths, rounded as they are added: a plot needs no more, and a
+snapshot stays small). At most
 ``HOURS_KEPT`` hours are kept (the oldest go first); an event for an hour older than all of
 them when full is not kept. Events are deduplicated by the engine before they get here, so a
 redelivery adds nothing. Pure and deterministic; the snapshot form is one flat list.
@@ -42,11 +44,11 @@ class HourSeries:
             if point is None:
                 return
             if event.currency == self.currency:
-                point[0] = round(point[0] + event.cost, 6)
+                point[0] = round(point[0] + event.cost, 2)
             if event.cpu_util is not None:
-                point[1] = max(point[1], event.cpu_util)
+                point[1] = max(point[1], round(event.cpu_util, 2))
             if event.gpu_util is not None:
-                point[2] = max(point[2], event.gpu_util)
+                point[2] = max(point[2], round(event.gpu_util, 2))
             if event.gpus is not None:
                 point[3] = max(point[3], float(event.gpus))
         elif isinstance(event, PaymentEvent) and event.amount is not None:
@@ -55,7 +57,7 @@ class HourSeries:
                 return
             point = self._point(event.ts_ms)
             if point is not None:
-                point[slot] = round(point[slot] + event.amount, 6)
+                point[slot] = round(point[slot] + event.amount, 2)
 
     def _point(self, ts_ms: int) -> list[float] | None:
         hour = ts_ms // MS_PER_HOUR
