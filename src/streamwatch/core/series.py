@@ -5,8 +5,8 @@ its payments. The worker's risk view is derived from customer state alone, so th
 these few figures in the state too: per hour of event time with any usage or payment, the
 spend (in the customer's first currency, as spend_spike counts it), the highest CPU and GPU
 utilisation and GPU count reported, and the money paid, failed and charged back (money in
-cents and utilisation in hundredths, rounded as they are added: a plot needs no more, and a
-snapshot stays small). At most
+cents and utilisation in hundredths, whole numbers: a plot needs no more, the per-event cost
+stays small and so does a snapshot). At most
 ``HOURS_KEPT`` hours are kept (the oldest go first); an event for an hour older than all of
 them when full is not kept. Events are deduplicated by the engine before they get here, so a
 redelivery adds nothing. Pure and deterministic; the snapshot form is one flat list.
@@ -30,46 +30,60 @@ _SLOT: Final = {"payment.succeeded": 4, "prepayment": 4, "payment.failed": 5, "c
 
 @dataclass(slots=True)
 class HourSeries:
-    """The kept hours, keyed by hours since the epoch, with the currency spend is counted in."""
+    """The kept hours, keyed by hours since the epoch, with the currency spend is counted in.
+
+    Each hour is a list of whole numbers: spend, paid, failed and charged back in cents, CPU
+    and GPU utilisation in hundredths (-1: none reported), the GPU count. Whole numbers keep
+    the per-event work to an addition and a comparison (this runs for every usage event), and
+    a snapshot restores them exactly."""
 
     currency: str | None = None
-    hours: dict[int, list[float]] = field(default_factory=dict)
+    hours: dict[int, list[int]] = field(default_factory=dict)
+    _hour: int = field(default=-1, compare=False, repr=False)
+    _point: list[int] | None = field(default=None, compare=False, repr=False)
+    """The hour last added to and its point: most events fall in the hour of the one before."""
 
     def observe(self, event: Event) -> None:
         """Fold a usage or payment event into its hour."""
-        if isinstance(event, UsageEvent):
-            if self.currency is None:
-                self.currency = event.currency
-            point = self._point(event.ts_ms)
+        if type(event) is UsageEvent:
+            hour = event.ts_ms // 3_600_000
+            point = self._point if hour == self._hour else self._at(hour)
             if point is None:
                 return
-            if event.currency == self.currency:
-                point[0] = round(point[0] + event.cost, 2)
-            if event.cpu_util is not None:
-                point[1] = max(point[1], round(event.cpu_util, 2))
-            if event.gpu_util is not None:
-                point[2] = max(point[2], round(event.gpu_util, 2))
-            if event.gpus is not None:
-                point[3] = max(point[3], float(event.gpus))
-        elif isinstance(event, PaymentEvent) and event.amount is not None:
+            currency = self.currency
+            if currency is None:
+                self.currency = currency = event.currency
+            if event.currency == currency:
+                point[0] += int(event.cost * 100 + 0.5)
+            util = event.cpu_util
+            if util is not None:
+                hundredths = int(util * 100 + 0.5)
+                point[1] = max(point[1], hundredths)
+            util = event.gpu_util
+            if util is not None:
+                hundredths = int(util * 100 + 0.5)
+                point[2] = max(point[2], hundredths)
+            gpus = event.gpus
+            if gpus is not None and gpus > point[3]:
+                point[3] = gpus
+        elif type(event) is PaymentEvent and event.amount is not None:
             slot = _SLOT.get(event.kind)
             if slot is None:
                 return
-            point = self._point(event.ts_ms)
+            point = self._at(event.ts_ms // MS_PER_HOUR)
             if point is not None:
-                point[slot] = round(point[slot] + event.amount, 2)
+                point[slot] += int(event.amount * 100 + 0.5)
 
-    def _point(self, ts_ms: int) -> list[float] | None:
-        hour = ts_ms // MS_PER_HOUR
+    def _at(self, hour: int) -> list[int] | None:
         hours = self.hours
         point = hours.get(hour)
-        if point is not None:
-            return point
-        if len(hours) >= HOURS_KEPT and hour < min(hours):
-            return None
-        point = hours[hour] = [0.0, -1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
-        if len(hours) > HOURS_KEPT:
-            del hours[min(hours)]
+        if point is None:
+            if len(hours) >= HOURS_KEPT and hour < min(hours):
+                return None
+            point = hours[hour] = [0, -1, -1, 0, 0, 0, 0]
+            if len(hours) > HOURS_KEPT:
+                del hours[min(hours)]
+        self._hour, self._point = hour, point
         return point
 
     def dump(self) -> list[Any]:
@@ -85,7 +99,7 @@ class HourSeries:
         """The inverse of ``dump``."""
         numbers = data[1:]
         hours = {
-            int(numbers[i]): [float(x) for x in numbers[i + 1 : i + WIDTH]]
+            int(numbers[i]): [int(x) for x in numbers[i + 1 : i + WIDTH]]
             for i in range(0, len(numbers), WIDTH)
         }
         return cls(data[0], hours)
@@ -100,14 +114,14 @@ class HourSeries:
             out.append(
                 {
                     "hour": format_ts(at_ms),
-                    "spend": spend,
+                    "spend": spend / 100,
                     "expected": None if expected is None else expected(at_ms),
-                    "cpu": None if cpu < 0 else cpu,
-                    "gpu": None if gpu < 0 else gpu,
-                    "gpus": int(gpus),
-                    "paid": paid,
-                    "failed": failed,
-                    "charged_back": charged_back,
+                    "cpu": None if cpu < 0 else cpu / 100,
+                    "gpu": None if gpu < 0 else gpu / 100,
+                    "gpus": gpus,
+                    "paid": paid / 100,
+                    "failed": failed / 100,
+                    "charged_back": charged_back / 100,
                 }
             )
         return out
