@@ -285,3 +285,31 @@ def test_not_an_anomaly_raises_network_abuse_peak_so_the_same_fan_out_is_normal(
     control = Fleet(Core(policy=default_policy(), detectors=[NetworkAbuseDetector()]))
     run(control, [*usual, *burst])
     assert run(control, repeat).alerts
+
+
+def test_the_resolution_of_an_alert_holding_a_rung_goes_out_though_suppressed() -> None:
+    """A suppression set after a rung was put in place must not keep the customer on it."""
+    signup = activity_event(
+        "customer.signup", event_id="s", at="2026-10-02T00:00:00Z", properties={"country": "DE"}
+    )
+    spent = usage_event(event_id="u1", at="2026-10-02T01:00:00Z", cost=80)
+    outcome, fleet = run_events([signup, spent])
+    assert "require_prepayment" in [r.action for r in outcome.requests]
+    events = [
+        suppress(kind="usage_before_payment", event_id="fb-ubp", at="2026-10-02T02:00:00Z"),
+        event_from_dict(
+            {
+                "event_id": "p1",
+                "type": "payment",
+                "customer_id": CUSTOMER,
+                "ts": "2026-10-02T03:00:00Z",
+                "kind": "prepayment",
+                "amount": 500.0,
+                "currency": "USD",
+            }
+        ),
+    ]
+    outcome, _ = run_events(events, fleet)
+    resolved = [a for a in outcome.alerts if a.kind == "usage_before_payment"]
+    assert [a.evidence["status"] for a in resolved] == ["resolved"]
+    assert "resume" in [r.action for r in outcome.requests]
