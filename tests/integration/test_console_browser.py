@@ -145,8 +145,22 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         assert [r.find_element(By.TAG_NAME, "a").text for r in rows][:2] == [BIG, SMALL]
         shot(browser, "1-risk")
 
-        # A customer's page: its plots and its timeline.
-        rows[0].find_element(By.TAG_NAME, "a").click()
+        # The alert list, filtered by kind and severity in the page's form.
+        await wait_for(lambda: len(api(port, "/alerts")) >= 2, "the alerts read from the topic")
+        browser.get(base + "/alerts")
+        filters = browser.find_element(By.ID, "filters")
+        Select(filters.find_element(By.NAME, "kind")).select_by_visible_text("provider_notice")
+        Select(filters.find_element(By.NAME, "severity")).select_by_visible_text("high")
+        filters.find_element(By.TAG_NAME, "button").click()
+        WebDriverWait(browser, 30).until(lambda d: "kind=provider_notice" in d.current_url)
+        listed = browser.find_elements(By.CSS_SELECTOR, "table.alerts tbody tr")
+        assert sorted(r.find_element(By.TAG_NAME, "a").text for r in listed) == [BIG, SMALL]
+        assert all("provider_notice" in r.text for r in listed)
+        shot(browser, "1b-alerts")
+
+        # A customer's page, from the risk list: its plots and its timeline.
+        browser.get(base + "/")
+        browser.find_element(By.CSS_SELECTOR, "table.risk tbody tr a").click()
         assert browser.find_element(By.TAG_NAME, "h1").text == f"Customer {BIG}"
         charts = browser.find_elements(By.CSS_SELECTOR, "#plots svg")
         assert len(charts) == 3
