@@ -18,10 +18,18 @@ from processes import ServiceProcess, wait_for
 
 from conftest import worker_env
 from streamwatch import testing as build
+from streamwatch.core.timeutil import MS_PER_HOUR, format_ts
 
 pytestmark = pytest.mark.integration
 
 C = "cust-api"
+START_MS = (int(time.time() * 1000) // MS_PER_HOUR - 6) * MS_PER_HOUR
+"""Six hours ago: feedback the console writes is stamped with the wall clock, and an event
+far ahead of the customer's others would wait as a possible clock error."""
+
+
+def t(hours: int) -> str:
+    return format_ts(START_MS + hours * MS_PER_HOUR)
 
 
 def free_port() -> int:
@@ -67,16 +75,16 @@ async def test_the_standalone_console_and_the_feedback_commands(
         await listening(port, console)
         suppressed = cli(
             "suppress", C, "--kind", "provider_notice", "--match", "category=aup.spam",
-            "--until", "2026-11-01T00:00:00Z", "--reason", "our campaign", "--owner", "ops",
-            "--at", "2026-10-02T00:00:00Z", "--kafka",
+            "--until", t(24 * 30), "--reason", "our campaign", "--owner", "ops",
+            "--at", t(0), "--kafka",
         )  # fmt: skip
         assert suppressed.returncode == 0, suppressed.stderr
         first = build.provider_notice(
-            "aup.ddos", customer_id=C, ts="2026-10-02T01:00:00Z", notice_id="N-1",
+            "aup.ddos", customer_id=C, ts=t(1), notice_id="N-1",
             action_required="none",
         )  # fmt: skip
         spam = build.provider_notice(
-            "aup.spam", customer_id=C, ts="2026-10-02T02:00:00Z", notice_id="N-2",
+            "aup.spam", customer_id=C, ts=t(2), notice_id="N-2",
             action_required="none",
         )  # fmt: skip
         await kafka.produce([first, spam])
@@ -103,11 +111,11 @@ async def test_the_standalone_console_and_the_feedback_commands(
         # "Not an anomaly" on the ddos alert, found on the alerts topic by the CLI.
         marked = cli(
             "feedback", alerts[0]["alert_id"], "--not-anomaly", "--reason", "load test",
-            "--owner", "ops", "--at", "2026-10-02T03:00:00Z", "--kafka",
+            "--owner", "ops", "--at", t(3), "--kafka",
         )  # fmt: skip
         assert marked.returncode == 0, marked.stderr
         again = build.provider_notice(
-            "aup.ddos", customer_id=C, ts="2026-10-02T04:00:00Z", notice_id="N-3",
+            "aup.ddos", customer_id=C, ts=t(4), notice_id="N-3",
             action_required="none",
         )  # fmt: skip
         await kafka.produce([again])
@@ -121,6 +129,35 @@ async def test_the_standalone_console_and_the_feedback_commands(
         assert sum(1 for a in view["alerts"] if a["suppressed"]) == 2
         sent = await kafka.read_topic("alerts", until_count=1, settle=3.0)
         assert len(sent) == 1, "neither the suppressed nor the no-anomaly pattern went out"
+
+        # "Not an anomaly" through the API, on an alert the console read from the topic.
+        mining = build.provider_notice(
+            "aup.crypto_mining", customer_id=C, ts=t(5), notice_id="N-4",
+            action_required="none",
+        )  # fmt: skip
+        await kafka.produce([mining])
+        [alert] = await wait_for(
+            lambda: (
+                call(port, f"/alerts?customer={C}&kind=provider_notice")[1][:1]
+                if len(call(port, f"/alerts?customer={C}")[1]) == 2
+                else None
+            ),
+            "the mining alert read from the topic",
+        )
+        status, said = call(
+            port, f"/alerts/{alert['alert_id']}/not-anomaly", {"owner": "ops", "reason": "ours"}
+        )
+        assert status == 200, said
+        assert said["event"]["properties"]["evidence"] == alert["evidence"]
+        made = await wait_for(
+            lambda: [
+                row
+                for row in call(port, f"/suppressions?customer={C}")[1]
+                if row["alert_id"] == alert["alert_id"]
+            ],
+            "its pattern suppressed",
+        )
+        assert made[0]["match"]["category"] == "aup.crypto_mining"
 
         # What the API refuses.
         assert call(port, "/customers/nobody")[0] == 404
