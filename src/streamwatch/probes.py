@@ -8,12 +8,13 @@
   recovered); 503 with its reason otherwise.
 
 One small aiohttp server on the process's own event loop, for the live worker and the
-suspension worker alike; both pass their checks in as functions.
+suspension worker alike; both pass their checks in as functions. The worker also mounts its
+web console (``streamwatch.web.console``) under ``/console``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiohttp import web
@@ -37,6 +38,7 @@ class ProbeServer:
         port: int,
         broken: Check = lambda: None,
         ready_gauge: Gauge | None = None,
+        mounts: Sequence[tuple[str, web.Application]] = (),
     ) -> None:
         self.registry = registry
         self.ready = ready
@@ -44,6 +46,9 @@ class ProbeServer:
         self.host = host
         self.requested_port = port
         self.ready_gauge = ready_gauge
+        self.mounts = tuple(mounts)
+        """Applications served under a path prefix besides the three endpoints (the worker's
+        web console under ``/console``)."""
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         """The port bound, once ``start`` returned."""
@@ -54,6 +59,8 @@ class ProbeServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
         app.router.add_get("/ready", self._ready)
+        for prefix, sub in self.mounts:
+            app.add_subapp(prefix, sub)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)

@@ -250,6 +250,42 @@ def activity_doc(
     return doc
 
 
+def suppress_doc(
+    kind: str = "*",
+    match: dict[str, str] | None = None,
+    *,
+    until: str = "2026-12-01T00:00:00Z",
+    reason: str = "known batch job",
+    owner: str = "ops@example.com",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A ``feedback.suppress`` activity event (``streamwatch.core.feedback``)."""
+    doc = activity_doc(
+        "feedback.suppress",
+        properties={"kind": kind, "match": match or {}, "until": until, "reason": reason},
+        **fields,
+    )
+    doc["actor"] = owner
+    return doc
+
+
+def not_anomaly_doc(
+    alert: Alert, *, reason: str = "expected", owner: str = "ops@example.com", **fields: Any
+) -> dict[str, Any]:
+    """A ``feedback.not_anomaly`` activity event about ``alert``, as ``streamwatch feedback``
+    writes it (the alert's id, kind and evidence)."""
+    props = {
+        "alert_id": alert.alert_id,
+        "kind": alert.kind,
+        "evidence": alert.evidence,
+        "reason": reason,
+    }
+    fields.setdefault("customer_id", alert.customer_id)
+    doc = activity_doc("feedback.not_anomaly", properties=props, **fields)
+    doc["actor"] = owner
+    return doc
+
+
 def payment_doc(
     kind: str = "payment.succeeded",
     event_id: str = "p-1",
@@ -360,6 +396,8 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     requests: list[EnforcementRequest] = field(default_factory=list)
     shadowed: list[EnforcementRequest] = field(default_factory=list)
+    suppressed: list[tuple[Alert, str]] = field(default_factory=list)
+    """Alerts feedback held back, with the suppression's id."""
 
 
 def run(fleet: Fleet, events: Iterable[Event], clock: FakeClock | None = None) -> Outcome:
@@ -372,6 +410,7 @@ def run(fleet: Fleet, events: Iterable[Event], clock: FakeClock | None = None) -
         out.alerts.extend(decisions.alerts)
         out.requests.extend(decisions.requests)
         out.shadowed.extend(decisions.shadowed)
+        out.suppressed.extend(decisions.suppressed)
     return out
 
 
@@ -436,6 +475,8 @@ class LiveOutputs:
     alerts: list[Alert] = field(default_factory=list)
     requests: list[EnforcementRequest] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: list[Alert] = field(default_factory=list)
+    """Alerts feedback held back (decided, not sent)."""
 
 
 def simulate_live(
@@ -565,6 +606,7 @@ class _LiveRun:
             out.dead_letters.append(step.dead_letter)
         out.alerts.extend(step.alerts)
         out.requests.extend(step.requests)
+        out.suppressed.extend(alert for alert, _ in step.suppressed)
         if step.sightings and step.event is not None:
             for link in self.rings.observe(step.event):
                 partition = partition_for(link.customer_id.encode(), self.partitions)
@@ -580,6 +622,7 @@ class _LiveRun:
         self.committed.alerts.extend(self.pending_out.alerts)
         self.committed.requests.extend(self.pending_out.requests)
         self.committed.dead_letters.extend(self.pending_out.dead_letters)
+        self.committed.suppressed.extend(self.pending_out.suppressed)
         self.pending_out = LiveOutputs()
 
     def crash(self) -> None:

@@ -21,6 +21,8 @@ from aiokafka.partitioner import murmur2
 
 from streamwatch import testing as build
 from streamwatch.config import build_core
+from streamwatch.core.codec import decode_event
+from streamwatch.core.engine import Fleet
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.replay.runner import ListSink, Replay, Source
 from streamwatch.testing import FakeClock
@@ -177,10 +179,76 @@ def rings() -> list[bytes]:
     return [orjson.dumps(doc) for doc in docs]
 
 
+def feedback() -> list[bytes]:
+    """Suppressions and "not an anomaly" travelling with the events they act on.
+
+    fb-1 suppresses aup.spam notices for a day: one inside it is held back (and its suspension
+    not asked for), an aup.ddos notice beside it goes out, and aup.spam after the expiry goes
+    out. fb-2 suppresses its budget's 50% line but not the 80% one. fb-3's first notice is
+    called no anomaly: the next of the same pattern (category, resource, severity) is held
+    back, another category is not. A suppression whose ``until`` is not a time is
+    dead-lettered, and fb-1's suppression is redelivered (processed once).
+    """
+    notice = build.provider_notice
+
+    def suppress(
+        customer: str, ts: str, kind: str, match: dict[str, str], until: str, n: str
+    ) -> dict[str, Any]:
+        props = {"kind": kind, "match": match, "until": until, "reason": "known"}
+        return build.activity("feedback.suppress", customer, ts, props, event_id=n, actor="ops")
+
+    first = notice("aup.crypto_mining", "fb-3", "2026-10-03T01:00:00Z", "N-30", event_id="fb3-n1")
+    [alert] = Fleet(build_core()).run([decode_event(orjson.dumps(first))], lambda: 0).alerts
+    said = build.activity(
+        "feedback.not_anomaly",
+        "fb-3",
+        "2026-10-03T02:00:00Z",
+        {
+            "alert_id": alert.alert_id,
+            "kind": alert.kind,
+            "evidence": alert.evidence,
+            "reason": "ok",
+        },
+        event_id="fb3-na",
+        actor="ops",
+    )
+    spam_off = suppress(
+        "fb-1",
+        "2026-10-02T00:00:00Z",
+        "provider_notice",
+        {"category": "aup.spam"},
+        "2026-10-03T00:00:00Z",
+        "fb1-s",
+    )
+    half_off = suppress(
+        "fb-2", "2026-10-02T00:10:00Z", "budget_*", {"threshold": "50%"},
+        "2026-11-01T00:00:00Z", "fb2-s",
+    )  # fmt: skip
+    docs = [
+        spam_off,
+        spam_off,
+        notice("aup.spam", "fb-1", "2026-10-02T05:00:00Z", "N-10", event_id="fb1-n1"),
+        notice("aup.ddos", "fb-1", "2026-10-02T06:00:00Z", "N-11", event_id="fb1-n2"),
+        notice("aup.spam", "fb-1", "2026-10-03T05:00:00Z", "N-12", event_id="fb1-n3"),
+        build.budget_set(100.0, "fb-2", "2026-10-02T00:00:00Z", event_id="fb2-b"),
+        half_off,
+        build.usage("fb-2", "2026-10-02T01:00:00Z", cost=60.0, event_id="fb2-u1"),
+        build.usage("fb-2", "2026-10-02T02:00:00Z", cost=30.0, event_id="fb2-u2"),
+        suppress("fb-2", "2026-10-02T03:00:00Z", "*", {}, "soon", "fb2-bad"),
+        first,
+        said,
+        notice("aup.crypto_mining", "fb-3", "2026-10-04T01:00:00Z", "N-31", event_id="fb3-n2"),
+        notice("aup.spam", "fb-3", "2026-10-04T02:00:00Z", "N-32", event_id="fb3-n3"),
+    ]  # fmt: skip
+    docs.sort(key=lambda d: d["ts"])
+    return [orjson.dumps(doc) for doc in docs]
+
+
 STREAMS = {
     "generated-mixed": generated_mixed,
     "cross-topic-edges": cross_topic_edges,
     "rings": rings,
+    "feedback": feedback,
 }
 
 

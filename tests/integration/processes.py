@@ -3,11 +3,13 @@ JSON log read back (the live worker and the suspension worker alike)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -141,3 +143,14 @@ class ServiceProcess:
                     yield orjson.loads(line)
                 except orjson.JSONDecodeError:
                     continue
+
+
+async def wait_for(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+    """Poll ``check`` until it returns something truthy (returned); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not within {timeout}s: {what}")

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.kafka:
         import asyncio
 
-        code = asyncio.run(_live(event, line, until_ms))
+        code = asyncio.run(_live(event, until_ms))
         if code:
             return code
     props = event["properties"]
@@ -139,31 +139,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _live(event: dict[str, Any], line: bytes, until_ms: int) -> int:
+async def _live(event: dict[str, Any], until_ms: int) -> int:
     """Produce to the activity topic, then record the hash in Redis."""
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
+    from streamwatch.feedback_writer import produce
     from streamwatch.kafka_clients import client_options
     from streamwatch.settings import DeploymentSettings, SettingsError
 
     try:
         settings = DeploymentSettings.from_env()
-        kafka = client_options(settings)
+        client_options(settings)  # unusable TLS files are a usage error, before any I/O
     except SettingsError as exc:
         print(f"streamwatch expect: {exc}", file=sys.stderr)
         return exits.USAGE
     topic = settings.topic("activity")
     customer = event["customer_id"]
-    producer = AIOKafkaProducer(**kafka, acks="all")
     try:
-        await producer.start()
-        try:
-            await producer.send_and_wait(topic, line, key=customer.encode())
-        finally:
-            await producer.stop()
+        await produce(settings, event)
     except (KafkaError, OSError) as exc:
         print(
             f"streamwatch expect: cannot produce to {topic} at {settings.kafka}: {exc}\n"

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot load the enforcement policy", error=str(exc))
         return exits.USAGE
     try:
-        probes = loop.run_until_complete(_serve_probes(http, metrics, readiness))
+        probes = loop.run_until_complete(_serve_probes(http, metrics, readiness, settings))
     except OSError as exc:
         log.error("cannot serve /metrics, /health and /ready", address=http, error=str(exc))
         return exits.USAGE
@@ -111,11 +111,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve_probes(
-    http: tuple[str, int] | None, metrics: WorkerMetrics, readiness: Readiness
+    http: tuple[str, int] | None,
+    metrics: WorkerMetrics,
+    readiness: Readiness,
+    settings: DeploymentSettings,
 ) -> ProbeServer | None:
-    """Serve /metrics, /health and /ready on ``http`` (None: switched off, serve nothing).
-    Raises OSError if the address is taken."""
+    """Serve /metrics, /health and /ready, and the web console under /console, on ``http``
+    (None: switched off, serve nothing). Raises OSError if the address is taken."""
     from streamwatch.probes import ProbeServer
+    from streamwatch.web import console
 
     if http is None:
         return None
@@ -126,6 +130,7 @@ async def _serve_probes(
         port=http[1],
         broken=readiness.broken,
         ready_gauge=metrics.ready,
+        mounts=[(console.BASE, console.build(settings))],
     )
     await probes.start()
     return probes

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
+from streamwatch.core import feedback
 from streamwatch.core.events import (
     ACTIVITY_STATUSES,
     EVENT_TYPES,
@@ -383,6 +384,11 @@ def _activity(doc: dict[str, Any], event_id: str, customer_id: str, ts: str, ts_
     limits = PROPERTY_LIMITS.get(operation)
     if limits is not None and properties:
         _check_properties(operation, properties, limits)
+    if operation in feedback.OPERATIONS:
+        try:
+            feedback.check(operation, properties, ts_ms)
+        except feedback.FeedbackError as exc:
+            raise DecodeError("invalid_value", f"{operation}: {exc}", exc.field) from exc
     return ActivityEvent(
         event_id=event_id,
         customer_id=customer_id,

@@ -15,6 +15,7 @@ from typing import Any, Final, cast
 
 import orjson
 
+from streamwatch.core import feedback
 from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.detectors.base import (
     FIRST_STATE_VERSION,
@@ -23,6 +24,7 @@ from streamwatch.core.detectors.base import (
     Detector,
     Finding,
     IndicatorUser,
+    LearningDetector,
     MoneyAtRiskDetector,
     RetainingDetector,
     Setup,
@@ -33,10 +35,10 @@ from streamwatch.core.detectors.base import (
     state_version_of,
 )
 from streamwatch.core.detectors.registry import build
-from streamwatch.core.events import Alert, DetectorRef, EnforcementRequest, Event
+from streamwatch.core.events import ActivityEvent, Alert, DetectorRef, EnforcementRequest, Event
 from streamwatch.core.ids import stable_id
 from streamwatch.core.indicators import EMPTY, Indicators
-from streamwatch.core.policy import Policy
+from streamwatch.core.policy import Policy, is_resolved
 from streamwatch.core.rings import is_link
 from streamwatch.core.state import CustomerState, OpenAlert, id_key
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
@@ -74,7 +76,9 @@ class Settings:
 class Decisions:
     """What one event caused: alerts (new or amended), requests to send, and shadow requests.
 
-    A value: most events cause nothing, and share the empty ``NOTHING``.
+    ``suppressed`` are the alerts feedback held back (not to be sent, not acted on), each with
+    the id of the suppression that held it. A value: most events cause nothing, and share the
+    empty ``NOTHING``.
     """
 
     alerts: tuple[Alert, ...] = ()
@@ -82,6 +86,7 @@ class Decisions:
     shadowed: tuple[EnforcementRequest, ...] = ()
     duplicate: bool = False
     late: bool = False
+    suppressed: tuple[tuple[Alert, str], ...] = ()
 
 
 NOTHING: Final = Decisions()
@@ -146,6 +151,10 @@ class Core:
         self._retaining = cast(tuple[RetainingDetector, ...], having(Capability.RETAINS))
         self.indicator_users = cast(tuple[IndicatorUser, ...], having(Capability.INDICATORS))
         """The detectors that judge by indicator lists (to hand reloaded lists to)."""
+        self._learners: dict[str, LearningDetector] = {
+            kind: cast(LearningDetector, d) for d in having(Capability.LEARNS) for kind in d.kinds
+        }
+        """The detector that learns "not an anomaly" feedback, by alert kind."""
         ledgers = cast(tuple[MoneyAtRiskDetector, ...], having(Capability.MONEY_AT_RISK))
         if len(ledgers) > 1:
             raise ContractError(
@@ -276,6 +285,13 @@ class Core:
         state.seen.remember(
             key, state.watermark_ms // 1000, self._dedupe_window_s, self.settings.dedupe_capacity
         )
+        if state.suppressions:
+            feedback.expire(state.suppressions, state.watermark_ms)
+        if type(event) is ActivityEvent:
+            if event.operation in feedback.OPERATIONS:
+                self._feedback(state, event)
+        else:
+            state.series.observe(event)
         found: list[tuple[Detector, Finding]] | None = None
         if self._timed and event.ts_ms - state.swept_ms >= SWEEP_MS:
             found = self._advance(state, event.ts_ms)
@@ -289,6 +305,21 @@ class Core:
         if found is None:
             return _LATE if late else NOTHING
         return self._decide(state, found, now_ms, late)
+
+    def _feedback(self, state: CustomerState, event: ActivityEvent) -> None:
+        """Fold a suppression or a "not an anomaly" into the state (see ``core.feedback``);
+        the codec has checked its properties, so FeedbackError here is a caller's bug."""
+        if event.status != "succeeded":
+            return
+        if event.operation == feedback.SUPPRESS:
+            feedback.keep(state.suppressions, feedback.suppression_of(event))
+            return
+        said = feedback.not_anomaly_of(event)
+        learner = self._learners.get(said.kind)
+        if learner is not None:
+            learner.learn_normal(state.detectors[learner.name], said)
+        else:
+            feedback.keep(state.suppressions, feedback.as_suppression(state.customer_id, said))
 
     def forgettable(self, state: CustomerState, until_ms: int) -> bool:
         """Whether the customer's state may be dropped at event time ``until_ms``: the
@@ -356,18 +387,40 @@ class Core:
         alerts: list[Alert] = []
         requests: list[EnforcementRequest] = []
         shadowed: list[EnforcementRequest] = []
+        suppressed: list[tuple[Alert, str]] = []
         for detector, finding in found:
             alert = self._raise(state, detector, finding, now_ms)
-            if alert is not None:
-                alerts.append(alert)
-                for rule, request in self.policy.decide(
-                    alert, state.cooldowns, finding.event_time_ms, state.rungs
-                ):
-                    (shadowed if rule.shadow else requests).append(request)
-        if not alerts:
+            if alert is None:
+                continue
+            held = self._held(state, alert, finding.event_time_ms)
+            if held is not None:
+                state.alerts[alert.alert_id].suppressed = held
+                suppressed.append((alert, held))
+                continue
+            alerts.append(alert)
+            for rule, request in self.policy.decide(
+                alert, state.cooldowns, finding.event_time_ms, state.rungs
+            ):
+                (shadowed if rule.shadow else requests).append(request)
+        if not alerts and not suppressed:
             return _LATE if late else NOTHING
         self._expire(state)
-        return Decisions(tuple(alerts), tuple(requests), tuple(shadowed), late=late)
+        return Decisions(
+            tuple(alerts), tuple(requests), tuple(shadowed), late=late, suppressed=tuple(suppressed)
+        )
+
+    def _held(self, state: CustomerState, alert: Alert, event_time_ms: int) -> str | None:
+        """The id of the suppression holding ``alert`` back, or None to send it. A resolving
+        revision of an alert that holds a rung of the ladder is always sent: the policy needs
+        it to lift the rung."""
+        if not state.suppressions:
+            return None
+        held = feedback.held_by(state.suppressions, alert.kind, alert.evidence, event_time_ms)
+        if held is None:
+            return None
+        if is_resolved(alert) and any(alert.alert_id in r.alert_ids for r in state.rungs.values()):
+            return None
+        return held.id
 
     def _raise(
         self, state: CustomerState, detector: Detector, finding: Finding, now_ms: int

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, Final
 
+from streamwatch.core.feedback import Suppression
+from streamwatch.core.series import HourSeries
+
 STATE_VERSION: Final = 2
 """Version 2 keeps hashed event ids (``RecentIds``) where version 1 kept the ids themselves;
 ``CustomerState.restore`` reads both."""
@@ -132,6 +135,8 @@ class OpenAlert:
     revision: int
     fingerprint: str
     summary: str
+    suppressed: str = ""
+    """The id of the suppression that held the alert's last revision back ("" if sent)."""
 
 
 @dataclass(slots=True)
@@ -166,6 +171,10 @@ class CustomerState:
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
     cooldowns: dict[str, int] = field(default_factory=dict)
     rungs: dict[str, Rung] = field(default_factory=dict)
+    suppressions: dict[str, Suppression] = field(default_factory=dict)
+    """Feedback that holds back matching alerts, by id, oldest set first (``core.feedback``)."""
+    series: HourSeries = field(default_factory=HourSeries)
+    """Recent hours of spend, CPU/GPU use and payments, for plots (``core.series``)."""
     swept_ms: int = 0
     """The last hour mark of event time the timed detectors were advanced to."""
     events: int = 0
@@ -175,16 +184,19 @@ class CustomerState:
     @property
     def risk(self) -> float:
         """Combined risk in [0, 1]: the chance that at least one open alert is real. Alerts at
-        severity info (resolved incidents, early budget lines) carry no risk."""
+        severity info (resolved incidents, early budget lines) and alerts feedback suppressed
+        carry no risk."""
         remaining = 1.0
         for alert in self.alerts.values():
-            if alert.severity != "info":
+            if alert.severity != "info" and not alert.suppressed:
                 remaining *= 1.0 - alert.score
         return round(1.0 - remaining, 4)
 
     def snapshot(self, detectors: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """A JSON-ready dict of this state; ``detectors`` are the detectors' own dumps."""
-        return {
+        """A JSON-ready dict of this state; ``detectors`` are the detectors' own dumps. An
+        alert's ``suppressed``, the ``suppressions`` and the ``series`` are written only when
+        there are any, so they read back into earlier builds' form."""
+        snapshot = {
             "v": STATE_VERSION,
             "customer_id": self.customer_id,
             "watermark_ms": self.watermark_ms,
@@ -199,6 +211,7 @@ class CustomerState:
                     a.revision,
                     a.fingerprint,
                     a.summary,
+                    *((a.suppressed,) if a.suppressed else ()),
                 ]
                 for alert_id, a in self.alerts.items()
             },
@@ -207,6 +220,11 @@ class CustomerState:
             "swept_ms": self.swept_ms,
             "counters": [self.events, self.duplicates, self.late],
         }
+        if self.suppressions:
+            snapshot["suppressions"] = [s.dump() for s in self.suppressions.values()]
+        if self.series.hours:
+            snapshot["series"] = self.series.dump()
+        return snapshot
 
     @classmethod
     def restore(cls, data: dict[str, Any], detectors: dict[str, Any]) -> CustomerState:
@@ -238,6 +256,10 @@ class CustomerState:
                 rule: Rung(list(alert_ids), lifted)
                 for rule, (alert_ids, lifted) in data.get("rungs", {}).items()
             },
+            suppressions={
+                s.id: s for s in (Suppression.load(d) for d in data.get("suppressions", ()))
+            },
+            series=HourSeries.load(data["series"]) if "series" in data else HourSeries(),
             swept_ms=data.get("swept_ms", 0),
             events=events,
             duplicates=duplicates,

@@ -32,6 +32,8 @@ REQUESTS: Final = "requests"
 """Enforcement requests sent."""
 SHADOWED: Final = "shadowed"
 """Enforcement requests decided in shadow mode: logged, not sent."""
+SUPPRESSED: Final = "suppressed"
+"""Alerts held back by feedback (a suppression or "not an anomaly"): decided, not sent."""
 KEY_MISMATCH: Final = "key_mismatch"
 """Events whose Kafka key is not their customer_id (the producer breaks the contract)."""
 PROCESSING_ERRORS: Final = "processing_errors"
@@ -49,6 +51,7 @@ ALL: Final = (
     ALERTS,
     REQUESTS,
     SHADOWED,
+    SUPPRESSED,
     KEY_MISMATCH,
     PROCESSING_ERRORS,
     RING_LINKS,

@@ -444,6 +444,7 @@ class Processor:
                 or step.alerts
                 or step.requests
                 or step.shadowed
+                or step.suppressed
                 or step.late
                 or (event is not None and message.key != event.customer_id.encode())
             ):
@@ -529,6 +530,14 @@ class Processor:
                 request_id=request.request_id,
                 action=request.action,
                 policy=request.policy,
+            )
+        for alert, suppression in step.suppressed:
+            log.info(
+                "alert suppressed by feedback (not sent)",
+                alert_id=alert.alert_id,
+                kind=alert.kind,
+                revision=alert.revision,
+                suppression=suppression,
             )
 
 

@@ -3,9 +3,12 @@
 Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
 
 - ``P customer:<id>``  hash: ``customer_id``, ``risk`` (0..1), ``open_alerts`` (count),
-  ``alerts`` (JSON list of ``alert_id, kind, severity, score, event_time, summary``, riskiest
-  first), ``money_at_risk`` (JSON object of ``Core.money_at_risk``, or ``null``),
-  ``updated_at`` (RFC 3339 wall clock);
+  ``alerts`` (JSON list of ``alert_id, kind, severity, score, event_time, summary,
+  suppressed`` (the id of the suppression holding it back, or ""), riskiest first),
+  ``money_at_risk`` (JSON object of ``Core.money_at_risk``, or ``null``), ``suppressions``
+  (JSON list of the customer's suppressions, ``Suppression.to_dict``), ``series`` (JSON list
+  of its recent hours, ``series_of``: spend against the learned baseline, CPU/GPU use,
+  payments), ``updated_at`` (RFC 3339 wall clock);
 - ``P risk``           sorted set of customer ids scored by risk;
 - ``P exposure``       sorted set of customer ids scored by money at risk (its ``amount``, in
   the customer's own currency; 0 when unknown): the order of ``top``;
@@ -29,12 +32,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 import orjson
 from redis.asyncio import Redis
 
+from streamwatch.core.detectors.spend_spike import SpendSpikeDetector, expected_spend
+from streamwatch.core.detectors.spend_spike.state import SpikeState
 from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import format_ts
 
@@ -53,6 +58,8 @@ class CustomerView:
     alerts: list[dict[str, Any]]
     updated_at: str
     money_at_risk: dict[str, Any] | None = None
+    suppressions: list[dict[str, Any]] = field(default_factory=list)
+    series: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def open_alerts(self) -> int:
@@ -67,6 +74,8 @@ class CustomerView:
             "open_alerts": self.open_alerts,
             "alerts": self.alerts,
             "money_at_risk": self.money_at_risk,
+            "suppressions": self.suppressions,
+            "series": self.series,
             "updated_at": self.updated_at,
         }
 
@@ -79,6 +88,15 @@ class TopRow:
     money_at_risk: float
     currency: str | None
     risk: float
+
+
+def series_of(state: CustomerState) -> list[dict[str, Any]]:
+    """The customer's recent hours (``core.series``), each with the hourly spend its
+    spend_spike baseline expects (None without one, or before it learned anything)."""
+    spike = state.detectors.get(SpendSpikeDetector.name)
+    if not isinstance(spike, SpikeState):
+        return state.series.points()
+    return state.series.points(lambda hour_ms: expected_spend(spike, hour_ms))
 
 
 def customer_view(
@@ -94,6 +112,7 @@ def customer_view(
             "score": alert.score,
             "event_time": format_ts(alert.event_time_ms),
             "summary": alert.summary,
+            "suppressed": alert.suppressed,
         }
         for alert_id, alert in state.alerts.items()
     ]
@@ -104,6 +123,8 @@ def customer_view(
         "open_alerts": str(len(alerts)),
         "alerts": orjson.dumps(alerts).decode(),
         "money_at_risk": orjson.dumps(money_at_risk).decode(),
+        "suppressions": orjson.dumps([s.to_dict() for s in state.suppressions.values()]).decode(),
+        "series": orjson.dumps(series_of(state)).decode(),
         "updated_at": format_ts(now_ms),
     }
 
@@ -184,7 +205,30 @@ class RiskView:
             alerts=orjson.loads(text.get("alerts", "[]")),
             updated_at=text.get("updated_at", ""),
             money_at_risk=orjson.loads(text.get("money_at_risk", "null")),
+            suppressions=orjson.loads(text.get("suppressions", "[]")),
+            series=orjson.loads(text.get("series", "[]")),
         )
+
+    async def suppressions(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        """The suppressions the view shows (``Suppression.to_dict`` with ``customer_id``), of
+        one customer or of every customer in the view (a SCAN: for people, not hot paths),
+        soonest expiry first."""
+        if customer_id is not None:
+            keys = [self.customer_key(customer_id)]
+        else:
+            pattern = _glob_escape(self.customer_key("")) + "*"
+            keys = [_text(k) async for k in self.client.scan_iter(match=pattern, count=500)]
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, ["customer_id", "suppressions"])
+        rows: list[dict[str, Any]] = []
+        for customer, found in await pipe.execute():
+            if found and customer:
+                rows.extend({**s, "customer_id": _text(customer)} for s in orjson.loads(found))
+        rows.sort(key=lambda r: (r["until"], r["customer_id"], r["id"]))
+        return rows
 
     async def top(self, n: int) -> list[TopRow]:
         """The ``n`` customers with the most money at risk, most first (ties: riskiest

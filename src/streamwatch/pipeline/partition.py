@@ -40,7 +40,8 @@ from streamwatch.core.codec import (
 )
 from streamwatch.core.deadletter import dead_letter_record, processing_error
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
-from streamwatch.core.events import Event
+from streamwatch.core.events import ActivityEvent, Event
+from streamwatch.core.feedback import OPERATIONS as FEEDBACK
 from streamwatch.core.rings import Sighting, sightings
 from streamwatch.core.state import CustomerState
 from streamwatch.pipeline.ordering import (
@@ -56,7 +57,8 @@ EVENTS: Final = "events"
 """Counter names (``PartitionPipeline.counts``): input messages decoded into events (duplicates
 included); duplicates; late events (older than the customer's allowed lateness); dead letters
 (all codes; per code under ``dead_letter:<code>``); alerts sent (amendments included);
-requests sent; requests decided in shadow mode; ``ring.link`` events stepped; events the core
+requests sent; requests decided in shadow mode; alerts feedback held back (suppressed, not
+sent); ``ring.link`` events stepped; events the core
 failed on (also dead-lettered as ``processing_error``); customers whose state was reset after
 such a failure left it unwritable; customers forgotten at a sweep."""
 DUPLICATES: Final = "duplicates"
@@ -65,6 +67,7 @@ DEAD_LETTER: Final = "dead_letter"
 ALERTS: Final = "alerts"
 REQUESTS: Final = "requests"
 SHADOWED: Final = "shadowed"
+SUPPRESSED: Final = "suppressed"
 LINKS: Final = "links"
 PROCESSING_ERRORS: Final = "processing_errors"
 STATE_RESETS: Final = "state_resets"
@@ -162,8 +165,9 @@ class Step:
 
     ``message`` is None for a derived ``ring.link``. ``dead_letter`` is the record to send
     for a message that does not decode, is an outlier in time, or made the core fail.
-    ``alerts``, ``requests`` and ``shadowed`` include those of the sweep the message caused,
-    first. ``views`` are the customers whose risk view changed.
+    ``alerts``, ``requests``, ``shadowed`` and ``suppressed`` (alerts feedback held back, with
+    the suppression's id: not to be sent) include those of the sweep the message caused, first.
+    ``views`` are the customers whose risk view changed.
     """
 
     message: Message | None
@@ -172,6 +176,7 @@ class Step:
     alerts: tuple[Any, ...] = ()
     requests: tuple[Any, ...] = ()
     shadowed: tuple[Any, ...] = ()
+    suppressed: tuple[tuple[Any, str], ...] = ()
     duplicate: bool = False
     late: bool = False
     sightings: tuple[Sighting, ...] = ()
@@ -278,8 +283,14 @@ class PartitionPipeline:
         self.store.changed(customer_id, state)
         step.duplicate, step.late = decisions.duplicate, decisions.late
         self._take(step, decisions)
-        if decisions.alerts or (event.type == "payment" and state.alerts):
-            # A payment moves the money at risk of a customer already in the view.
+        if (
+            decisions.alerts
+            or decisions.suppressed
+            or (event.type != "activity" and state.alerts)
+            or (isinstance(event, ActivityEvent) and event.operation in FEEDBACK)
+        ):
+            # Usage and payments move the money at risk and the recent hours of a customer
+            # already in the view; feedback changes the suppressions it shows.
             step.views.append(state)
 
     def _sweep(self, step: Step, until_ms: int) -> None:
@@ -297,7 +308,7 @@ class PartitionPipeline:
             if decisions is not NOTHING:
                 store.changed(customer_id, state)
                 self._take(step, decisions)
-                if decisions.alerts:
+                if decisions.alerts or decisions.suppressed:
                     step.views.append(state)
             elif core.forgettable(state, until_ms):
                 store.forget(customer_id)
@@ -313,6 +324,9 @@ class PartitionPipeline:
         if decisions.shadowed:
             step.shadowed += decisions.shadowed
             self.counts[SHADOWED] += len(decisions.shadowed)
+        if decisions.suppressed:
+            step.suppressed += decisions.suppressed
+            self.counts[SUPPRESSED] += len(decisions.suppressed)
 
     def _dead_letter(self, message: Message, error: DecodeError) -> Step:
         return Step(message, dead_letter=self._record(message, error))

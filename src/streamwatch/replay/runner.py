@@ -81,6 +81,8 @@ class ReplayStats:
     alerts: int = 0
     requests: int = 0
     shadowed: int = 0
+    suppressed: int = 0
+    """Alerts feedback held back (decided, not written)."""
     dead_letters: Counter[str] = field(default_factory=Counter)
     customers: int = 0
     """Customers whose state the pipelines held at the end."""
@@ -186,6 +188,7 @@ class Replay:
         stats.alerts = total[counters.ALERTS]
         stats.requests = total[counters.REQUESTS]
         stats.shadowed = total[counters.SHADOWED]
+        stats.suppressed = total[counters.SUPPRESSED]
         prefix = counters.dead_letter_counter("")
         stats.dead_letters = Counter(
             {k[len(prefix) :]: n for k, n in total.items() if k.startswith(prefix)}

@@ -243,6 +243,13 @@ REJECTED = [
                  id="factor-over-limit"),
     pytest.param(activity_doc("ring.link", properties={"count": MAX_WHOLE + 1}),
                  id="ring-count-over-limit"),
+    pytest.param(activity_doc("feedback.suppress", properties={"kind": "*"}),
+                 id="suppress-without-until"),
+    pytest.param(activity_doc("feedback.suppress", properties={"until": "2026-12-01T00:00:00Z",
+                                                               "match": {"status": 1}}),
+                 id="suppress-match-not-text"),
+    pytest.param(activity_doc("feedback.not_anomaly", properties={"kind": "chargeback"}),
+                 id="not-anomaly-without-alert"),
 ]  # fmt: skip
 
 
@@ -267,6 +274,12 @@ AT_THE_LIMITS = [
     pytest.param(activity_doc("feedback.expect", properties={"factor": 0.5}),
                  id="factor-below-one-ignored"),
     pytest.param(activity_doc("ring.link", properties={"count": MAX_WHOLE}), id="ring-count"),
+    pytest.param(activity_doc("feedback.suppress", properties={
+        "kind": "provider_*", "match": {f"f{i}": "*" for i in range(16)},
+        "until": "2026-12-01T00:00:00Z", "reason": "r", "id": "x" * 200}), id="suppress"),
+    pytest.param(activity_doc("feedback.not_anomaly", properties={
+        "alert_id": "a", "kind": "spend_spike", "evidence": {f"f{i}": i for i in range(64)}}),
+                 id="not-anomaly"),
     pytest.param(activity_doc("quantum.entangle", properties={"qubits": 1e300}),
                  id="unknown-operation"),
 ]  # fmt: skip

@@ -38,8 +38,30 @@ def test_view_lists_open_alerts_riskiest_first():
     assert fields["customer_id"] == "c-1"
     assert fields["open_alerts"] == "2"
     assert [a["kind"] for a in alerts] == ["provider_notice", "budget_threshold"]
-    assert set(alerts[0]) == {"alert_id", "kind", "severity", "score", "event_time", "summary"}
+    assert set(alerts[0]) == {
+        "alert_id",
+        "kind",
+        "severity",
+        "score",
+        "event_time",
+        "summary",
+        "suppressed",
+    }
     assert alerts[1]["event_time"] == "2026-10-01T01:00:00Z"
+    assert orjson.loads(fields["series"]) == [
+        {
+            "hour": "2026-10-01T01:00:00Z",
+            "spend": 60.0,
+            "expected": None,
+            "cpu": None,
+            "gpu": None,
+            "gpus": 0,
+            "paid": 0.0,
+            "failed": 0.0,
+            "charged_back": 0.0,
+        }
+    ], "one hour of usage, nothing learned yet"
+    assert orjson.loads(fields["suppressions"]) == []
     assert float(fields["risk"]) == state.risk
     assert fields["updated_at"] == "2026-09-21T14:13:20Z"
 

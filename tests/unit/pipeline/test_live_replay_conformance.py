@@ -44,13 +44,14 @@ def _request_keys(requests: list[Any]) -> list[tuple[Any, ...]]:
 
 def replay(lines: list[bytes]) -> Outputs:
     sink = ListSink()
-    Replay(build_core(), sink, clock=FakeClock()).run(
+    stats = Replay(build_core(), sink, clock=FakeClock()).run(
         [Source(((line, n) for n, line in enumerate(lines, 1)), lambda n: {"line": n})]
     )
     return {
         "alerts": _alert_keys(sink.alerts),
         "requests": _request_keys(sink.requests),
         "dead": Counter(d["code"] for d in sink.dead_letters),
+        "suppressed": stats.suppressed,
     }
 
 
@@ -61,6 +62,7 @@ def live(seed: int, crashes: int) -> Callable[[list[bytes]], Outputs]:
             "alerts": _alert_keys(out.alerts),
             "requests": _request_keys(out.requests),
             "dead": Counter(d["code"] for d in out.dead_letters),
+            "suppressed": len(out.suppressed),
         }
 
     return run
@@ -169,6 +171,15 @@ def test_the_variants_really_disorder_the_streams() -> None:
         changed = VARIANTS[variant](lines, 7)
         assert changed != lines, variant
         assert sorted(set(changed)) == sorted(set(lines)), variant
+
+
+def test_feedback_holds_back_the_same_alerts_live_and_in_replay() -> None:
+    """The feedback stream: three alerts held back (two suppressed, one of a pattern called no
+    anomaly), the bad suppression dead-lettered, the redelivered one processed once."""
+    outputs = {name: run(STREAMS["feedback"]()) for name, run in RUNNERS.items()}
+    assert outputs["replay"]["suppressed"] == 3
+    assert outputs["replay"]["dead"] == Counter({"invalid_value": 1})
+    assert all(o == outputs["replay"] for o in outputs.values())
 
 
 def test_a_usage_event_out_of_order_within_its_topic_gives_one_answer() -> None:

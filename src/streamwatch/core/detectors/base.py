@@ -11,6 +11,7 @@ capability          method             protocol / what the engine does with it
 ``MONEY_AT_RISK``   ``exposure``       ``MoneyAtRiskDetector``: the alerts' money at risk
 ``RETAINS``         ``retains``        ``RetainingDetector``: keeps a quiet customer
 ``INDICATORS``      ``use_indicators`` ``IndicatorUser``: handed reloaded indicator lists
+``LEARNS``          ``learn_normal``   ``LearningDetector``: told an alert was no anomaly
 ==================  =================  ==================================================
 
 ``check_contract`` (called by ``Core`` for every detector it is given) rejects a detector that
@@ -31,6 +32,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.events import Event, Severity
+from streamwatch.core.feedback import NotAnomaly
 from streamwatch.core.indicators import EMPTY, Indicators
 
 
@@ -41,6 +43,7 @@ class Capability(enum.Enum):
     MONEY_AT_RISK = "exposure"
     RETAINS = "retains"
     INDICATORS = "use_indicators"
+    LEARNS = "learn_normal"
 
     @property
     def method(self) -> str:
@@ -217,6 +220,18 @@ class IndicatorUser(Detector, Protocol):
 
     def use_indicators(self, indicators: Indicators) -> None:
         """Judge by ``indicators`` from the next event on."""
+        ...
+
+
+class LearningDetector(Detector, Protocol):
+    """A detector that can learn a pattern it alerted on as normal for the customer.
+    Capability ``LEARNS``: the engine hands it each ``feedback.not_anomaly`` of one of its
+    kinds (``streamwatch.core.feedback``) instead of suppressing the pattern, so the customer's
+    baseline or peak takes the level in, and the same evidence no longer crosses its line."""
+
+    def learn_normal(self, state: Any, feedback: NotAnomaly) -> None:
+        """Fold the feedback into ``state``; deterministic, raises nothing for feedback that
+        does not fit the state (an alert long gone): it then changes nothing."""
         ...
 
 

@@ -32,10 +32,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final
 
 from streamwatch.core.detectors.abuse_common import ratio_score, severity_of, text
-from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, named
+from streamwatch.core.detectors.base import Capability, Finding, Setup, named
 from streamwatch.core.detectors.network_abuse import sketch
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
+from streamwatch.core.feedback import NotAnomaly
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
@@ -180,7 +181,7 @@ class NetworkAbuseDetector:
     name: ClassVar[str] = "network_abuse"
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
-    capabilities: ClassVar[frozenset[Capability]] = NONE
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LEARNS})
     kinds: ClassVar[frozenset[str]] = frozenset({"network_abuse"})
     state_version: ClassVar[int] = 2
     state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
@@ -230,6 +231,30 @@ class NetworkAbuseDetector:
             scan=_load_window(data["scan"]),
             episodes=episodes,
         )
+
+    def learn_normal(self, state: NetState, feedback: NotAnomaly) -> None:
+        """ "Not an anomaly": the pattern's peak takes in the alert's worst window (evidence
+        ``pattern`` and ``worst``; for a scan also its distinct ports), so the limit becomes
+        ``FACTOR`` times that level and the same traffic no longer crosses it (for a scan, its
+        distinct destinations and ports). A customer still
+        judged by the new-account floor alone keeps that floor."""
+        evidence = feedback.evidence
+        pattern, worst = evidence.get("pattern"), evidence.get("worst")
+        if isinstance(worst, bool) or not isinstance(worst, int | float):
+            return
+        level = min(max(float(worst), 0.0), 1e12)
+        if pattern == "spam":
+            state.smtp.peak.value = max(state.smtp.peak.value, level)
+        elif pattern == "scan":
+            endpoints, ports = evidence.get("distinct_endpoints"), evidence.get("distinct_ports")
+            if isinstance(endpoints, int) and not isinstance(endpoints, bool):
+                level = min(max(float(endpoints), 0.0), 1e12)
+            state.scan.peak.value = max(state.scan.peak.value, level)
+            if isinstance(ports, int) and not isinstance(ports, bool):
+                peak = state.scan.port_peak
+                peak.value = max(peak.value, float(min(max(ports, 0), PORTS_KEPT)))
+        elif pattern == "ddos":
+            state.egress_peak.value = max(state.egress_peak.value, level)
 
     # -- limits -----------------------------------------------------------------------------
 

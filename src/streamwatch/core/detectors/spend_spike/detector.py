@@ -49,7 +49,9 @@ allowance ``factor`` times from the hour of its event time until ``until``: mean
 judged, and learned, as spend divided by ``factor``, so the planned surge does not become the
 baseline and spend still that high after ``until`` is a spike. Owner, reason and expiry are
 kept and named in alerts. A later one replaces it; ``factor`` 1 or an ``until`` in the past
-clears it. Feedback arrives in the event stream, so live and replay agree.
+clears it. A ``feedback.not_anomaly`` on a spend_spike alert (``learn_normal``) teaches the
+baseline the alert's hour of spend and ends the open incident as ``absorbed`` at its next
+flagged hour. Feedback arrives in the event stream, so live and replay agree.
 
 Deterministic; per-customer state is a small plain value (``dump``/``load``), typically 1-2 KB
 of JSON.
@@ -65,7 +67,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
+from streamwatch.core.detectors.base import Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.detectors.spend_spike.baseline import (
     FLAG_SCORE,
@@ -102,7 +104,8 @@ from streamwatch.core.detectors.spend_spike.state import (
     load_state,
 )
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
-from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+from streamwatch.core.feedback import NotAnomaly
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
 
 _NO_FINDINGS: Final[list[Finding]] = []
 """Returned, shared, by the events that find nothing (callers only iterate it)."""
@@ -121,7 +124,7 @@ class SpendSpikeDetector:
     name: ClassVar[str] = KIND
     version: ClassVar[str] = "1"
     event_types: ClassVar[frozenset[str]] = frozenset({"usage", "activity"})
-    capabilities: ClassVar[frozenset[Capability]] = NONE
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LEARNS})
     kinds: ClassVar[frozenset[str]] = frozenset({KIND})
     state_version: ClassVar[int] = 2
     state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
@@ -198,6 +201,27 @@ class SpendSpikeDetector:
             st.expect = expectation_of(event)
         except NotFeedback:
             return
+        if st.hour_ms >= 0:
+            st.watch = self._line(st)
+
+    def learn_normal(self, state: SpikeState, feedback: NotAnomaly) -> None:
+        """ "Not an anomaly" (see **Feedback**): an open incident ends ``absorbed`` at its next
+        flagged hour, learned by the baseline; and the alert's hour of spend (its evidence
+        ``hour`` and ``spend``) is learned now, so that level is judged normal from here on."""
+        st = state
+        if st.incident is not None:
+            st.incident.normal = True
+        hour, spend = feedback.evidence.get("hour"), feedback.evidence.get("spend")
+        if not isinstance(hour, str) or isinstance(spend, bool):
+            return
+        if not isinstance(spend, int | float) or not 0.0 <= spend * MICROS < SPEND_CAP:
+            return
+        try:
+            bucket = bucket_of_ms(parse_ts_ms(hour))
+        except ValueError:
+            return
+        x = spend / self._factor(st, feedback.ts_ms)
+        learn(self._params, st.base, x, bucket, novelty(self._params, st.base, x, bucket))
         if st.hour_ms >= 0:
             st.watch = self._line(st)
 
@@ -337,7 +361,7 @@ class SpendSpikeDetector:
             st.incident = None
             st.closed_id, st.closed_ms = inc.id, hour + MS_PER_HOUR
             return
-        if not flagged or inc.hours < cfg.absorb_after_h:
+        if not flagged or (inc.hours < cfg.absorb_after_h and not inc.normal):
             return
         # The new level has lasted: end the incident and let the baseline follow it.
         findings.append(
@@ -535,3 +559,14 @@ class SpendSpikeDetector:
 
     def load(self, data: dict[str, Any]) -> SpikeState:
         return load_state(data)
+
+
+def expected_spend(state: SpikeState, hour_ms: int) -> float | None:
+    """The spend the customer's learned rhythm expects in the hour starting at ``hour_ms``
+    (its seasonal bucket's mean, else its centre), or None before anything was learned; for
+    plots of spend against the baseline."""
+    base = state.base
+    if base.n == 0:
+        return None
+    mean = base.buckets[bucket_of_ms(hour_ms)]
+    return round(base.centre if mean is None else mean, 4)

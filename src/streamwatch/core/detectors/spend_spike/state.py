@@ -37,6 +37,9 @@ class Incident:
     sent_excess: float = 0.0
     score: float = 0.0
     subscriptions: list[str] = field(default_factory=list)
+    normal: bool = False
+    """People said it is no anomaly (feedback): it ends ``absorbed`` at its next flagged hour,
+    which the baseline learns, however young the incident."""
 
     def dump(self) -> dict[str, Any]:
         return by_name(self)
