@@ -36,6 +36,7 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup, na
 from streamwatch.core.detectors.network_abuse import sketch
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
+from streamwatch.core.metering import hourly_share
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
@@ -257,7 +258,8 @@ class NetworkAbuseDetector:
                     state.egress_hour, hour, observed, HOURLY_DECAY, LAG["ddos"]
                 )
             state.egress_hour, state.egress_gb, state.egress_flagged = hour, 0.0, False
-        state.egress_gb += max(0.0, event.quantity)
+        # A daily egress row is judged at its hourly rate, not as one hour (core.metering).
+        state.egress_gb += max(0.0, hourly_share(event.quantity, event.interval_s))
         limit = self._limit(state, event.ts_ms, state.egress_peak.value, EGRESS_MIN_GB, "ddos")
         if limit is None or state.egress_gb < limit:
             return []

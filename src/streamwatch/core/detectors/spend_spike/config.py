@@ -59,6 +59,9 @@ class SpikeConfig:
     min_excess: float = 5.0
     """Money floor: hourly spend must exceed its expected value by this much (per hour)."""
     cold_start_h: int = 168
+    old_after_days: int = 30
+    """A customer whose sign-up is dated this many days or more before its first usage is not
+    new (back-filled history): it warms up on its own spend instead of a cohort prior."""
     warm_up_h: int = 168
     month_end_days: int = 2
     month_end_allowance: float = 12.0

@@ -1,6 +1,8 @@
 """``spend_spike``: a customer's hourly spend far above what it usually spends, as it happens.
 
 **Running spend.** Usage events are hourly per resource (``ts`` = start of the metered hour).
+A record longer than an hour (a daily billing row, ``interval_s`` 86400) counts at its hourly
+rate in each hour it covers (``core.metering``; ``carry`` holds the rest), never whole in one.
 The customer's spend for the current hour accumulates over that hour's events, in whole
 micro-units of the customer's currency (the first it used; other currencies are ignored), and
 the detector can fire on the event whose cost makes the hour cross the line, not when the hour
@@ -20,12 +22,16 @@ for a customer in its cold start, ``x_eff >= cohort.max_hourly``. ``x_eff`` is `
 the allowance of planned growth (feedback, below) and, in the last ``month_end_days`` (UTC) of a
 month, less what a month-end job may add in the customer's known regions: up to 1.25x the peak
 hour of its previous month-end window above its usual peak once it has one, else
-``month_end_allowance - 1`` usual peaks. Spend in a region the customer never used gets no
-month-end allowance. Per event the detector adds the cost and compares the hour's total with a
-precomputed line (the money floor, or the cohort's line); past it, the baseline's
-``rise_needed`` refines the line, and only past that is the hour scored.
+``month_end_allowance - 1`` usual peaks; and, in an hour of the week where a job has run week
+after week (``core.weekly``: flagged at that local hour in consecutive weeks), less up to 1.5x
+the level that job reached (the larger of the two allowances applies). Spend in a region the
+customer never used gets neither allowance. Per event the detector adds the cost and compares
+the hour's total with a precomputed line (the money floor, or the cohort's line); past it, the
+baseline's ``rise_needed`` refines the line, and only past that is the hour scored.
 
-**Cold start.** A customer whose ``customer.signup`` was seen is new: for its first
+**Cold start.** A customer whose ``customer.signup`` was seen, dated less than
+``old_after_days`` before its first usage, is new (age comes from the sign-up's date: a
+back-filled sign-up years ago makes an old customer): for its first
 ``cold_start_h`` hours of usage it is judged against its cohort's prior (``COHORTS``, by the
 offer of its ``subscription.create``; in its first day, also for the expected spend), hours
 below the cohort's line are learned whatever their score, and the alert says so. A customer
@@ -89,6 +95,7 @@ from streamwatch.core.detectors.spend_spike.findings import KIND, ended_finding,
 from streamwatch.core.detectors.spend_spike.hour import Hour, severity_level
 from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
 from streamwatch.core.detectors.spend_spike.state import (
+    CARRY_KEPT,
     MICROS,
     NEVER,
     REGIONS_KEPT,
@@ -102,7 +109,9 @@ from streamwatch.core.detectors.spend_spike.state import (
     load_state,
 )
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
+from streamwatch.core.metering import hourly_share, last_hour_ms
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+from streamwatch.core.weekly import zone_name
 
 _NO_FINDINGS: Final[list[Finding]] = []
 """Returned, shared, by the events that find nothing (callers only iterate it)."""
@@ -137,6 +146,7 @@ class SpendSpikeDetector:
         self._z_flag = threshold_z(FLAG_SCORE)
         self._cold_ms = self.config.cold_start_h * MS_PER_HOUR
         self._warm_ms = self.config.warm_up_h * MS_PER_HOUR
+        self._old_ms = self.config.old_after_days * MS_PER_DAY
         self._absorb_h = self.config.absorb_after_h
         self._min_excess = self.config.min_excess
         self._params = self.config.baseline
@@ -167,7 +177,10 @@ class SpendSpikeDetector:
                 findings = self._roll(st, hour)
             else:
                 findings = _NO_FINDINGS
-            micros = int(event.cost * 1_000_000 + 0.5)
+            if event.interval_s > 3600:
+                micros = self._spread(st, event, hour)
+            else:
+                micros = int(event.cost * 1_000_000 + 0.5)
             spend = st.spend + micros
             if spend > SPEND_CAP:  # noqa: PLR1730
                 spend = SPEND_CAP
@@ -186,12 +199,42 @@ class SpendSpikeDetector:
             if op == "feedback.expect":
                 self._feedback(state, event)
             elif op == "customer.signup":
-                state.new = True
+                self._signup(state, event)
             elif op == "subscription.create" and state.offer is None:
                 offer = event.properties.get("offer")
                 if isinstance(offer, str) and offer:
                     state.offer = offer[:TEXT_CHARS]
         return []
+
+    def _spread(self, st: SpikeState, event: UsageEvent, hour: int) -> int:
+        """This hour's share (micro-units) of a record longer than an hour; the rest is
+        carried into the following hours it covers (``core.metering``)."""
+        share = int(hourly_share(event.cost, event.interval_s) * MICROS + 0.5)
+        last = last_hour_ms(event.ts_ms, event.interval_s)
+        if last > hour and share:
+            carry = st.carry
+            if last not in carry and len(carry) >= CARRY_KEPT:
+                last = max(carry)  # bounded: the latest-ending rate takes it on
+            carry[last] = min(carry.get(last, 0) + share, SPEND_CAP)
+        return share
+
+    def _carried(self, st: SpikeState, hour: int) -> int:
+        """Micro-units that longer records carry into the hour starting at ``hour``
+        (records whose last hour is past are dropped)."""
+        carry = st.carry
+        for last in [last for last in carry if last < hour]:
+            del carry[last]
+        return min(sum(carry.values()), SPEND_CAP)
+
+    def _signup(self, st: SpikeState, event: ActivityEvent) -> None:
+        """Age comes from the sign-up's date, not from when it was seen: a sign-up dated long
+        before the customer's first usage (back-filled history) does not make it new."""
+        if st.signup_ms < 0 or event.ts_ms < st.signup_ms:
+            st.signup_ms = event.ts_ms
+        tz = zone_name(event.properties.get("timezone"))
+        if tz is not None:
+            st.tz = tz
+        st.new = st.first_ms < 0 or st.first_ms - st.signup_ms < self._old_ms
 
     def _feedback(self, st: SpikeState, event: ActivityEvent) -> None:
         try:
@@ -210,6 +253,8 @@ class SpendSpikeDetector:
         prev = st.hour_ms
         if prev < 0:
             st.first_ms = hour
+            if st.new and hour - st.signup_ms >= self._old_ms:
+                st.new = False  # signed up long before its first usage: not a new customer
         else:
             self._close(st, prev, st.spend / MICROS, findings)
             if hour - prev > MS_PER_HOUR:
@@ -217,9 +262,10 @@ class SpendSpikeDetector:
                     st.parts.clear()
                 gap = min((hour - prev) // MS_PER_HOUR - 1, self.config.max_gap_h)
                 for h in range(prev + MS_PER_HOUR, prev + (gap + 1) * MS_PER_HOUR, MS_PER_HOUR):
-                    self._close(st, h, 0.0, findings)
+                    carried = self._carried(st, h) if st.carry else 0
+                    self._close(st, h, carried / MICROS, findings)
         st.hour_ms = hour
-        st.spend = 0
+        st.spend = self._carried(st, hour) if st.carry else 0
         if st.parts:
             st.parts.clear()
         if st.subs:
@@ -272,6 +318,7 @@ class SpendSpikeDetector:
             flagged = self._observe(st.base, xs, bucket, limit) >= self._z_flag
         if flagged:
             st.streak = streak + 1
+            st.weekly.note(hour, st.tz, xs)
         elif streak:
             st.streak = 0
         day = b // 24
@@ -325,6 +372,8 @@ class SpendSpikeDetector:
         seen = novelty(cfg.baseline, st.base, xs, bucket)
         flagged = seen.z >= self._z_flag
         st.streak = st.streak + 1 if flagged else 0
+        if flagged:
+            st.weekly.note(hour, st.tz, xs)
         judged = self._judge(st, hour, x)
         inc.excess += max(0.0, x - judged.expected)
         inc.hours += 1
@@ -402,14 +451,16 @@ class SpendSpikeDetector:
             new_region = sum(v for (_, r), v in st.parts.items() if r not in regions) / MICROS
             new_region = min(new_region, x)
         effective = x
-        if month_end > 0.0:
+        weekly = st.weekly.allowance(hour, st.tz) if st.weekly.slots else 0.0
+        if month_end > 0.0 or weekly > 0.0:
             mean = st.base.buckets[bucket]
             usual = st.base.centre if mean is None else mean
-            effective -= min(max(0.0, x - new_region - usual), month_end)
+            weekly = max(0.0, weekly - usual)
+            effective -= min(max(0.0, x - new_region - usual), max(month_end, weekly))
         effective /= factor
         seen = novelty(self.config.baseline, st.base, effective, bucket)
         expected = self._expected(st, hour, seen.expected)
-        return Hour(x, effective, expected, seen.score, new_region, factor, month_end)
+        return Hour(x, effective, expected, seen.score, new_region, factor, month_end, weekly)
 
     def _line(self, st: SpikeState) -> int:
         """A spend (micro-units) below which nothing can happen this hour: the money floor (and

@@ -135,6 +135,12 @@ def _allowances(st: SpikeState, judged: Hour, reasons: list[str], evidence: dict
             "owner": e.owner,
             "reason": e.reason,
         }
+    if judged.weekly > 0.0:
+        reasons.append(
+            f"A job that runs at this hour every week may add up to {money(judged.weekly, cur)} "
+            "an hour; this is beyond that."
+        )
+        evidence["weekly_allowance"] = round(judged.weekly, 2)
     if judged.month_end > 0.0:
         reasons.append(
             f"Month-end jobs may add up to {money(judged.month_end, cur)} an hour in the "

@@ -21,6 +21,8 @@ class Hour:
     allowance: float
     month_end: float
     """What a month-end job may add to the hour (0 outside month-end windows)."""
+    weekly: float = 0.0
+    """What a weekly job seen at this hour of the week may add to it (0: none)."""
 
 
 def severity_level(hour: int, judged: Hour, total: float) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, named
 from streamwatch.core.detectors.spend_spike.baseline import Baseline
+from streamwatch.core.weekly import WeeklyMemory
 
 MICROS: Final = 1_000_000
 NEVER: Final = 1 << 62
@@ -21,6 +22,8 @@ REGIONS_KEPT: Final = 16
 SKUS_KEPT: Final = 24
 SUBSCRIPTIONS_KEPT: Final = 8
 TEXT_CHARS: Final = 200
+CARRY_KEPT: Final = 8
+"""Distinct ends of records longer than an hour still being spread (see ``SpikeState.carry``)."""
 
 
 @dataclass(slots=True)
@@ -76,10 +79,21 @@ class SpikeState:
     """The hour's spend on (sku, region) pairs it does not know (a SKU or a region new to it)."""
     subs: list[str] = field(default_factory=list)
     """Subscriptions of the hour's events that reached the line (see ``watch``)."""
+    carry: dict[int, int] = field(default_factory=dict)
+    """Records longer than an hour spread over the hours they cover: the start of the last
+    hour covered (epoch ms) -> micro-units per hour still to come (``core.metering``)."""
     watch: int = NEVER
     """The hour's spend (micro-units) at which the detector looks again."""
     first_ms: int = -1
     new: bool = False
+    """A sign-up was seen, dated less than ``old_after_days`` before the first usage: the
+    customer is judged as new (cold start); a back-filled sign-up years ago is not."""
+    signup_ms: int = -1
+    """Event time of the earliest sign-up seen (-1: none)."""
+    tz: str | None = None
+    """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
+    weekly: WeeklyMemory = field(default_factory=WeeklyMemory)
+    """Hours flagged week after week at the same local hour (``core.weekly``)."""
     offer: str | None = None
     streak: int = 0
     regions: list[str] = field(default_factory=list)
@@ -116,7 +130,10 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
             {"sku": sku, "region": region, "spend": v} for (sku, region), v in state.parts.items()
         ],
         "subs": list(state.subs),
+        "carry": sorted([last, v] for last, v in state.carry.items()),
         "new": state.new,
+        "signup": {"signup_ms": state.signup_ms, "tz": state.tz},
+        "weekly": state.weekly.dump(),
         "offer": state.offer,
         "regions": list(state.regions),
         "skus": list(state.skus),
@@ -136,7 +153,10 @@ def load_state(data: dict[str, Any]) -> SpikeState:
         currency=data["cur"],
         parts={(p["sku"], p["region"]): p["spend"] for p in parts},
         subs=list(data["subs"]),
+        carry={int(last): int(v) for last, v in data.get("carry", [])},
         new=data["new"],
+        **named(data.get("signup") or {"signup_ms": -1, "tz": None}, ("signup_ms", "tz")),
+        weekly=WeeklyMemory.load(data.get("weekly")),
         offer=data["offer"],
         regions=list(data["regions"]),
         skus=list(data["skus"]),
