@@ -17,7 +17,9 @@ for ``absorb_after_h`` hours: then the incident ends as ``absorbed`` and the bas
 new level. The regions and SKUs of learned hours become "known".
 
 **The line.** An alert opens when, with the hour's spend ``x``, all of these hold:
-``novelty(x_eff).score >= alert_score``; ``x_eff - expected >= min_excess`` (money floor); and,
+``novelty(x_eff).score >= alert_score``; ``x_eff - expected >= floor`` (the money floor: the
+excess kept up for a day against the customer's usual daily spend, ``relative_excess`` of it,
+at least ``min_daily_excess`` a day and never more than ``min_excess`` an hour); and,
 for a customer in its cold start, ``x_eff >= cohort.max_hourly``. ``x_eff`` is ``x`` divided by
 the allowance of planned growth (feedback, below) and, in the last ``month_end_days`` (UTC) of a
 month, less what a month-end job may add in the customer's known regions: up to 1.25x the peak
@@ -44,10 +46,17 @@ spend has grown ``amend_growth`` times since the last revision, never for smalle
 resolves when effective spend has stayed at or below ``resolve_ratio`` x the expected hourly
 spend for ``calm_h`` hours: a final amendment with evidence
 ``status: "resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h``
-hours reopens the same incident. Evidence ``status`` is ``open``, ``resolved`` or ``absorbed``.
+hours reopens the same incident: it continues, with its hours, excess and revisions, so that a
+spike that keeps pausing and resuming is absorbed once it has lasted ``absorb_after_h`` hours in
+all. An alert has at most ``MAX_REVISIONS`` revisions, the last kept for its end. Evidence
+``status`` is ``open``, ``resolved`` or ``absorbed``; every sentence of a revision is about its
+own window (``window_start`` = the incident's first hour, ``window_end`` = the end of the hour
+judged).
 
 **Money at risk.** Excess spend so far (each hour's spend above its expected spend, summed over
-the incident) and its projection to month end at the current hour's excess rate.
+the incident) and its projection (``core.projection``): the incident's excess rate so far,
+carried ahead as long as it has been observed, at least a day and at most to month end; the
+alert states the method.
 
 **Feedback.** An activity ``feedback.expect`` (written by ``streamwatch expect``; actor = owner;
 properties ``until`` RFC 3339, ``reason``, ``factor`` >= 1, default 2) raises the customer's
@@ -84,6 +93,7 @@ from streamwatch.core.detectors.spend_spike.baseline import (
 )
 from streamwatch.core.detectors.spend_spike.config import (
     COLD_OWN_HOURS,
+    MAX_REVISIONS,
     PROJECTED_SEVERITY,
     RATIO_SEVERITY,
     CohortPrior,
@@ -92,8 +102,8 @@ from streamwatch.core.detectors.spend_spike.config import (
 )
 from streamwatch.core.detectors.spend_spike.feedback import NotFeedback, expectation_of
 from streamwatch.core.detectors.spend_spike.findings import KIND, ended_finding, spike_finding
-from streamwatch.core.detectors.spend_spike.hour import Hour, severity_level
-from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
+from streamwatch.core.detectors.spend_spike.hour import Hour, projection, severity_level
+from streamwatch.core.detectors.spend_spike.months import month_of_day
 from streamwatch.core.detectors.spend_spike.state import (
     CARRY_KEPT,
     MICROS,
@@ -110,7 +120,7 @@ from streamwatch.core.detectors.spend_spike.state import (
 )
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
 from streamwatch.core.metering import hourly_share, last_hour_ms
-from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.core.weekly import zone_name
 
 _NO_FINDINGS: Final[list[Finding]] = []
@@ -148,7 +158,6 @@ class SpendSpikeDetector:
         self._warm_ms = self.config.warm_up_h * MS_PER_HOUR
         self._old_ms = self.config.old_after_days * MS_PER_DAY
         self._absorb_h = self.config.absorb_after_h
-        self._min_excess = self.config.min_excess
         self._params = self.config.baseline
         self._observe = observer(self._params)
         # The month whose month-end window was last asked for: (first day, end day, window
@@ -283,7 +292,7 @@ class SpendSpikeDetector:
             base = st.base
             b = hour // MS_PER_HOUR
             mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
-            line = (base.centre if mean is None else mean) + self._min_excess
+            line = (base.centre if mean is None else mean) + self.config.floor(base.centre)
             st.watch = _line_micros(line)
         else:
             st.watch = self._line(st)
@@ -380,19 +389,29 @@ class SpendSpikeDetector:
         calm = judged.effective <= judged.expected * cfg.resolve_ratio
         inc.calm = inc.calm + 1 if calm else 0
         if inc.calm >= cfg.calm_h:
-            findings.append(
-                ended_finding(st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio)
-            )
+            if inc.revisions < MAX_REVISIONS:
+                inc.revisions += 1
+                findings.append(
+                    ended_finding(
+                        st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio
+                    )
+                )
             st.incident = None
             st.closed_id, st.closed_ms = inc.id, hour + MS_PER_HOUR
+            inc.closed_ms = st.closed_ms
+            st.closed = inc
             return
         if not flagged or inc.hours < cfg.absorb_after_h:
             return
-        # The new level has lasted: end the incident and let the baseline follow it.
-        findings.append(
-            ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
-        )
+        # The new level has lasted (counting the hours before any pause): end the incident
+        # and let the baseline follow it.
+        if inc.revisions < MAX_REVISIONS:
+            inc.revisions += 1
+            findings.append(
+                ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
+            )
         st.incident = None
+        st.closed, st.closed_id = None, ""
         learn(cfg.baseline, st.base, xs, bucket, seen)
         if st.parts:
             self._learn_parts(st)
@@ -483,10 +502,10 @@ class SpendSpikeDetector:
             cohort = cohort_of(st.offer)
             if base.n < COLD_OWN_HOURS and expected < cohort.typical_hourly:
                 expected = cohort.typical_hourly
-            line = expected + self.config.min_excess
+            line = expected + self.config.floor(base.centre)
             line = max(line, cohort.max_hourly)
         else:
-            line = expected + self.config.min_excess
+            line = expected + self.config.floor(base.centre)
         return _line_micros(line * factor)
 
     def _baseline_line(self, st: SpikeState) -> int:
@@ -504,20 +523,36 @@ class SpendSpikeDetector:
         base = st.base
         mean = base.buckets[bucket_of_ms(hour)]
         expected = self._expected(st, hour, base.centre if mean is None else mean)
+        if inc.revisions >= MAX_REVISIONS - 1:
+            return NEVER  # no room for another amendment (the end keeps its own)
         lines = [expected + max(inc.sent_excess * self.config.amend_growth - inc.excess, 0.0)]
         level = inc.sent_severity
         for threshold, severity in reversed(RATIO_SEVERITY):
             if SEVERITIES.index(severity) > level:
                 lines.append(threshold * max(expected, 0.01) * factor)
                 break
-        hours = 1 + hours_left(hour)
+        # Projected excess is total * (1 + horizon / hours), total = inc.excess + this hour's.
+        n = inc.hours + 1
+        grows = 1.0 + projection(hour, 0.0, n).horizon_h / n
         for threshold, severity in reversed(PROJECTED_SEVERITY):
             if SEVERITIES.index(severity) > level:
-                lines.append(expected + max(0.0, threshold - inc.excess) / hours)
+                lines.append(expected + max(0.0, threshold / grows - inc.excess))
                 break
         return _line_micros(min(lines))
 
     # --- deciding -----------------------------------------------------------------------
+
+    def _reopen(self, st: SpikeState, hour: int) -> Incident | None:
+        """The incident that resolved less than ``reopen_h`` before ``hour``, continued (its
+        hours, excess and revisions carried on), or None."""
+        if not st.closed_id or hour - st.closed_ms >= self.config.reopen_h * MS_PER_HOUR:
+            return None
+        inc = st.closed
+        if inc is None:  # a state written before closed incidents were kept
+            inc = Incident(st.closed_id, parse_ts_ms(st.closed_id), revisions=1)
+        inc.calm, inc.resumed_ms = 0, hour
+        st.closed = None
+        return inc
 
     def _evaluate(self, st: SpikeState, event: UsageEvent, findings: list[Finding]) -> None:
         cfg = self.config
@@ -541,21 +576,23 @@ class SpendSpikeDetector:
             if (
                 novel
                 and self._judging(st, hour)
-                and judged.effective - judged.expected >= cfg.min_excess
+                and judged.effective - judged.expected >= cfg.floor(st.base.centre)
                 and (not cold or judged.effective >= self._cohort(st).max_hourly)
             ):
-                reopen = bool(st.closed_id) and hour - st.closed_ms < cfg.reopen_h * MS_PER_HOUR
-                inc = Incident(st.closed_id if reopen else format_ts(hour), hour)
+                inc = self._reopen(st, hour) or Incident(format_ts(hour), hour)
                 st.incident = inc
-                findings.append(self._raise(st, inc, ts_ms, judged, opening=not reopen))
+                if inc.revisions < MAX_REVISIONS - 1:
+                    findings.append(self._raise(st, inc, ts_ms, judged, opening=inc.revisions == 0))
                 st.watch = self._amend_line(st, inc, judged.allowance)
             else:
                 st.watch = again
             return
         judged = self._judge(st, hour, x)
         total = inc.excess + max(0.0, x - judged.expected)
-        severity = severity_level(hour, judged, total)
-        if severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth:
+        severity = severity_level(hour, judged, total, inc.hours + 1)
+        if inc.revisions < MAX_REVISIONS - 1 and (
+            severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth
+        ):
             findings.append(self._raise(st, inc, ts_ms, judged, opening=False))
             st.watch = self._amend_line(st, inc, judged.allowance)
         else:
@@ -568,7 +605,8 @@ class SpendSpikeDetector:
     ) -> Finding:
         """Record what this revision of ``inc`` says, and say it (``findings``)."""
         total = inc.excess + max(0.0, judged.spend - judged.expected)
-        severity = severity_level(st.hour_ms, judged, total)
+        severity = severity_level(st.hour_ms, judged, total, inc.hours + 1)
+        inc.revisions += 1
         inc.sent_severity = max(inc.sent_severity, severity)
         inc.sent_excess = total
         inc.score = max(inc.score, judged.score)

@@ -40,6 +40,12 @@ class Incident:
     sent_excess: float = 0.0
     score: float = 0.0
     subscriptions: list[str] = field(default_factory=list)
+    revisions: int = 0
+    """Revisions of its alert sent so far (opening, amendments, ends, reopenings)."""
+    resumed_ms: int = -1
+    """Start of the hour it last reopened in (-1: never closed)."""
+    closed_ms: int = -1
+    """When it last ended as resolved (-1: never)."""
 
     def dump(self) -> dict[str, Any]:
         return by_name(self)
@@ -107,6 +113,9 @@ class SpikeState:
     incident: Incident | None = None
     closed_id: str = ""
     closed_ms: int = -1
+    closed: Incident | None = None
+    """The last incident that resolved: a spike resuming within ``reopen_h`` continues it
+    (same alert, its hours, excess and revisions carried on)."""
     known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
     known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
     """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
@@ -141,6 +150,7 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
         "exp": None if e is None else by_name(e),
         "inc": None if state.incident is None else state.incident.dump(),
         "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
+        "last": None if state.closed is None else state.closed.dump(),
     }
 
 
@@ -164,6 +174,7 @@ def load_state(data: dict[str, Any]) -> SpikeState:
         known_skus=set(data["skus"]),
         expect=None if exp is None else Expectation(**named(exp, _EXPECTATION_FIELDS)),
         incident=None if data["inc"] is None else Incident.load(data["inc"]),
+        closed=None if data.get("last") is None else Incident.load(data["last"]),
         **named(data["h"], _HOUR_FIELDS),
         **named(data["me"], _MONTH_END_FIELDS),
         **named(data["closed"], ("closed_id", "closed_ms")),
