@@ -38,6 +38,7 @@ def end_ms(ts_ms: int, interval_s: int) -> int:
 
 
 def last_hour_ms(ts_ms: int, interval_s: int) -> int:
-    """The start (epoch ms) of the last hour a record starting at ``ts_ms`` covers."""
-    last = end_ms(ts_ms, interval_s) - 1
+    """The start (epoch ms) of the last hour a record starting at ``ts_ms`` covers: the hour
+    of ``ts_ms`` for a record of an hour or less (it is whole in that hour)."""
+    last = ts_ms if interval_s <= HOUR_S else end_ms(ts_ms, interval_s) - 1
     return last - last % MS_PER_HOUR
