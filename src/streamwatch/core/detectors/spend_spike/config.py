@@ -49,6 +49,9 @@ PROJECTED_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
 )
 """Severity by the excess projected ahead (``hour.projection``, currency units): (at least,
 severity)."""
+RECURS_AFTER: Final = 3
+"""A spike that has come back this many times (and gone on for ``absorb_after_h`` hours since
+it started) is the customer's level, not an incident."""
 MAX_REVISIONS: Final = 16
 """Revisions of one alert at most, its opening and its end included (the end is always kept
 room for)."""
@@ -88,5 +91,8 @@ class SpikeConfig:
     calm_h: int = 3
     reopen_h: int = 72
     absorb_after_h: int = 72
+    relearn_h: int = 168
+    """After a spike is absorbed, the baseline learns every hour for this long (a week: every
+    hour of the week sees the new level)."""
     amend_growth: float = 1.5
     max_gap_h: int = 48

@@ -40,18 +40,20 @@ below the cohort's line are learned whatever their score, and the alert says so.
 first seen through usage (its history predates the stream) is learned, every hour of it, for
 ``warm_up_h`` hours before it is judged.
 
-**Incident lifecycle.** One incident, one alert: the incident id is the opening hour. While open,
-the incident is amended (same alert id, a new revision) when its severity rises or its excess
-spend has grown ``amend_growth`` times since the last revision, never for smaller changes. It
-resolves when effective spend has stayed at or below ``resolve_ratio`` x the expected hourly
-spend for ``calm_h`` hours: a final amendment with evidence
-``status: "resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h``
-hours reopens the same incident: it continues, with its hours, excess and revisions, so that a
-spike that keeps pausing and resuming is absorbed once it has lasted ``absorb_after_h`` hours in
-all. An alert has at most ``MAX_REVISIONS`` revisions, the last kept for its end. Evidence
-``status`` is ``open``, ``resolved`` or ``absorbed``; every sentence of a revision is about its
-own window (``window_start`` = the incident's first hour, ``window_end`` = the end of the hour
-judged).
+**Incident lifecycle.** One incident, one alert: the incident id is the opening hour. While
+open, the incident is amended (same alert id, a new revision) when its severity rises or its
+excess spend has grown ``amend_growth`` times since the last revision, never for smaller
+changes. It resolves when effective spend has stayed at or below ``resolve_ratio`` x the
+expected hourly spend for ``calm_h`` hours: a final amendment with evidence ``status:
+"resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h`` hours
+reopens the same incident: it continues, with its hours, excess and revisions, so that a spike
+that keeps pausing and resuming is absorbed once it has lasted ``absorb_after_h`` hours in all,
+or has come back ``RECURS_AFTER`` times over ``absorb_after_h`` hours (a daily rhythm of its
+own), or needs its last revision; after absorbing, the baseline learns every hour for
+``relearn_h`` hours, so that it follows the customer's new level and rhythm. An alert has at
+most ``MAX_REVISIONS`` revisions, the last kept for its end. Evidence ``status`` is ``open``,
+``resolved`` or ``absorbed``; every sentence of a revision is about its own window
+(``window_start`` = the incident's first hour, ``window_end`` = the end of the hour judged).
 
 **Money at risk.** Excess spend so far (each hour's spend above its expected spend, summed over
 the incident) and its projection (``core.projection``): the incident's excess rate so far,
@@ -84,6 +86,7 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.detectors.spend_spike.baseline import (
     FLAG_SCORE,
+    Novelty,
     bucket_of_ms,
     learn,
     novelty,
@@ -96,6 +99,7 @@ from streamwatch.core.detectors.spend_spike.config import (
     MAX_REVISIONS,
     PROJECTED_SEVERITY,
     RATIO_SEVERITY,
+    RECURS_AFTER,
     CohortPrior,
     SpikeConfig,
     cohort_of,
@@ -310,7 +314,7 @@ class SpendSpikeDetector:
             return
         # After absorb_after_h anomalous hours in a row the baseline learns them anyway.
         streak = st.streak
-        absorbing = streak >= self._absorb_h
+        absorbing = streak >= self._absorb_h or hour < st.learn_until_ms
         since = hour - st.first_ms
         if st.new and since < self._cold_ms:
             # In its cold start a customer's own baseline knows too little to call anything
@@ -386,9 +390,14 @@ class SpendSpikeDetector:
         judged = self._judge(st, hour, x)
         inc.excess += max(0.0, x - judged.expected)
         inc.hours += 1
+        inc.peak = max(inc.peak, xs)
         calm = judged.effective <= judged.expected * cfg.resolve_ratio
         inc.calm = inc.calm + 1 if calm else 0
         if inc.calm >= cfg.calm_h:
+            if inc.resumes and inc.revisions >= MAX_REVISIONS - 1:
+                # Its last revision: a spike that keeps coming back is the customer's level.
+                self._absorb(st, inc, hour, xs, bucket, seen, judged, findings)
+                return
             if inc.revisions < MAX_REVISIONS:
                 inc.revisions += 1
                 findings.append(
@@ -401,10 +410,28 @@ class SpendSpikeDetector:
             inc.closed_ms = st.closed_ms
             st.closed = inc
             return
-        if not flagged or inc.hours < cfg.absorb_after_h:
-            return
-        # The new level has lasted (counting the hours before any pause): end the incident
-        # and let the baseline follow it.
+        recurring = (
+            inc.resumes >= RECURS_AFTER
+            and hour + MS_PER_HOUR - inc.opened_ms >= cfg.absorb_after_h * MS_PER_HOUR
+        )
+        if flagged and (inc.hours >= cfg.absorb_after_h or recurring):
+            self._absorb(st, inc, hour, xs, bucket, seen, judged, findings)
+
+    def _absorb(
+        self,
+        st: SpikeState,
+        inc: Incident,
+        hour: int,
+        xs: float,
+        bucket: int,
+        seen: Novelty,
+        judged: Hour,
+        findings: list[Finding],
+    ) -> None:
+        """The new level has lasted (``absorb_after_h`` hours, counting those before any pause,
+        or days of a spike that keeps coming back): end the incident, and let the baseline
+        follow the customer for ``relearn_h`` hours, whatever it spends."""
+        cfg = self.config
         if inc.revisions < MAX_REVISIONS:
             inc.revisions += 1
             findings.append(
@@ -412,6 +439,16 @@ class SpendSpikeDetector:
             )
         st.incident = None
         st.closed, st.closed_id = None, ""
+        st.learn_until_ms = hour + MS_PER_HOUR + cfg.relearn_h * MS_PER_HOUR
+        if inc.peak > xs:  # the level it reached, not only this (perhaps calm) hour
+            learn(
+                cfg.baseline,
+                st.base,
+                inc.peak,
+                bucket,
+                novelty(cfg.baseline, st.base, inc.peak, bucket),
+            )
+            seen = novelty(cfg.baseline, st.base, xs, bucket)
         learn(cfg.baseline, st.base, xs, bucket, seen)
         if st.parts:
             self._learn_parts(st)
@@ -551,6 +588,7 @@ class SpendSpikeDetector:
         if inc is None:  # a state written before closed incidents were kept
             inc = Incident(st.closed_id, parse_ts_ms(st.closed_id), revisions=1)
         inc.calm, inc.resumed_ms = 0, hour
+        inc.resumes += 1
         st.closed = None
         return inc
 

@@ -13,9 +13,10 @@ from streamwatch.core.detectors.spend_spike.state import MICROS, Incident, Spike
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.explain import money, percent
 from streamwatch.core.severity import score_of, within
-from streamwatch.core.timeutil import MS_PER_HOUR, format_ts
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 KIND: Final = "spend_spike"
+NEW_ACCOUNT_MS: Final = 30 * MS_PER_DAY
 TOP_PARTS: Final = 3
 
 
@@ -90,6 +91,7 @@ def spike_finding(
         "hours": inc.hours + 1,
         "top": top,
         "basis": "cohort prior" if cold else "own baseline",
+        "standing": standing(st, hour),
     }
     if cold:
         cohort = cohort_of(st.offer)
@@ -115,6 +117,14 @@ def spike_finding(
         evidence=evidence,
         subscription_ids=tuple(inc.subscriptions),
     )
+
+
+def standing(st: SpikeState, hour: int) -> str:
+    """``untrusted`` while the account's sign-up is less than ``NEW_ACCOUNT_MS`` old at
+    ``hour``, else ``established`` (also when no sign-up was seen: its history predates the
+    stream). The policy asks a new account with a large spike to prepay."""
+    young = st.signup_ms >= 0 and hour - st.signup_ms < NEW_ACCOUNT_MS
+    return "untrusted" if young else "established"
 
 
 def _duration(inc: Incident, hour: int) -> str:

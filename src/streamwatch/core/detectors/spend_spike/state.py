@@ -40,6 +40,10 @@ class Incident:
     sent_excess: float = 0.0
     score: float = 0.0
     subscriptions: list[str] = field(default_factory=list)
+    peak: float = 0.0
+    """Its highest hourly spend (allowances applied) among its closed hours."""
+    resumes: int = 0
+    """Times it resumed after having resolved."""
     revisions: int = 0
     """Revisions of its alert sent so far (opening, amendments, ends, reopenings)."""
     resumed_ms: int = -1
@@ -102,6 +106,8 @@ class SpikeState:
     """Hours flagged week after week at the same local hour (``core.weekly``)."""
     offer: str | None = None
     streak: int = 0
+    learn_until_ms: int = -1
+    """After an absorbed spike, every hour before this is learned (see ``relearn_h``)."""
     regions: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     month_end_key: str = ""
@@ -123,7 +129,7 @@ class SpikeState:
 
 
 _INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
-_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak")
+_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak", "learn_until_ms")
 _MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
 
 

@@ -116,9 +116,9 @@ def test_usual_rhythm_weekends_and_monday_mornings_raise_nothing() -> None:
     assert customer.findings == []
 
 
-def test_small_rise_below_the_money_floor_raises_nothing() -> None:
+def test_small_rise_within_the_usual_peak_raises_nothing() -> None:
     customer = settled()
-    # Night spend 1.5 -> 5.5: 3.7x the expected, but only 4 above it (the floor is 5).
+    # Night spend 1.5 -> 5.5: 3.7x the expected, but below the usual daytime peak of 6.
     assert customer.spend(24 * 14 + 2, 5.5) == []
 
 
