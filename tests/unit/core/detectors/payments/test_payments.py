@@ -403,18 +403,6 @@ def test_money_at_risk_adds_unbilled_and_unpaid_less_credit_projected_as_long_as
     }
 
 
-def test_a_single_expensive_hour_is_projected_over_a_day_not_to_month_end() -> None:
-    detector = PaymentsDetector()
-    state = detector.new_state()
-    detector.observe(state, use(ts(2, 10), cost=60.0))
-    money = detector.exposure(state)
-    assert money is not None
-    # One $60 hour on 2 October: a day at that rate, not the 710 hours left in the month
-    # ($42,600).
-    assert money["projected"] == 60.0 + 60.0 * 24
-    assert money["method"] == "rate $60.00/h observed over 1 h, projected over 24 h"
-
-
 def test_a_daily_record_is_a_day_observed() -> None:
     detector = PaymentsDetector()
     state = detector.new_state()
