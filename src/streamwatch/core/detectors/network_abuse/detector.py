@@ -16,9 +16,10 @@ capped list; nothing grows with the traffic. The limit of a window is ``FACTOR``
 customer's peak (a maximum over past windows that decays slowly, so a mail service sending to a
 steady hundred servers an hour or a nightly backup sets its own bar), and never below ``MIN``.
 Windows that crossed the limit are not learned from; nor, once the customer is warmed up, are
-egress hours above ``SUSPECT_FACTOR`` times the peak, unless egress stays there for
-``ABSORB_H`` hours in a row (the customer has grown), and other hours raise the peak by at most
-``MAX_RISE`` an hour: a flood ramping up over a day or two must not raise its own bar. Weekly
+egress hours above ``SUSPECT_FACTOR`` times the peak while they last (a short run is learned
+once it ends, a run of ``ABSORB_H`` hours is the customer's new level), and other hours raise
+the peak by at most ``MAX_RISE`` an hour: a flood ramping up over a day or two must not raise
+its own bar. Weekly
 jobs (a Sunday backup, a weekly newsletter): a spam window or egress hour over its limit is
 noted by local hour of the week (``core.weekly``); once the same hour crossed in consecutive
 weeks, it may reach 1.5 times the level it had before it counts (it is still not learned). A
@@ -61,6 +62,9 @@ SUSPECT_MIN_GB: Final = 5.0
 """Egress hours below this are never suspicious (a peak near zero is not a bar)."""
 ABSORB_H: Final = 72
 """Suspicious egress hours in a row after which they are learned after all."""
+SHORT_RUN_H: Final = 4
+"""A run of suspicious egress hours this short that stayed under the line is learned once it
+ends (a backup)."""
 MAX_RISE: Final = 1.02
 """Once warmed up, a learned egress hour raises the peak by at most this factor (about 1.6x
 a day; a level that lasts is learned in full after ``ABSORB_H`` hours)."""
@@ -178,6 +182,8 @@ class NetState:
     egress_peak: Peak = field(default_factory=Peak)
     egress_suspect: int = 0
     """Suspicious egress hours in a row (see ``SUSPECT_FACTOR``)."""
+    egress_run_peak: float = 0.0
+    """The most egress in an hour of that run (-1: the run crossed the line)."""
     tz: str | None = None
     """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
     top_hour: int = -1
@@ -203,7 +209,7 @@ _FIELDS: Final = tuple(
     f.name for f in fields(NetState) if f.name not in ("episodes", "smtp", "scan", "weekly")
 )
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
-_ADDED: Final = frozenset({"egress_suspect", "tz"})
+_ADDED: Final = frozenset({"egress_suspect", "egress_run_peak", "tz"})
 """Fields added after state version 2 was first written: a dump may lack them."""
 
 
@@ -228,7 +234,8 @@ class NetworkAbuseDetector:
         return NetState()
 
     def observe(self, state: NetState, event: Event) -> list[Finding]:
-        if state.first_ms is None:
+        if state.first_ms is None and not _is_signup(event):
+            # Not a sign-up: one back-filled from years ago says nothing of the traffic seen.
             state.first_ms = event.ts_ms
         if type(event) is UsageEvent:
             return self._egress(state, event) if event.meter == "egress" else []
@@ -311,24 +318,31 @@ class NetworkAbuseDetector:
         )
 
     def _egress_learned(self, state: NetState) -> float | None:
-        """What the closing egress hour teaches the peak: None when it crossed the line, or
-        when it is suspicious (above ``SUSPECT_FACTOR`` times the peak once warmed up) and has
-        not lasted ``ABSORB_H`` hours in a row."""
-        if state.egress_flagged:
-            return None
+        """What the closing egress hour teaches the peak (None: nothing).
+
+        Once warmed up, an hour over the line or above ``SUSPECT_FACTOR`` times the peak is
+        suspicious and not learned, while the run of such hours lasts: a flood ramping up
+        over a day or two never raises its own bar. A short run (``SHORT_RUN_H`` hours at
+        most, never over the line) is learned once egress is back down: a nightly backup
+        sets its own bar. A run lasting ``ABSORB_H`` hours below the line is the customer's
+        new level and is learned. Other hours raise the peak by at most ``MAX_RISE``."""
         gb = state.egress_gb
+        flagged = state.egress_flagged
+        peak = state.egress_peak.value
         first = state.first_ms
         warmed = first is not None and state.egress_hour * MS_PER_HOUR - first >= WARMUP_MS
-        if not warmed:
-            return gb
-        peak = state.egress_peak.value
-        if gb >= max(SUSPECT_MIN_GB, SUSPECT_FACTOR * peak):
-            state.egress_suspect += 1
-            return None if state.egress_suspect <= ABSORB_H else gb
-        state.egress_suspect = 0
-        # Below suspicion the peak still rises at most MAX_RISE an hour, so that a ramp
-        # (each hour a little above the last) cannot carry it along.
-        return min(gb, max(SUSPECT_MIN_GB, peak * MAX_RISE))
+        if flagged or (warmed and gb >= max(SUSPECT_MIN_GB, SUSPECT_FACTOR * peak)):
+            run = state.egress_suspect
+            state.egress_suspect = run + 1
+            tainted = flagged or (run > 0 and state.egress_run_peak < 0.0)
+            state.egress_run_peak = -1.0 if tainted else max(state.egress_run_peak, gb)
+            return gb if not flagged and state.egress_suspect > ABSORB_H else None
+        run, run_peak = state.egress_suspect, state.egress_run_peak
+        state.egress_suspect, state.egress_run_peak = 0, 0.0
+        learned = min(gb, max(SUSPECT_MIN_GB, peak * MAX_RISE)) if warmed else gb
+        if 0 < run <= SHORT_RUN_H and run_peak > 0.0:
+            learned = max(learned, run_peak)
+        return learned
 
     def _weekly_job(self, state: NetState, pattern: str, ts_ms: int, value: float) -> bool:
         """Note a window over the line by its hour of the week; whether a weekly job seen at
@@ -561,6 +575,10 @@ def _finding(
         evidence=evidence,
         subscription_ids=tuple(episode.subscriptions),
     )
+
+
+def _is_signup(event: Event) -> bool:
+    return isinstance(event, ActivityEvent) and event.operation == "customer.signup"
 
 
 def _roll(window: Window, bucket: int, decay: float, lag: int) -> None:
