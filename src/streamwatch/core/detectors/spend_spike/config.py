@@ -68,10 +68,11 @@ class SpikeConfig:
     this (per hour) to count."""
     min_daily_excess: float = 2.0
     """Money floor, at least: the hour's excess, kept up for a day, must come to this much."""
-    relative_excess: float = 3.0
+    relative_excess: float = 5.0
     """Between the two, the excess kept up for a day must be this many times the customer's
-    usual daily spend: a customer usually at $0.10 an hour going 10x is stolen from at $21.60
-    a day, far below the flat $5 an hour."""
+    usual daily spend (the spend six times its usual level): a customer usually at $0.10 an
+    hour going 10x is stolen from at $21.60 a day, far below the flat $5 an hour, while one at
+    $0.80 an hour with a $3.80 hour is not judged on money alone."""
 
     def floor(self, usual_hourly: float) -> float:
         """The money floor (per hour) of a customer whose usual hourly spend is

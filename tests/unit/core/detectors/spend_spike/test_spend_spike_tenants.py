@@ -180,7 +180,7 @@ def test_a_small_account_going_fifteen_times_for_a_day_is_found_within_hours() -
 def test_the_money_floor_scales_with_the_customer_between_its_bounds() -> None:
     config = SpikeConfig()
     assert config.floor(0.0) == config.min_daily_excess / 24  # the absolute floor: $2 a day
-    assert config.floor(0.5) == 1.5  # three times the usual daily spend, per hour
+    assert config.floor(0.5) == 2.5  # five times the usual daily spend, per hour
     assert config.floor(300.0) == config.min_excess  # never above $5 an hour
 
 
