@@ -266,7 +266,7 @@ class SpendSpikeDetector:
         prev = st.hour_ms
         if prev < 0:
             st.first_ms = hour
-            if st.new and hour - st.signup_ms >= self._old_ms:
+            if st.new and st.signup_ms >= 0 and hour - st.signup_ms >= self._old_ms:
                 st.new = False  # signed up long before its first usage: not a new customer
         else:
             self._close(st, prev, st.spend / MICROS, findings)

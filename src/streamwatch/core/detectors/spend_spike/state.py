@@ -161,7 +161,18 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
 
 
 def load_state(data: dict[str, Any]) -> SpikeState:
-    """The inverse of ``dump_state``, also for state version 1."""
+    """The inverse of ``dump_state``, also for state version 1 and for dumps written before the
+    sign-up's date and the closed incident were kept (a reopened spike then starts its counts
+    again; the first usage stands for the sign-up's date)."""
+    state = _load_state(data)
+    if state.new and state.signup_ms < 0 and state.first_ms >= 0:
+        # A new customer whose sign-up date the dump did not keep: new customers are those
+        # that sign up and use at once, so its first usage is the best estimate.
+        state.signup_ms = state.first_ms
+    return state
+
+
+def _load_state(data: dict[str, Any]) -> SpikeState:
     exp = data["exp"]
     parts = [named(p, ("sku", "region", "spend")) for p in data["parts"]]
     return SpikeState(
