@@ -23,8 +23,9 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
+from streamwatch.core.metering import last_hour_ms
 from streamwatch.core.severity import score_of
-from streamwatch.core.timeutil import MS_PER_DAY, format_ts, month_bounds_ms, month_key
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 THRESHOLDS: Final[tuple[tuple[str, int, Severity], ...]] = (
     ("50%", 50, "info"),
@@ -137,7 +138,10 @@ class BudgetDetector:
             and "100%" not in month.fired
             and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS
         ):
-            elapsed = event.ts_ms - month.start_ms
+            # Up to the last hour the record covers: a daily row brings a day of spend, and
+            # judging it as one hour's would project 24 times too much (core.metering).
+            last = max(event.ts_ms, last_hour_ms(event.ts_ms, event.interval_s))
+            elapsed = min(last, month.end_ms - MS_PER_HOUR) - month.start_ms
             if spent * (month.end_ms - month.start_ms) > state.amount * elapsed:
                 month.fired.append("forecast")
                 projected = spent * (month.end_ms - month.start_ms) / elapsed

@@ -58,6 +58,7 @@ from streamwatch.core.events import (
     subscription_of,
 )
 from streamwatch.core.indicators import EMPTY, Indicators
+from streamwatch.core.metering import last_hour_ms
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 HEAVY_VCPUS: Final = 16
@@ -189,6 +190,13 @@ class CryptoMiningDetector:
             milestone = group.hours in RUN_MILESTONES_H
             if not flagged:
                 state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+        covered = last_hour_ms(ts_ms, event.interval_s) // MS_PER_HOUR
+        if covered > group.last_h and hour >= group.start_h:
+            # A record longer than an hour (a daily billing row) runs the fleet for every
+            # hour it covers (``core.metering``), not for the hour of its ``ts`` alone.
+            before = group.hours
+            group.last_h = covered
+            milestone = milestone or any(before < m <= group.hours for m in RUN_MILESTONES_H)
         if util is not None and hour >= group.start_h:
             group.add_util(util)
         return self._campaign_usage(state, campaign, event, hour, decide=milestone)

@@ -8,16 +8,24 @@ Three patterns, each measured per window against the customer's own recent peak:
 * ``scan``: many distinct destinations (host and port) or many distinct ports within ten to
   twenty minutes (the current and the previous ten-minute bucket), SMTP aside;
 * ``ddos``: egress (the ``egress`` usage meter, GB, summed over the customer's resources per
-  hour) far above the customer's own peak.
+  hour; a record longer than an hour counts at its hourly rate, ``core.metering``) far above
+  the customer's own peak.
 
-Distinct destinations are counted with a small HyperLogLog per window (``sketch``), ports
-in a capped list; nothing grows with the traffic. The limit of a window is ``FACTOR`` times the
-customer's peak (a maximum over past windows that decays slowly, so a mail service sending to
-a steady hundred servers an hour or a nightly backup sets its own bar), and never below
-``MIN``. Windows that crossed the limit are not learned from. A customer first seen less than
-``WARMUP_MS`` ago has no peak yet: a new account (its sign-up seen within the last 30 days) is
-judged against ``MIN`` alone (what new accounts may do), an established one is only learned
-from, since its history before the stream is unknown.
+Distinct destinations are counted with a small HyperLogLog per window (``sketch``), ports in a
+capped list; nothing grows with the traffic. The limit of a window is ``FACTOR`` times the
+customer's peak (a maximum over past windows that decays slowly, so a mail service sending to a
+steady hundred servers an hour or a nightly backup sets its own bar), and never below ``MIN``.
+Windows that crossed the limit are not learned from; nor, once the customer is warmed up, are
+egress hours above ``SUSPECT_FACTOR`` times the peak while they last (a short run is learned
+once it ends, a run of ``ABSORB_H`` hours is the customer's new level), and other hours raise
+the peak by at most ``MAX_RISE`` an hour: a flood ramping up over a day or two must not raise
+its own bar. Weekly
+jobs (a Sunday backup, a weekly newsletter): a spam window or egress hour over its limit is
+noted by local hour of the week (``core.weekly``); once the same hour crossed in consecutive
+weeks, it may reach 1.5 times the level it had before it counts (it is still not learned). A
+customer first seen less than ``WARMUP_MS`` ago has no peak yet: a new account (its sign-up
+seen within the last 30 days) is judged against ``MIN`` alone (what new accounts may do), an
+established one is only learned from, since its history before the stream is unknown.
 
 One incident per pattern and episode (windows crossing the line within ``EPISODE_GAP_MS`` of
 each other); the alert is amended when its worst window doubles or the episode spans 4, 8,
@@ -37,8 +45,10 @@ from streamwatch.core.detectors.network_abuse import sketch
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
 from streamwatch.core.feedback import NotAnomaly
+from streamwatch.core.metering import hourly_share
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
+from streamwatch.core.weekly import WeeklyMemory, zone_name
 
 SMTP_PORTS: Final = frozenset({25, 465, 587})
 SPAM_MIN: Final = 40
@@ -46,6 +56,19 @@ SPAM_MIN: Final = 40
 SCAN_MIN_ENDPOINTS: Final = 60
 SCAN_MIN_PORTS: Final = 24
 EGRESS_MIN_GB: Final = 50.0
+SUSPECT_FACTOR: Final = 2.0
+"""An egress hour above this many times the peak is suspicious: not learned (see the module
+docstring)."""
+SUSPECT_MIN_GB: Final = 5.0
+"""Egress hours below this are never suspicious (a peak near zero is not a bar)."""
+ABSORB_H: Final = 72
+"""Suspicious egress hours in a row after which they are learned after all."""
+SHORT_RUN_H: Final = 4
+"""A run of suspicious egress hours this short that stayed under the line is learned once it
+ends (a backup)."""
+MAX_RISE: Final = 1.02
+"""Once warmed up, a learned egress hour raises the peak by at most this factor (about 1.6x
+a day; a level that lasts is learned in full after ``ABSORB_H`` hours)."""
 FACTOR: Final[dict[str, float]] = {"spam": 3.0, "scan": 4.0, "ddos": 5.0}
 SPAM_BUCKET_MS: Final = 30 * 60 * 1000
 SCAN_BUCKET_MS: Final = 10 * 60 * 1000
@@ -158,20 +181,37 @@ class NetState:
     egress_gb: float = 0.0
     egress_flagged: bool = False
     egress_peak: Peak = field(default_factory=Peak)
+    egress_suspect: int = 0
+    """Suspicious egress hours in a row (see ``SUSPECT_FACTOR``)."""
+    egress_run_peak: float = 0.0
+    """The most egress in an hour of that run (-1: the run crossed the line)."""
+    tz: str | None = None
+    """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
     top_hour: int = -1
     top: list[Any] | None = None
     """The flow with the most bytes out in ``top_hour``: [host, port, protocol, bytes]; a flood's
     alert names it during that hour and the next (usage is stamped at the hour's start)."""
     episodes: dict[str, Episode] = field(default_factory=dict)
+    weekly: dict[str, WeeklyMemory] = field(default_factory=dict)
+    """Windows over the line by local hour of the week, per pattern (``spam``, ``ddos``)."""
+
+    def rhythm(self, pattern: str) -> WeeklyMemory:
+        """The weekly memory of ``pattern`` (created empty)."""
+        memory = self.weekly.get(pattern)
+        if memory is None:
+            memory = self.weekly[pattern] = WeeklyMemory()
+        return memory
 
 
 _WINDOW_FIELDS: Final = tuple(f.name for f in fields(Window))
 _SKETCHES: Final = frozenset({"sketch", "prev"})
 _PEAKS: Final = frozenset({"peak", "port_peak", "egress_peak"})
 _FIELDS: Final = tuple(
-    f.name for f in fields(NetState) if f.name not in ("episodes", "smtp", "scan")
+    f.name for f in fields(NetState) if f.name not in ("episodes", "smtp", "scan", "weekly")
 )
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
+_ADDED: Final = frozenset({"egress_suspect", "egress_run_peak", "tz"})
+"""Fields added after state version 2 was first written: a dump may lack them."""
 
 
 @register(rank=90)
@@ -195,7 +235,8 @@ class NetworkAbuseDetector:
         return NetState()
 
     def observe(self, state: NetState, event: Event) -> list[Finding]:
-        if state.first_ms is None:
+        if state.first_ms is None and not _is_signup(event):
+            # Not a sign-up: one back-filled from years ago says nothing of the traffic seen.
             state.first_ms = event.ts_ms
         if type(event) is UsageEvent:
             return self._egress(state, event) if event.meter == "egress" else []
@@ -203,8 +244,12 @@ class NetworkAbuseDetector:
             return []
         if event.operation == "network.flow":
             return self._flow(state, event)
-        if event.operation == "customer.signup" and state.signup_ms is None:
-            state.signup_ms = event.ts_ms
+        if event.operation == "customer.signup":
+            if state.signup_ms is None or event.ts_ms < state.signup_ms:
+                state.signup_ms = event.ts_ms
+            tz = zone_name(event.properties.get("timezone"))
+            if tz is not None:
+                state.tz = tz
         return []
 
     def dump(self, state: NetState) -> dict[str, Any]:
@@ -214,12 +259,14 @@ class NetworkAbuseDetector:
         out["episodes"] = {
             k: {f: _copy(getattr(e, f)) for f in _EPISODE_FIELDS} for k, e in state.episodes.items()
         }
+        out["weekly"] = {k: w.dump() for k, w in sorted(state.weekly.items())}
         return out
 
     def load(self, data: dict[str, Any]) -> NetState:
         values: dict[str, Any] = {
             name: _load_peak(data[name]) if name in _PEAKS else _copy(data[name])
             for name in _FIELDS
+            if name in data or name not in _ADDED
         }
         episodes = {
             k: Episode(**{f: _copy(v) for f, v in named(e, _EPISODE_FIELDS).items()})
@@ -230,6 +277,7 @@ class NetworkAbuseDetector:
             smtp=_load_window(data["smtp"]),
             scan=_load_window(data["scan"]),
             episodes=episodes,
+            weekly={k: WeeklyMemory.load(w) for k, w in (data.get("weekly") or {}).items()},
         )
 
     def learn_normal(self, state: NetState, feedback: NotAnomaly) -> None:
@@ -277,19 +325,58 @@ class NetworkAbuseDetector:
             return []  # late: its hour was judged already
         if hour > state.egress_hour:
             if state.egress_hour >= 0:
-                observed = None if state.egress_flagged else state.egress_gb
+                observed = self._egress_learned(state)
                 state.egress_peak.close(
                     state.egress_hour, hour, observed, HOURLY_DECAY, LAG["ddos"]
                 )
             state.egress_hour, state.egress_gb, state.egress_flagged = hour, 0.0, False
-        state.egress_gb += max(0.0, event.quantity)
+        # A daily egress row is judged at its hourly rate, not as one hour (core.metering).
+        state.egress_gb += max(0.0, hourly_share(event.quantity, event.interval_s))
         limit = self._limit(state, event.ts_ms, state.egress_peak.value, EGRESS_MIN_GB, "ddos")
         if limit is None or state.egress_gb < limit:
             return []
         state.egress_flagged = True
+        if self._weekly_job(state, "ddos", hour * MS_PER_HOUR, state.egress_gb):
+            return []
         return self._episode(
             state, "ddos", event.ts_ms, hour, state.egress_gb, limit, event.subscription_id
         )
+
+    def _egress_learned(self, state: NetState) -> float | None:
+        """What the closing egress hour teaches the peak (None: nothing).
+
+        Once warmed up, an hour over the line or above ``SUSPECT_FACTOR`` times the peak is
+        suspicious and not learned, while the run of such hours lasts: a flood ramping up
+        over a day or two never raises its own bar. A short run (``SHORT_RUN_H`` hours at
+        most, never over the line) is learned once egress is back down: a nightly backup
+        sets its own bar. A run lasting ``ABSORB_H`` hours below the line is the customer's
+        new level and is learned. Other hours raise the peak by at most ``MAX_RISE``."""
+        gb = state.egress_gb
+        flagged = state.egress_flagged
+        peak = state.egress_peak.value
+        first = state.first_ms
+        warmed = first is not None and state.egress_hour * MS_PER_HOUR - first >= WARMUP_MS
+        if flagged or (warmed and gb >= max(SUSPECT_MIN_GB, SUSPECT_FACTOR * peak)):
+            run = state.egress_suspect
+            state.egress_suspect = run + 1
+            tainted = flagged or (run > 0 and state.egress_run_peak < 0.0)
+            state.egress_run_peak = -1.0 if tainted else max(state.egress_run_peak, gb)
+            return gb if not flagged and state.egress_suspect > ABSORB_H else None
+        run, run_peak = state.egress_suspect, state.egress_run_peak
+        state.egress_suspect, state.egress_run_peak = 0, 0.0
+        learned = min(gb, max(SUSPECT_MIN_GB, peak * MAX_RISE)) if warmed else gb
+        if 0 < run <= SHORT_RUN_H and run_peak > 0.0:
+            learned = max(learned, run_peak)
+        return learned
+
+    def _weekly_job(self, state: NetState, pattern: str, ts_ms: int, value: float) -> bool:
+        """Note a window over the line by its hour of the week; whether a weekly job seen at
+        that hour in the weeks before covers it (then it is not alerted on)."""
+        hour = ts_ms - ts_ms % MS_PER_HOUR
+        memory = state.rhythm(pattern)
+        covered = value < memory.allowance(hour, state.tz)
+        memory.note(hour, state.tz, value)
+        return covered
 
     # -- flows ------------------------------------------------------------------------------
 
@@ -360,6 +447,8 @@ class NetworkAbuseDetector:
         value, line = float(distinct), limit
         if ports / port_limit > distinct / limit:
             value, line = float(ports), port_limit
+        if spam and self._weekly_job(state, pattern, ts_ms, value):
+            return []
         return self._episode(state, pattern, ts_ms, bucket, value, line, subscription)
 
     # -- episodes and findings --------------------------------------------------------------
@@ -416,6 +505,7 @@ def _finding(
     untrusted = age_ms is not None and age_ms < NEW_ACCOUNT_MS
     warmed = state.first_ms is not None and ts_ms - state.first_ms >= WARMUP_MS
     basis = "its own peak" if warmed else "the floor for new accounts (no history of its own yet)"
+    window_start = min(episode.start_ms, ts_ms)
     evidence: dict[str, Any] = {
         "pattern": pattern,
         "standing": "untrusted" if untrusted else "established",
@@ -436,6 +526,7 @@ def _finding(
             peak=round(window.peak.value, 1),
             examples=list(window.examples),
         )
+        window_start = min(window_start, since)
         lead = (
             f"Outbound mail to about {distinct} distinct mail servers since {format_ts(since)} "
             f"({flows} SMTP connections), over the limit of {limit:.0f} an hour set by {basis}"
@@ -456,6 +547,7 @@ def _finding(
             peak_endpoints=round(window.peak.value, 1),
             peak_ports=round(window.port_peak.value, 1),
         )
+        window_start = min(window_start, since)
         lead = (
             f"Connections to about {count} distinct destinations on {len(ports)} distinct ports "
             f"since {format_ts(since)}, over the limit of {limit:.0f} set by {basis}: "
@@ -502,12 +594,16 @@ def _finding(
         severity=severity_of(score) or "high",
         score=within(severity_of(score) or "high", score),
         event_time_ms=ts_ms,
-        window_start_ms=min(episode.start_ms, ts_ms),
+        window_start_ms=window_start,
         window_end_ms=ts_ms,
         reasons=tuple(reasons),
         evidence=evidence,
         subscription_ids=tuple(episode.subscriptions),
     )
+
+
+def _is_signup(event: Event) -> bool:
+    return isinstance(event, ActivityEvent) and event.operation == "customer.signup"
 
 
 def _roll(window: Window, bucket: int, decay: float, lag: int) -> None:

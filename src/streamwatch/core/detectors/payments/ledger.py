@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
 from streamwatch.core.events import PaymentEvent
+from streamwatch.core.projection import project
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
@@ -174,29 +175,36 @@ def drop_old_invoices(state: PaymentsState, keep: str) -> None:
         del invoices[settled[0] if settled else others[0]]
 
 
-def exposure(state: PaymentsState) -> dict[str, Any] | None:
-    """Money at risk: unbilled usage plus unpaid invoices, less prepayments and credit,
-    projected to the next invoice (the start of the next calendar month: invoices are monthly)
-    at the current month's daily run rate. None before any money was seen.
+NO_CURRENCY: Final = "XXX"
+"""ISO 4217's code for "no currency": the money at risk of a customer with no money seen yet."""
+
+
+def exposure(state: PaymentsState) -> dict[str, Any]:
+    """Money at risk: unbilled usage plus unpaid invoices, less prepayments and credit, and
+    the current month's usage projected ahead (``core.projection``): its rate over the hours
+    metered so far this month, carried on as long as it was observed (at least a day), never
+    past the next invoice (the start of the next calendar month: invoices are monthly).
+    ``method`` says so in words. Before any money was seen: all zero, currency ``XXX``.
 
     ``amount`` is the projected figure (never negative); ``now`` the same today.
     """
-    if state.currency is None:
-        return None
     now = state.last_ms
+    if state.currency is None:
+        return _nothing_seen(now)
     unbilled = sum(m.micros for m in state.months.values() if not m.billed)
     unpaid = sum(inv.owed for inv in state.invoices.values()) + max(0, -state.credit)
     prepaid = max(0, state.credit)
     next_invoice = month_bounds_ms(month_key(now))[1]
     projected = unbilled
     current = state.months.get(month_key(now))
+    ahead = project(0.0, 1.0, 0.0)
     if current is not None and not current.billed and current.first_ms is not None:
-        # Run rate over the hours metered so far this month (at least one), carried on to
-        # the next invoice.
+        # Run rate over the hours metered so far this month (at least one), carried on.
         since = max(current.start_ms, current.first_ms)
         metered = max(MS_PER_HOUR, current.last_end_ms - since)
-        ahead = max(0, next_invoice - max(now, current.last_end_ms))
-        projected += current.micros * ahead // metered
+        until = max(0, next_invoice - max(now, current.last_end_ms))
+        ahead = project(current.micros / MICROS, metered / MS_PER_HOUR, until / MS_PER_HOUR)
+        projected += round(ahead.amount * MICROS)
     return {
         "amount": _money(max(0, projected + unpaid - prepaid)),
         "currency": state.currency,
@@ -207,6 +215,27 @@ def exposure(state: PaymentsState) -> dict[str, Any] | None:
         "now": _money(max(0, unbilled + unpaid - prepaid)),
         "next_invoice": format_ts(next_invoice),
         "as_of": format_ts(now),
+        **ahead.evidence(state.currency),
+    }
+
+
+def _nothing_seen(now: int) -> dict[str, Any]:
+    """The money at risk of a customer the ledger has seen no money of (a provider notice
+    before any usage, say): nothing, in no currency."""
+    return {
+        "amount": 0.0,
+        "currency": NO_CURRENCY,
+        "unbilled": 0.0,
+        "unpaid": 0.0,
+        "prepaid": 0.0,
+        "projected": 0.0,
+        "now": 0.0,
+        "next_invoice": format_ts(month_bounds_ms(month_key(now))[1]),
+        "as_of": format_ts(now),
+        "rate_per_h": 0.0,
+        "observed_h": 0.0,
+        "horizon_h": 0.0,
+        "method": "no usage or payment seen yet",
     }
 
 

@@ -47,7 +47,14 @@ PROJECTED_SEVERITY: Final[tuple[tuple[float, Severity], ...]] = (
     (5_000.0, "high"),
     (500.0, "medium"),
 )
-"""Severity by the excess projected to month end (currency units): (at least, severity)."""
+"""Severity by the excess projected ahead (``hour.projection``, currency units): (at least,
+severity)."""
+RECURS_AFTER: Final = 3
+"""A spike that has come back this many times (and gone on for ``absorb_after_h`` hours since
+it started) is the customer's level, not an incident."""
+MAX_REVISIONS: Final = 16
+"""Revisions of one alert at most, its opening and its end included (the end is always kept
+room for)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +64,27 @@ class SpikeConfig:
     baseline: Params = field(default_factory=lambda: Params(two_sided=False, spread_floor=0.25))
     alert_score: float = 0.9
     min_excess: float = 5.0
-    """Money floor: hourly spend must exceed its expected value by this much (per hour)."""
+    """Money floor, at most: an hour's excess over its expected spend never needs more than
+    this (per hour) to count."""
+    min_daily_excess: float = 2.0
+    """Money floor, at least: the hour's excess, kept up for a day, must come to this much."""
+    relative_excess: float = 5.0
+    """Between the two, the excess kept up for a day must be this many times the customer's
+    usual daily spend (the spend six times its usual level): a customer usually at $0.10 an
+    hour going 10x is stolen from at $21.60 a day, far below the flat $5 an hour, while one at
+    $0.80 an hour with a $3.80 hour is not judged on money alone."""
+
+    def floor(self, usual_hourly: float) -> float:
+        """The money floor (per hour) of a customer whose usual hourly spend is
+        ``usual_hourly``: excess per day against its usual daily spend, between
+        ``min_daily_excess`` a day and ``min_excess`` an hour."""
+        relative = min(self.min_excess, self.relative_excess * max(usual_hourly, 0.0))
+        return max(self.min_daily_excess / 24.0, relative)
+
     cold_start_h: int = 168
+    old_after_days: int = 30
+    """A customer whose sign-up is dated this many days or more before its first usage is not
+    new (back-filled history): it warms up on its own spend instead of a cohort prior."""
     warm_up_h: int = 168
     month_end_days: int = 2
     month_end_allowance: float = 12.0
@@ -67,5 +93,8 @@ class SpikeConfig:
     calm_h: int = 3
     reopen_h: int = 72
     absorb_after_h: int = 72
+    relearn_h: int = 168
+    """After a spike is absorbed, the baseline learns every hour for this long (a week: every
+    hour of the week sees the new level)."""
     amend_growth: float = 1.5
     max_gap_h: int = 48

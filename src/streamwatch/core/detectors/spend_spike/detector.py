@@ -1,6 +1,8 @@
 """``spend_spike``: a customer's hourly spend far above what it usually spends, as it happens.
 
 **Running spend.** Usage events are hourly per resource (``ts`` = start of the metered hour).
+A record longer than an hour (a daily billing row, ``interval_s`` 86400) counts at its hourly
+rate in each hour it covers (``core.metering``; ``carry`` holds the rest), never whole in one.
 The customer's spend for the current hour accumulates over that hour's events, in whole
 micro-units of the customer's currency (the first it used; other currencies are ignored), and
 the detector can fire on the event whose cost makes the hour cross the line, not when the hour
@@ -15,33 +17,48 @@ for ``absorb_after_h`` hours: then the incident ends as ``absorbed`` and the bas
 new level. The regions and SKUs of learned hours become "known".
 
 **The line.** An alert opens when, with the hour's spend ``x``, all of these hold:
-``novelty(x_eff).score >= alert_score``; ``x_eff - expected >= min_excess`` (money floor); and,
+``novelty(x_eff).score >= alert_score``; ``x_eff - expected >= floor`` (the money floor: the
+excess kept up for a day against the customer's usual daily spend, ``relative_excess`` of it,
+at least ``min_daily_excess`` a day and never more than ``min_excess`` an hour); and,
 for a customer in its cold start, ``x_eff >= cohort.max_hourly``. ``x_eff`` is ``x`` divided by
 the allowance of planned growth (feedback, below) and, in the last ``month_end_days`` (UTC) of a
 month, less what a month-end job may add in the customer's known regions: up to 1.25x the peak
 hour of its previous month-end window above its usual peak once it has one, else
-``month_end_allowance - 1`` usual peaks. Spend in a region the customer never used gets no
-month-end allowance. Per event the detector adds the cost and compares the hour's total with a
-precomputed line (the money floor, or the cohort's line); past it, the baseline's
-``rise_needed`` refines the line, and only past that is the hour scored.
+``month_end_allowance - 1`` usual peaks; and, in an hour of the week where a job has run week
+after week (``core.weekly``: flagged at that local hour in consecutive weeks), less up to 1.5x
+the level that job reached (the larger of the two allowances applies). Spend in a region the
+customer never used gets neither allowance. Per event the detector adds the cost and compares
+the hour's total with a precomputed line (the money floor, or the cohort's line); past it, the
+baseline's ``rise_needed`` refines the line, and only past that is the hour scored.
 
-**Cold start.** A customer whose ``customer.signup`` was seen is new: for its first
+**Cold start.** A customer whose ``customer.signup`` was seen, dated less than
+``old_after_days`` before its first usage, is new (age comes from the sign-up's date: a
+back-filled sign-up years ago makes an old customer): for its first
 ``cold_start_h`` hours of usage it is judged against its cohort's prior (``COHORTS``, by the
 offer of its ``subscription.create``; in its first day, also for the expected spend), hours
 below the cohort's line are learned whatever their score, and the alert says so. A customer
 first seen through usage (its history predates the stream) is learned, every hour of it, for
 ``warm_up_h`` hours before it is judged.
 
-**Incident lifecycle.** One incident, one alert: the incident id is the opening hour. While open,
-the incident is amended (same alert id, a new revision) when its severity rises or its excess
-spend has grown ``amend_growth`` times since the last revision, never for smaller changes. It
-resolves when effective spend has stayed at or below ``resolve_ratio`` x the expected hourly
-spend for ``calm_h`` hours: a final amendment with evidence
-``status: "resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h``
-hours reopens the same incident. Evidence ``status`` is ``open``, ``resolved`` or ``absorbed``.
+**Incident lifecycle.** One incident, one alert: the incident id is the opening hour. While
+open, the incident is amended (same alert id, a new revision) when its severity rises or its
+excess spend has grown ``amend_growth`` times since the last revision, never for smaller
+changes. It resolves when effective spend has stayed at or below ``resolve_ratio`` x the
+expected hourly spend for ``calm_h`` hours: a final amendment with evidence ``status:
+"resolved"``, severity ``info`` and score 0.1. A spike resuming within ``reopen_h`` hours
+reopens the same incident: it continues, with its hours, excess and revisions, so that a spike
+that keeps pausing and resuming is absorbed once it has lasted ``absorb_after_h`` hours in all,
+or has come back ``RECURS_AFTER`` times over ``absorb_after_h`` hours (a daily rhythm of its
+own), or needs its last revision; after absorbing, the baseline learns every hour for
+``relearn_h`` hours, so that it follows the customer's new level and rhythm. An alert has at
+most ``MAX_REVISIONS`` revisions, the last kept for its end. Evidence ``status`` is ``open``,
+``resolved`` or ``absorbed``; every sentence of a revision is about its own window
+(``window_start`` = the incident's first hour, ``window_end`` = the end of the hour judged).
 
 **Money at risk.** Excess spend so far (each hour's spend above its expected spend, summed over
-the incident) and its projection to month end at the current hour's excess rate.
+the incident) and its projection (``core.projection``): the incident's excess rate so far,
+carried ahead as long as it has been observed, at least a day and at most to month end; the
+alert states the method.
 
 **Feedback.** An activity ``feedback.expect`` (written by ``streamwatch expect``; actor = owner;
 properties ``until`` RFC 3339, ``reason``, ``factor`` >= 1, default 2) raises the customer's
@@ -71,6 +88,7 @@ from streamwatch.core.detectors.base import Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.detectors.spend_spike.baseline import (
     FLAG_SCORE,
+    Novelty,
     bucket_of_ms,
     learn,
     novelty,
@@ -80,17 +98,20 @@ from streamwatch.core.detectors.spend_spike.baseline import (
 )
 from streamwatch.core.detectors.spend_spike.config import (
     COLD_OWN_HOURS,
+    MAX_REVISIONS,
     PROJECTED_SEVERITY,
     RATIO_SEVERITY,
+    RECURS_AFTER,
     CohortPrior,
     SpikeConfig,
     cohort_of,
 )
 from streamwatch.core.detectors.spend_spike.feedback import NotFeedback, expectation_of
 from streamwatch.core.detectors.spend_spike.findings import KIND, ended_finding, spike_finding
-from streamwatch.core.detectors.spend_spike.hour import Hour, severity_level
-from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
+from streamwatch.core.detectors.spend_spike.hour import Hour, projection, severity_level
+from streamwatch.core.detectors.spend_spike.months import month_of_day
 from streamwatch.core.detectors.spend_spike.state import (
+    CARRY_KEPT,
     MICROS,
     NEVER,
     REGIONS_KEPT,
@@ -105,7 +126,9 @@ from streamwatch.core.detectors.spend_spike.state import (
 )
 from streamwatch.core.events import SEVERITIES, ActivityEvent, Event, UsageEvent
 from streamwatch.core.feedback import NotAnomaly
+from streamwatch.core.metering import hourly_share, last_hour_ms
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, parse_ts_ms
+from streamwatch.core.weekly import zone_name
 
 _NO_FINDINGS: Final[list[Finding]] = []
 """Returned, shared, by the events that find nothing (callers only iterate it)."""
@@ -140,8 +163,8 @@ class SpendSpikeDetector:
         self._z_flag = threshold_z(FLAG_SCORE)
         self._cold_ms = self.config.cold_start_h * MS_PER_HOUR
         self._warm_ms = self.config.warm_up_h * MS_PER_HOUR
+        self._old_ms = self.config.old_after_days * MS_PER_DAY
         self._absorb_h = self.config.absorb_after_h
-        self._min_excess = self.config.min_excess
         self._params = self.config.baseline
         self._observe = observer(self._params)
         # The month whose month-end window was last asked for: (first day, end day, window
@@ -170,7 +193,10 @@ class SpendSpikeDetector:
                 findings = self._roll(st, hour)
             else:
                 findings = _NO_FINDINGS
-            micros = int(event.cost * 1_000_000 + 0.5)
+            if event.interval_s > 3600:
+                micros = self._spread(st, event, hour)
+            else:
+                micros = int(event.cost * 1_000_000 + 0.5)
             spend = st.spend + micros
             if spend > SPEND_CAP:  # noqa: PLR1730
                 spend = SPEND_CAP
@@ -189,12 +215,42 @@ class SpendSpikeDetector:
             if op == "feedback.expect":
                 self._feedback(state, event)
             elif op == "customer.signup":
-                state.new = True
+                self._signup(state, event)
             elif op == "subscription.create" and state.offer is None:
                 offer = event.properties.get("offer")
                 if isinstance(offer, str) and offer:
                     state.offer = offer[:TEXT_CHARS]
         return []
+
+    def _spread(self, st: SpikeState, event: UsageEvent, hour: int) -> int:
+        """This hour's share (micro-units) of a record longer than an hour; the rest is
+        carried into the following hours it covers (``core.metering``)."""
+        share = int(hourly_share(event.cost, event.interval_s) * MICROS + 0.5)
+        last = last_hour_ms(event.ts_ms, event.interval_s)
+        if last > hour and share:
+            carry = st.carry
+            if last not in carry and len(carry) >= CARRY_KEPT:
+                last = max(carry)  # bounded: the latest-ending rate takes it on
+            carry[last] = min(carry.get(last, 0) + share, SPEND_CAP)
+        return share
+
+    def _carried(self, st: SpikeState, hour: int) -> int:
+        """Micro-units that longer records carry into the hour starting at ``hour``
+        (records whose last hour is past are dropped)."""
+        carry = st.carry
+        for last in [last for last in carry if last < hour]:
+            del carry[last]
+        return min(sum(carry.values()), SPEND_CAP)
+
+    def _signup(self, st: SpikeState, event: ActivityEvent) -> None:
+        """Age comes from the sign-up's date, not from when it was seen: a sign-up dated long
+        before the customer's first usage (back-filled history) does not make it new."""
+        if st.signup_ms < 0 or event.ts_ms < st.signup_ms:
+            st.signup_ms = event.ts_ms
+        tz = zone_name(event.properties.get("timezone"))
+        if tz is not None:
+            st.tz = tz
+        st.new = st.first_ms < 0 or st.first_ms - st.signup_ms < self._old_ms
 
     def _feedback(self, st: SpikeState, event: ActivityEvent) -> None:
         try:
@@ -234,6 +290,8 @@ class SpendSpikeDetector:
         prev = st.hour_ms
         if prev < 0:
             st.first_ms = hour
+            if st.new and st.signup_ms >= 0 and hour - st.signup_ms >= self._old_ms:
+                st.new = False  # signed up long before its first usage: not a new customer
         else:
             self._close(st, prev, st.spend / MICROS, findings)
             if hour - prev > MS_PER_HOUR:
@@ -241,9 +299,10 @@ class SpendSpikeDetector:
                     st.parts.clear()
                 gap = min((hour - prev) // MS_PER_HOUR - 1, self.config.max_gap_h)
                 for h in range(prev + MS_PER_HOUR, prev + (gap + 1) * MS_PER_HOUR, MS_PER_HOUR):
-                    self._close(st, h, 0.0, findings)
+                    carried = self._carried(st, h) if st.carry else 0
+                    self._close(st, h, carried / MICROS, findings)
         st.hour_ms = hour
-        st.spend = 0
+        st.spend = self._carried(st, hour) if st.carry else 0
         if st.parts:
             st.parts.clear()
         if st.subs:
@@ -261,7 +320,7 @@ class SpendSpikeDetector:
             base = st.base
             b = hour // MS_PER_HOUR
             mean = base.buckets[b % 24 + 24 if (b // 24 + 3) % 7 >= 5 else b % 24]
-            line = (base.centre if mean is None else mean) + self._min_excess
+            line = (base.centre if mean is None else mean) + self.config.floor(base.centre)
             st.watch = _line_micros(line)
         else:
             st.watch = self._line(st)
@@ -279,7 +338,7 @@ class SpendSpikeDetector:
             return
         # After absorb_after_h anomalous hours in a row the baseline learns them anyway.
         streak = st.streak
-        absorbing = streak >= self._absorb_h
+        absorbing = streak >= self._absorb_h or hour < st.learn_until_ms
         since = hour - st.first_ms
         if st.new and since < self._cold_ms:
             # In its cold start a customer's own baseline knows too little to call anything
@@ -296,6 +355,7 @@ class SpendSpikeDetector:
             flagged = self._observe(st.base, xs, bucket, limit) >= self._z_flag
         if flagged:
             st.streak = streak + 1
+            st.weekly.note(hour, st.tz, xs)
         elif streak:
             st.streak = 0
         day = b // 24
@@ -349,25 +409,71 @@ class SpendSpikeDetector:
         seen = novelty(cfg.baseline, st.base, xs, bucket)
         flagged = seen.z >= self._z_flag
         st.streak = st.streak + 1 if flagged else 0
+        if flagged:
+            st.weekly.note(hour, st.tz, xs)
         judged = self._judge(st, hour, x)
         inc.excess += max(0.0, x - judged.expected)
         inc.hours += 1
+        inc.peak = max(inc.peak, xs)
         calm = judged.effective <= judged.expected * cfg.resolve_ratio
         inc.calm = inc.calm + 1 if calm else 0
         if inc.calm >= cfg.calm_h:
-            findings.append(
-                ended_finding(st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio)
-            )
+            if inc.resumes and inc.revisions >= MAX_REVISIONS - 1:
+                # Its last revision: a spike that keeps coming back is the customer's level.
+                self._absorb(st, inc, hour, xs, bucket, seen, judged, findings)
+                return
+            if inc.revisions < MAX_REVISIONS:
+                inc.revisions += 1
+                findings.append(
+                    ended_finding(
+                        st, inc, hour + MS_PER_HOUR, "resolved", judged, cfg.resolve_ratio
+                    )
+                )
             st.incident = None
             st.closed_id, st.closed_ms = inc.id, hour + MS_PER_HOUR
+            inc.closed_ms = st.closed_ms
+            st.closed = inc
             return
-        if not flagged or (inc.hours < cfg.absorb_after_h and not inc.normal):
-            return
-        # The new level has lasted: end the incident and let the baseline follow it.
-        findings.append(
-            ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
+        recurring = (
+            inc.resumes >= RECURS_AFTER
+            and hour + MS_PER_HOUR - inc.opened_ms >= cfg.absorb_after_h * MS_PER_HOUR
         )
+        # People said it is no anomaly (feedback): absorbed at its next flagged hour.
+        if flagged and (inc.hours >= cfg.absorb_after_h or recurring or inc.normal):
+            self._absorb(st, inc, hour, xs, bucket, seen, judged, findings)
+
+    def _absorb(
+        self,
+        st: SpikeState,
+        inc: Incident,
+        hour: int,
+        xs: float,
+        bucket: int,
+        seen: Novelty,
+        judged: Hour,
+        findings: list[Finding],
+    ) -> None:
+        """The new level has lasted (``absorb_after_h`` hours, counting those before any pause,
+        or days of a spike that keeps coming back): end the incident, and let the baseline
+        follow the customer for ``relearn_h`` hours, whatever it spends."""
+        cfg = self.config
+        if inc.revisions < MAX_REVISIONS:
+            inc.revisions += 1
+            findings.append(
+                ended_finding(st, inc, hour + MS_PER_HOUR, "absorbed", judged, cfg.resolve_ratio)
+            )
         st.incident = None
+        st.closed, st.closed_id = None, ""
+        st.learn_until_ms = hour + MS_PER_HOUR + cfg.relearn_h * MS_PER_HOUR
+        if inc.peak > xs:  # the level it reached, not only this (perhaps calm) hour
+            learn(
+                cfg.baseline,
+                st.base,
+                inc.peak,
+                bucket,
+                novelty(cfg.baseline, st.base, inc.peak, bucket),
+            )
+            seen = novelty(cfg.baseline, st.base, xs, bucket)
         learn(cfg.baseline, st.base, xs, bucket, seen)
         if st.parts:
             self._learn_parts(st)
@@ -426,14 +532,16 @@ class SpendSpikeDetector:
             new_region = sum(v for (_, r), v in st.parts.items() if r not in regions) / MICROS
             new_region = min(new_region, x)
         effective = x
-        if month_end > 0.0:
+        weekly = st.weekly.allowance(hour, st.tz) if st.weekly.slots else 0.0
+        if month_end > 0.0 or weekly > 0.0:
             mean = st.base.buckets[bucket]
             usual = st.base.centre if mean is None else mean
-            effective -= min(max(0.0, x - new_region - usual), month_end)
+            weekly = max(0.0, weekly - usual)
+            effective -= min(max(0.0, x - new_region - usual), max(month_end, weekly))
         effective /= factor
         seen = novelty(self.config.baseline, st.base, effective, bucket)
         expected = self._expected(st, hour, seen.expected)
-        return Hour(x, effective, expected, seen.score, new_region, factor, month_end)
+        return Hour(x, effective, expected, seen.score, new_region, factor, month_end, weekly)
 
     def _line(self, st: SpikeState) -> int:
         """A spend (micro-units) below which nothing can happen this hour: the money floor (and
@@ -456,10 +564,10 @@ class SpendSpikeDetector:
             cohort = cohort_of(st.offer)
             if base.n < COLD_OWN_HOURS and expected < cohort.typical_hourly:
                 expected = cohort.typical_hourly
-            line = expected + self.config.min_excess
+            line = expected + self.config.floor(base.centre)
             line = max(line, cohort.max_hourly)
         else:
-            line = expected + self.config.min_excess
+            line = expected + self.config.floor(base.centre)
         return _line_micros(line * factor)
 
     def _baseline_line(self, st: SpikeState) -> int:
@@ -477,20 +585,37 @@ class SpendSpikeDetector:
         base = st.base
         mean = base.buckets[bucket_of_ms(hour)]
         expected = self._expected(st, hour, base.centre if mean is None else mean)
+        if inc.revisions >= MAX_REVISIONS - 1:
+            return NEVER  # no room for another amendment (the end keeps its own)
         lines = [expected + max(inc.sent_excess * self.config.amend_growth - inc.excess, 0.0)]
         level = inc.sent_severity
         for threshold, severity in reversed(RATIO_SEVERITY):
             if SEVERITIES.index(severity) > level:
                 lines.append(threshold * max(expected, 0.01) * factor)
                 break
-        hours = 1 + hours_left(hour)
+        # Projected excess is total * (1 + horizon / hours), total = inc.excess + this hour's.
+        n = inc.hours + 1
+        grows = 1.0 + projection(hour, 0.0, n).horizon_h / n
         for threshold, severity in reversed(PROJECTED_SEVERITY):
             if SEVERITIES.index(severity) > level:
-                lines.append(expected + max(0.0, threshold - inc.excess) / hours)
+                lines.append(expected + max(0.0, threshold / grows - inc.excess))
                 break
         return _line_micros(min(lines))
 
     # --- deciding -----------------------------------------------------------------------
+
+    def _reopen(self, st: SpikeState, hour: int) -> Incident | None:
+        """The incident that resolved less than ``reopen_h`` before ``hour``, continued (its
+        hours, excess and revisions carried on), or None."""
+        if not st.closed_id or hour - st.closed_ms >= self.config.reopen_h * MS_PER_HOUR:
+            return None
+        inc = st.closed
+        if inc is None:  # a state written before closed incidents were kept
+            inc = Incident(st.closed_id, parse_ts_ms(st.closed_id), revisions=1)
+        inc.calm, inc.resumed_ms = 0, hour
+        inc.resumes += 1
+        st.closed = None
+        return inc
 
     def _evaluate(self, st: SpikeState, event: UsageEvent, findings: list[Finding]) -> None:
         cfg = self.config
@@ -514,21 +639,23 @@ class SpendSpikeDetector:
             if (
                 novel
                 and self._judging(st, hour)
-                and judged.effective - judged.expected >= cfg.min_excess
+                and judged.effective - judged.expected >= cfg.floor(st.base.centre)
                 and (not cold or judged.effective >= self._cohort(st).max_hourly)
             ):
-                reopen = bool(st.closed_id) and hour - st.closed_ms < cfg.reopen_h * MS_PER_HOUR
-                inc = Incident(st.closed_id if reopen else format_ts(hour), hour)
+                inc = self._reopen(st, hour) or Incident(format_ts(hour), hour)
                 st.incident = inc
-                findings.append(self._raise(st, inc, ts_ms, judged, opening=not reopen))
+                if inc.revisions < MAX_REVISIONS - 1:
+                    findings.append(self._raise(st, inc, ts_ms, judged, opening=inc.revisions == 0))
                 st.watch = self._amend_line(st, inc, judged.allowance)
             else:
                 st.watch = again
             return
         judged = self._judge(st, hour, x)
         total = inc.excess + max(0.0, x - judged.expected)
-        severity = severity_level(hour, judged, total)
-        if severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth:
+        severity = severity_level(hour, judged, total, inc.hours + 1)
+        if inc.revisions < MAX_REVISIONS - 1 and (
+            severity > inc.sent_severity or total >= inc.sent_excess * cfg.amend_growth
+        ):
             findings.append(self._raise(st, inc, ts_ms, judged, opening=False))
             st.watch = self._amend_line(st, inc, judged.allowance)
         else:
@@ -541,7 +668,8 @@ class SpendSpikeDetector:
     ) -> Finding:
         """Record what this revision of ``inc`` says, and say it (``findings``)."""
         total = inc.excess + max(0.0, judged.spend - judged.expected)
-        severity = severity_level(st.hour_ms, judged, total)
+        severity = severity_level(st.hour_ms, judged, total, inc.hours + 1)
+        inc.revisions += 1
         inc.sent_severity = max(inc.sent_severity, severity)
         inc.sent_excess = total
         inc.score = max(inc.score, judged.score)

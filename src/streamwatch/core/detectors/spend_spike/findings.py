@@ -8,8 +8,7 @@ from typing import Any, Final
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.spend_spike.baseline import bucket_of_ms
 from streamwatch.core.detectors.spend_spike.config import cohort_of
-from streamwatch.core.detectors.spend_spike.hour import Hour
-from streamwatch.core.detectors.spend_spike.months import hours_left, month_of_day
+from streamwatch.core.detectors.spend_spike.hour import Hour, projection
 from streamwatch.core.detectors.spend_spike.state import MICROS, Incident, SpikeState
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.explain import money, percent
@@ -17,6 +16,7 @@ from streamwatch.core.severity import score_of, within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 KIND: Final = "spend_spike"
+NEW_ACCOUNT_MS: Final = 30 * MS_PER_DAY
 TOP_PARTS: Final = 3
 
 
@@ -38,8 +38,8 @@ def spike_finding(
     this_hour = max(0.0, x - judged.expected)
     total = inc.excess + this_hour
     cur = st.currency or ""
-    projected = total + this_hour * hours_left(hour)
-    _, month_end_ms, _ = month_of_day(hour // MS_PER_DAY)
+    ahead = projection(hour, total, inc.hours + 1)
+    projected = total + ahead.amount
     top = top_parts(st, this_hour)
     ratio = x / max(judged.expected, 0.01)
     when = "weekend" if bucket_of_ms(hour) >= 24 else "weekday"
@@ -74,9 +74,8 @@ def spike_finding(
             "it runs, not something new."
         )
     reasons.append(
-        f"Money at risk: {money(total, cur)} above baseline so far; "
-        f"{money(projected, cur)} by month end ({format_ts(month_end_ms - 1)[:10]}) at this "
-        "rate."
+        f"Money at risk: {money(total, cur)} above baseline so far; {money(projected, cur)} "
+        f"if it goes on {ahead.horizon_h:g} more hours ({ahead.method(cur)})."
     )
     evidence: dict[str, Any] = {
         "status": "open",
@@ -87,10 +86,12 @@ def spike_finding(
         "ratio": round(ratio, 1),
         "currency": cur,
         "excess_so_far": round(total, 2),
-        "projected_month_end": round(projected, 2),
+        "projected": round(projected, 2),
+        "projection": ahead.evidence(cur),
         "hours": inc.hours + 1,
         "top": top,
         "basis": "cohort prior" if cold else "own baseline",
+        "standing": standing(st, hour),
     }
     if cold:
         cohort = cohort_of(st.offer)
@@ -103,9 +104,7 @@ def spike_finding(
         evidence["cohort"] = cohort.name
     _allowances(st, judged, reasons, evidence)
     if not opening:
-        reasons.append(
-            f"The spike started at {inc.id} and has lasted {inc.hours + 1} hours so far."
-        )
+        reasons.append(_duration(inc, hour))
     return Finding(
         incident=inc.id,
         kind=KIND,
@@ -117,6 +116,27 @@ def spike_finding(
         reasons=tuple(reasons),
         evidence=evidence,
         subscription_ids=tuple(inc.subscriptions),
+    )
+
+
+def standing(st: SpikeState, hour: int) -> str:
+    """``untrusted`` while the account's sign-up is less than ``NEW_ACCOUNT_MS`` old at
+    ``hour``, else ``established`` (also when no sign-up was seen: its history predates the
+    stream). The policy asks a new account with a large spike to prepay."""
+    young = st.signup_ms >= 0 and hour - st.signup_ms < NEW_ACCOUNT_MS
+    return "untrusted" if young else "established"
+
+
+def _duration(inc: Incident, hour: int) -> str:
+    """How long the incident has gone on, as of the end of the hour starting at ``hour``."""
+    elapsed = (hour + MS_PER_HOUR - inc.opened_ms) // MS_PER_HOUR
+    start = format_ts(inc.opened_ms)
+    if inc.resumed_ms < 0:
+        return f"The spike started at {start} and has lasted {elapsed} hours so far."
+    return (
+        f"The spike started at {start}, calmed down and resumed at "
+        f"{format_ts(inc.resumed_ms)}: {inc.hours + 1} of the {elapsed} hours since its start "
+        "were part of it."
     )
 
 
@@ -135,6 +155,12 @@ def _allowances(st: SpikeState, judged: Hour, reasons: list[str], evidence: dict
             "owner": e.owner,
             "reason": e.reason,
         }
+    if judged.weekly > 0.0:
+        reasons.append(
+            f"A job that runs at this hour every week may add up to {money(judged.weekly, cur)} "
+            "an hour; this is beyond that."
+        )
+        evidence["weekly_allowance"] = round(judged.weekly, 2)
     if judged.month_end > 0.0:
         reasons.append(
             f"Month-end jobs may add up to {money(judged.month_end, cur)} an hour in the "
@@ -156,15 +182,17 @@ def ended_finding(
         reason = (
             f"Hourly spend is back to baseline: {inc.calm} hours at or below "
             f"{resolve_ratio:g}x the expected spend up to {format_ts(at_ms)}. "
-            f"The spike from {inc.id} lasted {inc.hours - inc.calm} hours and cost "
-            f"{money(inc.excess, cur)} above baseline."
+            f"The spike from {format_ts(inc.opened_ms)} ran for {inc.hours - inc.calm} hours"
+            f"{' in all' if inc.resumed_ms >= 0 else ''} and cost {money(inc.excess, cur)} "
+            "above baseline."
         )
     else:
         severity = SEVERITIES[inc.sent_severity]
         score = within(severity, inc.score)
         reason = (
-            f"Spend has stayed at this level for {inc.hours} hours since {inc.id}; the "
-            f"baseline now follows it. Excess so far {money(inc.excess, cur)}."
+            f"The spike from {format_ts(inc.opened_ms)} has gone on for {inc.hours} hours"
+            f"{' in all' if inc.resumed_ms >= 0 else ''}: this is the customer's level now, "
+            f"and the baseline follows it. Excess so far {money(inc.excess, cur)}."
         )
     return Finding(
         incident=inc.id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from streamwatch.core.detectors.spend_spike.config import PROJECTED_SEVERITY, RATIO_SEVERITY
 from streamwatch.core.detectors.spend_spike.months import hours_left
 from streamwatch.core.events import SEVERITIES
+from streamwatch.core.projection import Projection, project
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +22,23 @@ class Hour:
     allowance: float
     month_end: float
     """What a month-end job may add to the hour (0 outside month-end windows)."""
+    weekly: float = 0.0
+    """What a weekly job seen at this hour of the week may add to it (0: none)."""
 
 
-def severity_level(hour: int, judged: Hour, total: float) -> int:
+def projection(hour: int, total: float, hours: int) -> Projection:
+    """The incident's excess ``total`` over its ``hours`` hours (the current one included),
+    projected ahead from the hour starting at ``hour`` (``core.projection``: no further than
+    observed, at least a day, never past month end)."""
+    return project(total, hours, hours_left(hour))
+
+
+def severity_level(hour: int, judged: Hour, total: float, hours: int) -> int:
     """The index in ``SEVERITIES`` of the hour starting at ``hour`` with ``total`` excess so
-    far in its incident: the higher of its ratio to expected spend and its projection to month
-    end, at least low."""
+    far in its incident of ``hours`` hours: the higher of its ratio to expected spend and its
+    projected excess (``projection``), at least low."""
     ratio = judged.effective / max(judged.expected, 0.01)
-    projected = total + max(0.0, judged.spend - judged.expected) * hours_left(hour)
+    projected = total + projection(hour, total, hours).amount
     level = 1  # low
     for threshold, severity in RATIO_SEVERITY:
         if ratio >= threshold:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, named
 from streamwatch.core.detectors.spend_spike.baseline import Baseline
+from streamwatch.core.weekly import WeeklyMemory
 
 MICROS: Final = 1_000_000
 NEVER: Final = 1 << 62
@@ -21,6 +22,8 @@ REGIONS_KEPT: Final = 16
 SKUS_KEPT: Final = 24
 SUBSCRIPTIONS_KEPT: Final = 8
 TEXT_CHARS: Final = 200
+CARRY_KEPT: Final = 8
+"""Distinct ends of records longer than an hour still being spread (see ``SpikeState.carry``)."""
 
 
 @dataclass(slots=True)
@@ -40,6 +43,16 @@ class Incident:
     normal: bool = False
     """People said it is no anomaly (feedback): it ends ``absorbed`` at its next flagged hour,
     which the baseline learns, however young the incident."""
+    peak: float = 0.0
+    """Its highest hourly spend (allowances applied) among its closed hours."""
+    resumes: int = 0
+    """Times it resumed after having resolved."""
+    revisions: int = 0
+    """Revisions of its alert sent so far (opening, amendments, ends, reopenings)."""
+    resumed_ms: int = -1
+    """Start of the hour it last reopened in (-1: never closed)."""
+    closed_ms: int = -1
+    """When it last ended as resolved (-1: never)."""
 
     def dump(self) -> dict[str, Any]:
         return by_name(self)
@@ -79,12 +92,25 @@ class SpikeState:
     """The hour's spend on (sku, region) pairs it does not know (a SKU or a region new to it)."""
     subs: list[str] = field(default_factory=list)
     """Subscriptions of the hour's events that reached the line (see ``watch``)."""
+    carry: dict[int, int] = field(default_factory=dict)
+    """Records longer than an hour spread over the hours they cover: the start of the last
+    hour covered (epoch ms) -> micro-units per hour still to come (``core.metering``)."""
     watch: int = NEVER
     """The hour's spend (micro-units) at which the detector looks again."""
     first_ms: int = -1
     new: bool = False
+    """A sign-up was seen, dated less than ``old_after_days`` before the first usage: the
+    customer is judged as new (cold start); a back-filled sign-up years ago is not."""
+    signup_ms: int = -1
+    """Event time of the earliest sign-up seen (-1: none)."""
+    tz: str | None = None
+    """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
+    weekly: WeeklyMemory = field(default_factory=WeeklyMemory)
+    """Hours flagged week after week at the same local hour (``core.weekly``)."""
     offer: str | None = None
     streak: int = 0
+    learn_until_ms: int = -1
+    """After an absorbed spike, every hour before this is learned (see ``relearn_h``)."""
     regions: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     month_end_key: str = ""
@@ -96,6 +122,9 @@ class SpikeState:
     incident: Incident | None = None
     closed_id: str = ""
     closed_ms: int = -1
+    closed: Incident | None = None
+    """The last incident that resolved: a spike resuming within ``reopen_h`` continues it
+    (same alert, its hours, excess and revisions carried on)."""
     known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
     known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
     """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
@@ -103,7 +132,7 @@ class SpikeState:
 
 
 _INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
-_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak")
+_HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak", "learn_until_ms")
 _MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
 
 
@@ -119,7 +148,10 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
             {"sku": sku, "region": region, "spend": v} for (sku, region), v in state.parts.items()
         ],
         "subs": list(state.subs),
+        "carry": sorted([last, v] for last, v in state.carry.items()),
         "new": state.new,
+        "signup": {"signup_ms": state.signup_ms, "tz": state.tz},
+        "weekly": state.weekly.dump(),
         "offer": state.offer,
         "regions": list(state.regions),
         "skus": list(state.skus),
@@ -127,11 +159,23 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
         "exp": None if e is None else by_name(e),
         "inc": None if state.incident is None else state.incident.dump(),
         "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
+        "last": None if state.closed is None else state.closed.dump(),
     }
 
 
 def load_state(data: dict[str, Any]) -> SpikeState:
-    """The inverse of ``dump_state``, also for state version 1."""
+    """The inverse of ``dump_state``, also for state version 1 and for dumps written before the
+    sign-up's date and the closed incident were kept (a reopened spike then starts its counts
+    again; the first usage stands for the sign-up's date)."""
+    state = _load_state(data)
+    if state.new and state.signup_ms < 0 and state.first_ms >= 0:
+        # A new customer whose sign-up date the dump did not keep: new customers are those
+        # that sign up and use at once, so its first usage is the best estimate.
+        state.signup_ms = state.first_ms
+    return state
+
+
+def _load_state(data: dict[str, Any]) -> SpikeState:
     exp = data["exp"]
     parts = [named(p, ("sku", "region", "spend")) for p in data["parts"]]
     return SpikeState(
@@ -139,7 +183,10 @@ def load_state(data: dict[str, Any]) -> SpikeState:
         currency=data["cur"],
         parts={(p["sku"], p["region"]): p["spend"] for p in parts},
         subs=list(data["subs"]),
+        carry={int(last): int(v) for last, v in data.get("carry", [])},
         new=data["new"],
+        **named(data.get("signup") or {"signup_ms": -1, "tz": None}, ("signup_ms", "tz")),
+        weekly=WeeklyMemory.load(data.get("weekly")),
         offer=data["offer"],
         regions=list(data["regions"]),
         skus=list(data["skus"]),
@@ -147,6 +194,7 @@ def load_state(data: dict[str, Any]) -> SpikeState:
         known_skus=set(data["skus"]),
         expect=None if exp is None else Expectation(**named(exp, _EXPECTATION_FIELDS)),
         incident=None if data["inc"] is None else Incident.load(data["inc"]),
+        closed=None if data.get("last") is None else Incident.load(data["last"]),
         **named(data["h"], _HOUR_FIELDS),
         **named(data["me"], _MONTH_END_FIELDS),
         **named(data["closed"], ("closed_id", "closed_ms")),

@@ -362,12 +362,15 @@ def test_every_chargeback_is_its_own_alert() -> None:
 # --- money at risk --------------------------------------------------------------------------
 
 
-def test_no_money_at_risk_before_any_money_is_seen() -> None:
+def test_money_at_risk_is_nothing_in_no_currency_before_any_money_is_seen() -> None:
     detector = PaymentsDetector()
-    assert detector.exposure(detector.new_state()) is None
+    money = detector.exposure(detector.new_state())
+    assert money is not None
+    assert (money["amount"], money["currency"]) == (0.0, "XXX")
+    assert money["method"] == "no usage or payment seen yet"
 
 
-def test_money_at_risk_adds_unbilled_and_unpaid_less_credit_projected_to_month_end() -> None:
+def test_money_at_risk_adds_unbilled_and_unpaid_less_credit_projected_as_long_as_observed() -> None:
     detector = PaymentsDetector()
     state = detector.new_state()
     events = [
@@ -381,18 +384,33 @@ def test_money_at_risk_adds_unbilled_and_unpaid_less_credit_projected_to_month_e
     money = detector.exposure(state)
     assert money is not None
     # October so far: 10 days at $24 a day, unbilled; September's $24 invoiced, of which the
-    # prepayment paid $10. October projects to 31 days at $24.
+    # prepayment paid $10. October's $1 an hour, seen for 240 hours, is carried 240 hours on
+    # (as long as it was observed; 21 days remain to the invoice).
     assert money == {
-        "amount": 758.0,
+        "amount": 494.0,
         "currency": "USD",
         "unbilled": 240.0,
         "unpaid": 14.0,
         "prepaid": 0.0,
-        "projected": 744.0,
+        "projected": 480.0,
         "now": 254.0,
         "next_invoice": "2026-11-01T00:00:00Z",
         "as_of": ts(10, 23),
+        "rate_per_h": 1.0,
+        "observed_h": 240.0,
+        "horizon_h": 240.0,
+        "method": "rate $1.00/h observed over 240 h, projected over 240 h",
     }
+
+
+def test_a_daily_record_is_a_day_observed() -> None:
+    detector = PaymentsDetector()
+    state = detector.new_state()
+    detector.observe(state, use(ts(2), cost=48.0, interval_s=86_400))
+    money = detector.exposure(state)
+    assert money is not None
+    assert (money["rate_per_h"], money["observed_h"]) == (2.0, 24.0)
+    assert money["projected"] == 48.0 + 48.0
 
 
 def test_money_at_risk_is_on_every_alert_but_never_re_sends_one() -> None:

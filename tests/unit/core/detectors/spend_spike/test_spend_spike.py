@@ -116,9 +116,9 @@ def test_usual_rhythm_weekends_and_monday_mornings_raise_nothing() -> None:
     assert customer.findings == []
 
 
-def test_small_rise_below_the_money_floor_raises_nothing() -> None:
+def test_small_rise_within_the_usual_peak_raises_nothing() -> None:
     customer = settled()
-    # Night spend 1.5 -> 5.5: 3.7x the expected, but only 4 above it (the floor is 5).
+    # Night spend 1.5 -> 5.5: 3.7x the expected, but below the usual daytime peak of 6.
     assert customer.spend(24 * 14 + 2, 5.5) == []
 
 
@@ -148,7 +148,9 @@ def test_alert_explains_the_numbers_where_the_excess_is_and_the_money_at_risk() 
         "a region this customer has never used."
     )
     assert money.startswith("Money at risk: $406.00 above baseline so far; $")
-    assert "by month end (2026-10-31) at this rate." in money
+    assert money.endswith(
+        "if it goes on 24 more hours (rate $406.00/h observed over 1 h, projected over 24 h)."
+    )
     evidence = finding.evidence
     assert evidence["top"][0] == {
         "sku": "Standard_F72s_v2",
@@ -157,8 +159,10 @@ def test_alert_explains_the_numbers_where_the_excess_is_and_the_money_at_risk() 
         "new_region": True,
         "new_sku": True,
     }
-    # 406 so far plus 406 an hour for the 273 hours left in October after this one.
-    assert evidence["projected_month_end"] == 406.0 + 406.0 * 273
+    # One hour observed: 406 so far plus 406 an hour for a day (not the 273 hours left in
+    # October: one hour's rate is not a month's).
+    assert evidence["projected"] == 406.0 + 406.0 * 24
+    assert evidence["projection"]["horizon_h"] == 24
     assert evidence["basis"] == "own baseline"
     assert finding.severity == "critical"
 

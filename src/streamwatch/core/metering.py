@@ -1,0 +1,44 @@
+"""A usage record read at its rate: what it metered per hour over its interval.
+
+Billing exports report many meters per day (egress, storage: ``interval_s`` 86400), while the
+detectors judge hours. A daily record of 195 GB is 8.1 GB an hour for 24 hours, not 195 GB in
+the hour of its ``ts``; read as one hour it turns every ordinary customer's daily egress into a
+flood. Every detector that judges an hour reads a record through ``hourly_share`` and
+``hours_covered`` here, so they all agree on what an hour of a longer record holds.
+
+A record of an hour or less is whole in the hour of its ``ts`` (several five-minute records of
+one hour add up); a longer one is spread evenly over the hours it covers. Pure functions.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streamwatch.core.timeutil import MS_PER_HOUR
+
+HOUR_S: Final = 3600
+
+
+def hourly_share(amount: float, interval_s: int) -> float:
+    """The part of ``amount`` (a cost or quantity metered over ``interval_s`` seconds) that
+    falls in one hour of its interval: all of it for an hour or less, else its hourly rate."""
+    if interval_s <= HOUR_S:
+        return amount
+    return amount * HOUR_S / interval_s
+
+
+def hours_covered(interval_s: int) -> int:
+    """How many hours a record metered over ``interval_s`` seconds spreads over (at least 1)."""
+    return max(1, -(-interval_s // HOUR_S))
+
+
+def end_ms(ts_ms: int, interval_s: int) -> int:
+    """The end (epoch ms, exclusive) of the metered interval that starts at ``ts_ms``."""
+    return ts_ms + max(interval_s, 1) * 1000
+
+
+def last_hour_ms(ts_ms: int, interval_s: int) -> int:
+    """The start (epoch ms) of the last hour a record starting at ``ts_ms`` covers: the hour
+    of ``ts_ms`` for a record of an hour or less (it is whole in that hour)."""
+    last = ts_ms if interval_s <= HOUR_S else end_ms(ts_ms, interval_s) - 1
+    return last - last % MS_PER_HOUR
