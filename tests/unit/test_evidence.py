@@ -131,6 +131,10 @@ def alert(
             "prepaid": 0.0,
             "projected": 50.0,
             "next_invoice": "2026-11-01T00:00:00Z",
+            "rate_per_h": 2.0,
+            "observed_h": 25,
+            "horizon_h": 25,
+            "method": "rate USD 2.00/h observed over 25 h, projected over 25 h",
         },
     }
 
