@@ -46,6 +46,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from processes import REPO, ServiceProcess, worker_env
 from redis.asyncio import Redis
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from streamwatch.config import build_core
 from streamwatch.core.codec import decode_event
@@ -455,3 +457,22 @@ def expected() -> Callable[[Iterable[dict[str, Any]]], Decisions]:
         return fleet.run((decode_event(orjson.dumps(e)) for e in events), lambda: 0)
 
     return run
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    """Headless Chromium; STREAMWATCH_CHROMIUM and STREAMWATCH_CHROMEDRIVER name the programs
+    (deploy/browser.sh prints them)."""
+    chromium = os.environ.get("STREAMWATCH_CHROMIUM", "")
+    driver_path = os.environ.get("STREAMWATCH_CHROMEDRIVER", "")
+    hint = 'run eval "$(bash deploy/browser.sh)"'
+    assert Path(chromium or "/nonexistent").is_file(), f"STREAMWATCH_CHROMIUM: no browser; {hint}"
+    assert Path(driver_path or "/nonexistent").is_file(), f"STREAMWATCH_CHROMEDRIVER: none; {hint}"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()

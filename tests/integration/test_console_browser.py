@@ -10,11 +10,8 @@ test command runs; without it the test fails, it does not skip.
 from __future__ import annotations
 
 import dataclasses
-import os
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,7 +20,6 @@ from endpoints import port_of
 from enforce_support import KEY, KEY_ID, EnforceProcess, approver_key, enforce_env
 from processes import REPO, wait_for
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -41,25 +37,6 @@ BIG, SMALL = "cust-web-big", "cust-web-small"
 def settings(settings: DeploymentSettings) -> DeploymentSettings:
     """The test's settings with the key the suspension worker trusts."""
     return dataclasses.replace(settings, signing_keys=((KEY_ID, KEY),))
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    """Headless Chromium; STREAMWATCH_CHROMIUM and STREAMWATCH_CHROMEDRIVER name the programs
-    (deploy/browser.sh prints them)."""
-    chromium = os.environ.get("STREAMWATCH_CHROMIUM", "")
-    driver_path = os.environ.get("STREAMWATCH_CHROMEDRIVER", "")
-    hint = 'run eval "$(bash deploy/browser.sh)"'
-    assert Path(chromium or "/nonexistent").is_file(), f"STREAMWATCH_CHROMIUM: no browser; {hint}"
-    assert Path(driver_path or "/nonexistent").is_file(), f"STREAMWATCH_CHROMEDRIVER: none; {hint}"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
 
 
 def now_ms() -> int:
