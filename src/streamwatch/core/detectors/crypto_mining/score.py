@@ -71,6 +71,19 @@ FLAT_MIN_UTIL: Final = 0.45
 FLAT_MIN_SAMPLES: Final = 3
 ACCEL_WEIGHTS: Final = ((10.0, 1.0), (3.0, 0.5))
 """(heavy spend per day over the usual daily spend, weight)."""
+PEGGED_UTIL: Final = 0.93
+PEGGED_STD: Final = 0.04
+PEGGED_MIN_SAMPLES: Final = 6
+W_PEGGED: Final = 3.0
+"""A run pinned near full utilisation (mean ``PEGGED_UTIL``+, spread ``PEGGED_STD`` or less,
+``PEGGED_MIN_SAMPLES`` hours or more) where honest work rarely pins it: on mid-size machines,
+or on a first GPU workload started at night. (HPC codes pin many-core machines at any hour, so
+a pinned run of those weighs nothing; GPU training stays off the ceiling.)"""
+W_SMALL_PEGGED: Final = 3.5
+"""Mid-size machines pinned round the clock: a miner keeping under the heavy size."""
+W_OFF_HOURS: Final = 3.0
+"""A first heavy workload, pinned, started in an hour the customer's people never work (alone,
+a night start is an engineer working late)."""
 W_POOL: Final = 4.5
 W_POOL_HOST: Final = 1.0
 W_NOTICE: Final = 2.5
@@ -119,7 +132,10 @@ def assess(
     run = _run(state, campaign, parts, clauses, evidence)
     if heavy:
         _regions(campaign, run, parts, lowering)
-        _history(campaign, run[1].hours if run else 0, parts, clauses, lowering)
+        if "small_pegged" not in parts:
+            # Jobs of big machines do not explain mid-size ones pinned round the clock.
+            _history(campaign, run[1].hours if run else 0, parts, clauses, lowering)
+        _off_hours(campaign, parts, clauses)
         _acceleration(campaign, parts, clauses, evidence)
     _pool(campaign, parts, clauses, details, evidence, indicators_digest)
     standing = _standing(state, campaign, parts, clauses, lowering, evidence)
@@ -261,13 +277,22 @@ def _run(
     if best is None:
         return None
     weight, hours, key, g = best
+    kind = "GPU" if g.gpu else "CPU"
     if weight > 0.0:
         parts["running"] = weight
-        kind = "GPU" if g.gpu else "CPU"
         if g.n >= FLAT_MIN_SAMPLES:
             clauses.append(f"{kind} utilisation {g.mean:.2f} flat for {hours} h")
         else:
             clauses.append(f"{kind} machines running round the clock for {hours} h")
+    night = c.off_hours and c.history == 0
+    if pegged(g) and (g.small or (g.gpu and night)):
+        parts["pegged"] = W_PEGGED
+        clauses.append(f"{kind} pinned at {g.mean:.2f} (spread {g.std:.3f}) for {hours} h")
+        if g.small:
+            parts["small_pegged"] = W_SMALL_PEGGED
+            clauses.append(
+                "on mid-size machines, below the size watched for mining, around the clock"
+            )
     evidence["usage"] = {
         "fleet": key,
         "hours": hours,
@@ -276,6 +301,17 @@ def _run(
         "gpu": g.gpu,
     }
     return key, g
+
+
+def pegged(g: Group) -> bool:
+    """Whether the fleet's current run is pinned near full utilisation (see ``W_PEGGED``)."""
+    return g.n >= PEGGED_MIN_SAMPLES and g.mean >= PEGGED_UTIL and g.std <= PEGGED_STD
+
+
+def _off_hours(c: Campaign, parts: dict[str, float], clauses: list[str]) -> None:
+    if c.off_hours and c.history == 0 and "pegged" in parts:
+        parts["off_hours"] = W_OFF_HOURS
+        clauses.append("started at an hour of the day the customer's people never work")
 
 
 def run_weight(g: Group) -> float:
