@@ -117,6 +117,12 @@ class PaymentsState:
     next_ms: int | None = None
     """The earliest ``Invoice.next_ms``: ``advance`` does nothing before it."""
     chargebacks: int = 0
+    used: int = 0
+    """Usage since the sign-up was seen, micro-units (see ``unsecured``)."""
+    paid_in: int = 0
+    """Payments and prepayments cleared, less chargebacks, micro-units."""
+    ux: str | None = None
+    """Severity of the open unsecured-exposure alert (None: none open)."""
     current: MonthUsage | None = field(default=None, compare=False, repr=False)
     """The month usage was last added to (a cache of one of ``months``; not snapshotted)."""
 
@@ -254,6 +260,7 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         },
         "next_ms": state.next_ms,
         "chargebacks": state.chargebacks,
+        "exposure": {"used": state.used, "paid_in": state.paid_in, "ux": state.ux},
     }
 
 
@@ -284,4 +291,6 @@ def load_state(data: dict[str, Any]) -> PaymentsState:
         },
         next_ms=data["next_ms"],
         chargebacks=data["chargebacks"],
+        # Snapshots written before the unsecured-exposure rule have no "exposure".
+        **named(data.get("exposure", {}), ("used", "paid_in", "ux")),
     )
