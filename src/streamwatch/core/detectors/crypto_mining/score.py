@@ -262,21 +262,24 @@ def _run(
     """The campaign's longest unbroken run of a heavy fleet, weighed by length and flatness.
 
     The fleets are those the campaign created (region and SKU), or, for a campaign that began
-    with usage, every fleet whose run began with it.
+    with usage, every fleet whose run began with it; mid-size fleets pinned since the campaign
+    began count in either case (nothing creates them as heavy). The one weighing most, pinning
+    included, speaks for the campaign.
     """
     floor_h = c.start_ms // MS_PER_HOUR - 1
     created = {f"{region}/{sku}" for region in c.regions for sku in c.skus}
+    night = c.off_hours and c.history == 0
     best: tuple[float, int, str, Group] | None = None
     for key, g in state.groups.items():
-        if g.start_h < floor_h or (created and key not in created):
+        if g.start_h < floor_h or (created and key not in created and not g.small):
             continue  # a fleet older than the campaign, or not one the campaign created
-        weight = run_weight(g)
-        rank = (weight, g.hours)
+        rank = (run_weight(g) + _pinned_weight(g, night), g.hours)
         if best is None or rank > (best[0], best[1]):
-            best = (weight, g.hours, key, g)
+            best = (*rank, key, g)
     if best is None:
         return None
-    weight, hours, key, g = best
+    _, hours, key, g = best
+    weight = run_weight(g)
     kind = "GPU" if g.gpu else "CPU"
     if weight > 0.0:
         parts["running"] = weight
@@ -284,8 +287,7 @@ def _run(
             clauses.append(f"{kind} utilisation {g.mean:.2f} flat for {hours} h")
         else:
             clauses.append(f"{kind} machines running round the clock for {hours} h")
-    night = c.off_hours and c.history == 0
-    if pegged(g) and (g.small or (g.gpu and night)):
+    if _pinned_weight(g, night):
         parts["pegged"] = W_PEGGED
         clauses.append(f"{kind} pinned at {g.mean:.2f} (spread {g.std:.3f}) for {hours} h")
         if g.small:
@@ -301,6 +303,16 @@ def _run(
         "gpu": g.gpu,
     }
     return key, g
+
+
+def _pinned_weight(g: Group, night: bool) -> float:
+    """What pinning weighs for fleet ``g`` (see ``W_PEGGED``); ``night``: a first heavy
+    workload started off the customer's hours."""
+    if not pegged(g):
+        return 0.0
+    if g.small:
+        return W_PEGGED + W_SMALL_PEGGED
+    return W_PEGGED if g.gpu and night else 0.0
 
 
 def pegged(g: Group) -> bool:
