@@ -12,7 +12,8 @@ depend on what else the customer did or in which order links of different keys a
   country mismatches, by the share of members showing any;
 - the look-alike: colleagues behind one company proxy sign up with the company's own e-mail
   domain, verified phones and ordinary cards; a ring whose members all share one such domain
-  and show no risk flag scores lower, usually below the alerting line.
+  and show no risk flag scores lower, usually below the alerting line. Such colleagues often
+  pay with one corporate card: a card shared that way links nothing.
 
 One alert per (customer, ring): the incident is the ring id, so a growing ring amends the
 alert (more members, more evidence; the score never drops while the ring lasts). A link with
@@ -133,6 +134,11 @@ def assess(link: RingLink, customer_id: str) -> Assessment:
     if not flagged and len(domains) == 1:
         (domain,) = domains
         if domain and domain not in FREE_MAIL_DOMAINS and domain not in DISPOSABLE_DOMAINS:
+            if link.link == CARD:
+                # A company pays for its people's accounts with one corporate card: shared by
+                # colleagues of one domain with verified phones and no risk sign, it is no
+                # ring at all.
+                return Assessment(0.0, ())
             discount = 0.2
             reasons.append(
                 f"All linked accounts use the e-mail domain {domain} with verified phones and "
