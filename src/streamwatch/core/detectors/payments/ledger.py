@@ -30,6 +30,21 @@ PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
 """Instruments that cannot be charged beyond their balance."""
 CHARGEABLE_TYPES: Final = frozenset({"credit_card", "debit_card", "direct_debit"})
 """Instruments the reseller charges at the invoice."""
+NEIGHBOURS: Final = frozenset(
+    frozenset(pair.split("-"))
+    for pair in (
+        "AT-DE", "BE-FR", "BE-LU", "BE-NL", "CA-US", "CH-AT", "CH-DE", "CH-FR", "CH-IT",
+        "CZ-DE", "DE-DK", "DE-LU", "DE-NL", "DE-PL", "DK-SE", "ES-PT", "FI-SE", "FR-LU",
+        "GB-IE", "MX-US", "NO-SE",
+    )
+)  # fmt: skip
+"""Neighbouring countries between which companies often keep an address on one side and bank
+on the other (an Austrian company with a German address): their mismatch alone is no risk."""
+
+
+def countries_agree(countries: set[str]) -> bool:
+    """Whether a set of country codes is one country, or two neighbours (``NEIGHBOURS``)."""
+    return len(countries) <= 1 or (len(countries) == 2 and frozenset(countries) in NEIGHBOURS)
 
 
 @dataclass(slots=True)
@@ -145,11 +160,12 @@ def micros_of(state: PaymentsState, event: PaymentEvent) -> int | None:
 
 
 def refresh_cover(state: PaymentsState) -> None:
-    """Record whether a chargeable instrument whose countries agree is on file."""
+    """Record whether a chargeable instrument whose countries agree (or are neighbours) is on
+    file."""
     country = state.signup_country
     state.chargeable = any(
         seen.type in CHARGEABLE_TYPES
-        and len({c for c in (seen.country, seen.billing_country, country) if c}) <= 1
+        and countries_agree({c for c in (seen.country, seen.billing_country, country) if c})
         for seen in state.instruments
     )
 
