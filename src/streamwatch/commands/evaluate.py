@@ -1,17 +1,30 @@
-"""``streamwatch evaluate``: recall, precision and detection delay of alerts against labels."""
+"""``streamwatch evaluate``: recall, precision and detection delay of alerts against labels.
+
+Two ways in: score a labels file against an alerts file, or, with ``--seeds``, generate the
+scenarios of ``streamwatch.trial`` on each seed, run them through the detectors in-process and
+print the per-kind table (precision), the per-scenario table (recall within each scenario's
+named delay), the look-alikes' restrict/suspend count and money at risk against the loss that
+followed (``streamwatch.scorecard``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-HELP = "score an alerts JSONL file against a labels JSONL file, per kind"
+if TYPE_CHECKING:
+    from streamwatch.scorecard import Scorecard
+
+HELP = "score alerts against labels per kind, or (--seeds) run the scenario trials and score them"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("labels", type=Path, help="labels JSONL (from streamwatch generate)")
-    parser.add_argument("alerts", type=Path, help="alerts JSONL (from replay or the alerts topic)")
+    parser.add_argument("labels", type=Path, nargs="?", help="labels JSONL (streamwatch generate)")
+    parser.add_argument(
+        "alerts", type=Path, nargs="?", help="alerts JSONL (from replay or the alerts topic)"
+    )
     parser.add_argument(
         "--tolerance",
         type=int,
@@ -19,12 +32,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds an alert may follow a label's end (default 3600)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--seeds",
+        help="comma-separated seeds: generate and run the scenario trials instead of reading files",
+    )
+    parser.add_argument("--customers", type=int, default=56, help="customers per trial (56)")
+    parser.add_argument("--days", type=int, default=30, help="days per trial (default 30)")
 
 
 def run(args: argparse.Namespace) -> int:
     from streamwatch.evaluate import evaluate, format_report, load_jsonl
     from streamwatch.generator.scenarios import CONSEQUENCES
 
+    if args.seeds:
+        return _trials(args)
+    if args.labels is None or args.alerts is None:
+        print("streamwatch evaluate: give LABELS and ALERTS, or --seeds", file=sys.stderr)
+        return 2
     report = evaluate(
         load_jsonl(args.labels),
         load_jsonl(args.alerts),
@@ -38,3 +62,54 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     return 0
+
+
+def _trials(args: argparse.Namespace) -> int:
+    from streamwatch.evaluate import evaluate, format_report
+    from streamwatch.generator.scenarios import CONSEQUENCES, LOOKALIKES
+    from streamwatch.scorecard import format_scorecard, score, stretch
+    from streamwatch.trial import pooled, run_trial
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    runs = [run_trial(seed, customers=args.customers, days=args.days) for seed in seeds]
+    pool = pooled(runs)
+    report = evaluate(
+        stretch(pool.labels, args.tolerance),
+        pool.alerts,
+        tolerance_s=args.tolerance,
+        match_revisions=True,
+        consequences=CONSEQUENCES,
+    )
+    card = score(
+        pool.labels,
+        pool.alerts,
+        pool.requests,
+        pool.scenarios_of,
+        LOOKALIKES,
+        tolerance_s=args.tolerance,
+    )
+    if args.json:
+        import orjson
+
+        doc = {"kinds": report.as_dict(), "scenarios": _card_dict(card)}
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
+        return 0
+    print(
+        f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
+        f"each, {pool.events} events\n"
+    )
+    print(format_report(report))
+    print(format_scorecard(card))
+    return 0
+
+
+def _card_dict(card: Scorecard) -> dict[str, object]:
+    from dataclasses import asdict
+
+    good, total = card.within_factor()
+    return {
+        "rows": [{**asdict(r), "recall": r.recall} for r in card.rows],
+        "harsh": dict(card.harsh),
+        "lookalike_customers": dict(card.lookalike_customers),
+        "money_within_factor": [good, total],
+    }
