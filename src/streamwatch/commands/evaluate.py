@@ -38,6 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--customers", type=int, default=56, help="customers per trial (56)")
     parser.add_argument("--days", type=int, default=30, help="days per trial (default 30)")
+    parser.add_argument("--out", type=Path, help="with --seeds: also write the JSON form here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,12 +89,16 @@ def _trials(args: argparse.Namespace) -> int:
         LOOKALIKES,
         tolerance_s=args.tolerance,
     )
-    if args.json:
+    if args.json or args.out is not None:
         import orjson
 
-        doc = {"kinds": report.as_dict(), "scenarios": _card_dict(card)}
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
-        return 0
+        doc = {"seeds": seeds, "kinds": report.as_dict(), "scenarios": _card_dict(card)}
+        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
+        if args.out is not None:
+            args.out.write_bytes(raw)
+        if args.json:
+            sys.stdout.buffer.write(raw)
+            return 0
     print(
         f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
         f"each, {pool.events} events\n"
