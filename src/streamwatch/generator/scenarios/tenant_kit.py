@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from typing import Final
 
+from streamwatch.generator.archetypes import signup_and_card
 from streamwatch.generator.catalog import COUNTRIES, EUR_PER_USD, Country
 from streamwatch.generator.plan import Budget, CustomerPlan
 from streamwatch.generator.scenarios.mining_kit import make_established
@@ -68,7 +69,7 @@ def localize(plan: CustomerPlan, rng: random.Random, *, established: bool = True
         plan.signup_s = plan.horizon_start_s - rng.randint(*BACKFILL_YEARS) * 365 * DAY_S
         plan.signup_s -= rng.randrange(DAY_S)
         plan.backfilled = True
-        _backfill_signup(plan, rng)
+        signup_and_card(plan, rng, actor=IMPORT_ACTOR)
     if rng.random() < 0.5:
         plan.daily_meters = DAILY_METERS
     if rng.random() < 0.5:
@@ -114,34 +115,3 @@ def _reprice(plan: CustomerPlan, currency: str) -> None:
         Budget(round(b.amount / before * rate, 2), currency, b.set_at_s) for b in plan.budgets
     ]
     plan.currency = currency
-
-
-def _backfill_signup(plan: CustomerPlan, rng: random.Random) -> None:
-    """The sign-up and first card of a customer whose history was imported: dated years ago."""
-    cc = plan.country.code
-    plan.activity(
-        plan.signup_s,
-        "customer.signup",
-        {
-            "country": cc,
-            "email_domain": plan.email_domain,
-            "phone_verified": True,
-            "device_fingerprint": plan.device_fingerprint,
-            "ip_country": cc,
-        },
-        actor=IMPORT_ACTOR,
-        resource_id=f"/customers/{plan.customer_id}",
-    )
-    plan.schedule(
-        plan.signup_s + rng.randrange(60, 8 * 60),
-        "payment",
-        {
-            "kind": "instrument.added",
-            "instrument": {
-                "type": "credit_card",
-                "fingerprint": plan.card_fingerprint,
-                "country": cc,
-            },
-            "billing_country": cc,
-        },
-    )
