@@ -115,12 +115,13 @@ class Campaign:
     host_entry: str | None = None
     host_port: int | None = None
     heavy_cost: float = 0.0
-    off_hours: bool = False
-    """The campaign began in an hour of the day in which the customer's people were never seen
-    at work (only judged once ``HABIT_MIN`` of their activities were seen)."""
     first_usage_h: int | None = None
     last_usage_h: int | None = None
     subscriptions: list[str] = field(default_factory=list)
+    off_hours: bool = False
+    """The campaign began in an hour of the day in which the customer's people were never seen
+    at work (only judged once ``HABIT_MIN`` of their activities were seen). Last, because
+    version-1 snapshots list the fields above by position."""
 
 
 @dataclass(slots=True)

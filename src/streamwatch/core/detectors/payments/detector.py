@@ -16,7 +16,7 @@ Kinds and rules:
   costs money, so within the hour of the first usage; amended as the amount at risk reaches
   100 and 1,000 (medium, high, critical); resolved when a payment or prepayment clears. Once
   per customer.
-  Its second incident, ``unsecured-exposure`` (``unsecured``): usage since sign-up less the
+  Its second incident, ``unsecured-exposure`` (``unsecured``): usage so far less the
   money cleared, against what a young customer of its age and standing is allowed; raised,
   amended as it reaches 2x and 4x the allowance, resolved when money clears. Evidence
   ``basis`` is ``unsecured_exposure``.
@@ -87,7 +87,12 @@ from streamwatch.core.detectors.payments.ledger import (
     refresh_cover,
 )
 from streamwatch.core.detectors.payments.payment_failure import payment_failed, resolve_failures
-from streamwatch.core.detectors.payments.unsecured import SLACK, YOUNG_DAYS, check_exposure
+from streamwatch.core.detectors.payments.unsecured import (
+    SLACK,
+    YOUNG_DAYS,
+    check_exposure,
+    derive_exposure,
+)
 from streamwatch.core.detectors.payments.usage_before_payment import (
     resolve_unpaid_usage,
     unpaid_usage,
@@ -141,7 +146,10 @@ class PaymentsDetector:
         return dump_state(state)
 
     def load(self, data: dict[str, Any]) -> PaymentsState:
-        return load_state(data)
+        state = load_state(data)
+        if "exposure" not in data:
+            derive_exposure(state)
+        return state
 
     def exposure(self, state: PaymentsState) -> dict[str, Any] | None:
         """Money at risk of the customer (see ``ledger.exposure``)."""
@@ -178,13 +186,13 @@ class PaymentsDetector:
             state.currency = event.currency
         micros = round(cost * MICROS)
         findings: list[Finding] = []
-        if state.signup_ms is not None:
-            used = state.used + micros
-            state.used = used if used < MONEY_CAP else MONEY_CAP
-            if state.ux is not None or (
-                state.used > state.paid_in + SLACK and ts - state.signup_ms < YOUNG_MS
-            ):
-                findings = check_exposure(state, ts)
+        used = state.used + micros
+        state.used = used if used < MONEY_CAP else MONEY_CAP
+        signup = state.signup_ms
+        if signup is not None and (
+            state.ux is not None or (state.used > state.paid_in + SLACK and ts - signup < YOUNG_MS)
+        ):
+            findings = check_exposure(state, ts)
         month = state.current
         if month is None or not month.start_ms <= ts < month.end_ms:
             month = state.current = month_of(state, ts)

@@ -133,7 +133,7 @@ class PaymentsState:
     """The earliest ``Invoice.next_ms``: ``advance`` does nothing before it."""
     chargebacks: int = 0
     used: int = 0
-    """Usage since the sign-up was seen, micro-units (see ``unsecured``)."""
+    """Usage so far in the customer's currency, micro-units (see ``unsecured``)."""
     paid_in: int = 0
     """Payments and prepayments cleared, less chargebacks, micro-units."""
     ux: str | None = None
@@ -256,7 +256,7 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
     ``[micros, first_ms, last_end_ms, billed]``, an invoice ``Invoice``'s fields in order
     without the trailing ones at their default); ``load_state`` reads both.
     """
-    return {
+    out = {
         "currency": state.currency,
         "last_ms": state.last_ms,
         "signup": {"signup_ms": state.signup_ms, "signup_country": state.signup_country},
@@ -276,8 +276,12 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         },
         "next_ms": state.next_ms,
         "chargebacks": state.chargebacks,
-        "exposure": {"used": state.used, "paid_in": state.paid_in, "ux": state.ux},
     }
+    if state.used or state.paid_in or state.ux is not None:
+        # Only when there is any, so that a snapshot without it is one written before the
+        # unsecured-exposure rule (whose figures the detector's load derives).
+        out["exposure"] = {"used": state.used, "paid_in": state.paid_in, "ux": state.ux}
+    return out
 
 
 def load_state(data: dict[str, Any]) -> PaymentsState:

@@ -6,7 +6,7 @@ standing is allowed (raised as ``usage_before_payment``, incident ``unsecured-ex
 new account can prepay 30 and burn hundreds of GPU dollars, or ramp to 8,000 on a card that is
 then charged back. This rule keeps the difference itself:
 
-    unsecured = usage since sign-up - (payments and prepayments cleared - chargebacks)
+    unsecured = usage so far - (payments and prepayments cleared - chargebacks)
 
 and compares it with an allowance by age and standing (``allowance``):
 
@@ -59,7 +59,7 @@ def allowance(state: PaymentsState, ts_ms: int) -> tuple[int, str] | None:
 
 
 def unsecured(state: PaymentsState) -> int:
-    """Usage since sign-up less money cleared, micro-units (never negative)."""
+    """Usage so far less money cleared, micro-units (never negative)."""
     return max(0, state.used - state.paid_in)
 
 
@@ -76,12 +76,7 @@ def check_exposure(state: PaymentsState, ts_ms: int) -> list[Finding]:
         )
     limit, standing = allowed
     exposed = unsecured(state)
-    severity: Severity | None = None
-    if state.cleared_ms is not None or state.chargeable:
-        # Otherwise nothing secures the usage at all, which the first rule already says.
-        for times, level in LEVELS:
-            if exposed > times * limit:
-                severity = level
+    severity = _level(state, exposed, limit)
     if severity is None:
         if not state.ux:
             return []
@@ -100,7 +95,7 @@ def check_exposure(state: PaymentsState, ts_ms: int) -> list[Finding]:
     )
     reason = (
         f"Unsecured exposure {money(exposed / MICROS, cur)}: usage of "
-        f"{money(state.used / MICROS, cur)} since sign-up against "
+        f"{money(state.used / MICROS, cur)} so far against "
         f"{money(max(0, state.paid_in) / MICROS, cur)} cleared, "
         f"{exposed / limit:.1f} times the {money(limit / MICROS, cur)} allowed an account "
         f"{age_days:.1f} days old ({rule})."
@@ -128,6 +123,27 @@ def check_exposure(state: PaymentsState, ts_ms: int) -> list[Finding]:
             },
         )
     ]
+
+
+def _level(state: PaymentsState, exposed: int, limit: int) -> Severity | None:
+    if state.cleared_ms is None and not state.chargeable:
+        return None  # nothing secures the usage at all, which the first rule already says
+    severity: Severity | None = None
+    for times, level in LEVELS:
+        if exposed > times * limit:
+            severity = level
+    return severity
+
+
+def derive_exposure(state: PaymentsState) -> None:
+    """Fill the exposure of a ledger snapshotted before this rule existed, from what it kept:
+    usage of the months it holds (all of a young customer's), money paid on invoices or held
+    as credit, and the alert level that gives as of its last event (the level an
+    uninterrupted run would have reached, since levels only climb until money clears)."""
+    state.used = sum(m.micros for m in state.months.values())
+    state.paid_in = sum(inv.paid for inv in state.invoices.values()) + max(0, state.credit)
+    allowed = allowance(state, state.last_ms)
+    state.ux = None if allowed is None else _level(state, unsecured(state), allowed[0])
 
 
 def _resolve(state: PaymentsState, ts_ms: int, why: str, within: str = "") -> list[Finding]:
