@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamwatch import exits
+
 if TYPE_CHECKING:
     from streamwatch.scorecard import Scorecard
 
@@ -36,7 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seeds",
         help="comma-separated seeds: generate and run the scenario trials instead of reading files",
     )
-    parser.add_argument("--customers", type=int, default=56, help="customers per trial (56)")
+    parser.add_argument(
+        "--customers", type=int, default=56, help="customers per trial (default 56)"
+    )
     parser.add_argument("--days", type=int, default=30, help="days per trial (default 30)")
     parser.add_argument("--out", type=Path, help="with --seeds: also write the JSON form here")
 
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return _trials(args)
     if args.labels is None or args.alerts is None:
         print("streamwatch evaluate: give LABELS and ALERTS, or --seeds", file=sys.stderr)
-        return 2
+        return exits.USAGE
     report = evaluate(
         load_jsonl(args.labels),
         load_jsonl(args.alerts),
