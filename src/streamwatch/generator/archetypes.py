@@ -119,6 +119,18 @@ def nice_amount(value: float) -> float:
 
 
 def _onboard(plan: CustomerPlan, rng: random.Random) -> None:
+    signup_and_card(plan, rng)
+    plan.activity(
+        plan.signup_s + rng.randrange(8 * 60, 14 * 60),
+        "subscription.create",
+        {"subscription_id": plan.subscription_id, "offer": "MS-AZR-0003P"},
+        region=plan.region,
+    )
+
+
+def signup_and_card(plan: CustomerPlan, rng: random.Random, actor: str | None = None) -> None:
+    """The ``customer.signup`` at ``plan.signup_s`` (by ``actor``, else the admin) and the
+    card added minutes later: what every normal customer starts with."""
     cc = plan.country.code
     plan.activity(
         plan.signup_s,
@@ -130,6 +142,7 @@ def _onboard(plan: CustomerPlan, rng: random.Random) -> None:
             "device_fingerprint": plan.device_fingerprint,
             "ip_country": cc,
         },
+        actor=actor,
         resource_id=f"/customers/{plan.customer_id}",
     )
     plan.schedule(
@@ -144,12 +157,6 @@ def _onboard(plan: CustomerPlan, rng: random.Random) -> None:
             },
             "billing_country": cc,
         },
-    )
-    plan.activity(
-        plan.signup_s + rng.randrange(8 * 60, 14 * 60),
-        "subscription.create",
-        {"subscription_id": plan.subscription_id, "offer": "MS-AZR-0003P"},
-        region=plan.region,
     )
 
 

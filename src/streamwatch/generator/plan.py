@@ -188,6 +188,19 @@ class CustomerPlan:
     companions: list[CustomerPlan] = field(default_factory=list)
     """Other customers a scenario brought with this one (a fraud ring's further accounts,
     colleagues behind one office proxy), generated as customers of their own after it."""
+    tz: str | None = None
+    """An IANA time zone (``Europe/Berlin``) whose clock, DST changes included, drives the
+    weekly load profiles; None: the country's fixed ``utc_offset_h``."""
+    daily_meters: frozenset[str] = frozenset()
+    """Meters (``egress``, ``storage``) reported once a day (``interval_s`` = 86400, dated at
+    the UTC day's start) instead of every hour, as many billing exports do."""
+    usage_delay_s: int = 0
+    """Usage reaches the stream up to this many seconds after its hour starts (each record
+    its own delay): arrival order then differs from event time. Keep it within the allowed
+    lateness of the core."""
+    backfilled: bool = False
+    """The sign-up and card, dated before the stream, are emitted anyway (history imported
+    from an older system): the account's age is its sign-up's date, not the stream's."""
 
     @property
     def region(self) -> str:

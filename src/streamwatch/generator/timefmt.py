@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from functools import lru_cache
 from typing import Final
+from zoneinfo import ZoneInfo
 
 HOUR_S: Final = 3_600
 DAY_S: Final = 86_400
@@ -68,3 +69,12 @@ def ceil_hour(ts_s: int) -> int:
 def local_hour_of_week(ts_s: int, utc_offset_h: int) -> int:
     """Hour of the local week (Monday 00:00 = 0 .. Sunday 23:00 = 167)."""
     return (ts_s // HOUR_S + EPOCH_MONDAY_OFFSET_H + utc_offset_h) % WEEK_H
+
+
+@lru_cache(maxsize=65_536)
+def zone_offset_h(tz: str, epoch_hour: int) -> int:
+    """Whole hours the clock of time zone ``tz`` is ahead of UTC in the hour ``epoch_hour``
+    (``ts // 3600``), daylight saving included. Cached: customers share zones and hours."""
+    when = datetime.fromtimestamp(epoch_hour * HOUR_S, tz=ZoneInfo(tz))
+    offset = when.utcoffset()
+    return 0 if offset is None else int(offset.total_seconds()) // HOUR_S

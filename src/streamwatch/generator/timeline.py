@@ -15,7 +15,9 @@ rule (``budget.BudgetRule``) is fed every ``budget.set`` and usage event of the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+import random
+from collections.abc import Callable, Iterator
 
 from streamwatch.generator.budget import MICROS, BudgetRule
 from streamwatch.generator.ids import event_id, rng_for
@@ -29,6 +31,7 @@ from streamwatch.generator.timefmt import (
     WEEK_H,
     ceil_hour,
     format_ts,
+    zone_offset_h,
 )
 
 Keyed = tuple[int, str, JsonDict]
@@ -54,9 +57,27 @@ def budget_events(plan: CustomerPlan) -> None:
 def customer_events(plan: CustomerPlan, seed: int, sink: list[Anchored]) -> Iterator[Keyed]:
     """Yield the customer's events as (ts_s, event_id, event) in order; append labels to sink.
 
+    With ``plan.usage_delay_s`` the first item of each tuple is the moment the event reaches
+    the stream (its ts plus its delay), which is what the merge orders by.
     Deterministic for the same plan and seed. The plan must not change while this runs.
     """
-    return _Timeline(plan, seed, sink).run()
+    events = _Timeline(plan, seed, sink).run()
+    if plan.usage_delay_s <= 0:
+        return events
+    return _delayed(events, plan.usage_delay_s, rng_for(seed, plan.customer_id, "delay"))
+
+
+def _delayed(events: Iterator[Keyed], delay_s: int, rng: random.Random) -> Iterator[Keyed]:
+    """Usage of ``events`` keyed by its arrival (ts plus up to ``delay_s``), other events by
+    their ts; in arrival order. Holds back at most ``delay_s`` of the stream."""
+    held: list[Keyed] = []
+    for ts_s, eid, event in events:
+        while held and held[0][0] <= ts_s:
+            yield heapq.heappop(held)
+        arrival = ts_s + rng.randrange(delay_s) if event["type"] == "usage" else ts_s
+        heapq.heappush(held, (arrival, eid, event))
+    while held:
+        yield heapq.heappop(held)
 
 
 class _Timeline:
@@ -141,7 +162,8 @@ class _Timeline:
         plan = self.plan
         lo, hi = max(plan.signup_s, plan.horizon_start_s), plan.horizon_end_s
         sched = sorted(
-            (s for s in plan.scheduled if lo <= s.ts_s < hi), key=lambda s: (s.ts_s, s.order)
+            (s for s in plan.scheduled if lo <= s.ts_s < hi or _backfilled(plan, s)),
+            key=lambda s: (s.ts_s, s.order),
         )
         n_sched = len(sched)
         si = 0
@@ -172,6 +194,7 @@ class _Timeline:
                         spec.scenario,
                         dict(spec.detail),
                         benign=spec.benign,
+                        end_s=spec.end_s,
                     )
             yield from usage
             t += HOUR_S
@@ -189,7 +212,10 @@ class _Timeline:
         cid, sub, currency = self.cid, self.plan.subscription_id, self.plan.currency
         rand = self._noise.random
         hour = t // HOUR_S
-        how = (hour + EPOCH_MONDAY_OFFSET_H + self.plan.country.utc_offset_h) % WEEK_H
+        plan = self.plan
+        offset = plan.country.utc_offset_h if plan.tz is None else zone_offset_h(plan.tz, hour)
+        how = (hour + EPOCH_MONDAY_OFFSET_H + offset) % WEEK_H
+        daily = plan.daily_meters
         ts = format_ts(t)
         for k, (
             since, until, on_hours, weekly, mode, base, price, min_qty, rampable,
@@ -198,19 +224,19 @@ class _Timeline:
             df = day_factors[k]
             if t < since or t >= until or df <= 0.0:
                 continue
-            if on_hours is not None and hour not in on_hours:
+            is_daily = bool(daily) and meter in daily
+            if on_hours is not None and hour not in on_hours and not is_daily:
                 continue
             w = weekly[how]
             r = ramp if rampable else 1.0
-            if mode == "fixed":
-                qty = base * df * r if w > 0.0 else 0.0
-            elif mode == "scaled":
-                qty = base * w * df * (1.0 + QTY_NOISE * (rand() - 0.5))
-                qty = round(max(min_qty, qty) * r, 2)
-            elif mode == "level":
-                qty = round(base * df, 3)
+            interval = HOUR_S
+            if is_daily:
+                if t % DAY_S:
+                    continue
+                qty = self._day_quantity(hour, on_hours, weekly, (mode, base, df, r, min_qty))
+                interval = DAY_S
             else:
-                qty = round(base * w * df * (1.0 + QTY_NOISE * (rand() - 0.5)) * r, 3)
+                qty = _quantity(mode, base, w, df, r, min_qty, rand)
             if qty <= 0.0:
                 continue
             # Whole micro-units, so that the budget rule and any reader count the same money.
@@ -232,7 +258,7 @@ class _Timeline:
                 "unit": unit,
                 "cost": cost,
                 "currency": currency,
-                "interval_s": HOUR_S,
+                "interval_s": interval,
             }
             if meter == "compute":
                 event["vcpus"] = vcpus
@@ -250,6 +276,56 @@ class _Timeline:
                 self._budget_label(t, eid, name)
             out.append((t, eid, event))
         return out
+
+    def _day_quantity(
+        self,
+        first_hour: int,
+        on_hours: frozenset[int] | None,
+        weekly: Weekly,
+        shape: tuple[str, float, float, float, float],
+    ) -> float:
+        """The whole UTC day from ``first_hour`` in one record (dated at its start): the sum of
+        its own hours, each by the local clock (the ramp in force at its start stands for the
+        day)."""
+        mode, base, df, r, min_qty = shape
+        tz, fixed = self.plan.tz, self.plan.country.utc_offset_h
+        qty = 0.0
+        for hh in range(first_hour, first_hour + 24):
+            if on_hours is not None and hh not in on_hours:
+                continue
+            off = fixed if tz is None else zone_offset_h(tz, hh)
+            wh = weekly[(hh + EPOCH_MONDAY_OFFSET_H + off) % WEEK_H]
+            qty += _quantity(mode, base, wh, df, r, min_qty, self._noise.random)
+        return round(qty, 3)
+
+
+def _quantity(
+    mode: str,
+    base: float,
+    w: float,
+    df: float,
+    r: float,
+    min_qty: float,
+    rand: Callable[[], float],
+) -> float:
+    """One hour's quantity of a resource (see ``plan.Mode``)."""
+    if mode == "fixed":
+        return base * df * r if w > 0.0 else 0.0
+    if mode == "scaled":
+        qty = base * w * df * (1.0 + QTY_NOISE * (rand() - 0.5))
+        return round(max(min_qty, qty) * r, 2)
+    if mode == "level":
+        return round(base * df, 3)
+    return round(base * w * df * (1.0 + QTY_NOISE * (rand() - 0.5)) * r, 3)
+
+
+def _backfilled(plan: CustomerPlan, item: Scheduled) -> bool:
+    """Whether ``item`` is the sign-up or card of a back-filled history (see ``plan``)."""
+    if not plan.backfilled or item.ts_s >= plan.horizon_end_s or not isinstance(item.body, dict):
+        return False
+    return item.body.get("operation") == "customer.signup" or item.body.get("kind") == (
+        "instrument.added"
+    )
 
 
 _Row = tuple[

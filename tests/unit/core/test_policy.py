@@ -76,6 +76,7 @@ def test_default_policy_file_parses() -> None:
         "chargeback-untrusted-suspend",
         "chargeback-established-notify",
         "usage-before-payment-prepay",
+        "unsecured-exposure-suspend",
         "high-risk-instrument-notify",
         "payment-failure-notify",
         "identity-mismatch-notify",

@@ -71,14 +71,19 @@ def test_each_scenario_labels_its_kinds_benign_only_for_look_alikes(scenario: st
 def test_labels_are_anchored_to_an_event_of_their_customer() -> None:
     events = by_customer()
     for lab in result().labels:
-        assert lab["start"] == lab["end"]
+        if lab["detail"].get("basis") == "unsecured_exposure":
+            # A window: from the first usage after the top-up to the end of the stream.
+            assert lab["benign"]
+            assert lab["end"] > lab["start"]
+        else:
+            assert lab["start"] == lab["end"]
         assert any(e["ts"] == lab["start"] for e in events[lab["customer_id"]]), lab
 
 
 def test_usage_before_payment_is_labelled_at_the_first_usage() -> None:
     events = by_customer()
     for lab in result().labels:
-        if lab["kind"] != "usage_before_payment":
+        if lab["kind"] != "usage_before_payment" or lab["detail"].get("basis"):
             continue
         first = next(e for e in events[lab["customer_id"]] if e["type"] == "usage")
         assert lab["start"] == first["ts"]

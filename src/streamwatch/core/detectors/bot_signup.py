@@ -12,7 +12,11 @@ depend on what else the customer did or in which order links of different keys a
   country mismatches, by the share of members showing any;
 - the look-alike: colleagues behind one company proxy sign up with the company's own e-mail
   domain, verified phones and ordinary cards; a ring whose members all share one such domain
-  and show no risk flag scores lower, usually below the alerting line.
+  and show no risk flag scores lower, usually below the alerting line. Such colleagues often
+  pay with one corporate card: for a member that signed up with a corporate domain and a
+  verified phone, a card shared with members showing no risk flag links nothing. (A card
+  sighting carries no e-mail domain, so the member's own sign-up, which this detector sees,
+  says whether it is a colleague.)
 
 One alert per (customer, ring): the incident is the ring id, so a growing ring amends the
 alert (more members, more evidence; the score never drops while the ring lasts). A link with
@@ -91,8 +95,16 @@ def _duration(seconds: int) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def assess(link: RingLink, customer_id: str) -> Assessment:
-    """Score one link for the member ``customer_id`` (see the module docstring). Pure."""
+def assess(link: RingLink, customer_id: str, colleague: bool = False) -> Assessment:
+    """Score one link for the member ``customer_id`` (see the module docstring); ``colleague``:
+    the member signed up with a corporate e-mail domain and a verified phone. Pure."""
+    if (
+        colleague
+        and link.link == CARD
+        and not any(set(m[2]) & set(RISK_FLAGS) for m in link.members)
+    ):
+        # A company pays for its people's accounts with one corporate card.
+        return Assessment(0.0, ())
     n = link.count
     others = [m[0] for m in link.members if m[0] != customer_id]
     shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
@@ -148,6 +160,8 @@ class BotSignupState:
     """The best score each recent ring reached for this customer (insertion-ordered)."""
 
     rings: dict[str, float] = field(default_factory=dict)
+    colleague: bool = False
+    """The customer signed up with a corporate e-mail domain and a verified phone."""
 
 
 @register(rank=100)
@@ -173,10 +187,13 @@ class BotSignupDetector:
     def observe(self, state: BotSignupState, event: Event) -> list[Finding]:
         if not isinstance(event, ActivityEvent):
             return []
+        if event.operation == "customer.signup":
+            state.colleague = _corporate(event.properties)
+            return []
         link = read_link(event)
         if link is None:
             return []
-        assessment = assess(link, event.customer_id)
+        assessment = assess(link, event.customer_id, state.colleague)
         best = max(state.rings.get(link.ring_id, 0.0), assessment.score)
         state.rings.pop(link.ring_id, None)
         state.rings[link.ring_id] = best
@@ -203,11 +220,24 @@ class BotSignupDetector:
         ]
 
     def dump(self, state: BotSignupState) -> dict[str, Any]:
-        """Rings by id (state version 2; version 1 listed [ring_id, score] pairs)."""
-        return {"rings": dict(state.rings)}
+        """Rings by id (state version 2; version 1 listed [ring_id, score] pairs) and whether
+        the customer signed up as a colleague would (absent from older snapshots)."""
+        return {"rings": dict(state.rings), "colleague": state.colleague}
 
     def load(self, data: dict[str, Any]) -> BotSignupState:
-        return BotSignupState(rings=dict(data["rings"]))
+        return BotSignupState(rings=dict(data["rings"]), colleague=bool(data.get("colleague")))
+
+
+def _corporate(props: dict[str, Any]) -> bool:
+    domain = props.get("email_domain")
+    if not isinstance(domain, str) or not domain.strip():
+        return False
+    domain = domain.strip().lower()
+    return (
+        props.get("phone_verified") is True
+        and domain not in FREE_MAIL_DOMAINS
+        and domain not in DISPOSABLE_DOMAINS
+    )
 
 
 def _evidence(link: RingLink) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pkgutil
 
 from streamwatch.generator.scenarios.registry import (
     CONSEQUENCES,
+    LOOKALIKES,
     SCENARIOS,
     Scenario,
     apply_scenario,
@@ -23,6 +24,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "CONSEQUENCES",
+    "LOOKALIKES",
     "SCENARIOS",
     "Scenario",
     "apply_scenario",

@@ -11,8 +11,9 @@ after its first usage, and it pays its invoices on time by transfer.
 
 Labels: ``high_risk_instrument`` at the prepaid card's ``instrument.added``;
 ``usage_before_payment`` at the first usage (benign for the bank-transfer customer, whose
-usage the prepayment secures); ``chargeback`` at the chargeback; ``collections`` at each
-dunning stage of the fraudster's unpaid invoices.
+usage the prepayment secures), and, benign, from the fraudster's top-up to the end of the
+stream (usage that outruns the top-up is an unsecured exposure); ``chargeback`` at the
+chargeback; ``collections`` at each dunning stage of the fraudster's unpaid invoices.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def prepaid_chargeback(plan: CustomerPlan, rng: random.Random) -> None:
     amount = float(rng.randint(25, 60))
     money = {"amount": amount, "currency": plan.currency, "instrument": prepaid}
     plan.schedule(topped_up, "payment", {"kind": "prepayment", **money})
+    # From the top-up on, usage may outrun it: an unsecured-exposure alert is right, but
+    # whether the usage gets that far is the archetype's, so it is not required.
+    exposure = LabelSpec(
+        "usage_before_payment",
+        PREPAID_CHARGEBACK,
+        {"basis": "unsecured_exposure"},
+        benign=True,
+        end_s=plan.horizon_end_s,
+    )
+    plan.usage_labels.append((topped_up, exposure))
     charged_back = topped_up + rng.randrange(3 * DAY_S, 12 * DAY_S)
     plan.schedule(
         charged_back,

@@ -26,15 +26,41 @@ CONSEQUENCES: Final[dict[str, frozenset[str]]] = {}
 spend spike too); ``streamwatch.evaluate`` tolerates them rather than counting them false."""
 
 
-def register_scenario(name: str, also: tuple[str, ...] = ()) -> Callable[[Scenario], Scenario]:
+LOOKALIKES: Final[set[str]] = {
+    "backup_egress",
+    "card_declined_once",
+    "colleague_owner_grant",
+    "company_proxy",
+    "gpu_training",
+    "hpc_batch",
+    "mail_service",
+    "month_end_batch",
+    "new_region",
+    "pays_late_once",
+    "prepaid_bank_transfer",
+    "promotion",
+    "steady_growth",
+    "traveller_signin",
+    "weekday_onoff",
+}
+"""Scenarios of innocent customers that resemble an incident (benign look-alikes): the
+evaluation requires that none of their customers is restricted or suspended."""
+
+
+def register_scenario(
+    name: str, also: tuple[str, ...] = (), *, lookalike: bool = False
+) -> Callable[[Scenario], Scenario]:
     """Decorator: register ``fn`` under ``name``, whose incidents may also raise the alert
-    kinds ``also``. Raises ValueError if the name is taken."""
+    kinds ``also``; ``lookalike`` marks an innocent customer's scenario (see ``LOOKALIKES``).
+    Raises ValueError if the name is taken."""
 
     def register(fn: Scenario) -> Scenario:
         if name in SCENARIOS:
             raise ValueError(f"scenario {name!r} is already registered")
         SCENARIOS[name] = fn
         CONSEQUENCES[name] = frozenset(also)
+        if lookalike:
+            LOOKALIKES.add(name)
         return fn
 
     return register

@@ -115,6 +115,19 @@ CASES: dict[str, tuple[list[Event], str | None]] = {
         ],
         None,
     ),
+    "colleagues-on-one-corporate-card-over-two-days": (
+        [
+            event
+            for i in range(4)
+            for event in (
+                signup(
+                    f"cc-{i}", ts(1 + i // 2, 9 + 4 * i), f"dev-cc-{i}", "10.8.0.1", "acme.de", True
+                ),
+                card(f"cc-{i}", ts(1 + i // 2, 9 + 4 * i, 5), "card-corp", kind="credit_card"),
+            )
+        ],
+        None,
+    ),
     "company-proxy-over-weeks": (
         [
             signup(f"co-{i}", ts(1 + 6 * i, 10), f"dev-co-{i}", "10.7.0.1", "acme.de", phone=True)
@@ -216,3 +229,15 @@ def test_detector_state_round_trips() -> None:
             detector.observe(state, event)
     dumped: dict[str, Any] = orjson.loads(orjson.dumps(detector.dump(state)))
     assert detector.load(dumped) == state
+
+
+def test_a_card_shared_with_free_mail_accounts_alerts_on_those_only() -> None:
+    events = [
+        event
+        for i, domain in enumerate(("acme.de", "gmail.com", "acme.de"))
+        for event in (
+            signup(f"mix-{i}", ts(2, 9 + i), f"dev-mix-{i}", f"10.9.0.{i}", domain, phone=True),
+            card(f"mix-{i}", ts(2, 9 + i, 5), "card-mix", kind="credit_card"),
+        )
+    ]
+    assert set(latest(bot_alerts(events))) == {"mix-1"}

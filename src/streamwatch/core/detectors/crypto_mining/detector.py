@@ -7,7 +7,10 @@ No host processes are visible to a reseller; this detector reads what it does se
   seconds after it, before any usage is billed.
 * usage of those machines, per fleet (region and SKU): how many hours it has run without a
   break and how flat its utilisation is (mining is flat and round the clock; training and HPC
-  jobs start and stop), and its cost against the customer's usual daily spend.
+  jobs start and stop), and its cost against the customer's usual daily spend. Mid-size
+  machines (``MEDIUM_VCPUS``+) join them in the hours they run saturated (``SATURATED_UTIL``).
+* the hours of the day in which the customer's people act (sign-ins, creates): a first heavy
+  workload started at another hour, at night, is noted.
 * ``network.flow`` to mining pools, judged by ``core.indicators`` (host and port together).
 * context: account age (``customer.signup``), payment standing (prepaid instruments, failed
   payments, payments made), the customer's own heavy-compute history, and sign-ins from new
@@ -63,6 +66,12 @@ from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 HEAVY_VCPUS: Final = 16
 """A machine with this many vCPUs or more (or any GPU) is "heavy": fit for mining."""
+MEDIUM_VCPUS: Final = 8
+SATURATED_UTIL: Final = 0.9
+"""Usage of a machine of ``MEDIUM_VCPUS`` or more at this CPU utilisation is watched as heavy:
+a patient miner spreads over many mid-size machines to stay under ``HEAVY_VCPUS``."""
+HABIT_MIN: Final = 10
+"""Activities of the customer's people seen before the hours they work are trusted."""
 IDLE_MS: Final = 2 * MS_PER_DAY
 """A campaign without heavy activity or pool traffic for this long is over."""
 BURST_GAP_MS: Final = 6 * MS_PER_HOUR
@@ -127,6 +136,14 @@ class CryptoMiningDetector:
                 or (vcpus is not None and vcpus >= HEAVY_VCPUS)
             ):
                 return self._heavy_usage(state, event)
+            util = event.cpu_util
+            if (
+                util is not None
+                and util >= SATURATED_UTIL
+                and vcpus is not None
+                and vcpus >= MEDIUM_VCPUS
+            ):
+                return self._heavy_usage(state, event, small=True)
             if event.ts_ms // MS_PER_DAY == state.day:
                 state.day_cost += event.cost
             else:
@@ -136,7 +153,10 @@ class CryptoMiningDetector:
             return []
         if isinstance(event, ActivityEvent):
             handler = _ACTIVITY.get(event.operation)
-            return handler(self, state, event) if handler is not None else []
+            findings = handler(self, state, event) if handler is not None else []
+            if event.status == "succeeded" and "@" in event.actor:
+                _learn_habit(state, event.ts_ms)
+            return findings
         if isinstance(event, PaymentEvent):
             return self._payment(state, event)
         return []
@@ -149,7 +169,9 @@ class CryptoMiningDetector:
 
     # -- usage ------------------------------------------------------------------------------
 
-    def _heavy_usage(self, state: MiningState, event: UsageEvent) -> list[Finding]:
+    def _heavy_usage(
+        self, state: MiningState, event: UsageEvent, *, small: bool = False
+    ) -> list[Finding]:
         ts_ms = event.ts_ms
         gpus = event.gpus
         campaign = self._campaign(state, ts_ms)
@@ -176,7 +198,7 @@ class CryptoMiningDetector:
                 if not flagged:
                     state.longest_run_h = max(state.longest_run_h, groups[stale].hours)
                 del groups[stale]
-            group = Group(hour, hour, gpu)
+            group = Group(hour, hour, gpu, small=small)
             groups[key] = group
             if not flagged:
                 state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
@@ -385,7 +407,9 @@ class CryptoMiningDetector:
                 state.learn_region(region)
         hours, restarts = state.heavy_hours, state.restarts
         history = 0 if hours < HISTORY_HOURS else 2 if restarts >= JOB_RESTARTS else 1
+        hour_bit = 1 << (ts_ms // MS_PER_HOUR % 24)
         fresh = Campaign(
+            off_hours=state.active_seen >= HABIT_MIN and not state.active_hours & hour_bit,
             start_ms=ts_ms,
             last_ms=ts_ms,
             age_ms=None if state.signup_ms is None else max(0, ts_ms - state.signup_ms),
@@ -462,6 +486,16 @@ def _new_day(state: MiningState, ts_ms: int, cost: float) -> None:
         state.base_days = min(COUNTER_CAP, state.base_days + 1)
     state.day = day
     state.day_cost = cost
+
+
+def _learn_habit(state: MiningState, ts_ms: int) -> None:
+    """Teach the hour of a person's activity, unless an alerted campaign is under way (an
+    intruder must not teach the customer's habits)."""
+    campaign = state.campaign
+    if campaign is not None and campaign.alerted and ts_ms - campaign.last_ms <= IDLE_MS:
+        return
+    state.active_hours |= 1 << (ts_ms // MS_PER_HOUR % 24)
+    state.active_seen = min(COUNTER_CAP, state.active_seen + 1)
 
 
 def _signin_context(state: MiningState, campaign: Campaign, ts_ms: int) -> None:

@@ -71,6 +71,19 @@ FLAT_MIN_UTIL: Final = 0.45
 FLAT_MIN_SAMPLES: Final = 3
 ACCEL_WEIGHTS: Final = ((10.0, 1.0), (3.0, 0.5))
 """(heavy spend per day over the usual daily spend, weight)."""
+PEGGED_UTIL: Final = 0.93
+PEGGED_STD: Final = 0.04
+PEGGED_MIN_SAMPLES: Final = 6
+W_PEGGED: Final = 3.0
+"""A run pinned near full utilisation (mean ``PEGGED_UTIL``+, spread ``PEGGED_STD`` or less,
+``PEGGED_MIN_SAMPLES`` hours or more) where honest work rarely pins it: on mid-size machines,
+or on a first GPU workload started at night. (HPC codes pin many-core machines at any hour, so
+a pinned run of those weighs nothing; GPU training stays off the ceiling.)"""
+W_SMALL_PEGGED: Final = 3.5
+"""Mid-size machines pinned round the clock: a miner keeping under the heavy size."""
+W_OFF_HOURS: Final = 3.0
+"""A first heavy workload, pinned, started in an hour the customer's people never work (alone,
+a night start is an engineer working late)."""
 W_POOL: Final = 4.5
 W_POOL_HOST: Final = 1.0
 W_NOTICE: Final = 2.5
@@ -119,7 +132,10 @@ def assess(
     run = _run(state, campaign, parts, clauses, evidence)
     if heavy:
         _regions(campaign, run, parts, lowering)
-        _history(campaign, run[1].hours if run else 0, parts, clauses, lowering)
+        if "small_pegged" not in parts:
+            # Jobs of big machines do not explain mid-size ones pinned round the clock.
+            _history(campaign, run[1].hours if run else 0, parts, clauses, lowering)
+        _off_hours(campaign, parts, clauses)
         _acceleration(campaign, parts, clauses, evidence)
     _pool(campaign, parts, clauses, details, evidence, indicators_digest)
     standing = _standing(state, campaign, parts, clauses, lowering, evidence)
@@ -246,28 +262,39 @@ def _run(
     """The campaign's longest unbroken run of a heavy fleet, weighed by length and flatness.
 
     The fleets are those the campaign created (region and SKU), or, for a campaign that began
-    with usage, every fleet whose run began with it.
+    with usage, every fleet whose run began with it; mid-size fleets pinned since the campaign
+    began count in either case (nothing creates them as heavy). The one weighing most, pinning
+    included, speaks for the campaign.
     """
     floor_h = c.start_ms // MS_PER_HOUR - 1
     created = {f"{region}/{sku}" for region in c.regions for sku in c.skus}
+    night = c.off_hours and c.history == 0
     best: tuple[float, int, str, Group] | None = None
     for key, g in state.groups.items():
-        if g.start_h < floor_h or (created and key not in created):
+        if g.start_h < floor_h or (created and key not in created and not g.small):
             continue  # a fleet older than the campaign, or not one the campaign created
-        weight = run_weight(g)
-        rank = (weight, g.hours)
+        rank = (run_weight(g) + _pinned_weight(g, night), g.hours)
         if best is None or rank > (best[0], best[1]):
-            best = (weight, g.hours, key, g)
+            best = (*rank, key, g)
     if best is None:
         return None
-    weight, hours, key, g = best
+    _, hours, key, g = best
+    weight = run_weight(g)
+    kind = "GPU" if g.gpu else "CPU"
     if weight > 0.0:
         parts["running"] = weight
-        kind = "GPU" if g.gpu else "CPU"
         if g.n >= FLAT_MIN_SAMPLES:
             clauses.append(f"{kind} utilisation {g.mean:.2f} flat for {hours} h")
         else:
             clauses.append(f"{kind} machines running round the clock for {hours} h")
+    if _pinned_weight(g, night):
+        parts["pegged"] = W_PEGGED
+        clauses.append(f"{kind} pinned at {g.mean:.2f} (spread {g.std:.3f}) for {hours} h")
+        if g.small:
+            parts["small_pegged"] = W_SMALL_PEGGED
+            clauses.append(
+                "on mid-size machines, below the size watched for mining, around the clock"
+            )
     evidence["usage"] = {
         "fleet": key,
         "hours": hours,
@@ -276,6 +303,27 @@ def _run(
         "gpu": g.gpu,
     }
     return key, g
+
+
+def _pinned_weight(g: Group, night: bool) -> float:
+    """What pinning weighs for fleet ``g`` (see ``W_PEGGED``); ``night``: a first heavy
+    workload started off the customer's hours."""
+    if not pegged(g):
+        return 0.0
+    if g.small:
+        return W_PEGGED + W_SMALL_PEGGED
+    return W_PEGGED if g.gpu and night else 0.0
+
+
+def pegged(g: Group) -> bool:
+    """Whether the fleet's current run is pinned near full utilisation (see ``W_PEGGED``)."""
+    return g.n >= PEGGED_MIN_SAMPLES and g.mean >= PEGGED_UTIL and g.std <= PEGGED_STD
+
+
+def _off_hours(c: Campaign, parts: dict[str, float], clauses: list[str]) -> None:
+    if c.off_hours and c.history == 0 and "pegged" in parts:
+        parts["off_hours"] = W_OFF_HOURS
+        clauses.append("started at an hour of the day the customer's people never work")
 
 
 def run_weight(g: Group) -> float:

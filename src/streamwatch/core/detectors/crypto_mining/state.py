@@ -47,6 +47,9 @@ class Group:
     """Utilisation samples in the current run (Welford: ``mean`` and ``m2``)."""
     mean: float = 0.0
     m2: float = 0.0
+    small: bool = False
+    """Machines below the heavy size, watched because they ran saturated (see the detector's
+    ``SATURATED_UTIL``)."""
 
     @property
     def hours(self) -> int:
@@ -115,6 +118,10 @@ class Campaign:
     first_usage_h: int | None = None
     last_usage_h: int | None = None
     subscriptions: list[str] = field(default_factory=list)
+    off_hours: bool = False
+    """The campaign began in an hour of the day in which the customer's people were never seen
+    at work (only judged once ``HABIT_MIN`` of their activities were seen). Last, because
+    version-1 snapshots list the fields above by position."""
 
 
 @dataclass(slots=True)
@@ -140,6 +147,10 @@ class MiningState:
     base_days: int = 0
     notice_id: str | None = None
     notice_ms: int | None = None
+    active_hours: int = 0
+    """Hours of the UTC day (bit ``h``) in which the customer's people acted."""
+    active_seen: int = 0
+    """How many of their activities taught ``active_hours`` (capped)."""
     groups: dict[str, Group] = field(default_factory=dict)
     campaign: Campaign | None = None
 
@@ -176,6 +187,7 @@ _GROUPED: Final[dict[str, tuple[str, ...]]] = {
     "history": ("heavy_hours", "restarts", "longest_run_h"),
     "spend": ("day", "day_cost", "base_daily", "base_days"),
     "notice": ("notice_id", "notice_ms"),
+    "habits": ("active_hours", "active_seen"),
 }
 """Fields kept together under one key, by name (state version 2; version 1 listed them in
 this order)."""
@@ -209,7 +221,8 @@ def load_state(data: dict[str, Any]) -> MiningState:
     """The inverse of ``dump_state``, also for the positional lists of state version 1."""
     grouped: dict[str, Any] = {}
     for key, names in _GROUPED.items():
-        grouped.update(named(data[key], names))
+        if key in data:  # "habits" came after state version 2's first form
+            grouped.update(named(data[key], names))
     campaign = data["campaign"]
     return MiningState(
         signup_ms=data["signup_ms"],

@@ -16,6 +16,10 @@ Kinds and rules:
   costs money, so within the hour of the first usage; amended as the amount at risk reaches
   100 and 1,000 (medium, high, critical); resolved when a payment or prepayment clears. Once
   per customer.
+  Its second incident, ``unsecured-exposure`` (``unsecured``): usage so far less the
+  money cleared, against what a young customer of its age and standing is allowed; raised,
+  amended as it reaches 2x and 4x the allowance, resolved when money clears. Evidence
+  ``basis`` is ``unsecured_exposure``.
 * ``payment_failure``: the second failed payment of an invoice (or of the account, for
   failures naming none), amended with each further failure up to ``MAX_FAILURES``: low at 2,
   medium at 3, high from 4, a step higher from 1,000 due. Resolved when the invoice is paid in
@@ -39,8 +43,8 @@ rules over what was billed and paid.
 
 The parts, one module each: ``ledger`` (the state, its dump and the money at risk), one module
 per kind (``usage_before_payment``, ``high_risk_instrument``, ``payment_failure``,
-``chargeback``, ``dunning`` for ``collections``); this module routes each event through the
-ledger and to the kinds it concerns.
+``chargeback``, ``dunning`` for ``collections``, ``unsecured``); this module routes each event
+through the ledger and to the kinds it concerns.
 """
 
 from __future__ import annotations
@@ -83,13 +87,21 @@ from streamwatch.core.detectors.payments.ledger import (
     refresh_cover,
 )
 from streamwatch.core.detectors.payments.payment_failure import payment_failed, resolve_failures
+from streamwatch.core.detectors.payments.unsecured import (
+    SLACK,
+    YOUNG_DAYS,
+    check_exposure,
+    derive_exposure,
+)
 from streamwatch.core.detectors.payments.usage_before_payment import (
     resolve_unpaid_usage,
     unpaid_usage,
 )
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, UsageEvent
-from streamwatch.core.timeutil import TimestampError, parse_ts_ms
+from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, parse_ts_ms
+
+YOUNG_MS: Final = YOUNG_DAYS * MS_PER_DAY
 
 
 @register(rank=50)
@@ -134,7 +146,10 @@ class PaymentsDetector:
         return dump_state(state)
 
     def load(self, data: dict[str, Any]) -> PaymentsState:
-        return load_state(data)
+        state = load_state(data)
+        if "exposure" not in data:
+            derive_exposure(state)
+        return state
 
     def exposure(self, state: PaymentsState) -> dict[str, Any] | None:
         """Money at risk of the customer (see ``ledger.exposure``)."""
@@ -170,6 +185,14 @@ class PaymentsDetector:
                 return []
             state.currency = event.currency
         micros = round(cost * MICROS)
+        findings: list[Finding] = []
+        used = state.used + micros
+        state.used = used if used < MONEY_CAP else MONEY_CAP
+        signup = state.signup_ms
+        if signup is not None and (
+            state.ux is not None or (state.used > state.paid_in + SLACK and ts - signup < YOUNG_MS)
+        ):
+            findings = check_exposure(state, ts)
         month = state.current
         if month is None or not month.start_ms <= ts < month.end_ms:
             month = state.current = month_of(state, ts)
@@ -181,14 +204,14 @@ class PaymentsDetector:
         if end > month.last_end_ms:  # noqa: PLR1730
             month.last_end_ms = end
         if state.cleared_ms is not None:
-            return []
+            return findings
         unpaid = state.unpaid_usage + micros
         state.unpaid_usage = unpaid if unpaid < MONEY_CAP else MONEY_CAP
         if state.first_usage_ms is None or ts < state.first_usage_ms:
             state.first_usage_ms = ts
         if state.signup_ms is None or (state.ubp is None and (state.chargeable or state.ubp_seen)):
-            return []
-        return unpaid_usage(state, ts)
+            return findings
+        return [*unpaid_usage(state, ts), *findings]
 
     # -- sign-up and instruments ---------------------------------------------------------------
 
@@ -250,6 +273,7 @@ class PaymentsDetector:
         if micros is not None:
             state.credit = capped(state.credit + micros)
             findings.extend(self._apply_credit(state, event.ts_ms))
+            findings.extend(_paid_in(state, micros, event.ts_ms))
         return findings
 
     def _payment_succeeded(self, state: PaymentsState, event: PaymentEvent) -> list[Finding]:
@@ -259,6 +283,7 @@ class PaymentsDetector:
         findings = self._cleared(state, event, "a payment")
         if micros is None:
             return findings
+        findings.extend(_paid_in(state, micros, event.ts_ms))
         if event.invoice_id is None:
             state.credit = capped(state.credit + micros)
             findings.extend(self._apply_credit(state, event.ts_ms))
@@ -360,7 +385,10 @@ class PaymentsDetector:
                 self._dunning.schedule(state, inv)
             else:
                 state.credit = capped(state.credit - micros)
-        return chargeback.charged_back(state, event)
+        findings = chargeback.charged_back(state, event)
+        if micros:
+            findings.extend(_paid_in(state, -micros, ts))
+        return findings
 
     # -- collections -------------------------------------------------------------------------
 
@@ -388,6 +416,14 @@ _PAYMENTS: Final = {
     "payment.failed": PaymentsDetector._payment_failed,
     "chargeback": PaymentsDetector._chargeback,
 }
+
+
+def _paid_in(state: PaymentsState, micros: int, ts_ms: int) -> list[Finding]:
+    """Money cleared (or, negative, charged back): the unsecured exposure moves."""
+    state.paid_in = capped(state.paid_in + micros)
+    if state.ux is None and micros > 0:
+        return []
+    return check_exposure(state, ts_ms) if state.signup_ms is not None else []
 
 
 def _text(value: Any) -> str | None:

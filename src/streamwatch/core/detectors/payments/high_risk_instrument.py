@@ -1,18 +1,29 @@
 """``high_risk_instrument``: a prepaid card or stored value, or an instrument whose instrument,
 billing and sign-up countries disagree (see the payments detector's module docstring). High
-when both hold or three countries differ, medium otherwise; resolved when a prepayment clears."""
+when both hold or three countries differ, medium otherwise; resolved when a prepayment clears.
+
+Two neighbouring countries (``ledger.NEIGHBOURS``: an Austrian company with a German address)
+are weighed by the customer's age and standing and never raise on their own: with a prepaid
+card they count as a mismatch only for a young customer (under ``ESTABLISHED_DAYS`` by its
+sign-up's date) that has paid nothing; otherwise they count as agreeing."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from streamwatch.core.detectors.base import Finding
-from streamwatch.core.detectors.payments.ledger import PREPAID_TYPES, InstrumentSeen, PaymentsState
+from streamwatch.core.detectors.payments.ledger import (
+    PREPAID_TYPES,
+    InstrumentSeen,
+    PaymentsState,
+    countries_agree,
+)
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.severity import score_of
-from streamwatch.core.timeutil import format_ts
+from streamwatch.core.timeutil import MS_PER_DAY, format_ts
 
 KIND: Final = "high_risk_instrument"
+ESTABLISHED_DAYS: Final = 30
 
 
 def judge_instrument(state: PaymentsState, seen: InstrumentSeen, ts_ms: int) -> list[Finding]:
@@ -21,6 +32,9 @@ def judge_instrument(state: PaymentsState, seen: InstrumentSeen, ts_ms: int) -> 
     prepaid = seen.type in PREPAID_TYPES
     countries = sorted({c for c in (seen.country, seen.billing_country, state.signup_country) if c})
     disagree = len(countries) > 1
+    if disagree and countries_agree(set(countries)):
+        # Neighbours: alone never a risk; beside a prepaid card only for a new, unproven one.
+        disagree = prepaid and not _proven(state, ts_ms)
     if not prepaid and not disagree:
         return []
     state.risky = True
@@ -60,6 +74,12 @@ def judge_instrument(state: PaymentsState, seen: InstrumentSeen, ts_ms: int) -> 
             },
         )
     ]
+
+
+def _proven(state: PaymentsState, ts_ms: int) -> bool:
+    """Whether the customer has standing: old enough by its sign-up's date, or has paid."""
+    old = state.signup_ms is None or ts_ms - state.signup_ms >= ESTABLISHED_DAYS * MS_PER_DAY
+    return old or state.paid_in > 0
 
 
 def resolve_instruments(state: PaymentsState, ts_ms: int) -> list[Finding]:

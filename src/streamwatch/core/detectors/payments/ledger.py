@@ -31,6 +31,21 @@ PREPAID_TYPES: Final = frozenset({"prepaid_card", "stored_value"})
 """Instruments that cannot be charged beyond their balance."""
 CHARGEABLE_TYPES: Final = frozenset({"credit_card", "debit_card", "direct_debit"})
 """Instruments the reseller charges at the invoice."""
+NEIGHBOURS: Final = frozenset(
+    frozenset(pair.split("-"))
+    for pair in (
+        "AT-DE", "BE-FR", "BE-LU", "BE-NL", "CA-US", "CH-AT", "CH-DE", "CH-FR", "CH-IT",
+        "CZ-DE", "DE-DK", "DE-LU", "DE-NL", "DE-PL", "DK-SE", "ES-PT", "FI-SE", "FR-LU",
+        "GB-IE", "MX-US", "NO-SE",
+    )
+)  # fmt: skip
+"""Neighbouring countries between which companies often keep an address on one side and bank
+on the other (an Austrian company with a German address): their mismatch alone is no risk."""
+
+
+def countries_agree(countries: set[str]) -> bool:
+    """Whether a set of country codes is one country, or two neighbours (``NEIGHBOURS``)."""
+    return len(countries) <= 1 or (len(countries) == 2 and frozenset(countries) in NEIGHBOURS)
 
 
 @dataclass(slots=True)
@@ -118,6 +133,12 @@ class PaymentsState:
     next_ms: int | None = None
     """The earliest ``Invoice.next_ms``: ``advance`` does nothing before it."""
     chargebacks: int = 0
+    used: int = 0
+    """Usage so far in the customer's currency, micro-units (see ``unsecured``)."""
+    paid_in: int = 0
+    """Payments and prepayments cleared, less chargebacks, micro-units."""
+    ux: str | None = None
+    """Severity of the open unsecured-exposure alert (None: none open)."""
     current: MonthUsage | None = field(default=None, compare=False, repr=False)
     """The month usage was last added to (a cache of one of ``months``; not snapshotted)."""
 
@@ -140,11 +161,12 @@ def micros_of(state: PaymentsState, event: PaymentEvent) -> int | None:
 
 
 def refresh_cover(state: PaymentsState) -> None:
-    """Record whether a chargeable instrument whose countries agree is on file."""
+    """Record whether a chargeable instrument whose countries agree (or are neighbours) is on
+    file."""
     country = state.signup_country
     state.chargeable = any(
         seen.type in CHARGEABLE_TYPES
-        and len({c for c in (seen.country, seen.billing_country, country) if c}) <= 1
+        and countries_agree({c for c in (seen.country, seen.billing_country, country) if c})
         for seen in state.instruments
     )
 
@@ -263,7 +285,7 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
     ``[micros, first_ms, last_end_ms, billed]``, an invoice ``Invoice``'s fields in order
     without the trailing ones at their default); ``load_state`` reads both.
     """
-    return {
+    out = {
         "currency": state.currency,
         "last_ms": state.last_ms,
         "signup": {"signup_ms": state.signup_ms, "signup_country": state.signup_country},
@@ -284,6 +306,11 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         "next_ms": state.next_ms,
         "chargebacks": state.chargebacks,
     }
+    if state.used or state.paid_in or state.ux is not None:
+        # Only when there is any, so that a snapshot without it is one written before the
+        # unsecured-exposure rule (whose figures the detector's load derives).
+        out["exposure"] = {"used": state.used, "paid_in": state.paid_in, "ux": state.ux}
+    return out
 
 
 def load_state(data: dict[str, Any]) -> PaymentsState:
@@ -313,4 +340,6 @@ def load_state(data: dict[str, Any]) -> PaymentsState:
         },
         next_ms=data["next_ms"],
         chargebacks=data["chargebacks"],
+        # Snapshots written before the unsecured-exposure rule have no "exposure".
+        **named(data.get("exposure", {}), ("used", "paid_in", "ux")),
     )

@@ -466,3 +466,74 @@ def test_state_stays_small_for_a_busy_customer() -> None:
     assert size < 3000, size
     assert len(state.groups) == 8
     assert min(g.hours for g in state.groups.values()) > 24 * 13, "tracked runs are not reset"
+
+
+# -- quiet miners: pinned mid-size fleets, pinned GPUs started at night ------------------------
+
+D8 = {"sku": "Standard_D8s_v5", "vcpus": 8, "gpus": 0}
+NIGHT_START_H = 10 * 24 + 22
+"""Hour 22 UTC of day 10: the customer's people (08:00 to 15:00) never work then."""
+
+
+def worked_hours(story: Story, days: int = 10, hours: tuple[int, ...] = (8, 11, 14)) -> Story:
+    """An established customer (``established``) whose people act at ``hours`` UTC daily."""
+    established(story, days)
+    for day in range(days):
+        for hour in hours:
+            story.signin(day * MS_PER_DAY + hour * MS_PER_HOUR + 60_000, "DE")
+    return story
+
+
+@pytest.mark.parametrize(
+    ("util", "alerted"), [(0.95, True), (0.9, False)], ids=["pinned", "busy-but-not-pinned"]
+)
+def test_mid_size_machines_pinned_round_the_clock_alert_within_six_hours(
+    util: float, alerted: bool
+) -> None:
+    story = worked_hours(Story())
+    start_h = 10 * 24 + 3
+    story.create(start_h * MS_PER_HOUR - 600_000, "westeurope", 1, machine=D8, name="w1")
+    story.hours(start_h, 6, "westeurope", util, machine=D8)
+    out = findings(sorted(story.events, key=lambda e: e.ts_ms))
+    assert bool(out) is alerted
+    if alerted:
+        assert out[0].event_time_ms <= START + (start_h + 6) * MS_PER_HOUR
+        assert out[0].evidence["signals"]["small_pegged"] > 0
+        assert "mid-size machines" in out[0].reasons[0]
+
+
+def test_cheap_gpu_pinned_from_a_night_start_alerts_within_six_hours() -> None:
+    story = worked_hours(Story())
+    story.create(NIGHT_START_H * MS_PER_HOUR - 900_000, "westeurope", 1, name="render")
+    story.hours(NIGHT_START_H, 6, "westeurope", 0.98)
+    out = findings(sorted(story.events, key=lambda e: e.ts_ms))
+    assert out, "a first GPU pinned from 22:00, when the customer's people never work"
+    assert out[0].event_time_ms < START + (NIGHT_START_H + 6) * MS_PER_HOUR
+    assert out[0].evidence["signals"]["off_hours"] > 0
+    assert out[0].evidence["standing"] == "established"
+
+
+@pytest.mark.parametrize(
+    ("start_h", "util"),
+    [(10 * 24 + 9, 0.98), (NIGHT_START_H, 0.9)],
+    ids=["pinned-from-office-hours", "night-start-not-pinned"],
+)
+def test_first_long_training_run_in_the_home_region_stays_quiet(start_h: int, util: float) -> None:
+    story = worked_hours(Story())
+    story.create(start_h * MS_PER_HOUR - 900_000, "westeurope", 2, name="train")
+    story.hours(start_h, 40, "westeurope", util, count=2)
+    assert findings(sorted(story.events, key=lambda e: e.ts_ms)) == []
+
+
+def test_habits_survive_a_snapshot_and_load() -> None:
+    story = worked_hours(Story(), days=3)
+    detector = CryptoMiningDetector(LISTS)
+    state = detector.new_state()
+    for event in story.events:
+        detector.observe(state, event)
+    restored = detector.load(orjson.loads(orjson.dumps(detector.dump(state))))
+    assert restored.active_hours == state.active_hours != 0
+    assert restored.active_seen == state.active_seen
+    old = detector.dump(state)
+    del old["habits"]
+    assert detector.load(old).active_hours == 0, "snapshots from before habits still load"

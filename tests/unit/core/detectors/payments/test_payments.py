@@ -531,3 +531,98 @@ def test_dump_is_compact_and_load_reads_the_earlier_forms() -> None:
         },
     }
     assert detector.load(orjson.loads(orjson.dumps(earlier))) == state
+
+
+# --- unsecured exposure -----------------------------------------------------------------------
+
+
+def exposure_alerts(out: Outcome) -> list[Alert]:
+    return [a for a in out.alerts if a.evidence.get("basis") == "unsecured_exposure"]
+
+
+def test_a_token_prepayment_does_not_secure_hundreds_of_gpu_dollars() -> None:
+    events = [signup(), instrument("prepaid_card"), pay("prepayment", ts(1, 0, 30), amount=30.0)]
+    out = outcome(events + hourly(1, 40, cost=15.0, first_hour=3))
+    found = exposure_alerts(out)
+    assert [a.severity for a in found] == ["medium", "high", "critical"]
+    first = found[0]
+    assert first.evidence["allowance"] == 110.0, "50 plus twice the 30 paid"
+    assert first.evidence["unsecured"] > 110.0
+    assert first.evidence["standing"] == "uncharged"
+    assert "twice what it has paid" in first.reasons[0]
+    suspend = [r for r in out.requests if r.policy == "unsecured-exposure-suspend"]
+    assert [r.action for r in suspend] == ["suspend"]
+    assert suspend[0].requires_approval
+
+
+def test_a_matching_card_ramping_far_past_its_allowance_is_raised_before_its_chargeback() -> None:
+    events = [signup(), instrument()]
+    events += hourly(2, 22, cost=60.0, first_hour=1)
+    out = outcome(events)
+    found = exposure_alerts(out)
+    assert found, "1,320 used on day 2 of an account allowed 1,100"
+    assert found[0].evidence == {
+        **found[0].evidence,
+        "standing": "card",
+        "allowance": 1100.0,
+        "status": "open",
+    }
+
+
+def test_ordinary_new_customer_on_a_card_stays_within_its_allowance() -> None:
+    events = [signup(), instrument(), *hourly(1, 24 * 5, cost=3.0)]
+    assert exposure_alerts(outcome(events)) == []
+
+
+def test_money_cleared_resolves_the_exposure() -> None:
+    events = [signup(), instrument("prepaid_card"), pay("prepayment", ts(1, 0, 30), amount=30.0)]
+    events += hourly(1, 10, cost=15.0, first_hour=3)
+    events.append(pay("prepayment", ts(1, 20), amount=500.0))
+    found = exposure_alerts(outcome(events))
+    assert found[-1].evidence["status"] == "resolved"
+    assert found[-1].severity == "info"
+
+
+def test_a_customer_signed_up_years_ago_is_not_judged_young() -> None:
+    old = signup(at="2021-03-01T10:00:00Z")
+    events = [old, instrument(), *hourly(1, 24, cost=200.0)]
+    assert exposure_alerts(outcome(events)) == []
+
+
+def test_the_exposure_ledger_survives_a_snapshot_and_old_snapshots_load() -> None:
+    detector = PaymentsDetector()
+    state = detector.new_state()
+    for event in [signup(), pay("prepayment", ts(1, 0, 30), amount=30.0), *hourly(1, 3)]:
+        detector.observe(state, event)
+    data = orjson.loads(orjson.dumps(detector.dump(state)))
+    assert detector.load(data).used == state.used > 0
+    assert detector.load(data).paid_in == 30_000_000
+    del data["exposure"]  # as written before the rule: derived from the months and credit
+    derived = detector.load(data)
+    assert (derived.used, derived.paid_in, derived.ux) == (state.used, 30_000_000, state.ux)
+    assert "exposure" not in detector.dump(detector.new_state()), "absent while nothing moved"
+
+
+# --- neighbouring countries -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "signup_at", "alerted"),
+    [
+        ("credit_card", ts(1), False),
+        ("credit_card", "2022-05-01T08:00:00Z", False),
+        ("prepaid_card", "2022-05-01T08:00:00Z", False),
+        ("prepaid_card", ts(1), True),
+    ],
+    ids=["new-card", "established-card", "established-prepaid", "new-prepaid"],
+)
+def test_a_neighbouring_country_is_weighed_by_age_and_never_alone(
+    kind: str, signup_at: str, alerted: bool
+) -> None:
+    events = [signup(at=signup_at), instrument(kind, country="AT", billing="AT")]
+    found = of_kind(outcome(events), "high_risk_instrument")
+    # A prepaid card alerts for what it is; the neighbour only adds to a new account's alert.
+    mismatch = [a for a in found if a.evidence["countries_disagree"]]
+    assert bool(mismatch) is alerted
+    if kind == "credit_card":
+        assert found == []
