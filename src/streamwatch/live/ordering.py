@@ -154,6 +154,46 @@ class InputCursor:
             await self._consumer.stop()
             self._consumer = None
 
+    async def expected(self, tp: TP) -> int:
+        """The next offset of ``tp`` to process: the worker's progress, else where the group
+        committed (or the partition's first offset). Raises HoleUnreadable if Kafka cannot
+        be read."""
+        found = self.next_offset(tp)
+        if found is not None:
+            return found
+        try:
+            return await self._start(tp)
+        except HoleUnreadable:
+            raise
+        except Exception as exc:
+            where = f"{tp.topic}:{tp.partition}"
+            raise HoleUnreadable(f"cannot read where {where} starts: {exc!r}") from exc
+
+    async def holds_records(self, tp: TP, start: int, stop: int) -> bool:
+        """Whether ``[start, stop)`` of ``tp`` holds a committed record, rather than only
+        transaction markers and aborted records (read_committed, up to the first record).
+        Raises HoleUnreadable if Kafka cannot be read."""
+        if start >= stop:
+            return False
+        consumer = await self._reader()
+        ktp = TopicPartition(tp.topic, tp.partition)
+        where = f"{tp.topic}:{tp.partition} [{start}, {stop})"
+        try:
+            consumer.assign([ktp])
+            consumer.seek(ktp, start)
+            deadline = time.monotonic() + READ_TIMEOUT_S
+            while await consumer.position(ktp) < stop:
+                if time.monotonic() > deadline:
+                    raise HoleUnreadable(f"reading {where} took over {READ_TIMEOUT_S:.0f}s")
+                batch = await consumer.getmany(ktp, timeout_ms=READ_POLL_MS, max_records=1)
+                if any(r.offset < stop for r in batch.get(ktp, [])):
+                    return True
+        except HoleUnreadable:
+            raise
+        except Exception as exc:
+            raise HoleUnreadable(f"cannot read {where}: {exc!r}") from exc
+        return False
+
     async def _start(self, tp: TP) -> int:
         if tp not in self._starts:
             admin = AIOKafkaAdminClient(**self.kafka)

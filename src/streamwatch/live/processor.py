@@ -43,7 +43,7 @@ from streamwatch.core.engine import Core
 from streamwatch.core.signing import request_message
 from streamwatch.core.state import CustomerState
 from streamwatch.live import metrics
-from streamwatch.live.ordering import Incoming, InputCursor
+from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import customer_view
 from streamwatch.live.rings import encode_sighting
@@ -162,6 +162,8 @@ class Processor:
         messages was queued: a quiet topic partition's end counts only if fetched since."""
         self._arrived_at: dict[TP, float] = {}
         self._positions: dict[TP, int] = {}
+        self._gaps: dict[TP, tuple[int, int]] = {}
+        """Per topic partition, the last [start, end) read and found to hold markers only."""
         self._pipelines: dict[int, PartitionPipeline] = {}
         self._drains: dict[int, asyncio.Lock] = {}
         self._key_mismatch_logged = False
@@ -261,6 +263,7 @@ class Processor:
         # A topic partition is quiet only once nothing has come for a while since assignment.
         now = self.monotonic()
         self._positions.clear()
+        self._gaps.clear()
         for partition in partitions:
             for topic in self.topics.inputs:
                 self._arrived_at[_tp(topic, partition)] = now
@@ -310,8 +313,34 @@ class Processor:
                     continue
                 if arrived is None or arrived < end:
                     found = await self.position(tp)
-                    if found is not None:
-                        self._positions[tp] = found
+                    if found is None:
+                        continue
+                    if found >= end and not await self._markers_only(tp, arrived, end):
+                        # The consumer has fetched up to the end, but records lie between what
+                        # reached the pipeline and the end: Faust still buffers them. Caught up
+                        # only once they have come.
+                        self._positions.pop(tp, None)
+                        continue
+                    self._positions[tp] = found
+
+    async def _markers_only(self, tp: TP, arrived: int | None, end: int) -> bool:
+        """Whether only transaction markers (and aborted records) lie between what reached the
+        pipeline of ``tp`` and ``end``. The consumer's position counts what Faust fetched, and
+        Faust may still buffer fetched records on their way to the agent (in a backlog, for
+        seconds): a position at the end alone would count a topic caught up while its earlier
+        events are still to come (they would then be late). Read from Kafka once per gap."""
+        try:
+            async with self._lock:  # the cursor's reader is shared with arrivals
+                start = arrived if arrived is not None else await self.cursor.expected(tp)
+                if self._gaps.get(tp) == (start, end):
+                    return True
+                if await self.cursor.holds_records(tp, start, end):
+                    return False
+        except HoleUnreadable as exc:
+            log.warning("could not read a quiet topic's gap; not counted caught up", error=str(exc))
+            return False
+        self._gaps[tp] = (start, end)
+        return True
 
     def _fetched_since(self, tp: TP) -> bool:
         """Whether ``tp``'s end was fetched no earlier than the messages queued with it.

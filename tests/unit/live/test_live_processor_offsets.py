@@ -132,3 +132,56 @@ def test_behind_counts_what_lies_between_arrival_and_the_fetched_ends() -> None:
     )
     assert live.behind(0) == 4_000
     assert processor({}, {TOPICS.usage: 1_000}, None).behind(0) == 0  # no ends known
+
+
+class Gaps:
+    """An input cursor that says whether a topic partition's gap holds records."""
+
+    def __init__(self, holds: bool) -> None:
+        self.holds = holds
+        self.reads: list[tuple[int, int]] = []
+
+    async def expected(self, _tp: TP) -> int:
+        return 0
+
+    async def holds_records(self, _tp: TP, start: int, stop: int) -> bool:
+        self.reads.append((start, stop))
+        return self.holds
+
+
+def quiet_activity(gaps: Gaps) -> Processor:
+    """Partition 0 with usage queued and activity quiet: activity arrived up to 5, its end is
+    9 and the consumer's position is 9 (what lies between: markers, or records Faust still
+    buffers on their way to the agent)."""
+    now = [0.0]
+    live = Processor(
+        build_core(),
+        cast(Any, SimpleNamespace(customers_of=lambda _partition: [])),
+        cast(Any, SimpleNamespace(next_offset=lambda tp: {TOPICS.activity: 5}.get(tp.topic))),
+        TOPICS,
+        cast(Any, SimpleNamespace(counters=None)),
+        lambda _next_offset: cast(Any, gaps),
+        end_offset=lambda tp: 9 if tp.topic == TOPICS.activity else None,
+        position=lambda _tp: _at(9),
+        monotonic=lambda: now[0],
+    )
+    live._add(Incoming(TP(TOPICS.usage, 0), 7, b"c-1", b"{}"))
+    now[0] = 10.0  # activity quiet for long enough
+    return live
+
+
+async def _at(offset: int) -> int:
+    return offset
+
+
+async def test_a_position_at_the_end_counts_only_if_markers_alone_lie_before_it() -> None:
+    buffered = quiet_activity(Gaps(holds=True))
+    await buffered.refresh_positions()
+    assert not buffered._caught_up(buffered._pipeline(0), 0)(TOPICS.activity, 0)
+
+    markers = Gaps(holds=False)
+    live = quiet_activity(markers)
+    await live.refresh_positions()
+    assert live._caught_up(live._pipeline(0), 0)(TOPICS.activity, 0)
+    await live.refresh_positions()
+    assert markers.reads == [(5, 9)], "one read per gap"
