@@ -109,7 +109,9 @@ def alert(customer: str, kind: str, revision: int = 1, severity: str = "high", *
         "revision": revision,
         "money_at_risk": {"amount": 500.0, "currency": "USD", "unbilled": 500.0, "unpaid": 0.0,
                           "prepaid": 0.0, "projected": 500.0,
-                          "next_invoice": "2026-11-01T00:00:00Z"},
+                          "next_invoice": "2026-11-01T00:00:00Z", "rate_per_h": 20.83,
+                          "observed_h": 24, "horizon_h": 24,
+                          "method": "rate $20.83/h observed over 24 h, projected over 24 h"},
     }  # fmt: skip
 
 

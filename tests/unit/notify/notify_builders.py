@@ -39,6 +39,10 @@ def alert(
             "prepaid": 0.0,
             "projected": 1234.5,
             "next_invoice": "2026-11-01T00:00:00Z",
+            "rate_per_h": 51.44,
+            "observed_h": 24,
+            "horizon_h": 24,
+            "method": "rate $51.44/h observed over 24 h, projected over 24 h",
         },
     }
     doc.update(overrides)
