@@ -17,9 +17,10 @@ fetched) has arrived, it is caught up and the head goes at once (Kafka Streams' 
 marker beyond the last message: a topic partition whose consumer position has reached the end,
 with nothing arrived for ``hold_s`` and nothing but markers between what arrived and the end, is
 caught up too (``refresh_positions`` asks for the positions of such partitions, on a timer, and
-reads the gap once: the position counts what Faust fetched, which it may still buffer). Never on time alone: in a backlog the end is known
-and lies ahead, and the head waits for the quiet topic's messages, however slowly they come, or
-until more than ``max_held`` messages are queued for the partition. Failures to send (Kafka)
+reads the gap once: the position counts what Faust fetched, which it may still buffer). Never
+on time alone: in a backlog the end is known and lies ahead, and the head waits for the quiet
+topic's messages, however slowly they come, or until more than ``max_held`` messages are queued
+for the partition. Failures to send (Kafka)
 propagate: the agent's supervisor (or the timer's service) stops the worker and the open
 transaction is aborted.
 """
