@@ -105,3 +105,18 @@ class ProbeServer:
         if reason:
             return web.json_response({"status": "not ready", "reason": reason}, status=503)
         return web.json_response({"status": "ready"})
+
+
+async def serve_probes(
+    address: tuple[str, int] | None,
+    registry: CollectorRegistry,
+    ready: Check,
+    ready_gauge: Gauge | None = None,
+) -> ProbeServer | None:
+    """The endpoints of a service started on ``address`` (host, port), or None when the
+    settings turn them off (no address). Raises OSError if the address is taken."""
+    if address is None:
+        return None
+    probes = ProbeServer(registry, ready, host=address[0], port=address[1], ready_gauge=ready_gauge)
+    await probes.start()
+    return probes

@@ -125,7 +125,7 @@ async def _main(
     from streamwatch.enforce.service import EnforceWorker, batch_size_for
     from streamwatch.metric_defs import EnforceMetrics
     from streamwatch.preflight import preflight
-    from streamwatch.probes import ProbeServer
+    from streamwatch.probes import serve_probes
     from streamwatch.settings import SettingsError
 
     log = structlog.get_logger("streamwatch.enforce")
@@ -154,16 +154,9 @@ async def _main(
             metrics=metrics,
         )
         try:
-            http = settings.http_address(HTTP_PORT)
-            if http is not None:
-                probes = ProbeServer(
-                    registry,
-                    worker.readiness,
-                    host=http[0],
-                    port=http[1],
-                    ready_gauge=metrics.ready,
-                )
-                await probes.start()
+            probes = await serve_probes(
+                settings.http_address(HTTP_PORT), registry, worker.readiness, metrics.ready
+            )
         except (SettingsError, OSError) as exc:
             log.error("cannot serve /metrics, /health and /ready", error=str(exc))
             await backend.close()

@@ -90,7 +90,7 @@ async def _main(
     from streamwatch.metric_defs import NotifyMetrics
     from streamwatch.notify.service import NotifyWorker
     from streamwatch.preflight import preflight
-    from streamwatch.probes import ProbeServer
+    from streamwatch.probes import serve_probes
     from streamwatch.settings import SettingsError
 
     log = structlog.get_logger("streamwatch.notify")
@@ -107,16 +107,9 @@ async def _main(
             settings, redis, alertmanager_sink=manager, webhook_sink=webhook, metrics=metrics
         )
         try:
-            http = settings.http_address(HTTP_PORT)
-            if http is not None:
-                probes = ProbeServer(
-                    registry,
-                    worker.readiness,
-                    host=http[0],
-                    port=http[1],
-                    ready_gauge=metrics.ready,
-                )
-                await probes.start()
+            probes = await serve_probes(
+                settings.http_address(HTTP_PORT), registry, worker.readiness, metrics.ready
+            )
         except (SettingsError, OSError) as exc:
             log.error("cannot serve /metrics, /health and /ready", error=str(exc))
             return exits.USAGE
