@@ -6,7 +6,10 @@ be flagged every week: the detectors never learn flagged hours (an attacker must
 baseline), so a weekly job would never become normal. ``WeeklyMemory`` remembers the flagged
 hours by hour of the week instead. Once the same hour (or its neighbour) was flagged in
 ``WEEKS_TO_LEARN`` consecutive weeks, it is the customer's weekly rhythm: ``usual`` returns the
-level it reached, and the detector allows up to ``ALLOWANCE`` times that level in that hour.
+level it reached, and the detector allows up to ``ALLOWANCE`` times that level in that hour. A
+short job (at most ``SHORT_JOB_H`` hours flagged in its week) is a rhythm from its first repeat:
+the backup that alerted last Sunday at 01:00 is expected this Sunday at 01:00. An incident that
+ran for a day or more last week is not: its hours must come back two weeks running.
 
 Hours of the week are counted in the customer's local time when its sign-up named an IANA
 time zone (``timezone``), so a job at 01:00 local stays in its slot across daylight-saving
@@ -31,6 +34,9 @@ SLOTS_KEPT: Final = 24
 WEEKS_TO_LEARN: Final = 2
 """Consecutive weeks an hour must have been flagged in before it is a weekly rhythm (the next
 week's run is then normal)."""
+SHORT_JOB_H: Final = 6
+"""A week with at most this many flagged hours held a short job (a backup, a newsletter): an
+hour of it is a rhythm as soon as it repeats a week later."""
 ALLOWANCE: Final = 1.5
 """A weekly job may reach this many times the highest level it had."""
 _EPOCH_MONDAY_H: Final = 72
@@ -92,20 +98,31 @@ class WeeklyMemory:
     def usual(self, hour_ms: int, tz: str | None) -> float:
         """The level a weekly job reaches in the hour starting at ``hour_ms`` (or the hour
         before or after it), when it ran there in ``WEEKS_TO_LEARN`` consecutive weeks up to
-        last week; 0 when the hour has no weekly rhythm."""
+        last week, or last week alone as part of a short job; 0 when the hour has no weekly
+        rhythm."""
         if not self.slots:
             return 0.0
         local = local_hours(hour_ms, tz)
         week = local // WEEK_H
         near = {(local + d) % WEEK_H for d in (-1, 0, 1)}
+        needed = 1 if self._flagged_last_week(week) <= SHORT_JOB_H else WEEKS_TO_LEARN
         level = 0.0
         for how, seen_week, weeks, value in self.slots:
             # Seen last week (or already this week, for a job that started an hour early),
             # after enough consecutive weeks before.
-            recent = seen_week == week - 1 or (seen_week == week and weeks > WEEKS_TO_LEARN)
-            if how in near and recent and weeks >= WEEKS_TO_LEARN:
+            recent = seen_week == week - 1 or (seen_week == week and weeks > needed)
+            if how in near and recent and weeks >= needed:
                 level = max(level, value)
         return level
+
+    def _flagged_last_week(self, week: int) -> int:
+        """How many of the hours kept were flagged in the week before ``week``: those last seen
+        then, and those seen this week that were seen the week before too."""
+        return sum(
+            1
+            for _, seen, weeks, _ in self.slots
+            if seen == week - 1 or (seen == week and weeks > 1)
+        )
 
     def allowance(self, hour_ms: int, tz: str | None) -> float:
         """What a weekly job may reach in the hour (``ALLOWANCE`` times ``usual``)."""

@@ -67,24 +67,37 @@ def test_an_unknown_time_zone_is_none() -> None:
     assert zone_name(3) is None
 
 
-def test_an_hour_flagged_in_consecutive_weeks_becomes_a_rhythm() -> None:
+def test_a_short_job_is_a_rhythm_from_its_first_repeat() -> None:
     memory = WeeklyMemory()
     sunday_1 = MONDAY + (6 * 24 + 1) * MS_PER_HOUR
     week_ms = WEEK_H * MS_PER_HOUR
     assert memory.usual(sunday_1, None) == 0.0
     memory.note(sunday_1, None, 100.0)
-    assert memory.usual(sunday_1 + week_ms, None) == 0.0  # once is not a rhythm
+    memory.note(sunday_1 + MS_PER_HOUR, None, 80.0)
+    assert memory.usual(sunday_1 + week_ms, None) == 100.0  # a two-hour job, a week later
+    assert memory.usual(sunday_1 + week_ms - MS_PER_HOUR, None) == 100.0  # an hour early
+    assert memory.usual(sunday_1 + week_ms + 5 * MS_PER_HOUR, None) == 0.0
+    assert memory.usual(sunday_1 + 2 * week_ms, None) == 0.0  # a week missed: forgotten
     memory.note(sunday_1 + week_ms, None, 140.0)
     assert memory.usual(sunday_1 + 2 * week_ms, None) == 140.0
-    assert memory.usual(sunday_1 + 2 * week_ms + MS_PER_HOUR, None) == 140.0  # the hour after
-    assert memory.usual(sunday_1 + 2 * week_ms + 5 * MS_PER_HOUR, None) == 0.0
-    assert memory.usual(sunday_1 + 4 * week_ms, None) == 0.0  # a week missed: forgotten
+
+
+def test_a_day_long_incident_must_come_back_two_weeks_running() -> None:
+    memory = WeeklyMemory()
+    week_ms = WEEK_H * MS_PER_HOUR
+    for h in range(24):
+        memory.note(MONDAY + h * MS_PER_HOUR, None, 50.0)
+    assert memory.usual(MONDAY + week_ms + 12 * MS_PER_HOUR, None) == 0.0  # once is not a rhythm
+    for h in range(24):
+        memory.note(MONDAY + week_ms + h * MS_PER_HOUR, None, 60.0)
+    assert memory.usual(MONDAY + 2 * week_ms + 12 * MS_PER_HOUR, None) == 60.0
 
 
 def test_a_skipped_week_starts_the_count_again() -> None:
     memory = WeeklyMemory()
     week_ms = WEEK_H * MS_PER_HOUR
-    memory.note(MONDAY, None, 10.0)
-    memory.note(MONDAY + 2 * week_ms, None, 10.0)
+    for week in (0, 2):
+        for h in range(8):
+            memory.note(MONDAY + week * week_ms + h * MS_PER_HOUR, None, 10.0)
     assert memory.usual(MONDAY + 3 * week_ms, None) == 0.0
     assert WeeklyMemory.load(memory.dump()) == memory

@@ -45,7 +45,7 @@ from streamwatch.core.detectors.network_abuse import sketch
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, UsageEvent, subscription_of
 from streamwatch.core.feedback import NotAnomaly
-from streamwatch.core.metering import hourly_share
+from streamwatch.core.metering import hourly_share, hours_covered
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 from streamwatch.core.weekly import WeeklyMemory, zone_name
@@ -185,6 +185,8 @@ class NetState:
     """Suspicious egress hours in a row (see ``SUSPECT_FACTOR``)."""
     egress_run_peak: float = 0.0
     """The most egress in an hour of that run (-1: the run crossed the line)."""
+    egress_span_h: int = 1
+    """Hours covered by the longest record counted in ``egress_hour`` (24 for a daily row)."""
     tz: str | None = None
     """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
     top_hour: int = -1
@@ -210,7 +212,7 @@ _FIELDS: Final = tuple(
     f.name for f in fields(NetState) if f.name not in ("episodes", "smtp", "scan", "weekly")
 )
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
-_ADDED: Final = frozenset({"egress_suspect", "egress_run_peak", "tz"})
+_ADDED: Final = frozenset({"egress_suspect", "egress_run_peak", "tz", "egress_span_h"})
 """Fields added after state version 2 was first written: a dump may lack them."""
 
 
@@ -330,16 +332,27 @@ class NetworkAbuseDetector:
                     state.egress_hour, hour, observed, HOURLY_DECAY, LAG["ddos"]
                 )
             state.egress_hour, state.egress_gb, state.egress_flagged = hour, 0.0, False
+            state.egress_span_h = 1
         # A daily egress row is judged at its hourly rate, not as one hour (core.metering).
         state.egress_gb += max(0.0, hourly_share(event.quantity, event.interval_s))
+        state.egress_span_h = max(state.egress_span_h, hours_covered(event.interval_s))
         limit = self._limit(state, event.ts_ms, state.egress_peak.value, EGRESS_MIN_GB, "ddos")
         if limit is None or state.egress_gb < limit:
             return []
         state.egress_flagged = True
         if self._weekly_job(state, "ddos", hour * MS_PER_HOUR, state.egress_gb):
             return []
+        # A daily row's evidence lasts its day: the next day's row continues the episode.
+        through_ms = (hour + state.egress_span_h - 1) * MS_PER_HOUR
         return self._episode(
-            state, "ddos", event.ts_ms, hour, state.egress_gb, limit, event.subscription_id
+            state,
+            "ddos",
+            event.ts_ms,
+            hour,
+            state.egress_gb,
+            limit,
+            event.subscription_id,
+            through_ms,
         )
 
     def _egress_learned(self, state: NetState) -> float | None:
@@ -462,11 +475,15 @@ class NetworkAbuseDetector:
         value: float,
         limit: float,
         subscription: str | None,
+        through_ms: int | None = None,
     ) -> list[Finding]:
+        """Count a window over the line into the pattern's episode; a finding when the episode
+        is new or has grown enough to amend its alert. ``through_ms``: the start of the last
+        hour the window's evidence covers, when later than ``ts_ms`` (a daily egress row)."""
         episode = state.episodes.get(pattern)
         if episode is None or ts_ms - episode.last_ms > EPISODE_GAP_MS:
             episode = state.episodes[pattern] = Episode(ts_ms, ts_ms, limit)
-        episode.last_ms = max(episode.last_ms, ts_ms)
+        episode.last_ms = max(episode.last_ms, ts_ms, through_ms or ts_ms)
         if window != episode.last_window:
             episode.windows += 1
             episode.last_window = window
@@ -506,6 +523,7 @@ def _finding(
     warmed = state.first_ms is not None and ts_ms - state.first_ms >= WARMUP_MS
     basis = "its own peak" if warmed else "the floor for new accounts (no history of its own yet)"
     window_start = min(episode.start_ms, ts_ms)
+    window_end = ts_ms
     evidence: dict[str, Any] = {
         "pattern": pattern,
         "standing": "untrusted" if untrusted else "established",
@@ -571,16 +589,26 @@ def _finding(
                 "protocol": top[2],
                 "bytes_out": top[3],
             }
-        lead = (
-            f"Egress of {value:,.0f} GB in the hour from "
-            f"{format_ts(ts_ms - ts_ms % MS_PER_HOUR)}, over the limit of {limit:,.0f} GB set "
-            f"by {basis}"
-            + (f" (peak {state.egress_peak.value:,.1f} GB an hour)." if warmed else ".")
+        hour_start = ts_ms - ts_ms % MS_PER_HOUR
+        span = state.egress_span_h
+        if span > 1:
+            evidence["record_hours"] = span
+            window_end = max(window_end, hour_start + span * MS_PER_HOUR)
+            measured = (
+                f"Egress at {value:,.1f} GB an hour from {format_ts(hour_start)}, reading the "
+                f"{span}-hour record ({value * span:,.0f} GB) at its hourly rate"
+            )
+        else:
+            measured = f"Egress of {value:,.0f} GB in the hour from {format_ts(hour_start)}"
+        lead = f"{measured}, over the limit of {limit:,.0f} GB an hour set by {basis}" + (
+            f" (peak {state.egress_peak.value:,.1f} GB an hour)." if warmed else "."
         )
         more = (
             f"Largest flow: {top[3]:,} bytes to {top[0]}:{top[1]} ({top[2]})."
             if top is not None
             else "No flow records for the hour."
+            if span == 1
+            else "No flow record of that day seen yet."
         )
     reasons = [lead, more]
     if episode.windows > 1:
@@ -595,7 +623,7 @@ def _finding(
         score=within(severity_of(score) or "high", score),
         event_time_ms=ts_ms,
         window_start_ms=window_start,
-        window_end_ms=ts_ms,
+        window_end_ms=window_end,
         reasons=tuple(reasons),
         evidence=evidence,
         subscription_ids=tuple(episode.subscriptions),
