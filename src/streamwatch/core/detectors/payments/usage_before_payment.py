@@ -57,7 +57,8 @@ def unpaid_usage(state: PaymentsState, ts_ms: int) -> list[Finding]:
             severity=severity,
             score=score_of(severity),
             event_time_ms=ts_ms,
-            window_start_ms=first,
+            # The evidence runs from the sign-up: nothing cleared since then.
+            window_start_ms=min(state.signup_ms, first),
             window_end_ms=ts_ms,
             reasons=(reason,),
             evidence={

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streamwatch.alert_truth import problems
 from streamwatch.core.detectors.payments import PaymentsDetector
 from streamwatch.core.engine import Core, Fleet
 from streamwatch.core.events import Alert, Event
@@ -193,6 +194,9 @@ def test_unsecured_usage_of_a_new_customer_is_alerted_at_its_first_usage(cover: 
     assert alert.evidence["amount_at_risk"] == 2.0
     assert alert.evidence["first_usage"] == ts(1, 1)
     assert alert.money_at_risk is not None
+    # It names the sign-up, so its window starts there (every sentence true of its window).
+    assert alert.window_start == ts(1)
+    assert problems(alert.to_dict()) == []
 
 
 @pytest.mark.parametrize(
