@@ -12,7 +12,10 @@ Consequences. An incident often shows under more than one kind: a miner's bill i
 spike, a fraudulent sign-up also pays with a risky card. ``consequences`` maps a scenario name
 to the kinds its incidents may also raise; an alert that matches no label of its own kind is
 *tolerated* when its customer has a label of a scenario listing that kind (the generator's
-registry provides the map: ``streamwatch.generator.scenarios.CONSEQUENCES``).
+registry provides the map: ``streamwatch.generator.scenarios.CONSEQUENCES``), or, given
+``scenarios_of`` (customer -> the scenario it plays), when it plays such a scenario: a
+look-alike without labels of its own (an ML team's first long training run) may still show as a
+true spend spike.
 
 Amendments. An alert file may hold several revisions of one ``alert_id``. Each alert_id counts
 once, at its earliest ``event_time``; with ``match_revisions=True`` every revision's
@@ -218,6 +221,7 @@ def evaluate(
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     match_revisions: bool = False,
     consequences: Mapping[str, Iterable[str]] | None = None,
+    scenarios_of: Mapping[str, str] | None = None,
 ) -> Report:
     """Score ``alerts`` (wire-contract dicts) against ``labels`` (generator label dicts).
 
@@ -235,6 +239,11 @@ def evaluate(
     expected_too: set[tuple[str, str]] = {
         (lab.customer_id, kind) for lab in labs for kind in also.get(lab.scenario, ())
     }
+    expected_too.update(
+        (customer, kind)
+        for customer, scenario in (scenarios_of or {}).items()
+        for kind in also.get(scenario, ())
+    )
     alert_times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for alt in alts:
         alert_times[(alt.customer_id, alt.kind)].extend(alt.times)

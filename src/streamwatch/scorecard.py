@@ -5,9 +5,10 @@ taken against innocent look-alikes, and money at risk against the loss that foll
 review asks of each scenario of the generator:
 
 * Recall: a non-benign label (customer, kind, start, end) is found when an alert of its
-  customer and kind has an ``event_time`` (any revision) within ``[start, end + delay]``, where
-  ``delay`` is the scenario's named limit in ``DELAYS_S`` (six hours for the quiet miners, for
-  instance) or the evaluation's tolerance. One row per (scenario, kind).
+  customer and kind has an ``event_time`` (any revision) within ``[start, start + delay]``,
+  where ``delay`` is the scenario's named limit in ``DELAYS_S`` (six hours for the quiet
+  miners, for instance), or else within ``[start, end + tolerance]``. One row per
+  (scenario, kind).
 * Look-alikes: every ``restrict`` or ``suspend`` request for a customer whose scenario is a
   look-alike (``generator.scenarios.LOOKALIKES``) is counted against that scenario; the target
   is none.
@@ -140,7 +141,8 @@ def score(
         scenario, kind, customer = str(lab.get("scenario")), str(lab["kind"]), lab["customer_id"]
         start = parse_time(lab["start"], "label start")
         end = parse_time(lab.get("end", lab["start"]), "label end")
-        limit = end + DELAYS_S.get(scenario, tolerance_s)
+        # A named delay counts from the incident's start, however long it then lasts.
+        limit = start + DELAYS_S[scenario] if scenario in DELAYS_S else end + tolerance_s
         counts[(scenario, kind)] += 1
         hit = next(
             ((t, a) for t, a in times.get((customer, kind), ()) if start <= t <= limit), None

@@ -268,6 +268,20 @@ def test_a_kind_the_scenario_may_also_raise_is_tolerated_for_its_customers_only(
     assert report.kind("budget_threshold").detected == 0
 
 
+def test_a_scenario_without_labels_tolerates_its_consequences_for_whoever_plays_it() -> None:
+    consequences = {"test": ["spend_spike"], "quiet": ["spend_spike"]}
+    alerts = [
+        alert(0, customer="cust-00002", kind="spend_spike"),
+        alert(0, customer="cust-00003", kind="spend_spike"),
+        alert(0, customer="cust-00002", kind="crypto_mining"),
+    ]
+    plays = {"cust-00002": "quiet", "cust-00003": "organic"}
+    report = evaluate([label()], alerts, consequences=consequences, scenarios_of=plays)
+    assert summary(report, "spend_spike")["tolerated"] == 1
+    assert report.kind("spend_spike").false_positives == 1  # cust-00003 plays nothing that may
+    assert report.kind("crypto_mining").false_positives == 1  # not a consequence of "quiet"
+
+
 def test_packaged_scenarios_declare_their_side_effects() -> None:
     assert set(CONSEQUENCES) == set(SCENARIOS)
     assert "spend_spike" in CONSEQUENCES["crypto_mining"]

@@ -97,6 +97,7 @@ def _trials(args: argparse.Namespace) -> int:
         tolerance_s=args.tolerance,
         match_revisions=True,
         consequences=CONSEQUENCES,
+        scenarios_of=pool.scenarios_of,
     )
     card = score(
         pool.labels,

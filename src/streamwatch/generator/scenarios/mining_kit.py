@@ -198,6 +198,24 @@ def pay_by(plan: CustomerPlan, instrument_type: str) -> None:
 _ONBOARDING: Final = frozenset({"customer.signup", "subscription.create", "vm.create"})
 
 
+def weeks_before(on_hours: frozenset[int], first_hour: int) -> frozenset[int]:
+    """A rhythm of busy hours (``Resource.on_hours``) that begins more than a week after
+    ``first_hour``, with its first week repeated back to ``first_hour``: an established
+    customer's training runs went on before the stream too, not only from the day its plan
+    first had them."""
+    begun = min(on_hours)
+    week_h = 7 * DAY_S // HOUR_S
+    if begun <= first_hour + week_h:
+        return on_hours  # it began within the stream's first week: no gap to explain
+    first_week = [h for h in on_hours if h < begun + week_h]
+    out = set(on_hours)
+    back = week_h
+    while begun + week_h - back > first_hour:
+        out.update(h - back for h in first_week if h - back >= first_hour)
+        back += week_h
+    return frozenset(out)
+
+
 def make_established(plan: CustomerPlan, rng: random.Random) -> None:
     """Turn the customer into one that signed up months before the stream: no sign-up,
     onboarding (its team's users and roles included) or instrument in the stream, resources
@@ -225,6 +243,8 @@ def make_established(plan: CustomerPlan, rng: random.Random) -> None:
     ]
     for res in plan.resources:
         res.active_from_s = ceil_hour(start)
+        if res.on_hours:
+            res.on_hours = weeks_before(res.on_hours, ceil_hour(start) // HOUR_S)
     day = start
     while day < min(original_signup + DAY_S, plan.horizon_end_s):
         for _ in range(rng.randint(1, 2)):

@@ -7,7 +7,8 @@
 
 ``slow_egress_flood``: an established tenant's new scale set floods a victim, ramping over
 24-48 hours to 200-800 GB an hour of egress, then holding it for 12-36 hours; no provider
-notice. Labelled ``network_abuse`` at the first flow to the victim, at the ramp's start.
+notice. Labelled ``network_abuse`` from the first flow to the victim, at the ramp's start, to the
+flood's end.
 
 The detail of each label carries the loss that followed (``loss``: the theft's cost,
 noise-free).
@@ -106,7 +107,7 @@ def slow_egress_flood(plan: CustomerPlan, rng: random.Random) -> None:
     victim = public_ip(rng)
     source = (vm.resource_id, vm.region)
     detail = {"pattern": "ddos", "peak_gb_per_hour": round(peak)}
-    label = LabelSpec("network_abuse", SLOW_FLOOD, detail)
+    label = LabelSpec("network_abuse", SLOW_FLOOD, detail, end_s=end)
     steps: list[Resource] = []
     for i in range(RAMP_STEPS):
         at = ceil_hour(start) + i * ramp_s // RAMP_STEPS

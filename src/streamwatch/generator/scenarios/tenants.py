@@ -87,7 +87,16 @@ def weekly_backup(plan: CustomerPlan, rng: random.Random) -> None:
         for h in range(hours):
             label = None
             if n == 0 and h == 0:
-                label = LabelSpec("network_abuse", WEEKLY_BACKUP, detail, benign=True)
+                # Reported daily, the backup shows in the row of its (UTC) day.
+                day = at - at % DAY_S if "egress" in plan.daily_meters else None
+                label = LabelSpec(
+                    "network_abuse",
+                    WEEKLY_BACKUP,
+                    detail,
+                    benign=True,
+                    at_s=day,
+                    end_s=None if day is None else at + hours * HOUR_S,
+                )
             flow(plan, at + h * HOUR_S, source, vault, 443, int(gb * 1e9), label=label)
         if n == 0:
             plan.activity(
