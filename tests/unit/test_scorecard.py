@@ -55,6 +55,14 @@ def test_a_scenario_delay_lets_a_later_alert_count_and_no_later() -> None:
     assert late.rows[0].recall == 0.0
 
 
+def test_a_named_delay_counts_from_the_start_of_a_long_incident() -> None:
+    flood = {**label("slow_egress_flood", "network_abuse"), "end": "2026-10-08T10:00:00Z"}
+    day_later = alert("2026-10-06T09:00:00Z", "network_abuse")
+    two_days_later = alert("2026-10-07T11:00:00Z", "network_abuse")  # before the flood's end
+    assert score([flood], [day_later], [], {}, ()).rows[0].recall == 1.0
+    assert score([flood], [two_days_later], [], {}, ()).rows[0].recall == 0.0
+
+
 def test_other_scenarios_keep_the_evaluation_tolerance() -> None:
     lab = label("prepaid_gpu", "usage_before_payment")
     two_hours = alert("2026-10-05T12:00:00Z", "usage_before_payment")

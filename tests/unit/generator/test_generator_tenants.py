@@ -13,6 +13,7 @@ from streamwatch.generator import GenerationResult, GeneratorConfig, generate
 from streamwatch.generator.archetypes import add_vm, build_plan
 from streamwatch.generator.rhythm import office_hours
 from streamwatch.generator.scenarios import LOOKALIKES
+from streamwatch.generator.scenarios.mining_kit import weeks_before
 from streamwatch.generator.scenarios.tenant_kit import LATE_USAGE_S
 from streamwatch.generator.stream import build_plans
 from streamwatch.generator.timefmt import HOUR_S, parse_ts, zone_offset_h
@@ -125,6 +126,16 @@ def test_back_filled_history_opens_with_a_sign_up_years_old() -> None:
         assert first["operation"] == "customer.signup"
         assert start - parse_ts(first["ts"]) >= 365 * 86_400
         assert "@" not in first["actor"], "an import, not a person who then looks inactive"
+
+
+def test_an_established_rhythm_that_began_late_is_repeated_back_to_the_start() -> None:
+    week = 168
+    runs = frozenset({1000 + 2 * week + 5, 1000 + 2 * week + 6, 1000 + 2 * week + 100})
+    filled = weeks_before(runs, 1000)
+    assert filled >= runs
+    assert {1005, 1006, 1100, 1000 + week + 5, 1000 + week + 100} <= filled
+    assert min(filled) == 1005  # nothing before the start
+    assert weeks_before(frozenset({1000 + 30}), 1000) == frozenset({1030})  # began in week one
 
 
 def test_patient_miner_grows_mid_size_machines_in_the_home_region() -> None:
