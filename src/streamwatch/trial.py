@@ -4,6 +4,12 @@ replay path, no services), and keep what scoring needs.
 ``streamwatch evaluate --seeds 7,8,9`` and ``bench/scenarios.py`` run trials of ``SCENARIOS``,
 the incidents and look-alikes of real tenants that the detectors must tell apart. Deterministic
 for the same arguments, apart from the wall-clock ``detected_at`` of alerts.
+
+``delivery`` picks the generator's line order (``GeneratorConfig.delivery``): replay then reads
+the lines in that order, as the live worker would read them from the input topics, unless
+``sort`` asks for the analysts' lateness sort. ``allowed_lateness_s`` is the core's (and so
+replay's) allowed lateness; the replay's counts of late, duplicate and dead-lettered events
+come back with the trial, so that no event is lost without being counted.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Any, Final
 import orjson
 
 from streamwatch.config import build_core
+from streamwatch.core.engine import Settings
 from streamwatch.generator import GeneratorConfig, generate
+from streamwatch.generator.config import Delivery
 from streamwatch.generator.stream import build_plans
 from streamwatch.replay.runner import ListSink, Replay, Source
 
@@ -51,6 +59,16 @@ class Trial:
     requests: list[dict[str, Any]]
     scenarios_of: dict[str, str]
     events: int
+    processed: int = 0
+    """Lines replay stepped through the core as events (late ones included, repeats not)."""
+    late: int = 0
+    """Events the core counted as late (older than its allowed lateness; still processed)."""
+    duplicates: int = 0
+    """Lines the core recognised as repeats of an event_id and skipped."""
+    dead_letters: int = 0
+    generated_duplicates: int = 0
+    """Repeats the generator wrote (re-delivered batches): more than ``duplicates`` means some
+    repeat came after the core's dedupe window and was processed twice."""
 
 
 def run_trial(
@@ -60,15 +78,21 @@ def run_trial(
     days: int = 30,
     scenarios: Iterable[str] = SCENARIOS,
     incident_rate: float = 0.5,
+    delivery: Delivery = "event_time",
+    sort: bool = False,
+    allowed_lateness_s: int | None = None,
 ) -> Trial:
     """Generate ``customers`` over ``days`` with ``scenarios`` on ``incident_rate`` of them,
-    replay it through the default core, and return the results."""
+    delivered in ``delivery`` order, replay it through the default core (``sort``: the
+    analysts' lateness sort; ``allowed_lateness_s``: the core's, default its own), and return
+    the results."""
     config = GeneratorConfig(
         seed=seed,
         customers=customers,
         days=days,
         incidents=tuple(scenarios),
         incident_rate=incident_rate,
+        delivery=delivery,
     )
     generated = generate(config)
     scenarios_of: dict[str, str] = {}
@@ -79,8 +103,16 @@ def run_trial(
                 scenarios_of[companion.customer_id] = plan.scenarios[-1]
     lines = [orjson.dumps(e) for e in generated.events]
     sink = ListSink()
-    replay = Replay(build_core(), sink, clock=lambda: time.time_ns() // 1_000_000)
-    replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), _origin)])
+    settings = (
+        None if allowed_lateness_s is None else Settings(allowed_lateness_s=allowed_lateness_s)
+    )
+    replay = Replay(
+        build_core(settings=settings),
+        sink,
+        clock=lambda: time.time_ns() // 1_000_000,
+        sort=sort,
+    )
+    stats = replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), _origin)])
     return Trial(
         seed=seed,
         labels=list(generated.labels),
@@ -88,6 +120,11 @@ def run_trial(
         requests=[r.to_dict() for r in sink.requests],
         scenarios_of=scenarios_of,
         events=len(generated.events),
+        processed=stats.events,
+        late=stats.late,
+        duplicates=stats.duplicates,
+        dead_letters=sum(stats.dead_letters.values()),
+        generated_duplicates=generated.duplicates,
     )
 
 
@@ -99,7 +136,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
     alerts: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
     scenarios_of: dict[str, str] = {}
-    events = 0
+    events = processed = late = duplicates = dead_letters = generated_duplicates = 0
     seeds = []
     for trial in trials:
         seeds.append(trial.seed)
@@ -112,7 +149,24 @@ def pooled(trials: Iterable[Trial]) -> Trial:
         requests.extend({**d, "customer_id": tag + d["customer_id"]} for d in trial.requests)
         scenarios_of.update({tag + k: v for k, v in trial.scenarios_of.items()})
         events += trial.events
-    return Trial(seeds[0] if seeds else 0, labels, alerts, requests, scenarios_of, events)
+        processed += trial.processed
+        late += trial.late
+        duplicates += trial.duplicates
+        dead_letters += trial.dead_letters
+        generated_duplicates += trial.generated_duplicates
+    return Trial(
+        seeds[0] if seeds else 0,
+        labels,
+        alerts,
+        requests,
+        scenarios_of,
+        events,
+        processed,
+        late,
+        duplicates,
+        dead_letters,
+        generated_duplicates,
+    )
 
 
 def _origin(number: int) -> dict[str, object]:

@@ -109,3 +109,12 @@ def test_pooled_seeds_stay_apart_and_merge_sums_rows() -> None:
     assert (card.rows[0].labels, card.rows[0].detected) == (2, 1)
     merged = merge([card, card])
     assert (merged.rows[0].labels, merged.rows[0].detected) == (4, 2)
+
+
+def test_pooled_sums_the_replay_counts() -> None:
+    one = Trial(7, [], [], [], {}, 10, 9, late=3, duplicates=1, generated_duplicates=2)
+    two = Trial(8, [], [], [], {}, 20, 15, late=4, dead_letters=5, generated_duplicates=1)
+    pool = pooled([one, two])
+    assert (pool.events, pool.processed, pool.late) == (30, 24, 7)
+    assert (pool.duplicates, pool.dead_letters) == (1, 5)
+    assert pool.generated_duplicates == 3

@@ -7,6 +7,12 @@ scenarios of ``streamwatch.trial`` on each seed, run them through the detectors 
 print the per-kind table (precision), the per-scenario table (recall within each scenario's
 named delay), the look-alikes' restrict/suspend count and money at risk against the loss that
 followed (``streamwatch.scorecard``).
+
+``--delivery arrival`` generates the trials' usage in arrival order (per subscription and hour,
+1-24 h late; ``streamwatch.generator.arrival``) and replays it as the live worker would read
+it; ``--delivery both`` runs each seed both ways and prints the two orders side by side
+(``streamwatch.delivery_compare``). ``--sort`` replays with the analysts' lateness sort and
+``--allowed-lateness-s`` sets the core's allowed lateness, to see what either changes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING
 from streamwatch import exits
 
 if TYPE_CHECKING:
+    from streamwatch.delivery_compare import DeliveryRun
     from streamwatch.scorecard import Scorecard
 
 HELP = "score alerts against labels per kind, or (--seeds) run the scenario trials and score them"
@@ -45,6 +52,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--days", type=int, default=30, help="days per trial (default 30)")
     parser.add_argument("--out", type=Path, help="with --seeds: also write the JSON form here")
+    parser.add_argument(
+        "--delivery",
+        choices=("event_time", "arrival", "both"),
+        default="event_time",
+        help="with --seeds: the generated lines' order; both: run each and compare"
+        " (default event_time)",
+    )
+    parser.add_argument(
+        "--sort",
+        action="store_true",
+        help="with --seeds: replay with the analysts' lateness sort (replay --sort)",
+    )
+    parser.add_argument(
+        "--allowed-lateness-s",
+        type=int,
+        default=None,
+        help="with --seeds: the core's allowed lateness in seconds (default: the core's, 3600)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,13 +108,81 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
-    from streamwatch.evaluate import evaluate, format_report
-    from streamwatch.generator.scenarios import CONSEQUENCES, LOOKALIKES
-    from streamwatch.scorecard import format_scorecard, score, stretch
-    from streamwatch.trial import pooled, run_trial
+    from streamwatch.evaluate import format_report
+    from streamwatch.scorecard import format_scorecard
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    runs = [run_trial(seed, customers=args.customers, days=args.days) for seed in seeds]
+    if args.delivery == "both":
+        return _both(args, seeds)
+    run = _run(args, seeds, args.delivery)
+    if args.json or args.out is not None:
+        import orjson
+
+        doc = {"seeds": seeds, "kinds": run.report.as_dict(), "scenarios": _card_dict(run.card)}
+        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
+        if args.out is not None:
+            args.out.write_bytes(raw)
+        if args.json:
+            sys.stdout.buffer.write(raw)
+            return exits.OK
+    print(
+        f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
+        f"each, {run.events} events\n"
+    )
+    print(format_report(run.report))
+    print(format_scorecard(run.card))
+    return exits.OK
+
+
+def _both(args: argparse.Namespace, seeds: list[int]) -> int:
+    """Event-time order, then arrival order, of the same seeds, side by side."""
+    from streamwatch.delivery_compare import comparison_dict, format_comparison
+
+    first, second = (_run(args, seeds, delivery) for delivery in ("event_time", "arrival"))
+    if args.json or args.out is not None:
+        import orjson
+
+        doc = {
+            "seeds": seeds,
+            "sort": args.sort,
+            "allowed_lateness_s": args.allowed_lateness_s,
+            **comparison_dict(first, second),
+        }
+        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
+        if args.out is not None:
+            args.out.write_bytes(raw)
+        if args.json:
+            sys.stdout.buffer.write(raw)
+            return exits.OK
+    lateness = "the core's" if args.allowed_lateness_s is None else f"{args.allowed_lateness_s} s"
+    print(
+        f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
+        f"each; replay {'sorted by event time' if args.sort else 'in line order'}, "
+        f"allowed lateness {lateness}\n"
+    )
+    print(format_comparison(first, second))
+    return exits.OK
+
+
+def _run(args: argparse.Namespace, seeds: list[int], delivery: str) -> DeliveryRun:
+    """The trials of ``seeds`` delivered in ``delivery`` order, pooled and scored."""
+    from streamwatch.delivery_compare import DeliveryRun
+    from streamwatch.evaluate import evaluate
+    from streamwatch.generator.scenarios import CONSEQUENCES, LOOKALIKES
+    from streamwatch.scorecard import score, stretch
+    from streamwatch.trial import pooled, run_trial
+
+    runs = [
+        run_trial(
+            seed,
+            customers=args.customers,
+            days=args.days,
+            delivery="arrival" if delivery == "arrival" else "event_time",
+            sort=args.sort,
+            allowed_lateness_s=args.allowed_lateness_s,
+        )
+        for seed in seeds
+    ]
     pool = pooled(runs)
     report = evaluate(
         stretch(pool.labels, args.tolerance),
@@ -107,23 +200,17 @@ def _trials(args: argparse.Namespace) -> int:
         LOOKALIKES,
         tolerance_s=args.tolerance,
     )
-    if args.json or args.out is not None:
-        import orjson
-
-        doc = {"seeds": seeds, "kinds": report.as_dict(), "scenarios": _card_dict(card)}
-        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
-        if args.out is not None:
-            args.out.write_bytes(raw)
-        if args.json:
-            sys.stdout.buffer.write(raw)
-            return exits.OK
-    print(
-        f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
-        f"each, {pool.events} events\n"
+    return DeliveryRun(
+        delivery=delivery,
+        report=report,
+        card=card,
+        events=pool.events,
+        processed=pool.processed,
+        late=pool.late,
+        duplicates=pool.duplicates,
+        generated_duplicates=pool.generated_duplicates,
+        dead_letters=pool.dead_letters,
     )
-    print(format_report(report))
-    print(format_scorecard(card))
-    return exits.OK
 
 
 def _card_dict(card: Scorecard) -> dict[str, object]:

@@ -54,6 +54,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="chance a malformed line follows an event (default 0)",
     )
+    parser.add_argument(
+        "--delivery",
+        choices=("event_time", "arrival"),
+        default="event_time",
+        help="order of the lines: event_time (default), or arrival: usage as a billing system"
+        " delivers it, per subscription and hour in batches 1-24 h late, some sent twice",
+    )
+    parser.add_argument(
+        "--redelivery-rate",
+        type=float,
+        default=0.01,
+        help="with --delivery arrival: share of usage batches delivered a second time, same"
+        " event_ids, 1-24 h after the first (default 0.01)",
+    )
     parser.add_argument("--max-events", type=int, default=None, help="stop after this many")
     parser.add_argument("--out", type=Path, help="events JSONL file to write (required)")
     parser.add_argument("--labels", type=Path, help="labels JSONL file to write")
@@ -82,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         duplicate_rate=args.duplicate_rate,
         bad_rate=args.bad_rate,
         max_events=args.max_events,
+        delivery=args.delivery,
+        redelivery_rate=args.redelivery_rate,
     )
     try:
         progress = Progress(args.days * 86_400, "generate")

@@ -24,6 +24,8 @@ rhythms, sign-ins, invoices, budget); the incident scenarios chosen for it edit 
 Ordering: events are sorted by (ts, event_id); event ids are ``<customer_id>-<8-digit seq>``,
 so string order of ids equals emission order within a customer. Duplicates repeat an event
 (same event_id) immediately after it. Usage ``ts`` is the start of its metered hour.
+``GeneratorConfig(delivery="arrival")`` orders by arrival instead: usage per subscription and
+hour in batches 1-24 h late, a few batches re-delivered (``arrival``); the events are the same.
 
 Adding a scenario (say ``crypto_mining``):
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final, Literal
 
+from streamwatch.generator.arrival import DEFAULT_REDELIVERY_RATE
 from streamwatch.generator.timefmt import parse_ts
+
+Delivery = Literal["event_time", "arrival"]
+DELIVERIES: Final[tuple[Delivery, ...]] = ("event_time", "arrival")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +24,14 @@ class GeneratorConfig:
     ``max_events`` stops the stream after that many emitted events (duplicates included);
     labels are then cut to the events emitted.
 
+    ``delivery`` is the order lines are written in: ``event_time`` (each customer's events by
+    ts; localised tenants' usage up to ``usage_delay_s`` late), or ``arrival``, usage in the
+    order a billing system delivers it, per subscription and hour in batches 1-24 h late, a
+    ``redelivery_rate`` share of batches sent twice (``generator.arrival``). The events are
+    the same either way; only their order differs (and the re-delivered copies). With
+    ``max_events`` and arrival delivery, labels are cut by the last line's arrival time, so a
+    label of usage not yet delivered may be kept.
+
     Raises ValueError from the constructor when a field is out of range.
     """
 
@@ -31,13 +44,19 @@ class GeneratorConfig:
     duplicate_rate: float = 0.0
     bad_rate: float = 0.0
     max_events: int | None = None
+    delivery: Delivery = "event_time"
+    redelivery_rate: float = DEFAULT_REDELIVERY_RATE
 
     def __post_init__(self) -> None:
         if self.customers < 0:
             raise ValueError(f"customers must be >= 0, not {self.customers}")
         if self.days <= 0:
             raise ValueError(f"days must be > 0, not {self.days}")
-        for name in ("incident_rate", "duplicate_rate", "bad_rate"):
+        if self.delivery not in DELIVERIES:
+            raise ValueError(
+                f"delivery must be one of {', '.join(DELIVERIES)}, not {self.delivery!r}"
+            )
+        for name in ("incident_rate", "duplicate_rate", "bad_rate", "redelivery_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], not {rate}")

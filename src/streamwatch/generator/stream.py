@@ -1,6 +1,10 @@
 """The whole stream: every customer's timeline merged in (ts, event_id) order, then duplicates,
 bad lines and the ``max_events`` cut applied on the way out.
 
+With ``GeneratorConfig.delivery == "arrival"`` each customer's timeline is first re-keyed by
+when its usage would arrive from a billing system (``generator.arrival``), and the merge
+orders by (arrival, event_id) instead; the events themselves are the same.
+
 Memory: plans for all customers plus one pending event per customer (a heap merge); events are
 never all held at once, so a million-event stream runs in constant memory apart from labels.
 """
@@ -12,13 +16,14 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from streamwatch.generator.archetypes import build_plan
+from streamwatch.generator.arrival import arrival_order
 from streamwatch.generator.badlines import BadLines
 from streamwatch.generator.config import GeneratorConfig
 from streamwatch.generator.ids import rng_for
 from streamwatch.generator.labels import Anchored, JsonDict, finish_labels
 from streamwatch.generator.plan import CustomerPlan
 from streamwatch.generator.scenarios import apply_scenario, assign_incidents
-from streamwatch.generator.timeline import budget_events, customer_events
+from streamwatch.generator.timeline import Keyed, budget_events, customer_events
 
 Record = JsonDict | bytes
 """An event (dict) or a deliberately malformed raw line (bytes)."""
@@ -76,14 +81,16 @@ def copy_event(event: JsonDict) -> JsonDict:
 def iter_records(
     cfg: GeneratorConfig, collector: Collector | None = None
 ) -> Generator[Record, None, None]:
-    """Yield events (dicts) in (ts, event_id) order, each duplicate right after its original,
-    and bad lines (bytes) right after the event they follow. Deterministic for ``cfg``.
+    """Yield events (dicts) in (ts, event_id) order (by arrival with ``cfg.delivery ==
+    "arrival"``), each duplicate of ``duplicate_rate`` right after its original, and bad lines
+    (bytes) right after the event they follow. Deterministic for ``cfg``.
 
     Pass a ``Collector`` to receive labels and bad lines; read it after the iterator ends.
     """
     col = collector if collector is not None else Collector()
     plans = build_plans(cfg)
-    merged = heapq.merge(*(customer_events(p, cfg.seed, col.anchored) for p in plans))
+    copies: set[int] = set()
+    merged = heapq.merge(*(_customer_stream(cfg, p, col, copies) for p in plans))
     limit = cfg.max_events
     dup_rate = cfg.duplicate_rate
     dup_draw = rng_for(cfg.seed, "duplicates").random
@@ -97,6 +104,9 @@ def iter_records(
             count += 1
             col.events = count
             col.last = (ts_s, eid)
+            if copies and id(event) in copies:  # re-delivered by arrival-order delivery
+                copies.discard(id(event))
+                col.duplicates += 1
             yield event
             if dup_rate > 0.0 and dup_draw() < dup_rate and (limit is None or count < limit):
                 count += 1
@@ -114,6 +124,21 @@ def iter_records(
     finally:
         # Cut by max_events, or closed early by the consumer: keep labels of emitted events.
         col.cut = not finished
+
+
+def _customer_stream(
+    cfg: GeneratorConfig, plan: CustomerPlan, col: Collector, copies: set[int]
+) -> Iterator[Keyed]:
+    """One customer's events keyed by when they reach the stream (see ``cfg.delivery``); the
+    ids of re-delivered copies go into ``copies``."""
+    if cfg.delivery == "event_time":
+        return customer_events(plan, cfg.seed, col.anchored)
+    return arrival_order(
+        customer_events(plan, cfg.seed, col.anchored, delayed=False),
+        rng_for(cfg.seed, plan.customer_id, "arrival"),
+        cfg.redelivery_rate,
+        copies,
+    )
 
 
 def iter_events(cfg: GeneratorConfig, collector: Collector | None = None) -> Iterator[JsonDict]:

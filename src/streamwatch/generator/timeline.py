@@ -54,15 +54,18 @@ def budget_events(plan: CustomerPlan) -> None:
     plan.budgets = []
 
 
-def customer_events(plan: CustomerPlan, seed: int, sink: list[Anchored]) -> Iterator[Keyed]:
+def customer_events(
+    plan: CustomerPlan, seed: int, sink: list[Anchored], *, delayed: bool = True
+) -> Iterator[Keyed]:
     """Yield the customer's events as (ts_s, event_id, event) in order; append labels to sink.
 
     With ``plan.usage_delay_s`` the first item of each tuple is the moment the event reaches
-    the stream (its ts plus its delay), which is what the merge orders by.
+    the stream (its ts plus its delay), which is what the merge orders by; ``delayed=False``
+    leaves that delay out (arrival-order delivery, ``generator.arrival``, draws its own).
     Deterministic for the same plan and seed. The plan must not change while this runs.
     """
     events = _Timeline(plan, seed, sink).run()
-    if plan.usage_delay_s <= 0:
+    if plan.usage_delay_s <= 0 or not delayed:
         return events
     return _delayed(events, plan.usage_delay_s, rng_for(seed, plan.customer_id, "delay"))
 
