@@ -8,6 +8,14 @@ already past it. The forecast fires once per month at the first usage event, thr
 into the month, whose linear projection to month end exceeds the budget while 100% has not yet
 been reached.
 
+Usage that arrives late and out of order (billing data for an hour comes hours later, after
+later hours) still crosses a line at its event time: a month keeps its last ``RECENT_H`` hours
+of spend in the budget's currency by hour, and a line crossed is stamped with the hour in which
+the spend, counted in event-time order, reached it (the usage event's own ``ts`` when that is
+the hour of the event that made it), never before the budget was set. Usage of an earlier hour
+arriving after that can only move the crossing earlier: the alert is then amended with the
+earlier time (``crossed``), as often as that happens within ``RECENT_H``.
+
 Money is summed exactly, in whole micro-units (``round(cost * 1_000_000)``), so that ten charges
 of $0.10 reach a $1.00 budget: a threshold of p% is reached when ``spend * 100 >= budget * p``
 and the forecast exceeds the budget when ``spend * month_ms > budget * elapsed_ms``. A budget
@@ -38,6 +46,9 @@ SPEND_CAP: Final = 1 << 62
 largest budget the codec accepts): the codec bounds each cost, not how many come, and a month's
 sum must stay within the int64 range of a JSON snapshot."""
 FORECAST_AFTER_MS: Final = 3 * MS_PER_DAY
+RECENT_H: Final = 48
+"""Hours of spend a month keeps by hour behind its newest, to stamp a crossing at its event
+time when usage arrives out of order (the allowed lateness of usage)."""
 MONTHS_KEPT: Final = 2
 SUBSCRIPTIONS_KEPT: Final = 8
 
@@ -51,6 +62,23 @@ class MonthSpend:
     spend: dict[str, int] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
     subscriptions: list[str] = field(default_factory=list)
+    recent: dict[int, int] = field(default_factory=dict)
+    """Spend in the budget's currency by epoch hour, the last ``RECENT_H`` hours behind the
+    newest."""
+    crossed: dict[str, int] = field(default_factory=dict)
+    """When each line fired was crossed (epoch ms), as last stamped."""
+
+    def crossed_at(self, currency: str, line: int, event_ts_ms: int) -> int:
+        """When the spend, counted in event-time order, reached ``line`` micro-units: the
+        start of the hour in which it did, or ``event_ts_ms`` when that is its hour."""
+        recent = self.recent
+        spent = self.spend.get(currency, 0) - sum(recent.values())
+        for hour in sorted(recent):
+            spent += recent[hour]
+            if spent >= line:
+                at = hour * MS_PER_HOUR
+                return event_ts_ms if at == event_ts_ms - event_ts_ms % MS_PER_HOUR else at
+        return event_ts_ms
 
 
 @dataclass(slots=True)
@@ -73,6 +101,8 @@ def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
         dict(fields["spend"]),
         list(fields["fired"]),
         list(fields["subscriptions"]),
+        {int(hour): int(micros) for hour, micros in fields.get("recent", ())},
+        {str(line): int(at) for line, at in dict(fields.get("crossed", {})).items()},
     )
 
 
@@ -128,6 +158,7 @@ class BudgetDetector:
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
         if state.amount is None or event.currency != state.currency:
             return []
+        _note_recent(month, event.ts_ms, round(event.cost * MICROS))
         spent = month.spend[event.currency]
         # Below the lowest line (50%) nothing can cross: skip the per-threshold loop.
         findings = (
@@ -173,15 +204,26 @@ class BudgetDetector:
         spent = month.spend.get(state.currency, 0)
         findings = []
         for label, pct, severity in THRESHOLDS:
-            if label in month.fired or spent * 100 < state.amount * pct:
+            if spent * 100 < state.amount * pct:
                 continue
-            month.fired.append(label)
+            line = -(-state.amount * pct // 100)
+            at = month.crossed_at(state.currency, line, ts_ms)
+            if state.set_at_ms is not None:
+                at = max(at, state.set_at_ms)
+            if label in month.fired:
+                stamped = month.crossed.get(label)
+                if stamped is None or at >= stamped - stamped % MS_PER_HOUR:
+                    continue  # not crossed an hour earlier than stamped: nothing to amend
+            else:
+                month.fired.append(label)
+            month.crossed[label] = at
             used = spent / state.amount
+            when = f"at {format_ts(at)}" if at == ts_ms else f"in the hour from {format_ts(at)}"
             reason = (
                 f"Month-to-date spend for {key} is {money(spent / MICROS, state.currency)}, "
                 f"{percent(used)} of the {money(state.amount / MICROS, state.currency)} "
                 "monthly budget; "
-                f"it crossed {label} at {format_ts(ts_ms)}."
+                f"it crossed {label} {when}."
             )
             findings.append(
                 Finding(
@@ -189,7 +231,7 @@ class BudgetDetector:
                     kind=self.name,
                     severity=severity,
                     score=score_of(severity),
-                    event_time_ms=ts_ms,
+                    event_time_ms=at,
                     window_start_ms=month.start_ms,
                     window_end_ms=month.end_ms,
                     reasons=(reason,),
@@ -258,6 +300,8 @@ class BudgetDetector:
                     "spend": dict(m.spend),
                     "fired": list(m.fired),
                     "subscriptions": list(m.subscriptions),
+                    "recent": sorted(m.recent.items()),
+                    "crossed": dict(m.crossed),
                 }
                 for key, m in state.months.items()
             },
@@ -270,3 +314,15 @@ class BudgetDetector:
             set_at_ms=data["set_at_ms"],
             months={key: _month_of(key, fields) for key, fields in data["months"].items()},
         )
+
+
+def _note_recent(month: MonthSpend, ts_ms: int, micros: int) -> None:
+    """Add ``micros`` to the hour of ``ts_ms`` and forget hours ``RECENT_H`` behind the newest
+    (they are counted in the month's spend all the same)."""
+    hour = ts_ms // MS_PER_HOUR
+    recent = month.recent
+    recent[hour] = min(recent.get(hour, 0) + micros, SPEND_CAP)
+    newest = max(recent)
+    if hour == newest and len(recent) > 1:
+        for old in [h for h in recent if h < newest - RECENT_H]:
+            del recent[old]

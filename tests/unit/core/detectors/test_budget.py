@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from streamwatch.core.detectors.base import Finding
@@ -328,17 +331,49 @@ def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_forms() -> None
     observe_all(spend_stream([100, 900]), state)
     dumped = detector.dump(state)
     assert all(
-        set(fields) == {"spend", "fired", "subscriptions"} for fields in dumped["months"].values()
+        set(fields) == {"spend", "fired", "subscriptions", "recent", "crossed"}
+        for fields in dumped["months"].values()
     )
     version_1 = {
         key: [m["spend"], m["fired"], m["subscriptions"]] for key, m in dumped["months"].items()
     }
+    assert detector.load(dumped) == state
+    # Earlier forms have no hours kept nor crossing times: they load as none.
+    state = replace_months(state, recent={}, crossed={})
     assert detector.load({**dumped, "months": version_1}) == state
     earlier = {
         **dumped,
         "months": {key: [m.start_ms, m.end_ms, *version_1[key]] for key, m in state.months.items()},
     }
     assert detector.load(earlier) == state
+
+
+def replace_months(state: BudgetState, **fields: Any) -> BudgetState:
+    return dataclasses.replace(
+        state,
+        months={k: dataclasses.replace(m, **fields) for k, m in state.months.items()},
+    )
+
+
+def test_a_line_crossed_by_late_usage_is_stamped_at_its_event_time_and_amended_earlier() -> None:
+    events: list[Event] = [budget_set_event(1000, event_id="b-1", at=ts(1))]
+    # Ten hours of $100, delivered as billing data is: hours 1-3, then 6-10, then 4-5.
+    order = [1, 2, 3, 6, 7, 8, 9, 10, 4, 5]
+    events += [usage_event(event_id=f"u-{h}", at=ts(1, h), cost=100) for h in order]
+    findings = [f for out in observe_all(events) for f in out]
+    times = {}
+    for finding in findings:
+        times.setdefault(finding.evidence["threshold"], []).append(finding.event_time_ms)
+    # In arrival order $500 is reached on hour 7's row (1+2+3+6+7), $800 on hour 10's; as
+    # hours 4 and then 5 arrive, counting in event-time order moves each line an hour earlier,
+    # to where the whole stream puts them: 50% in hour 5, 80% in hour 8, 100% in hour 10.
+    hours = {line: [ms // 3_600_000 % 24 for ms in at] for line, at in times.items()}
+    assert hours == {"50%": [7, 6, 5], "80%": [10, 9, 8], "100%": [10]}
+    fifty = [f for f in findings if f.evidence["threshold"] == "50%"]
+    assert {f.incident for f in fifty} == {"2026-10/50%"}
+    assert fifty[0].reasons[0].endswith(f"it crossed 50% at {ts(1, 7)}.")
+    assert fifty[1].reasons[0].endswith(f"it crossed 50% in the hour from {ts(1, 6)}.")
+    assert fifty[2].reasons[0].endswith(f"it crossed 50% at {ts(1, 5)}.")  # hour 5's own row
 
 
 def test_state_keeps_at_most_two_months() -> None:
