@@ -4,8 +4,10 @@ fraud rings whose accounts sit on different partitions (so that links cross jobs
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 import orjson
@@ -40,7 +42,27 @@ def _replay(lines: list[bytes], jobs: int, **options: Any) -> tuple[dict[str, An
     return outputs, stats
 
 
+@cache
+def _one_job(
+    lines: tuple[bytes, ...], options: tuple[tuple[str, Any], ...]
+) -> tuple[dict[str, Any], ReplayStats]:
+    return _replay(list(lines), 1, **dict(options))
+
+
+def _replay_in_one_job(lines: list[bytes], **options: Any) -> tuple[dict[str, Any], ReplayStats]:
+    """``_replay(lines, 1, **options)``, run once per input and options: the reference several
+    tests compare their numbers of jobs with (a fixed clock; each caller gets its own copy)."""
+    return copy.deepcopy(_one_job(tuple(lines), tuple(sorted(options.items()))))
+
+
 def _ring_traffic(seed: int) -> list[bytes]:
+    """Generated traffic with rings, bursts, overruns and miners: built once per seed (each
+    caller gets its own list)."""
+    return list(_ring_lines(seed))
+
+
+@cache
+def _ring_lines(seed: int) -> tuple[bytes, ...]:
     result = generate(
         GeneratorConfig(
             seed=seed,
@@ -52,11 +74,11 @@ def _ring_traffic(seed: int) -> list[bytes]:
             bad_rate=0.01,
         )
     )
-    return [r if isinstance(r, bytes) else orjson.dumps(r) for r in result.records()]
+    return tuple(r if isinstance(r, bytes) else orjson.dumps(r) for r in result.records())
 
 
 def _assert_same(lines: list[bytes], jobs: int, **options: Any) -> dict[str, Any]:
-    one, one_stats = _replay(lines, 1, **options)
+    one, one_stats = _replay_in_one_job(lines, **options)
     many, many_stats = _replay(lines, jobs, **options)
     assert many == one
     assert replace(many_stats, job_cpu_s=[]) == replace(one_stats, job_cpu_s=[])
@@ -100,7 +122,7 @@ def test_sorted_single_customer_replay_is_the_same_in_two_jobs() -> None:
 def test_links_found_in_one_job_reach_customers_of_the_other() -> None:
     lines = _ring_traffic(1)
     assert all(LINK_OPERATION.encode() not in line for line in lines), "links are derived"
-    _, one = _replay(lines, 1)
+    _, one = _replay_in_one_job(lines)
     _, two = _replay(lines, 2)
     assert two.links == one.links > 0
 

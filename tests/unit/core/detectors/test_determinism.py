@@ -625,12 +625,21 @@ def test_building_the_stream_twice_gives_the_same_events(case: Case) -> None:
     assert [event_to_dict(e) for e in case.build()] == [event_to_dict(e) for e in case.build()]
 
 
+@cache
+def _uninterrupted(case: Case) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """The decisions and final snapshots of ``case``'s stream run without a restart, which every
+    restart point of it is compared with: run once per case rather than once per point (a fresh
+    engine on a fresh build either way). Callers only compare with them."""
+    fleet = Fleet(case.core())
+    view = outcome_view(run(fleet, case.build()))
+    return view, {cid: fleet.core.snapshot(s) for cid, s in fleet.states.items()}
+
+
 @pytest.mark.parametrize("where", [0.0, 0.1, 0.33, 0.5, 0.77, 1.0])
 def test_snapshot_restore_continue_gives_the_same_decisions(case: Case, where: float) -> None:
     events = case.build()
     k = round(where * len(events))
-    uninterrupted_fleet = Fleet(case.core())
-    uninterrupted = run(uninterrupted_fleet, events)
+    uninterrupted, uninterrupted_snapshots = _uninterrupted(case)
 
     before = Fleet(case.core())
     first_part = run(before, events[:k])
@@ -642,10 +651,10 @@ def test_snapshot_restore_continue_gives_the_same_decisions(case: Case, where: f
     resumed = outcome_view(first_part)
     for key, values in outcome_view(second_part).items():
         resumed[key].extend(values)
-    assert resumed == outcome_view(uninterrupted)
-    assert {cid: after.core.snapshot(s) for cid, s in after.states.items()} == {
-        cid: uninterrupted_fleet.core.snapshot(s) for cid, s in uninterrupted_fleet.states.items()
-    }
+    assert resumed == uninterrupted
+    assert {
+        cid: after.core.snapshot(s) for cid, s in after.states.items()
+    } == uninterrupted_snapshots
 
 
 def test_detector_is_a_deterministic_function_of_state_and_event(case: Case) -> None:
@@ -870,23 +879,40 @@ def _resumed_spikes(view: dict[str, list[dict[str, Any]]], resumed: set[str]) ->
     return first
 
 
+TIGHT = Settings(allowed_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8)
+
+
+def _tight_core() -> Core:
+    return CASES[-1].core(TIGHT)
+
+
+def _repeated_streams() -> list[Event]:
+    """All streams merged, with a few events repeated a little later and a few days later: the
+    first are caught by a tight dedupe window, the second not."""
+    events = merged_streams()
+    rng = random.Random(17)
+    for k in sorted(rng.sample(range(len(events)), 120), reverse=True):
+        events.insert(min(len(events), k + rng.randrange(1, 40)), events[k])
+    return events
+
+
+@cache
+def _tight_uninterrupted() -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Decisions and final states of ``_repeated_streams`` with the tight window and no
+    restart, which every restart point is compared with: run once, not once per point. Callers
+    only compare with them."""
+    fleet = Fleet(_tight_core())
+    return outcome_view(run(fleet, _repeated_streams())), fleet.states
+
+
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
 def test_snapshot_restore_continue_with_a_tight_dedupe_window(where: float) -> None:
     """Ids expire (a window of one hour past the customer's watermark) and are pushed out (at
     most 8) across a restart exactly as without one."""
-    settings = Settings(allowed_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8)
-
-    def core() -> Core:
-        return CASES[-1].core(settings)
-
-    events = merged_streams()
-    rng = random.Random(17)
-    # Repeats a few events later and a few days later: the first are caught, the second not.
-    for k in sorted(rng.sample(range(len(events)), 120), reverse=True):
-        events.insert(min(len(events), k + rng.randrange(1, 40)), events[k])
+    core = _tight_core
+    events = _repeated_streams()
     k = round(where * len(events))
-    uninterrupted_fleet = Fleet(core())
-    uninterrupted = run(uninterrupted_fleet, events)
+    uninterrupted, uninterrupted_states = _tight_uninterrupted()
 
     before = Fleet(core())
     first_part = run(before, events[:k])
@@ -898,7 +924,7 @@ def test_snapshot_restore_continue_with_a_tight_dedupe_window(where: float) -> N
     resumed = outcome_view(first_part)
     for key, values in outcome_view(second_part).items():
         resumed[key].extend(values)
-    assert resumed == outcome_view(uninterrupted)
-    assert after.states == uninterrupted_fleet.states
+    assert resumed == uninterrupted
+    assert after.states == uninterrupted_states
     assert max(len(s.seen) for s in after.states.values()) == 8
     assert sum(s.duplicates for s in after.states.values()) > 0
