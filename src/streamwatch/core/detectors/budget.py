@@ -101,7 +101,7 @@ def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
         dict(fields["spend"]),
         list(fields["fired"]),
         list(fields["subscriptions"]),
-        {int(hour): int(micros) for hour, micros in fields.get("recent", ())},
+        _recent_of(fields.get("recent") or []),
         {str(line): int(at) for line, at in dict(fields.get("crossed", {})).items()},
     )
 
@@ -158,7 +158,9 @@ class BudgetDetector:
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
         if state.amount is None or event.currency != state.currency:
             return []
-        _note_recent(month, event.ts_ms, round(event.cost * MICROS))
+        micros = round(event.cost * MICROS)
+        if micros > 0:
+            _note_recent(month, event.ts_ms, micros)
         spent = month.spend[event.currency]
         # Below the lowest line (50%) nothing can cross: skip the per-threshold loop.
         findings = (
@@ -300,7 +302,7 @@ class BudgetDetector:
                     "spend": dict(m.spend),
                     "fired": list(m.fired),
                     "subscriptions": list(m.subscriptions),
-                    "recent": sorted(m.recent.items()),
+                    "recent": _dump_recent(m.recent),
                     "crossed": dict(m.crossed),
                 }
                 for key, m in state.months.items()
@@ -326,3 +328,20 @@ def _note_recent(month: MonthSpend, ts_ms: int, micros: int) -> None:
     if hour == newest and len(recent) > 1:
         for old in [h for h in recent if h < newest - RECENT_H]:
             del recent[old]
+
+
+def _dump_recent(recent: dict[int, int]) -> list[int]:
+    """The hours kept as ``[first hour, micros of that hour, of the next, ...]`` (0 for an hour
+    without spend): a snapshot holds each hour's number only, not its key."""
+    if not recent:
+        return []
+    first = min(recent)
+    return [first, *(recent.get(hour, 0) for hour in range(first, max(recent) + 1))]
+
+
+def _recent_of(values: list[int]) -> dict[int, int]:
+    """The hours kept, from ``_dump_recent``'s form."""
+    if not values:
+        return {}
+    first = int(values[0])
+    return {first + i: int(v) for i, v in enumerate(values[1:]) if v}
