@@ -42,3 +42,21 @@ def last_hour_ms(ts_ms: int, interval_s: int) -> int:
     of ``ts_ms`` for a record of an hour or less (it is whole in that hour)."""
     last = ts_ms if interval_s <= HOUR_S else end_ms(ts_ms, interval_s) - 1
     return last - last % MS_PER_HOUR
+
+
+def dump_by_hour(by_hour: dict[int, int]) -> list[int]:
+    """Amounts by epoch hour (the budget's and the ledger's hours kept) as ``[first hour,
+    amount of that hour, of the next, ...]`` (0 for an hour without): a snapshot holds each
+    hour's number only, not its key."""
+    if not by_hour:
+        return []
+    first = min(by_hour)
+    return [first, *(by_hour.get(hour, 0) for hour in range(first, max(by_hour) + 1))]
+
+
+def load_by_hour(values: list[int]) -> dict[int, int]:
+    """The inverse of ``dump_by_hour`` (hours of 0 are not kept)."""
+    if not values:
+        return {}
+    first = int(values[0])
+    return {first + i: int(v) for i, v in enumerate(values[1:]) if v}

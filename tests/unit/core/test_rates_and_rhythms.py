@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from streamwatch.core.metering import hourly_share, hours_covered, last_hour_ms
+from streamwatch.core.metering import (
+    dump_by_hour,
+    hourly_share,
+    hours_covered,
+    last_hour_ms,
+    load_by_hour,
+)
 from streamwatch.core.projection import project
 from streamwatch.core.timeutil import MS_PER_HOUR, parse_ts_ms
 from streamwatch.core.weekly import WEEK_H, WeeklyMemory, local_hours, zone_name
@@ -30,6 +36,15 @@ def test_a_record_is_read_at_its_rate_over_the_hours_it_covers(
 ) -> None:
     assert hourly_share(amount, interval_s) == pytest.approx(share)
     assert hours_covered(interval_s) == hours
+
+
+def test_amounts_by_hour_are_written_as_one_run_and_read_back() -> None:
+    by_hour = {493_830: 2_500_000, 493_828: 1_000_000, 493_833: 7}
+    dumped = dump_by_hour(by_hour)
+    assert dumped == [493_828, 1_000_000, 0, 2_500_000, 0, 0, 7]
+    assert load_by_hour(dumped) == by_hour
+    assert dump_by_hour({}) == []
+    assert load_by_hour([]) == {}
 
 
 def test_the_last_hour_of_a_daily_record_is_the_days_last() -> None:

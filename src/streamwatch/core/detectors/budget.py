@@ -14,7 +14,11 @@ of spend in the budget's currency by hour, and a line crossed is stamped with th
 the spend, counted in event-time order, reached it (the usage event's own ``ts`` when that is
 the hour of the event that made it), never before the budget was set. Usage of an earlier hour
 arriving after that can only move the crossing earlier: the alert is then amended with the
-earlier time (``crossed``), as often as that happens within ``RECENT_H``.
+earlier time (``crossed``), as often as that happens within ``RECENT_H``. The forecast is
+stamped the same way: with the hour in which the projection of the spend counted in event-time
+order went past the budget, each hour's spend projected from the latest time one of its events
+was judged at (``covered``: a daily row up to its last hour, as ``_usage`` judges it), three
+days or more into the month and not before the budget was set; and amended earlier likewise.
 
 Money is summed exactly, in whole micro-units (``round(cost * 1_000_000)``), so that ten charges
 of $0.10 reach a $1.00 budget: a threshold of p% is reached when ``spend * 100 >= budget * p``
@@ -31,7 +35,7 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
-from streamwatch.core.metering import last_hour_ms
+from streamwatch.core.metering import dump_by_hour, last_hour_ms, load_by_hour
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
@@ -67,6 +71,10 @@ class MonthSpend:
     newest."""
     crossed: dict[str, int] = field(default_factory=dict)
     """When each line fired was crossed (epoch ms), as last stamped."""
+    covered: dict[int, int] = field(default_factory=dict)
+    """For an hour whose usage events' projections were taken at a time later than its start
+    (a daily row's last hour, see ``_usage``), the latest such time (epoch ms); other hours are
+    projected to their start."""
 
     def crossed_at(self, currency: str, line: int, event_ts_ms: int) -> int:
         """When the spend, counted in event-time order, reached ``line`` micro-units: the
@@ -78,6 +86,27 @@ class MonthSpend:
             if spent >= line:
                 at = hour * MS_PER_HOUR
                 return event_ts_ms if at == event_ts_ms - event_ts_ms % MS_PER_HOUR else at
+        return event_ts_ms
+
+    def forecast_at(self, amount: int, currency: str, since_ms: int, event_ts_ms: int) -> int:
+        """When the linear projection of the spend, counted in event-time order, first went
+        past ``amount`` three days or more into the month and not before ``since_ms`` (as
+        ``_usage`` judges an event, each hour's spend as of the latest time one of its events
+        was judged at): the start of that hour, or ``event_ts_ms`` when that is its hour or
+        none did."""
+        recent = self.recent
+        month_ms = self.end_ms - self.start_ms
+        after = max(self.start_ms + FORECAST_AFTER_MS, since_ms)
+        own = event_ts_ms - event_ts_ms % MS_PER_HOUR
+        spent = self.spend.get(currency, 0) - sum(recent.values())
+        for hour in sorted(recent):
+            spent += recent[hour]
+            at = hour * MS_PER_HOUR
+            if at < after:
+                continue
+            elapsed = min(self.covered.get(hour, at), self.end_ms - MS_PER_HOUR) - self.start_ms
+            if spent * month_ms > amount * elapsed:
+                return event_ts_ms if at == own else at
         return event_ts_ms
 
 
@@ -101,8 +130,9 @@ def _month_of(key: str, fields: list[Any] | dict[str, Any]) -> MonthSpend:
         dict(fields["spend"]),
         list(fields["fired"]),
         list(fields["subscriptions"]),
-        _recent_of(fields.get("recent") or []),
+        load_by_hour(fields.get("recent") or []),
         {str(line): int(at) for line, at in dict(fields.get("crossed", {})).items()},
+        {int(hour): int(at) for hour, at in fields.get("covered", ())},
     )
 
 
@@ -166,20 +196,43 @@ class BudgetDetector:
         findings = (
             self._crossings(state, key, month, event.ts_ms) if spent * 2 >= state.amount else []
         )
-        if (
-            "forecast" not in month.fired
-            and "100%" not in month.fired
-            and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS
-        ):
+        last = max(event.ts_ms, last_hour_ms(event.ts_ms, event.interval_s))
+        hour = event.ts_ms // MS_PER_HOUR
+        if last > month.covered.get(hour, hour * MS_PER_HOUR):
+            # Kept only where it is later than the hour's start (a daily row, say): the
+            # projection of any other hour runs to its start (``forecast_at``).
+            month.covered[hour] = last
+            for old in [h for h in month.covered if h < hour - RECENT_H]:
+                del month.covered[old]
+        if "forecast" in month.fired:
+            stamped = month.crossed.get("forecast")
+            if stamped is not None and event.ts_ms < stamped - stamped % MS_PER_HOUR:
+                # Usage of an hour before the forecast's arrived late: it may have come earlier.
+                at = month.forecast_at(state.amount, event.currency, self._since(state), stamped)
+                if at < stamped - stamped % MS_PER_HOUR:
+                    month.crossed["forecast"] = at
+                    newest = max(
+                        (*month.covered.values(), *(h * MS_PER_HOUR for h in month.recent)),
+                        default=event.ts_ms,
+                    )
+                    elapsed = min(newest, month.end_ms - MS_PER_HOUR) - month.start_ms
+                    findings.append(self._forecast(state, key, month, newest, spent, elapsed, at))
+        elif "100%" not in month.fired and event.ts_ms - month.start_ms >= FORECAST_AFTER_MS:
             # Up to the last hour the record covers: a daily row brings a day of spend, and
             # judging it as one hour's would project 24 times too much (core.metering).
-            last = max(event.ts_ms, last_hour_ms(event.ts_ms, event.interval_s))
             elapsed = min(last, month.end_ms - MS_PER_HOUR) - month.start_ms
             if spent * (month.end_ms - month.start_ms) > state.amount * elapsed:
                 month.fired.append("forecast")
-                projected = spent * (month.end_ms - month.start_ms) / elapsed
-                findings.append(self._forecast(state, key, month, event.ts_ms, spent, projected))
+                at = month.forecast_at(
+                    state.amount, event.currency, self._since(state), event.ts_ms
+                )
+                month.crossed["forecast"] = at
+                findings.append(self._forecast(state, key, month, event.ts_ms, spent, elapsed, at))
         return findings
+
+    @staticmethod
+    def _since(state: BudgetState) -> int:
+        return state.set_at_ms if state.set_at_ms is not None else 0
 
     def _budget_set(self, state: BudgetState, event: ActivityEvent) -> list[Finding]:
         props = event.properties
@@ -257,10 +310,14 @@ class BudgetDetector:
         month: MonthSpend,
         ts_ms: int,
         spent: int,
-        projected: float,
+        elapsed: int,
+        at: int,
     ) -> Finding:
+        """The forecast as of ``ts_ms`` (``spent`` over ``elapsed`` ms of the month), stamped
+        when its projection went past the budget: ``at``."""
         assert state.amount is not None
         assert state.currency is not None
+        projected = spent * (month.end_ms - month.start_ms) / elapsed
         days = (ts_ms - month.start_ms) / MS_PER_DAY
         cur = state.currency
         spent_money, projected_money = spent / MICROS, projected / MICROS
@@ -271,12 +328,18 @@ class BudgetDetector:
             f"{percent(projected / state.amount)} of the {money(budget, cur)} budget "
             f"({money(projected_money - budget, cur)} over)."
         )
+        if at != ts_ms:
+            # Usage arrived out of order: when, counted in event-time order, it went past.
+            reason += (
+                " Counted in event-time order the projection went past the budget in the hour "
+                f"from {format_ts(at)}."
+            )
         return Finding(
             incident=f"{key}/forecast",
             kind=self.name,
             severity="low",
             score=score_of("low"),
-            event_time_ms=ts_ms,
+            event_time_ms=at,
             window_start_ms=month.start_ms,
             window_end_ms=month.end_ms,
             reasons=(reason,),
@@ -302,8 +365,9 @@ class BudgetDetector:
                     "spend": dict(m.spend),
                     "fired": list(m.fired),
                     "subscriptions": list(m.subscriptions),
-                    "recent": _dump_recent(m.recent),
+                    "recent": dump_by_hour(m.recent),
                     "crossed": dict(m.crossed),
+                    "covered": sorted(m.covered.items()),
                 }
                 for key, m in state.months.items()
             },
@@ -328,20 +392,4 @@ def _note_recent(month: MonthSpend, ts_ms: int, micros: int) -> None:
     if hour == newest and len(recent) > 1:
         for old in [h for h in recent if h < newest - RECENT_H]:
             del recent[old]
-
-
-def _dump_recent(recent: dict[int, int]) -> list[int]:
-    """The hours kept as ``[first hour, micros of that hour, of the next, ...]`` (0 for an hour
-    without spend): a snapshot holds each hour's number only, not its key."""
-    if not recent:
-        return []
-    first = min(recent)
-    return [first, *(recent.get(hour, 0) for hour in range(first, max(recent) + 1))]
-
-
-def _recent_of(values: list[int]) -> dict[int, int]:
-    """The hours kept, from ``_dump_recent``'s form."""
-    if not values:
-        return {}
-    first = int(values[0])
-    return {first + i: int(v) for i, v in enumerate(values[1:]) if v}
+            month.covered.pop(old, None)

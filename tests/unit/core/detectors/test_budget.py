@@ -331,7 +331,7 @@ def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_forms() -> None
     observe_all(spend_stream([100, 900]), state)
     dumped = detector.dump(state)
     assert all(
-        set(fields) == {"spend", "fired", "subscriptions", "recent", "crossed"}
+        set(fields) == {"spend", "fired", "subscriptions", "recent", "crossed", "covered"}
         for fields in dumped["months"].values()
     )
     version_1 = {
@@ -339,7 +339,7 @@ def test_dump_leaves_out_month_bounds_and_load_reads_the_earlier_forms() -> None
     }
     assert detector.load(dumped) == state
     # Earlier forms have no hours kept nor crossing times: they load as none.
-    state = replace_months(state, recent={}, crossed={})
+    state = replace_months(state, recent={}, crossed={}, covered={})
     assert detector.load({**dumped, "months": version_1}) == state
     earlier = {
         **dumped,
@@ -374,6 +374,66 @@ def test_a_line_crossed_by_late_usage_is_stamped_at_its_event_time_and_amended_e
     assert fifty[0].reasons[0].endswith(f"it crossed 50% at {ts(1, 7)}.")
     assert fifty[1].reasons[0].endswith(f"it crossed 50% in the hour from {ts(1, 6)}.")
     assert fifty[2].reasons[0].endswith(f"it crossed 50% at {ts(1, 5)}.")  # hour 5's own row
+
+
+def forecast_hours(events: list[Event]) -> list[int]:
+    """The hour of day each forecast finding is stamped at."""
+    findings = [f for out in observe_all(events) for f in out]
+    return [
+        f.event_time_ms // 3_600_000 % 24 for f in findings if f.evidence["threshold"] == "forecast"
+    ]
+
+
+def test_a_forecast_crossed_by_late_usage_is_stamped_at_its_event_time_and_amended() -> None:
+    # $9 an hour from October 4th 00:00 against $1,000: counted in event-time order the
+    # projection (spend x 744 h / elapsed) first goes past the budget in hour 12 (117 x 744 >
+    # 1000 x 84).
+    def stream(order: list[int]) -> list[Event]:
+        events: list[Event] = [budget_set_event(1000, event_id="b-1", at=ts(1))]
+        events += [usage_event(event_id=f"u-{h}", at=ts(4, h), cost=9) for h in order]
+        return events
+
+    assert forecast_hours(stream(list(range(15)))) == [12]
+    # Hours 0-4, then 8-14, then 5-7: hour 5's row makes the projection at its own hour cross,
+    # but counted in event-time order (hours 6 and 7 still missing) that happened in hour 14;
+    # hours 6 and 7 arriving move it to 13, then to 12, where the whole stream puts it.
+    late = stream([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 5, 6, 7])
+    assert forecast_hours(late) == [14, 13, 12]
+    forecasts = [f for out in observe_all(late) for f in out]
+    assert {f.incident for f in forecasts} == {"2026-10/forecast"}
+    assert (
+        forecasts[0]
+        .reasons[0]
+        .endswith(
+            f"Counted in event-time order the projection went past the budget in the hour from "
+            f"{ts(4, 14)}."
+        )
+    )
+
+
+def daily_rows(costs: dict[int, float]) -> list[Event]:
+    events: list[Event] = [budget_set_event(1000, event_id="b-1", at=ts(1))]
+    for day, cost in costs.items():
+        events.append(usage_event(event_id=f"d-{day}", at=ts(day), cost=cost, interval_s=86_400))
+    return events
+
+
+def test_a_daily_rows_forecast_is_judged_up_to_its_last_hour_in_either_order() -> None:
+    # Four days of $28 project to 112 x 744 / 95 h = $877 with day 4's row read up to its
+    # last hour (23:00), under the budget (read at its start, 72 h, it would be over); day 5's
+    # $60 takes it over (172 x 744 / 119 h = $1,075).
+    in_order = daily_rows({1: 28, 2: 28, 3: 28, 4: 28, 5: 60})
+    findings = [f for out in observe_all(in_order) for f in out]
+    assert [(f.evidence["threshold"], f.event_time_ms) for f in findings] == [
+        ("forecast", parse_ts_ms(ts(5)))
+    ]
+    # Day 5's row first, then day 4's: the projection crosses on day 4's row, but counted in
+    # event-time order only with day 5's.
+    late = daily_rows({1: 28, 2: 28, 3: 28, 5: 60, 4: 28})
+    findings = [f for out in observe_all(late) for f in out]
+    assert [(f.evidence["threshold"], f.event_time_ms) for f in findings] == [
+        ("forecast", parse_ts_ms(ts(5)))
+    ]
 
 
 def test_state_keeps_at_most_two_months() -> None:

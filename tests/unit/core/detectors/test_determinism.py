@@ -759,6 +759,7 @@ V1_LACKED = (
     ("spend_spike", "weekly"),
     ("network_abuse", "first_ms"),
     ("network_abuse", "weekly"),
+    ("payments", "arrival"),
 )
 RULES_SINCE_V1 = frozenset(
     {"spend-spike-new-account-prepay", "bot-signup-ring-prepay", "bot-signup-ring-suspend"}
@@ -838,7 +839,9 @@ def test_version_1_snapshots_restore_and_continue_with_the_same_decisions() -> N
                 if set(dump) <= {STATE_VERSION_KEY}:
                     del snap["detectors"][name]  # nothing left but what a fresh state has
             # Fields version 1 did not hold: the sign-up's date (spend_spike), the first
-            # traffic rather than the first event (network_abuse), weekly rhythms (both).
+            # traffic rather than the first event (network_abuse), weekly rhythms (both), the
+            # payments ledger's stamps for usage arriving late (the sign-up and instrument
+            # times no line is stamped before, when its alerts opened).
             for name, field in V1_LACKED:
                 snap["detectors"].get(name, {}).pop(field, None)
             # Rules of the default policy added since: before the cut they acted on the

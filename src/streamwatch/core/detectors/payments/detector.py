@@ -35,6 +35,17 @@ Kinds and rules:
   before the ledger learnt of the debt (an invoice issued already late, a payment charged
   back) are dated at that moment, collapsed into one finding.
 
+Usage that arrives late and out of order (billing data for an hour comes hours later, after
+later hours) is judged at its event time: the ledger keeps its last ``RECENT_H`` hours of usage
+by hour, and a ``usage_before_payment`` line (the amounts at risk, the multiples of the
+allowance) is stamped with the hour in which the usage, counted in event-time order, reached
+it (the usage event's own ``ts`` when that is its hour), never before the latest sign-up,
+instrument or chargeback (``floor_ms``: the standing it is judged by held from then) nor, for
+the allowance of a customer without a chargeable card, before money first cleared. An alert
+opened and then found, as earlier hours arrive, to have opened an hour or more earlier is
+amended with the earlier time (its first usage; the first multiple of the allowance passed).
+In event-time order nothing changes.
+
 Resolution convention: a cleared cause amends the same incident with ``status = "resolved"``
 and severity info; open findings carry ``status = "open"``.
 
@@ -74,6 +85,7 @@ from streamwatch.core.detectors.payments.ledger import (
     INSTRUMENTS_KEPT,
     MICROS,
     MONEY_CAP,
+    RECENT_H,
     InstrumentSeen,
     Invoice,
     PaymentsState,
@@ -84,6 +96,8 @@ from streamwatch.core.detectors.payments.ledger import (
     load_state,
     micros_of,
     month_of,
+    note_recent,
+    raise_floor,
     refresh_cover,
 )
 from streamwatch.core.detectors.payments.payment_failure import payment_failed, resolve_failures
@@ -99,9 +113,10 @@ from streamwatch.core.detectors.payments.usage_before_payment import (
 )
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, UsageEvent
-from streamwatch.core.timeutil import MS_PER_DAY, TimestampError, parse_ts_ms
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, TimestampError, parse_ts_ms
 
 YOUNG_MS: Final = YOUNG_DAYS * MS_PER_DAY
+RECENT_MS: Final = RECENT_H * MS_PER_HOUR
 
 
 @register(rank=50)
@@ -190,6 +205,14 @@ class PaymentsDetector:
         state.used = used if used < MONEY_CAP else MONEY_CAP
         signup = state.signup_ms
         if signup is not None and (
+            ts - signup < YOUNG_MS + RECENT_MS or state.ux is not None or state.ubp is not None
+        ):
+            # Only where a line may still be crossed or amended: the hours kept are most of a
+            # snapshot's bytes, and an established customer's usage crosses none.
+            note_recent(state, ts, micros)
+        elif state.recent:
+            state.recent.clear()
+        if signup is not None and (
             state.ux is not None or (state.used > state.paid_in + SLACK and ts - signup < YOUNG_MS)
         ):
             findings = check_exposure(state, ts)
@@ -222,6 +245,7 @@ class PaymentsDetector:
         country = _text(props.get("ip_country")) or _text(props.get("country"))
         state.signup_ms = event.ts_ms
         state.signup_country = country
+        raise_floor(state, event.ts_ms)
         findings: list[Finding] = []
         # Instruments whose event came first are judged again now that the country is known.
         for seen in state.instruments:
@@ -241,6 +265,7 @@ class PaymentsDetector:
         ts = event.ts_ms
         seen = InstrumentSeen(key, inst.type, inst.country, event.billing_country, ts_ms=ts)
         state.instruments.append(seen)
+        raise_floor(state, ts)
         if len(state.instruments) > INSTRUMENTS_KEPT:
             quiet = [i for i in state.instruments if i.alert is None]
             state.instruments.remove(quiet[0] if quiet else state.instruments[0])
@@ -373,6 +398,7 @@ class PaymentsDetector:
         the chargeback is raised."""
         ts = event.ts_ms
         micros = micros_of(state, event)
+        raise_floor(state, ts)
         if micros:
             key = event.invoice_id
             inv = state.invoices.get(key) if key is not None else None

@@ -4,16 +4,19 @@ pays; with its snapshot form and the money at risk derived from it.
 Money is kept in whole micro-units (``round(amount * 1_000_000)``) of the customer's currency,
 the first currency it was seen using or paying in; amounts in another currency are not
 counted (a customer bills in one currency). Bounded: at most ``INVOICES_KEPT`` invoices,
-``INSTRUMENTS_KEPT`` instruments and ``MONTHS_KEPT`` months of usage.
+``INSTRUMENTS_KEPT`` instruments, ``MONTHS_KEPT`` months of usage and ``RECENT_H`` hours of it
+by hour (``recent``: where, in event-time order, a line was crossed by usage arriving late).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
 from streamwatch.core.events import PaymentEvent
+from streamwatch.core.metering import dump_by_hour, load_by_hour
 from streamwatch.core.projection import project
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
@@ -22,6 +25,9 @@ MONEY_CAP: Final = 1 << 62
 """Sums of money saturate at this many micro-units (about 4.6e12 currency units), far beyond any
 real ledger. The codec bounds each record's amount, not how many records come: without this a
 flood of records at that bound could grow a sum past the int64 range of a JSON snapshot."""
+RECENT_H: Final = 48
+"""Hours of usage the ledger keeps by hour behind its newest, to stamp a line crossed at its
+event time when usage arrives out of order (the allowed lateness of usage)."""
 INVOICES_KEPT: Final = 24
 INSTRUMENTS_KEPT: Final = 8
 MONTHS_KEPT: Final = 3
@@ -139,6 +145,17 @@ class PaymentsState:
     """Payments and prepayments cleared, less chargebacks, micro-units."""
     ux: str | None = None
     """Severity of the open unsecured-exposure alert (None: none open)."""
+    recent: dict[int, int] = field(default_factory=dict)
+    """Usage in the customer's currency by epoch hour, micro-units, the last ``RECENT_H``
+    hours behind the newest: where a line was crossed in event-time order when usage arrives
+    late and out of order (``crossed_at``)."""
+    floor_ms: int | None = None
+    """The latest sign-up, instrument or chargeback event time: a line is never stamped
+    before it (the standing it was judged by held only from then)."""
+    ubp_at: int | None = None
+    """When the open usage_before_payment alert opened, as last stamped."""
+    ux_at: int | None = None
+    """When the open unsecured-exposure alert opened, as last stamped."""
     current: MonthUsage | None = field(default=None, compare=False, repr=False)
     """The month usage was last added to (a cache of one of ``months``; not snapshotted)."""
 
@@ -169,6 +186,60 @@ def refresh_cover(state: PaymentsState) -> None:
         and countries_agree({c for c in (seen.country, seen.billing_country, country) if c})
         for seen in state.instruments
     )
+
+
+def note_recent(state: PaymentsState, ts_ms: int, micros: int) -> None:
+    """Add ``micros`` to the hour of ``ts_ms`` and forget hours ``RECENT_H`` behind the newest
+    (they are counted in the ledger's sums all the same)."""
+    hour = ts_ms // MS_PER_HOUR
+    recent = state.recent
+    recent[hour] = min(recent.get(hour, 0) + micros, MONEY_CAP)
+    if len(recent) > 1 and hour == max(recent):
+        for old in [h for h in recent if h < hour - RECENT_H]:
+            del recent[old]
+
+
+def raise_floor(state: PaymentsState, ts_ms: int) -> None:
+    """A sign-up, instrument or chargeback at ``ts_ms``: no line is stamped before it."""
+    if state.floor_ms is None or ts_ms > state.floor_ms:
+        state.floor_ms = ts_ms
+
+
+def crossed_at(
+    state: PaymentsState,
+    total: int,
+    crosses: Callable[[int, int], bool],
+    ts_ms: int,
+    since_ms: int | None = None,
+) -> int:
+    """When a line was crossed in event-time order: ``total`` (a sum the usage of
+    ``recent`` is counted in) is replayed hour by hour over the hours kept, and the first
+    hour whose sum so far ``crosses(sum, as_of_ms)`` (as of the hour's end, or ``ts_ms`` in
+    the hour of ``ts_ms``) gives the start of that hour, or ``ts_ms`` when that is its hour;
+    ``ts_ms`` when none does. Only hours that start at or after ``floor_ms`` and
+    ``since_ms`` are judged (the rule judged usage by the standing it has now only from
+    then), and the result is never before ``floor_ms``."""
+    recent = state.recent
+    own = ts_ms - ts_ms % MS_PER_HOUR
+    floor = state.floor_ms
+    since = max(floor or 0, since_ms or 0)
+    at = ts_ms
+    spent = total - sum(recent.values())
+    for hour in sorted(recent):
+        spent += recent[hour]
+        start = hour * MS_PER_HOUR
+        if start < since:
+            continue
+        if crosses(spent, ts_ms if start == own else start + MS_PER_HOUR - 1):
+            at = ts_ms if start == own else start
+            break
+    return at if floor is None or at >= floor else floor
+
+
+def amends(stamped: int | None, at: int) -> bool:
+    """Whether a line found crossed at ``at`` moves a stamp earlier by an hour or more (not
+    within the hour it was stamped in)."""
+    return stamped is not None and at < stamped - stamped % MS_PER_HOUR
 
 
 def month_of(state: PaymentsState, ts_ms: int) -> MonthUsage:
@@ -285,7 +356,7 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
     ``[micros, first_ms, last_end_ms, billed]``, an invoice ``Invoice``'s fields in order
     without the trailing ones at their default); ``load_state`` reads both.
     """
-    out = {
+    out: dict[str, Any] = {
         "currency": state.currency,
         "last_ms": state.last_ms,
         "signup": {"signup_ms": state.signup_ms, "signup_country": state.signup_country},
@@ -310,6 +381,13 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         # Only when there is any, so that a snapshot without it is one written before the
         # unsecured-exposure rule (whose figures the detector's load derives).
         out["exposure"] = {"used": state.used, "paid_in": state.paid_in, "ux": state.ux}
+    if state.recent or state.floor_ms is not None:
+        out["arrival"] = {
+            "recent": dump_by_hour(state.recent),
+            "floor_ms": state.floor_ms,
+            "ubp_at": state.ubp_at,
+            "ux_at": state.ux_at,
+        }
     return out
 
 
@@ -342,4 +420,12 @@ def load_state(data: dict[str, Any]) -> PaymentsState:
         chargebacks=data["chargebacks"],
         # Snapshots written before the unsecured-exposure rule have no "exposure".
         **named(data.get("exposure", {}), ("used", "paid_in", "ux")),
+        # Snapshots written before usage was stamped at its event time have no "arrival".
+        **_arrival(data.get("arrival", {})),
     )
+
+
+def _arrival(fields: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    out["recent"] = load_by_hour(fields.get("recent") or [])
+    return out

@@ -28,11 +28,16 @@ from __future__ import annotations
 from typing import Final
 
 from streamwatch.core.detectors.base import Finding
-from streamwatch.core.detectors.payments.ledger import MICROS, PaymentsState
+from streamwatch.core.detectors.payments.ledger import (
+    MICROS,
+    PaymentsState,
+    amends,
+    crossed_at,
+)
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.explain import money
 from streamwatch.core.severity import score_of
-from streamwatch.core.timeutil import MS_PER_DAY, format_ts
+from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
 KIND: Final = "usage_before_payment"
 INCIDENT: Final = "unsecured-exposure"
@@ -81,9 +86,45 @@ def check_exposure(state: PaymentsState, ts_ms: int) -> list[Finding]:
         if not state.ux:
             return []
         return _resolve(state, ts_ms, "money cleared", "within what the account is allowed")
-    if state.ux is not None and SEVERITIES.index(severity) <= SEVERITIES.index(state.ux):
-        return []
-    state.ux = severity
+    previous = state.ux
+    if previous is None:
+        state.ux = severity
+        state.ux_at = at = _crossed(state, 1, ts_ms)
+        return [_open(state, severity, at, ts_ms, 1, limit, standing)]
+    findings = []
+    opened = state.ux_at
+    if opened is not None and ts_ms < opened - opened % MS_PER_HOUR:
+        # Usage of an hour before the alert opened arrived late: it may have opened earlier.
+        at = _crossed(state, 1, ts_ms)
+        if amends(opened, at):
+            state.ux_at = at
+            findings.append(_open(state, _same(previous), at, ts_ms, 1, limit, standing))
+    rank = SEVERITIES.index(previous)
+    if SEVERITIES.index(severity) > rank:
+        # Stamped where the lowest level above the previous one was reached.
+        times = next(t for t, level in LEVELS if SEVERITIES.index(level) > rank)
+        state.ux = severity
+        at = _crossed(state, times, ts_ms)
+        findings.append(_open(state, severity, at, ts_ms, times, limit, standing))
+    return findings
+
+
+def _same(severity: str) -> Severity:
+    return SEVERITIES[SEVERITIES.index(severity)]
+
+
+def _open(
+    state: PaymentsState,
+    severity: Severity,
+    at: int,
+    ts_ms: int,
+    times: int,
+    limit: int,
+    standing: str,
+) -> Finding:
+    """The open alert at ``severity``, stamped ``at`` (as of ``ts_ms``), past ``times`` the
+    allowance ``limit``."""
+    exposed = unsecured(state)
     cur = state.currency or ""
     age_days = (ts_ms - (state.signup_ms or ts_ms)) / MS_PER_DAY
     rule = (
@@ -100,29 +141,48 @@ def check_exposure(state: PaymentsState, ts_ms: int) -> list[Finding]:
         f"{exposed / limit:.1f} times the {money(limit / MICROS, cur)} allowed an account "
         f"{age_days:.1f} days old ({rule})."
     )
-    return [
-        Finding(
-            incident=INCIDENT,
-            kind=KIND,
-            severity=severity,
-            score=score_of(severity),
-            event_time_ms=ts_ms,
-            window_start_ms=state.signup_ms or ts_ms,
-            window_end_ms=ts_ms,
-            reasons=(reason,),
-            evidence={
-                "status": "open",
-                "basis": BASIS,
-                "standing": standing,
-                "unsecured": round(exposed / MICROS, 2),
-                "allowance": round(limit / MICROS, 2),
-                "used": round(state.used / MICROS, 2),
-                "cleared": round(max(0, state.paid_in) / MICROS, 2),
-                "currency": cur,
-                "account_age_days": round(age_days, 1),
-            },
-        )
-    ]
+    evidence: dict[str, object] = {
+        "status": "open",
+        "basis": BASIS,
+        "standing": standing,
+        "unsecured": round(exposed / MICROS, 2),
+        "allowance": round(limit / MICROS, 2),
+        "used": round(state.used / MICROS, 2),
+        "cleared": round(max(0, state.paid_in) / MICROS, 2),
+        "currency": cur,
+        "account_age_days": round(age_days, 1),
+    }
+    if at != ts_ms:
+        # Usage arrived out of order: when, in event-time order, the line was crossed.
+        when = f"in the hour from {format_ts(at)}" if at % MS_PER_HOUR == 0 else format_ts(at)
+        reason += f" Counted in event-time order it went past {times}x the allowance {when}."
+        evidence["stamped_at"] = format_ts(at)
+    return Finding(
+        incident=INCIDENT,
+        kind=KIND,
+        severity=severity,
+        score=score_of(severity),
+        event_time_ms=at,
+        window_start_ms=state.signup_ms or ts_ms,
+        window_end_ms=max(ts_ms, at),
+        reasons=(reason,),
+        evidence=evidence,
+    )
+
+
+def _crossed(state: PaymentsState, times: int, ts_ms: int) -> int:
+    """When, in event-time order, unsecured exposure went past ``times`` the allowance (see
+    ``ledger.crossed_at``), judged by the money cleared and standing as they are now. Not
+    in an hour before money first cleared, for a customer without a chargeable card (the
+    first rule spoke until then)."""
+    paid = state.paid_in
+
+    def crosses(used: int, as_of_ms: int) -> bool:
+        allowed = allowance(state, as_of_ms)
+        return allowed is not None and max(0, used - paid) > times * allowed[0]
+
+    since = state.cleared_ms if not state.chargeable else None
+    return crossed_at(state, state.used, crosses, ts_ms, since)
 
 
 def _level(state: PaymentsState, exposed: int, limit: int) -> Severity | None:
@@ -148,6 +208,7 @@ def derive_exposure(state: PaymentsState) -> None:
 
 def _resolve(state: PaymentsState, ts_ms: int, why: str, within: str = "") -> list[Finding]:
     state.ux = None
+    state.ux_at = None
     cur = state.currency or ""
     exposed = unsecured(state)
     return [
