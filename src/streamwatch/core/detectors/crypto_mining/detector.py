@@ -456,6 +456,14 @@ class CryptoMiningDetector:
             # Late usage showing the alerted evidence at an earlier time (a run reached its
             # milestone before the hour that opened the alert) amends it with that time.
             return []
+        reasons, evidence = result.reasons, result.evidence
+        if earlier:
+            # Named in the alert, so that the amendment differs from what it amends.
+            evidence = {**evidence, "shown_from": format_ts(ts_ms)}
+            reasons = (
+                *reasons,
+                f"Usage delivered late shows this from {format_ts(ts_ms)}, before the alert.",
+            )
         if campaign.first_alert_ms is None or earlier:
             campaign.first_alert_ms = ts_ms
         campaign.signature = result.signature
@@ -469,8 +477,8 @@ class CryptoMiningDetector:
                 event_time_ms=ts_ms,
                 window_start_ms=min(campaign.start_ms, ts_ms),
                 window_end_ms=ts_ms,
-                reasons=result.reasons,
-                evidence=result.evidence,
+                reasons=reasons,
+                evidence=evidence,
                 subscription_ids=tuple(campaign.subscriptions),
             )
         ]
