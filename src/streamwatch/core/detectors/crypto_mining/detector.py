@@ -44,7 +44,9 @@ from streamwatch.core.detectors.crypto_mining.state import (
     GROUPS_KEPT,
     PAID,
     PREPAID,
+    RUN_GAP_H,
     SUBSCRIPTIONS_KEPT,
+    WINDOW_H,
     Campaign,
     Group,
     MiningState,
@@ -78,8 +80,6 @@ BURST_GAP_MS: Final = 6 * MS_PER_HOUR
 """Heavy creates further apart than this are separate bursts (see ``_campaign``)."""
 FAST_WINDOW_MS: Final = MS_PER_HOUR
 SIGNIN_WINDOW_MS: Final = MS_PER_DAY
-RUN_GAP_H: Final = 2
-"""A fleet missing for more than this many hours has stopped; its next hour starts a new run."""
 RUN_MILESTONES_H: Final = frozenset({6, 12, 24, 48, 96})
 POOL_MILESTONES: Final = frozenset({1, 10, 100, 1000})
 HISTORY_HOURS: Final = 12
@@ -188,6 +188,7 @@ class CryptoMiningDetector:
         groups = state.groups
         group = groups.get(key)
         milestone = False
+        decide_ms = ts_ms
         if group is None:
             if len(groups) >= GROUPS_KEPT:
                 # Make room only from a fleet that has stopped: evicting running ones would
@@ -198,30 +199,34 @@ class CryptoMiningDetector:
                 if not flagged:
                     state.longest_run_h = max(state.longest_run_h, groups[stale].hours)
                 del groups[stale]
-            group = Group(hour, hour, gpu, small=small)
+            group = Group(hour, hour, gpu, small=small, seen=1)
             groups[key] = group
             if not flagged:
                 state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
         elif hour > group.last_h:
-            if hour - group.last_h > RUN_GAP_H:
-                if not flagged:
-                    state.restarts = min(COUNTER_CAP, state.restarts + 1)
-                    state.longest_run_h = max(state.longest_run_h, group.hours)
-                group.start_h, group.n, group.mean, group.m2 = hour, 0, 0.0, 0.0
-            group.last_h = hour
-            milestone = group.hours in RUN_MILESTONES_H
-            if not flagged:
-                state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+            decided = _advance(state, group, hour, ts_ms, flagged)
+            milestone, decide_ms = decided is not None, decided or ts_ms
+        elif group.last_h - hour < WINDOW_H and not group.was_seen(hour):
+            decided = _late_hour(state, group, hour, ts_ms, util, flagged)
+            milestone, decide_ms = decided is not None, decided or ts_ms
+            util = None
+        elif util is not None and hour != group.last_h:
+            group.add_util_at(hour, util)
+            util = None
         covered = last_hour_ms(ts_ms, event.interval_s) // MS_PER_HOUR
         if covered > group.last_h and hour >= group.start_h:
             # A record longer than an hour (a daily billing row) runs the fleet for every
             # hour it covers (``core.metering``), not for the hour of its ``ts`` alone.
             before = group.hours
-            group.last_h = covered
-            milestone = milestone or any(before < m <= group.hours for m in RUN_MILESTONES_H)
+            group.cover(covered)
+            milestone = milestone or _crossed(before, group.hours)
         if util is not None and hour >= group.start_h:
             group.add_util(util)
-        return self._campaign_usage(state, campaign, event, hour, decide=milestone)
+        if ts_ms < campaign.start_ms and state.late_h > 0:
+            _backdate(state, campaign, ts_ms)
+        return self._campaign_usage(
+            state, campaign, event, hour, decide=milestone, decide_ms=decide_ms
+        )
 
     def _campaign_usage(
         self,
@@ -231,6 +236,7 @@ class CryptoMiningDetector:
         hour: int,
         *,
         decide: bool = False,
+        decide_ms: int | None = None,
     ) -> list[Finding]:
         """The campaign's share of heavy usage (cost, hours, subscriptions), then learning.
 
@@ -243,7 +249,8 @@ class CryptoMiningDetector:
             if campaign.last_usage_h is None or hour > campaign.last_usage_h:
                 campaign.last_usage_h = hour
             add_capped(campaign.subscriptions, event.subscription_id, SUBSCRIPTIONS_KEPT)
-        findings = self._decide(state, campaign, event.ts_ms) if decide else []
+        at_ms = event.ts_ms if decide_ms is None else decide_ms
+        findings = self._decide(state, campaign, at_ms) if decide else []
         if not campaign.alerted and event.region not in state.regions:
             state.learn_region(event.region)
         return findings
@@ -438,12 +445,27 @@ class CryptoMiningDetector:
     def _decide(self, state: MiningState, campaign: Campaign, ts_ms: int) -> list[Finding]:
         digest = self._indicators.digest
         result = assess(state, campaign, digest)
+        earlier = campaign.first_alert_ms is not None and ts_ms < campaign.first_alert_ms
         if not campaign.alerted:
             if result.own_z < OPEN_Z:
                 return []
             campaign.alerted = True
-        elif result.signature == campaign.signature or campaign.revisions >= MAX_REVISIONS:
+        elif (
+            result.signature == campaign.signature and not earlier
+        ) or campaign.revisions >= MAX_REVISIONS:
+            # Late usage showing the alerted evidence at an earlier time (a run reached its
+            # milestone before the hour that opened the alert) amends it with that time.
             return []
+        reasons, evidence = result.reasons, result.evidence
+        if earlier:
+            # Named in the alert, so that the amendment differs from what it amends.
+            evidence = {**evidence, "shown_from": format_ts(ts_ms)}
+            reasons = (
+                *reasons,
+                f"Usage delivered late shows this from {format_ts(ts_ms)}, before the alert.",
+            )
+        if campaign.first_alert_ms is None or earlier:
+            campaign.first_alert_ms = ts_ms
         campaign.signature = result.signature
         campaign.revisions += 1
         return [
@@ -455,8 +477,8 @@ class CryptoMiningDetector:
                 event_time_ms=ts_ms,
                 window_start_ms=min(campaign.start_ms, ts_ms),
                 window_end_ms=ts_ms,
-                reasons=result.reasons,
-                evidence=result.evidence,
+                reasons=reasons,
+                evidence=evidence,
                 subscription_ids=tuple(campaign.subscriptions),
             )
         ]
@@ -470,6 +492,82 @@ _ACTIVITY: Final = {
     "subscription.create": CryptoMiningDetector._subscription,
     "provider.notice": CryptoMiningDetector._notice,
 }
+
+
+def _advance(state: MiningState, group: Group, hour: int, ts_ms: int, flagged: bool) -> int | None:
+    """The fleet's newest hour moves on to ``hour``; the time to decide at when its run
+    reached a milestone, else None. A gap of more than ``RUN_GAP_H`` restarts the run (the
+    ended one stays open in ``Group.prior`` while a late hour may still fill the gap)."""
+    before = group.hours
+    if group.advance(hour):
+        if not flagged:
+            state.restarts = min(COUNTER_CAP, state.restarts + 1)
+            state.longest_run_h = max(state.longest_run_h, before)
+        before = 0
+    for hours in group.settled():
+        if not flagged:
+            state.longest_run_h = max(state.longest_run_h, hours)
+    if not flagged:
+        state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+    if not _crossed(before, group.hours):
+        return None
+    return _reached_ms(ts_ms, group.start_h, before, group.hours)
+
+
+def _late_hour(
+    state: MiningState, group: Group, hour: int, ts_ms: int, util: float | None, flagged: bool
+) -> int | None:
+    """A late hour of the fleet (billing delivers hours out of order), not seen before and
+    within its window: it fills its gap, which may join two runs into one (a restart undone)
+    or complete a run's milestone. The time to decide at, else None."""
+    state.late_h = max(state.late_h, group.last_h - hour)
+    runs, start_h, before, after = group.place(hour, util)
+    if not flagged:
+        state.heavy_hours = min(COUNTER_CAP, state.heavy_hours + 1)
+        state.restarts = min(COUNTER_CAP, max(0, state.restarts + runs))
+    if _crossed(before, after):
+        return _reached_ms(ts_ms, start_h, before, after)
+    if after < min(RUN_MILESTONES_H):
+        return None
+    # A run past a milestone gained an hour (and a utilisation sample) it lacked when it
+    # reached it: judged again, as of when it reached its first milestone if the campaign's
+    # alert (if any) came later than that (event-time order would have alerted then), else as
+    # of the latest milestone reached.
+    first_ms = (start_h + min(RUN_MILESTONES_H) - 1) * MS_PER_HOUR
+    campaign = state.campaign
+    alerted_ms = None if campaign is None else campaign.first_alert_ms
+    if alerted_ms is None or first_ms < alerted_ms:
+        return max(ts_ms, first_ms)
+    reached = max(m for m in RUN_MILESTONES_H if m <= after)
+    return max(ts_ms, (start_h + reached - 1) * MS_PER_HOUR)
+
+
+def _backdate(state: MiningState, campaign: Campaign, ts_ms: int) -> None:
+    """Begin a campaign that began with usage at the earlier ``ts_ms`` of usage arriving late:
+    the campaign's start is its first heavy hour, not the first to arrive (an alerted
+    campaign, or one begun with creates, keeps its start)."""
+    if campaign.alerted or campaign.first_create_ms is not None:
+        return
+    campaign.start_ms = ts_ms
+    if state.signup_ms is not None:
+        campaign.age_ms = max(0, ts_ms - state.signup_ms)
+    hour_bit = 1 << (ts_ms // MS_PER_HOUR % 24)
+    campaign.off_hours = state.active_seen >= HABIT_MIN and not state.active_hours & hour_bit
+
+
+def _crossed(before: int, after: int) -> bool:
+    """Whether a run that grew from ``before`` to ``after`` hours reached a milestone: crossed,
+    not landed on, since a late hour or a one-hour gap makes it grow by more than one."""
+    return any(before < m <= after for m in RUN_MILESTONES_H)
+
+
+def _reached_ms(ts_ms: int, start_h: int, before: int, after: int) -> int:
+    """When a run starting at ``start_h`` that grew from ``before`` to ``after`` hours reached
+    the first milestone it crossed: the start of that hour, or ``ts_ms`` when it is the hour of
+    ``ts_ms``. A late hour completing a run is so stamped when event-time order would have
+    decided, not at its own (earlier) hour nor at the hour it arrived behind."""
+    hour = start_h + min(m for m in RUN_MILESTONES_H if before < m <= after) - 1
+    return ts_ms if hour == ts_ms // MS_PER_HOUR else hour * MS_PER_HOUR
 
 
 def _new_day(state: MiningState, ts_ms: int, cost: float) -> None:

@@ -264,13 +264,15 @@ def _run(
     The fleets are those the campaign created (region and SKU), or, for a campaign that began
     with usage, every fleet whose run began with it; mid-size fleets pinned since the campaign
     began count in either case (nothing creates them as heavy). The one weighing most, pinning
-    included, speaks for the campaign.
+    included, speaks for the campaign. Each fleet is judged by ``Group.judged``: its current
+    run, or a longer earlier one still open while late usage fills the gaps.
     """
     floor_h = c.start_ms // MS_PER_HOUR - 1
     created = {f"{region}/{sku}" for region in c.regions for sku in c.skus}
     night = c.off_hours and c.history == 0
     best: tuple[float, int, str, Group] | None = None
-    for key, g in state.groups.items():
+    for key, fleet in state.groups.items():
+        g = fleet.judged(state.late_h > 0)
         if g.start_h < floor_h or (created and key not in created and not g.small):
             continue  # a fleet older than the campaign, or not one the campaign created
         rank = (run_weight(g) + _pinned_weight(g, night), g.hours)
