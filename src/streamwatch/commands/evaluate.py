@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,14 +117,8 @@ def _trials(args: argparse.Namespace) -> int:
         return _both(args, seeds)
     run = _run(args, seeds, args.delivery)
     if args.json or args.out is not None:
-        import orjson
-
         doc = {"seeds": seeds, "kinds": run.report.as_dict(), "scenarios": _card_dict(run.card)}
-        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
-        if args.out is not None:
-            args.out.write_bytes(raw)
-        if args.json:
-            sys.stdout.buffer.write(raw)
+        if _write_json(args, doc):
             return exits.OK
     print(
         f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
@@ -134,25 +129,32 @@ def _trials(args: argparse.Namespace) -> int:
     return exits.OK
 
 
+def _write_json(args: argparse.Namespace, doc: Mapping[str, object]) -> bool:
+    """Write ``doc`` to ``--out`` and, with ``--json``, to stdout; whether it went to stdout
+    (then nothing else is printed)."""
+    import orjson
+
+    raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
+    if args.out is not None:
+        args.out.write_bytes(raw)
+    if args.json:
+        sys.stdout.buffer.write(raw)
+    return bool(args.json)
+
+
 def _both(args: argparse.Namespace, seeds: list[int]) -> int:
     """Event-time order, then arrival order, of the same seeds, side by side."""
     from streamwatch.delivery_compare import comparison_dict, format_comparison
 
     first, second = (_run(args, seeds, delivery) for delivery in ("event_time", "arrival"))
     if args.json or args.out is not None:
-        import orjson
-
         doc = {
             "seeds": seeds,
             "sort": args.sort,
             "allowed_lateness_s": args.allowed_lateness_s,
             **comparison_dict(first, second),
         }
-        raw = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_INDENT_2)
-        if args.out is not None:
-            args.out.write_bytes(raw)
-        if args.json:
-            sys.stdout.buffer.write(raw)
+        if _write_json(args, doc):
             return exits.OK
     lateness = "the core's" if args.allowed_lateness_s is None else f"{args.allowed_lateness_s} s"
     print(

@@ -242,6 +242,17 @@ def amends(stamped: int | None, at: int) -> bool:
     return stamped is not None and at < stamped - stamped % MS_PER_HOUR
 
 
+def restamped(reason: str, evidence: dict[str, Any], at: int, ts_ms: int, what: str) -> str:
+    """``reason`` with a sentence saying when, in event-time order, the line was crossed
+    (``what``: "went past 2x the allowance", say), and ``evidence["stamped_at"]``, when usage
+    arrived out of order and that was not at ``ts_ms``; else ``reason`` unchanged."""
+    if at == ts_ms:
+        return reason
+    when = f"in the hour from {format_ts(at)}" if at % MS_PER_HOUR == 0 else format_ts(at)
+    evidence["stamped_at"] = format_ts(at)
+    return f"{reason} Counted in event-time order it {what} {when}."
+
+
 def month_of(state: PaymentsState, ts_ms: int) -> MonthUsage:
     """The usage record of the calendar month of ``ts_ms`` (created, oldest dropped)."""
     for month in state.months.values():

@@ -25,7 +25,7 @@ back within the allowance. Pure and deterministic.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.payments.ledger import (
@@ -33,6 +33,7 @@ from streamwatch.core.detectors.payments.ledger import (
     PaymentsState,
     amends,
     crossed_at,
+    restamped,
 )
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.explain import money
@@ -141,7 +142,7 @@ def _open(
         f"{exposed / limit:.1f} times the {money(limit / MICROS, cur)} allowed an account "
         f"{age_days:.1f} days old ({rule})."
     )
-    evidence: dict[str, object] = {
+    evidence: dict[str, Any] = {
         "status": "open",
         "basis": BASIS,
         "standing": standing,
@@ -152,11 +153,7 @@ def _open(
         "currency": cur,
         "account_age_days": round(age_days, 1),
     }
-    if at != ts_ms:
-        # Usage arrived out of order: when, in event-time order, the line was crossed.
-        when = f"in the hour from {format_ts(at)}" if at % MS_PER_HOUR == 0 else format_ts(at)
-        reason += f" Counted in event-time order it went past {times}x the allowance {when}."
-        evidence["stamped_at"] = format_ts(at)
+    reason = restamped(reason, evidence, at, ts_ms, f"went past {times}x the allowance")
     return Finding(
         incident=INCIDENT,
         kind=KIND,

@@ -4,7 +4,7 @@ the amount at risk grows, resolved when a payment or prepayment clears; once per
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from streamwatch.core.detectors.base import Finding
 from streamwatch.core.detectors.payments.ledger import (
@@ -14,11 +14,12 @@ from streamwatch.core.detectors.payments.ledger import (
     PaymentsState,
     amends,
     crossed_at,
+    restamped,
 )
 from streamwatch.core.events import SEVERITIES, Severity
 from streamwatch.core.explain import money
 from streamwatch.core.severity import score_of
-from streamwatch.core.timeutil import MS_PER_HOUR, format_ts
+from streamwatch.core.timeutil import format_ts
 
 KIND: Final = "usage_before_payment"
 INCIDENT: Final = "unpaid-usage"
@@ -77,7 +78,7 @@ def _open(
         f"{money(at_risk, cur)} since its first usage at {format_ts(first)} with no payment "
         f"or prepayment cleared; {_cover(state)}."
     )
-    evidence = {
+    evidence: dict[str, Any] = {
         "status": "open",
         "amount_at_risk": round(at_risk, 2),
         "currency": cur,
@@ -85,11 +86,7 @@ def _open(
         "signup": format_ts(signup),
         "instrument": state.instruments[-1].type if state.instruments else "none",
     }
-    if at != ts_ms:
-        # Usage arrived out of order: when, in event-time order, this level was reached.
-        when = f"in the hour from {format_ts(at)}" if at % MS_PER_HOUR == 0 else format_ts(at)
-        reason += f" Counted in event-time order it {what} {when}."
-        evidence["stamped_at"] = format_ts(at)
+    reason = restamped(reason, evidence, at, ts_ms, what)
     return Finding(
         incident=INCIDENT,
         kind=KIND,
