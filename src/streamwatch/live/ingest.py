@@ -110,8 +110,6 @@ def create_ingest_app(
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings.kafka_security),
         store="memory://",
-        # Faust keeps its own files under the datadir; without one it writes into the cwd.
-        datadir=str(settings.data_dir / f"{settings.app_id}-ingest-{adapter.NAME}"),
         web_enabled=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
