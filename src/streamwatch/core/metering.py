@@ -17,6 +17,7 @@ from typing import Final
 from streamwatch.core.timeutil import MS_PER_HOUR
 
 HOUR_S: Final = 3600
+_NONE_FORGOTTEN: Final[tuple[int, ...]] = ()
 
 
 def hourly_share(amount: float, interval_s: int) -> float:
@@ -42,6 +43,42 @@ def last_hour_ms(ts_ms: int, interval_s: int) -> int:
     of ``ts_ms`` for a record of an hour or less (it is whole in that hour)."""
     last = ts_ms if interval_s <= HOUR_S else end_ms(ts_ms, interval_s) - 1
     return last - last % MS_PER_HOUR
+
+
+def add_by_hour(
+    by_hour: dict[int, int], hour: int, amount: int, cap: int, keep_h: int
+) -> tuple[int, ...]:
+    """Add ``amount`` to ``by_hour[hour]`` (epoch hours; capped at ``cap``), keeping only the
+    hours at most ``keep_h`` behind the newest, and return the hours forgotten.
+
+    ``by_hour`` is kept in hour order (as ``load_by_hour`` builds it), so its newest hour is its
+    last key and the hours to forget are its first. Hours are forgotten only when a newer hour
+    is added: a late hour, even one already ``keep_h`` behind the newest, is kept until then (a
+    line it crossed is stamped at it on its own event)."""
+    old = by_hour.get(hour)
+    if old is not None:
+        by_hour[hour] = old + amount if old + amount < cap else cap
+        return _NONE_FORGOTTEN
+    amount = amount if amount < cap else cap
+    if not by_hour:
+        by_hour[hour] = amount
+        return _NONE_FORGOTTEN
+    newest = next(reversed(by_hour))
+    if hour > newest:
+        by_hour[hour] = amount
+        forgotten: list[int] = []
+        for h in by_hour:
+            if h >= hour - keep_h:
+                break
+            forgotten.append(h)
+        for h in forgotten:
+            del by_hour[h]
+        return tuple(forgotten)
+    by_hour[hour] = amount  # a late hour: put back in order
+    ordered = sorted(by_hour.items())
+    by_hour.clear()
+    by_hour.update(ordered)
+    return _NONE_FORGOTTEN
 
 
 def dump_by_hour(by_hour: dict[int, int]) -> list[int]:

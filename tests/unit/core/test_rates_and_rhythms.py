@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from streamwatch.core.metering import (
+    add_by_hour,
     dump_by_hour,
     hourly_share,
     hours_covered,
@@ -45,6 +46,25 @@ def test_amounts_by_hour_are_written_as_one_run_and_read_back() -> None:
     assert load_by_hour(dumped) == by_hour
     assert dump_by_hour({}) == []
     assert load_by_hour([]) == {}
+
+
+def test_hours_kept_by_hour_forget_those_left_behind_and_stay_in_order() -> None:
+    by_hour: dict[int, int] = {}
+    assert add_by_hour(by_hour, 100, 5, cap=1_000, keep_h=3) == ()
+    assert add_by_hour(by_hour, 100, 2_000, cap=1_000, keep_h=3) == ()
+    assert by_hour == {100: 1_000}  # capped
+    for hour in (101, 102, 103):
+        assert add_by_hour(by_hour, hour, 1, cap=1_000, keep_h=3) == ()
+    # A new newest hour forgets those more than keep_h behind it, and says which.
+    assert add_by_hour(by_hour, 105, 1, cap=1_000, keep_h=3) == (100, 101)
+    # A late hour is kept, in hour order, until a newer hour is added.
+    assert add_by_hour(by_hour, 104, 9, cap=1_000, keep_h=3) == ()
+    assert add_by_hour(by_hour, 100, 9, cap=1_000, keep_h=3) == ()
+    assert list(by_hour) == [100, 102, 103, 104, 105]
+    assert by_hour[104] == 9
+    assert add_by_hour(by_hour, 106, 1, cap=1_000, keep_h=3) == (100, 102)
+    assert add_by_hour(by_hour, 110, 1, cap=1_000, keep_h=3) == (103, 104, 105, 106)
+    assert by_hour == {110: 1}
 
 
 def test_the_last_hour_of_a_daily_record_is_the_days_last() -> None:

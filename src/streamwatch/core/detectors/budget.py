@@ -35,7 +35,7 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
-from streamwatch.core.metering import dump_by_hour, last_hour_ms, load_by_hour
+from streamwatch.core.metering import add_by_hour, dump_by_hour, last_hour_ms, load_by_hour
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
@@ -385,11 +385,5 @@ class BudgetDetector:
 def _note_recent(month: MonthSpend, ts_ms: int, micros: int) -> None:
     """Add ``micros`` to the hour of ``ts_ms`` and forget hours ``RECENT_H`` behind the newest
     (they are counted in the month's spend all the same)."""
-    hour = ts_ms // MS_PER_HOUR
-    recent = month.recent
-    recent[hour] = min(recent.get(hour, 0) + micros, SPEND_CAP)
-    newest = max(recent)
-    if hour == newest and len(recent) > 1:
-        for old in [h for h in recent if h < newest - RECENT_H]:
-            del recent[old]
-            month.covered.pop(old, None)
+    for old in add_by_hour(month.recent, ts_ms // MS_PER_HOUR, micros, SPEND_CAP, RECENT_H):
+        month.covered.pop(old, None)

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
 from streamwatch.core.events import PaymentEvent
-from streamwatch.core.metering import dump_by_hour, load_by_hour
+from streamwatch.core.metering import add_by_hour, dump_by_hour, load_by_hour
 from streamwatch.core.projection import project
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
@@ -191,12 +191,7 @@ def refresh_cover(state: PaymentsState) -> None:
 def note_recent(state: PaymentsState, ts_ms: int, micros: int) -> None:
     """Add ``micros`` to the hour of ``ts_ms`` and forget hours ``RECENT_H`` behind the newest
     (they are counted in the ledger's sums all the same)."""
-    hour = ts_ms // MS_PER_HOUR
-    recent = state.recent
-    recent[hour] = min(recent.get(hour, 0) + micros, MONEY_CAP)
-    if len(recent) > 1 and hour == max(recent):
-        for old in [h for h in recent if h < hour - RECENT_H]:
-            del recent[old]
+    add_by_hour(state.recent, ts_ms // MS_PER_HOUR, micros, MONEY_CAP, RECENT_H)
 
 
 def raise_floor(state: PaymentsState, ts_ms: int) -> None:
