@@ -335,6 +335,15 @@ class DeploymentSettings:
             ),
         )
 
+    def prepare_data_dir(self) -> Path:
+        """Create ``data_dir`` (Faust creates only its own folders inside it) with a
+        .gitignore, so that local state never lands in a commit; return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ignore = self.data_dir / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by streamwatch: local state, never committed.\n*\n")
+        return self.data_dir
+
     def http_address(self, default_port: int) -> tuple[str, int] | None:
         """(host, port) to serve the HTTP endpoints on, ``default_port`` on all interfaces when
         unset; None when switched off. Raises SettingsError if STREAMWATCH_HTTP is malformed."""

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"streamwatch ingest: {exc}", file=sys.stderr)
         loop.close()
         return exits.USAGE if isinstance(exc, SettingsError) else exits.UNAVAILABLE
+    settings.prepare_data_dir()
     app = create_ingest_app(settings, FORMATS[args.format], ctx, args.source)
     worker = faust.Worker(app, loop=loop, loglevel=args.log_level.upper())
     worker.execute_from_commandline()

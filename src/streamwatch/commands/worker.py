@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if partitions is None:
         loop.close()
         return exits.UNAVAILABLE
-    _prepare_data_dir(settings.data_dir)
+    settings.prepare_data_dir()
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     metrics = WorkerMetrics.create(registry)
@@ -197,11 +197,3 @@ async def _preflight(settings: DeploymentSettings) -> int | None:
         return None
     finally:
         await admin.close()
-
-
-def _prepare_data_dir(path: Path) -> None:
-    """Create Faust's data dir with a .gitignore, so that it never lands in a commit."""
-    path.mkdir(parents=True, exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# Created by streamwatch worker: local state, never committed.\n*\n")

@@ -110,6 +110,9 @@ def create_ingest_app(
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings.kafka_security),
         store="memory://",
+        # Faust keeps its files in the datadir (the cwd without one); its parent, the data
+        # directory, must exist (``DeploymentSettings.prepare_data_dir``).
+        datadir=str(settings.data_dir / f"{settings.app_id}-ingest-{adapter.NAME}"),
         web_enabled=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",

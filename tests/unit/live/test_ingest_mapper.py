@@ -3,6 +3,7 @@ letters."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,8 +62,17 @@ def test_not_json_is_dead_lettered_and_redelivery_gives_the_same_events() -> Non
     assert mapper.map_message(raw, source, 1) == mapper.map_message(raw, source, 2)
 
 
-def test_ingest_app_is_built_without_connecting() -> None:
-    settings = DeploymentSettings.from_env({"STREAMWATCH_APP_ID": "sw-test"})
+def test_ingest_app_is_built_without_connecting(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = DeploymentSettings.from_env(
+        {"STREAMWATCH_APP_ID": "sw-test", "STREAMWATCH_DATA_DIR": str(data)}
+    )
     app = create_ingest_app(settings, azure_activity, Context(), "insights-activity-logs")
     assert app.conf.id == "sw-test-ingest-azure-activity"
     assert "streamwatch.ingest" in app.agents
+    # Faust's files go under the data directory, not the working directory; Faust creates
+    # its own folder there once the data directory exists.
+    assert app.conf.datadir == data / "sw-test-ingest-azure-activity"
+    assert settings.prepare_data_dir() == data
+    assert (data / ".gitignore").read_text().endswith("*\n")
+    app.conf.datadir.mkdir(exist_ok=True)  # as Faust's worker does on start
