@@ -24,8 +24,10 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   # A killed process whose parent does not reap it (e.g. a container whose
   # PID 1 is not an init) lingers as a zombie: kill -0 succeeds, but it is dead.
+  # The process may end between the two checks: a failed $(<file) would end the whole
+  # script, a failed read only this test.
   if [[ -r /proc/$pid/stat ]]; then
-    stat=$(<"/proc/$pid/stat") || return 1
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
     stat=${stat##*) }
     [[ ${stat:0:1} != Z ]]
   fi
