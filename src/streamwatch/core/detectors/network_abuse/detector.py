@@ -27,6 +27,13 @@ customer first seen less than ``WARMUP_MS`` ago has no peak yet: a new account (
 seen within the last 30 days) is judged against ``MIN`` alone (what new accounts may do), an
 established one is only learned from, since its history before the stream is unknown.
 
+**Late egress.** Billing exports deliver egress hours late, in batches per subscription,
+after later hours. While a customer's egress comes in order, an egress hour closes when a later
+one arrives. Once egress arrives for an hour already closed, later hours are held open as long
+as its egress has been seen to lag (at most ``LATE_H`` hours): each closes, and teaches the
+peak, only with all its egress, and one that crosses the line closes the hours before it at
+once and is judged. Egress for an hour already closed is counted (``egress_too_late``).
+
 One incident per pattern and episode (windows crossing the line within ``EPISODE_GAP_MS`` of
 each other); the alert is amended when its worst window doubles or the episode spans 4, 8,
 16... windows, at most ``MAX_REVISIONS`` times. Evidence ``standing`` is "untrusted" for an
@@ -61,6 +68,8 @@ SUSPECT_FACTOR: Final = 2.0
 docstring)."""
 SUSPECT_MIN_GB: Final = 5.0
 """Egress hours below this are never suspicious (a peak near zero is not a bar)."""
+LATE_H: Final = 48
+"""Hours after an hour during which its egress may still arrive (see **Late egress**)."""
 ABSORB_H: Final = 72
 """Suspicious egress hours in a row after which they are learned after all."""
 SHORT_RUN_H: Final = 4
@@ -187,6 +196,15 @@ class NetState:
     """The most egress in an hour of that run (-1: the run crossed the line)."""
     egress_span_h: int = 1
     """Hours covered by the longest record counted in ``egress_hour`` (24 for a daily row)."""
+    egress_late_h: int = 0
+    """How many hours behind the newest egress hour the customer's egress has been seen to
+    arrive (at most ``LATE_H``): later hours are held that long before they close (0: egress
+    comes in order; see **Late egress**)."""
+    egress_ahead: list[list[Any]] = field(default_factory=list)
+    """Egress held for hours after ``egress_hour``, in hour order: [hour, GB, hours covered
+    by its longest record, latest event time, a subscription]."""
+    egress_too_late: int = 0
+    """Egress records for an hour already closed, not counted in any hour."""
     tz: str | None = None
     """The IANA time zone of the sign-up's ``timezone`` property (weekly rhythms)."""
     top_hour: int = -1
@@ -212,8 +230,19 @@ _FIELDS: Final = tuple(
     f.name for f in fields(NetState) if f.name not in ("episodes", "smtp", "scan", "weekly")
 )
 _EPISODE_FIELDS: Final = tuple(f.name for f in fields(Episode))
-_ADDED: Final = frozenset({"egress_suspect", "egress_run_peak", "tz", "egress_span_h"})
+_ADDED: Final = frozenset(
+    {
+        "egress_suspect",
+        "egress_run_peak",
+        "tz",
+        "egress_span_h",
+        "egress_late_h",
+        "egress_ahead",
+        "egress_too_late",
+    }
+)
 """Fields added after state version 2 was first written: a dump may lack them."""
+_LATE_FIELDS: Final = ("egress_late_h", "egress_ahead", "egress_too_late")
 
 
 @register(rank=90)
@@ -262,6 +291,9 @@ class NetworkAbuseDetector:
             k: {f: _copy(getattr(e, f)) for f in _EPISODE_FIELDS} for k, e in state.episodes.items()
         }
         out["weekly"] = {k: w.dump() for k, w in sorted(state.weekly.items())}
+        if not (state.egress_late_h or state.egress_too_late):
+            for name in _LATE_FIELDS:  # egress in order (most customers): nothing to keep
+                del out[name]
         return out
 
     def load(self, data: dict[str, Any]) -> NetState:
@@ -323,20 +355,78 @@ class NetworkAbuseDetector:
 
     def _egress(self, state: NetState, event: UsageEvent) -> list[Finding]:
         hour = event.ts_ms // MS_PER_HOUR
-        if hour < state.egress_hour:
-            return []  # late: its hour was judged already
-        if hour > state.egress_hour:
-            if state.egress_hour >= 0:
-                observed = self._egress_learned(state)
-                state.egress_peak.close(
-                    state.egress_hour, hour, observed, HOURLY_DECAY, LAG["ddos"]
-                )
-            state.egress_hour, state.egress_gb, state.egress_flagged = hour, 0.0, False
-            state.egress_span_h = 1
         # A daily egress row is judged at its hourly rate, not as one hour (core.metering).
-        state.egress_gb += max(0.0, hourly_share(event.quantity, event.interval_s))
-        state.egress_span_h = max(state.egress_span_h, hours_covered(event.interval_s))
+        gb = max(0.0, hourly_share(event.quantity, event.interval_s))
+        span = hours_covered(event.interval_s)
+        if hour < state.egress_hour:
+            self._egress_lag(state, hour)
+            state.egress_too_late += 1
+            return []
+        if hour > state.egress_hour:
+            if state.egress_late_h:
+                return self._egress_hold(state, hour, gb, span, event)
+            self._egress_roll(state, hour)
+        return self._egress_add(state, gb, span, event.ts_ms, event.subscription_id)
+
+    def _egress_roll(self, state: NetState, hour: int) -> None:
+        """Close the current egress hour (learn it) and open ``hour``."""
+        if state.egress_hour >= 0:
+            observed = self._egress_learned(state)
+            state.egress_peak.close(state.egress_hour, hour, observed, HOURLY_DECAY, LAG["ddos"])
+        state.egress_hour, state.egress_gb, state.egress_flagged = hour, 0.0, False
+        state.egress_span_h = 1
+
+    def _egress_lag(self, state: NetState, hour: int) -> None:
+        """Egress for ``hour`` arrived: keep later hours open at least as long as it lagged."""
+        newest = state.egress_ahead[-1][0] if state.egress_ahead else state.egress_hour
+        state.egress_late_h = max(state.egress_late_h, min(newest - hour, LATE_H))
+
+    def _egress_hold(
+        self, state: NetState, hour: int, gb: float, span: int, event: UsageEvent
+    ) -> list[Finding]:
+        """Egress for an hour after the current one while the customer's egress arrives late
+        (see **Late egress**): held for its hour until that settles, unless it crosses the line
+        at once."""
+        ahead = state.egress_ahead
+        held = next((h for h in ahead if h[0] == hour), None)
+        if held is None:
+            held = [hour, 0.0, 1, event.ts_ms, event.subscription_id]
+            ahead.append(held)
+            ahead.sort(key=lambda h: h[0])
+        held[1] += gb
+        held[2] = max(held[2], span)
+        held[3] = max(held[3], event.ts_ms)
+        self._egress_lag(state, hour)
+        findings: list[Finding] = []
         limit = self._limit(state, event.ts_ms, state.egress_peak.value, EGRESS_MIN_GB, "ddos")
+        if limit is not None and held[1] >= limit:
+            findings += self._egress_advance(state, hour)
+        settled = ahead[-1][0] - state.egress_late_h if ahead else state.egress_hour
+        if settled > state.egress_hour:
+            findings += self._egress_advance(state, settled)
+        return findings
+
+    def _egress_advance(self, state: NetState, until: int) -> list[Finding]:
+        """Close the egress hours before ``until`` in order, each with what was held for it,
+        and make ``until`` the current hour."""
+        findings: list[Finding] = []
+        ahead = state.egress_ahead
+        while state.egress_hour < until:
+            hour = min(ahead[0][0], until) if ahead else until
+            self._egress_roll(state, hour)
+            if ahead and ahead[0][0] == hour:
+                _, gb, span, ts_ms, sub = ahead.pop(0)
+                findings += self._egress_add(state, gb, span, ts_ms, sub)
+        return findings
+
+    def _egress_add(
+        self, state: NetState, gb: float, span: int, ts_ms: int, subscription: str | None
+    ) -> list[Finding]:
+        """Count ``gb`` into the current egress hour and judge it."""
+        hour = state.egress_hour
+        state.egress_gb += gb
+        state.egress_span_h = max(state.egress_span_h, span)
+        limit = self._limit(state, ts_ms, state.egress_peak.value, EGRESS_MIN_GB, "ddos")
         if limit is None or state.egress_gb < limit:
             return []
         state.egress_flagged = True
@@ -345,14 +435,7 @@ class NetworkAbuseDetector:
         # A daily row's evidence lasts its day: the next day's row continues the episode.
         through_ms = (hour + state.egress_span_h - 1) * MS_PER_HOUR
         return self._episode(
-            state,
-            "ddos",
-            event.ts_ms,
-            hour,
-            state.egress_gb,
-            limit,
-            event.subscription_id,
-            through_ms,
+            state, "ddos", ts_ms, hour, state.egress_gb, limit, subscription, through_ms
         )
 
     def _egress_learned(self, state: NetState) -> float | None:
@@ -701,4 +784,6 @@ def _port(value: Any) -> int | None:
 def _copy(value: Any) -> Any:
     if isinstance(value, Peak):
         return _dump_peak(value)
-    return list(value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return [list(v) if isinstance(v, list) else v for v in value]
+    return value

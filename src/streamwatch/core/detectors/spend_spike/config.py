@@ -98,3 +98,6 @@ class SpikeConfig:
     hour of the week sees the new level)."""
     amend_growth: float = 1.5
     max_gap_h: int = 48
+    max_late_h: int = 48
+    """Hours after an hour during which its usage may still arrive (billing data comes in
+    batches hours late): a customer's hours stay open at most this long (see **Late usage**)."""

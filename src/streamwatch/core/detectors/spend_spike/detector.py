@@ -6,7 +6,20 @@ rate in each hour it covers (``core.metering``; ``carry`` holds the rest), never
 The customer's spend for the current hour accumulates over that hour's events, in whole
 micro-units of the customer's currency (the first it used; other currencies are ignored), and
 the detector can fire on the event whose cost makes the hour cross the line, not when the hour
-ends. A usage event for an hour already closed is too late to change that hour and is ignored.
+ends.
+
+**Late usage.** Billing data for an hour often arrives hours later, in batches per
+subscription, after data for later hours. While a customer's usage comes in order, an hour
+closes when usage of a later one arrives. Once usage arrives for an hour already closed, the
+customer's hours stay open as long as its usage has been seen to lag (``late_h``, the largest
+lag seen, at most ``max_late_h``): usage for a later hour is held for that hour
+(``SpikeState.ahead``), and an hour closes (is learned, counts towards calm) only once it is
+``late_h`` hours behind the newest, with all its usage. A held hour whose spend already opens a
+spike (the same test as the current hour's) does not wait: the hours before it close as they
+are and it becomes the current hour, so a spike is found as soon as its usage arrives. An open
+incident's later hours wait to settle. Usage for an hour already closed is counted
+(``too_late``), never silently dropped; a longer record still covering the current hour counts
+from there on. So the baseline learns whole hours, not the first subscription's batch of each.
 
 **Baseline.** Closed hours feed a ``baseline.Baseline`` (one-sided: only rises are novel):
 the usual peak and trough of hourly spend, the hour-of-day x weekday/weekend profile and the
@@ -120,6 +133,7 @@ from streamwatch.core.detectors.spend_spike.state import (
     SUBSCRIPTIONS_KEPT,
     TEXT_CHARS,
     Incident,
+    OpenHour,
     SpikeState,
     dump_state,
     load_state,
@@ -189,7 +203,9 @@ class SpendSpikeDetector:
             hour = ts - ts % 3_600_000  # MS_PER_HOUR and MICROS are literals on this path
             if hour != st.hour_ms:
                 if hour < st.hour_ms:
-                    return []
+                    return self._too_late(st, event, hour)
+                if st.late_h:
+                    return self._hold(st, event, hour)
                 findings = self._roll(st, hour)
             else:
                 findings = _NO_FINDINGS
@@ -208,7 +224,7 @@ class SpendSpikeDetector:
             if spend >= st.watch:
                 if findings is _NO_FINDINGS:
                     findings = []
-                self._evaluate(st, event, findings)
+                self._evaluate(st, event.ts_ms, event.subscription_id, findings)
             return findings
         if isinstance(event, ActivityEvent) and event.status == "succeeded":
             op = event.operation
@@ -521,15 +537,19 @@ class SpendSpikeDetector:
             return max(seen_expected, self._cohort(st).typical_hourly)
         return seen_expected
 
-    def _judge(self, st: SpikeState, hour: int, x: float) -> Hour:
-        """Effective spend of the hour (allowances applied) and its novelty."""
+    def _judge(
+        self, st: SpikeState, hour: int, x: float, parts: dict[tuple[str, str], int] | None = None
+    ) -> Hour:
+        """Effective spend of the hour (allowances applied) and its novelty; ``parts`` are the
+        hour's spend on new SKUs and regions (the current hour's by default)."""
         factor = self._factor(st, hour)
         bucket = bucket_of_ms(hour)
         month_end = self._month_end_extra(st, hour)
         new_region = 0.0
-        if st.parts:
+        parts = st.parts if parts is None else parts
+        if parts:
             regions = st.regions
-            new_region = sum(v for (_, r), v in st.parts.items() if r not in regions) / MICROS
+            new_region = sum(v for (_, r), v in parts.items() if r not in regions) / MICROS
             new_region = min(new_region, x)
         effective = x
         weekly = st.weekly.allowance(hour, st.tz) if st.weekly.slots else 0.0
@@ -543,11 +563,12 @@ class SpendSpikeDetector:
         expected = self._expected(st, hour, seen.expected)
         return Hour(x, effective, expected, seen.score, new_region, factor, month_end, weekly)
 
-    def _line(self, st: SpikeState) -> int:
-        """A spend (micro-units) below which nothing can happen this hour: the money floor (and
-        the cohort's line in a cold start). ``_evaluate`` refines it with the baseline's
-        ``rise_needed`` once the hour gets there, which most hours never do."""
-        hour = st.hour_ms
+    def _line(self, st: SpikeState, hour: int | None = None) -> int:
+        """A spend (micro-units) below which nothing can happen in the hour starting at
+        ``hour`` (the current one by default): the money floor (and the cohort's line in a
+        cold start). ``_evaluate`` refines it with the baseline's ``rise_needed`` once the hour
+        gets there, which most hours never do."""
+        hour = st.hour_ms if hour is None else hour
         e = st.expect
         factor = e.factor if e is not None and e.set_ms <= hour < e.until_ms else 1.0
         inc = st.incident
@@ -570,9 +591,9 @@ class SpendSpikeDetector:
             line = expected + self.config.floor(base.centre)
         return _line_micros(line * factor)
 
-    def _baseline_line(self, st: SpikeState) -> int:
-        """The spend (micro-units) below which the hour cannot score ``alert_score``."""
-        hour = st.hour_ms
+    def _baseline_line(self, st: SpikeState, hour: int) -> int:
+        """The spend (micro-units) below which the hour starting at ``hour`` cannot score
+        ``alert_score``."""
         e = st.expect
         factor = e.factor if e is not None and e.set_ms <= hour < e.until_ms else 1.0
         line = rise_needed(self.config.baseline, st.base, bucket_of_ms(hour), self._z_alert)
@@ -617,39 +638,25 @@ class SpendSpikeDetector:
         st.closed = None
         return inc
 
-    def _evaluate(self, st: SpikeState, event: UsageEvent, findings: list[Finding]) -> None:
+    def _evaluate(
+        self, st: SpikeState, ts_ms: int, sub: str | None, findings: list[Finding]
+    ) -> None:
         cfg = self.config
-        ts_ms = event.ts_ms
-        sub = event.subscription_id
-        if sub not in st.subs and len(st.subs) < SUBSCRIPTIONS_KEPT:
+        if sub is not None and sub not in st.subs and len(st.subs) < SUBSCRIPTIONS_KEPT:
             st.subs.append(sub)
         hour = st.hour_ms
         x = st.spend / MICROS
         inc = st.incident
-        again = st.spend + max(st.spend // 20, MICROS)
         if inc is None:
-            cold = self._cold(st, hour)
-            if not (cold and st.base.n < COLD_OWN_HOURS):
-                line = self._baseline_line(st)
-                if st.spend < line:
-                    st.watch = line
-                    return
-            judged = self._judge(st, hour, x)
-            novel = judged.score >= cfg.alert_score or (cold and st.base.n < COLD_OWN_HOURS)
-            if (
-                novel
-                and self._judging(st, hour)
-                and judged.effective - judged.expected >= cfg.floor(st.base.centre)
-                and (not cold or judged.effective >= self._cohort(st).max_hourly)
-            ):
+            judged, st.watch = self._opens(st, hour, st.spend, st.parts)
+            if judged is not None:
                 inc = self._reopen(st, hour) or Incident(format_ts(hour), hour)
                 st.incident = inc
                 if inc.revisions < MAX_REVISIONS - 1:
                     findings.append(self._raise(st, inc, ts_ms, judged, opening=inc.revisions == 0))
                 st.watch = self._amend_line(st, inc, judged.allowance)
-            else:
-                st.watch = again
             return
+        again = st.spend + max(st.spend // 20, MICROS)
         judged = self._judge(st, hour, x)
         total = inc.excess + max(0.0, x - judged.expected)
         severity = severity_level(hour, judged, total, inc.hours + 1)
@@ -660,6 +667,107 @@ class SpendSpikeDetector:
             st.watch = self._amend_line(st, inc, judged.allowance)
         else:
             st.watch = max(self._amend_line(st, inc, judged.allowance), again)
+
+    def _opens(
+        self, st: SpikeState, hour: int, spend: int, parts: dict[tuple[str, str], int]
+    ) -> tuple[Hour | None, int]:
+        """Does ``spend`` (micro-units, with ``parts`` on new SKUs and regions) open a spike in
+        the hour starting at ``hour``, no incident being open? Its judgement if so, and the
+        spend at which to look again."""
+        cfg = self.config
+        cold = self._cold(st, hour)
+        if not (cold and st.base.n < COLD_OWN_HOURS):
+            line = self._baseline_line(st, hour)
+            if spend < line:
+                return None, line
+        judged = self._judge(st, hour, spend / MICROS, parts)
+        novel = judged.score >= cfg.alert_score or (cold and st.base.n < COLD_OWN_HOURS)
+        if (
+            novel
+            and self._judging(st, hour)
+            and judged.effective - judged.expected >= cfg.floor(st.base.centre)
+            and (not cold or judged.effective >= self._cohort(st).max_hourly)
+        ):
+            return judged, NEVER
+        return None, spend + max(spend // 20, MICROS)
+
+    # --- late usage ---------------------------------------------------------------------
+
+    def _too_late(self, st: SpikeState, event: UsageEvent, hour: int) -> list[Finding]:
+        """Usage for an hour already closed: counted in ``too_late``, and from now on the
+        customer's hours stay open as long as its usage has been seen to lag. A longer record
+        still covering the current hour counts from there on."""
+        st.newest_ms = max(st.newest_ms, st.hour_ms)
+        self._lag(st, hour)
+        if event.interval_s > 3600 and last_hour_ms(event.ts_ms, event.interval_s) >= st.hour_ms:
+            share = self._spread(st, event, st.hour_ms)
+            st.spend = min(st.spend + share, SPEND_CAP)
+            return []
+        st.too_late += 1
+        return _NO_FINDINGS
+
+    def _hold(self, st: SpikeState, event: UsageEvent, hour: int) -> list[Finding]:
+        """Usage for an hour after the current one, while the customer's usage arrives late:
+        held for that hour until it settles (``late_h`` hours behind the newest), unless it
+        opens a spike at once, which closes the hours before it as they are."""
+        open_hour = st.ahead.get(hour)
+        if open_hour is None:
+            open_hour = OpenHour(watch=NEVER if st.incident else self._line(st, hour))
+            st.ahead[hour] = open_hour
+            if hour < st.newest_ms:
+                st.ahead = dict(sorted(st.ahead.items()))
+            else:
+                st.newest_ms = hour
+        self._lag(st, hour)
+        if event.interval_s > 3600:
+            share = int(hourly_share(event.cost, event.interval_s) * MICROS + 0.5)
+            last = last_hour_ms(event.ts_ms, event.interval_s)
+            if last > hour and share:
+                carry = open_hour.carry
+                carry[last] = min(carry.get(last, 0) + share, SPEND_CAP)
+            micros = share
+        else:
+            micros = int(event.cost * MICROS + 0.5)
+        open_hour.spend = min(open_hour.spend + micros, SPEND_CAP)
+        open_hour.ts_ms = max(open_hour.ts_ms, event.ts_ms)
+        if event.sku not in st.known_skus or event.region not in st.known_regions:
+            key = (event.sku, event.region)
+            open_hour.parts[key] = min(open_hour.parts.get(key, 0) + micros, SPEND_CAP)
+        findings: list[Finding] = []
+        if open_hour.spend >= open_hour.watch and st.incident is None:
+            sub = event.subscription_id
+            if sub not in open_hour.subs and len(open_hour.subs) < SUBSCRIPTIONS_KEPT:
+                open_hour.subs.append(sub)
+            judged, open_hour.watch = self._opens(st, hour, open_hour.spend, open_hour.parts)
+            if judged is not None:
+                self._advance(st, hour, findings)
+        settled = st.newest_ms - st.late_h * MS_PER_HOUR
+        if settled > st.hour_ms:
+            self._advance(st, settled, findings)
+        return findings or _NO_FINDINGS
+
+    def _lag(self, st: SpikeState, hour: int) -> None:
+        """Usage for ``hour`` arrived: keep hours open at least as long as it lagged."""
+        lag = min((st.newest_ms - hour) // MS_PER_HOUR, self.config.max_late_h)
+        st.late_h = max(st.late_h, lag)
+
+    def _advance(self, st: SpikeState, until: int, findings: list[Finding]) -> None:
+        """Close the hours before ``until`` in order, each with the usage held for it, and
+        make ``until`` the current hour (judged with what it holds so far)."""
+        while st.hour_ms < until:
+            ahead = st.ahead
+            hour = next(iter(ahead)) if ahead else until
+            hour = min(hour, until)
+            findings.extend(self._roll(st, hour))
+            open_hour = ahead.pop(hour, None)
+            if open_hour is None:
+                continue
+            for last, v in open_hour.carry.items():
+                st.carry[last] = min(st.carry.get(last, 0) + v, SPEND_CAP)
+            st.spend = min(st.spend + open_hour.spend, SPEND_CAP)
+            st.parts, st.subs = open_hour.parts, open_hour.subs
+            if st.spend >= st.watch:
+                self._evaluate(st, open_hour.ts_ms, None, findings)
 
     # --- findings -----------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """One customer's spend-spike state, and its dump by field name (state version 2; version 1
-grouped fields in positional lists under the same keys, which ``load_state`` still reads)."""
+grouped fields in positional lists under the same keys, which ``load_state`` still reads).
+The late-usage fields (``late``, ``ahead``) are dumped only for a customer whose usage has
+arrived late, and read as absent (usage in order) from dumps without them."""
 
 from __future__ import annotations
 
@@ -65,6 +67,46 @@ class Incident:
 
 
 @dataclass(slots=True)
+class OpenHour:
+    """Usage held for an hour after the current one, while a customer's usage arrives late
+    (see the detector's **Late usage**): the hour is judged as a whole once it has settled."""
+
+    spend: int = 0
+    """Micro-units of the hour's own records (its share of longer ones)."""
+    watch: int = NEVER
+    """The spend at which the hour is looked at before it settles (a spike opening early)."""
+    ts_ms: int = -1
+    """The latest event time among its records (when its evidence happened)."""
+    subs: list[str] = field(default_factory=list)
+    parts: dict[tuple[str, str], int] = field(default_factory=dict)
+    carry: dict[int, int] = field(default_factory=dict)
+    """Longer records starting in this hour: last hour covered -> micro-units per hour, taken
+    into ``SpikeState.carry`` when the hour becomes the current one."""
+
+    def dump(self, hour: int) -> dict[str, Any]:
+        return {
+            "hour": hour,
+            "spend": self.spend,
+            "watch": self.watch,
+            "ts_ms": self.ts_ms,
+            "subs": list(self.subs),
+            "parts": [[sku, region, v] for (sku, region), v in self.parts.items()],
+            "carry": sorted([last, v] for last, v in self.carry.items()),
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> OpenHour:
+        return cls(
+            spend=data["spend"],
+            watch=data["watch"],
+            ts_ms=data["ts_ms"],
+            subs=list(data["subs"]),
+            parts={(sku, region): v for sku, region, v in data["parts"]},
+            carry={int(last): int(v) for last, v in data["carry"]},
+        )
+
+
+@dataclass(slots=True)
 class Expectation:
     """Planned growth recorded by feedback: allowance factor until ``until_ms``, and by whom."""
 
@@ -125,6 +167,16 @@ class SpikeState:
     closed: Incident | None = None
     """The last incident that resolved: a spike resuming within ``reopen_h`` continues it
     (same alert, its hours, excess and revisions carried on)."""
+    late_h: int = 0
+    """How many hours behind its newest hour this customer's usage has been seen to arrive
+    (at most ``max_late_h``): the hours after ``hour_ms`` stay open that long (0: usage comes
+    in order, and each hour closes when the next begins)."""
+    newest_ms: int = -1
+    """The newest hour with usage, once usage arrived late (else ``hour_ms`` is)."""
+    ahead: dict[int, OpenHour] = field(default_factory=dict)
+    """Hours after ``hour_ms`` holding usage, in hour order, while they settle."""
+    too_late: int = 0
+    """Usage records for an hour already closed, not counted in any hour (see **Late usage**)."""
     known_skus: set[str] = field(default_factory=set, compare=False, repr=False)
     known_regions: set[str] = field(default_factory=set, compare=False, repr=False)
     """Caches, not state: ``skus`` and ``regions`` as sets for the per-event check (kept in
@@ -134,13 +186,14 @@ class SpikeState:
 _INCIDENT_FIELDS: Final = tuple(f.name for f in fields(Incident))
 _HOUR_FIELDS: Final = ("hour_ms", "spend", "watch", "first_ms", "streak", "learn_until_ms")
 _MONTH_END_FIELDS: Final = ("month_end_key", "month_end_peak", "month_end_prev")
+_LATE_FIELDS: Final = ("late_h", "newest_ms", "too_late")
 
 
 def dump_state(state: SpikeState) -> dict[str, Any]:
     """The state by field name (state version 2; version 1 grouped fields in positional
     lists under the same keys). The baseline keeps its own compact form (``Baseline``)."""
     e = state.expect
-    return {
+    dump = {
         "b": state.base.dump(),
         "cur": state.currency,
         "h": {name: getattr(state, name) for name in _HOUR_FIELDS},
@@ -161,6 +214,10 @@ def dump_state(state: SpikeState) -> dict[str, Any]:
         "closed": {"closed_id": state.closed_id, "closed_ms": state.closed_ms},
         "last": None if state.closed is None else state.closed.dump(),
     }
+    if state.late_h or state.too_late:  # usage in order (most customers): nothing to keep
+        dump["late"] = {name: getattr(state, name) for name in _LATE_FIELDS}
+        dump["ahead"] = [open_hour.dump(hour) for hour, open_hour in state.ahead.items()]
+    return dump
 
 
 def load_state(data: dict[str, Any]) -> SpikeState:
@@ -198,4 +255,6 @@ def _load_state(data: dict[str, Any]) -> SpikeState:
         **named(data["h"], _HOUR_FIELDS),
         **named(data["me"], _MONTH_END_FIELDS),
         **named(data["closed"], ("closed_id", "closed_ms")),
+        **named(data.get("late") or {}, _LATE_FIELDS),
+        ahead={int(h["hour"]): OpenHour.load(h) for h in data.get("ahead", [])},
     )

@@ -3,6 +3,7 @@ bounded state; and the HyperLogLog that counts distinct destinations."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector, sketch
 from streamwatch.core.engine import Core
-from streamwatch.core.events import Event
+from streamwatch.core.events import Event, UsageEvent
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
 from streamwatch.testing import activity_event, default_policy, run_core, ts, usage_event
 
@@ -220,3 +221,56 @@ def test_sketches_merge_and_round_trip() -> None:
     assert sketch.load(sketch.dump(both)) == both
     with pytest.raises(ValueError, match="registers"):
         sketch.load("00")
+
+
+def arrival_order(traffic: Traffic, late_sub: str, lag_h: int) -> list[Event]:
+    """``late_sub``'s usage delivered ``lag_h`` hours after its hour, after later hours of the
+    other subscriptions (as billing exports deliver it)."""
+
+    def arrives(event: Event) -> int:
+        lag = lag_h * MS_PER_HOUR if getattr(event, "subscription_id", None) == late_sub else 0
+        return event.ts_ms + lag
+
+    return sorted(traffic.events, key=arrives)
+
+
+def split_egress(traffic: Traffic, hour: int, gb: float, late_gb: float) -> None:
+    """Egress of one hour from two subscriptions: ``sub-1`` on time, ``sub-late`` lagging."""
+    traffic.egress(hour, gb)
+    traffic.egress(hour, late_gb)
+    late = traffic.events[-1]
+    assert isinstance(late, UsageEvent)
+    traffic.events[-1] = dataclasses.replace(late, subscription_id="sub-late")
+
+
+def test_egress_arriving_late_is_judged_by_whole_hours_as_in_event_time_order() -> None:
+    traffic = Traffic()
+    for hour in range(24 * 14):
+        backup = hour % 24 in (2, 3)
+        split_egress(traffic, hour, 2.0, 300.0 if backup else 1.0)
+    in_order = run_core(core(), traffic.ordered())
+    late = run_core(core(), arrival_order(traffic, "sub-late", 6))
+    assert in_order.alerts == late.alerts == []
+    detector = NetworkAbuseDetector()
+    ordered, state = detector.new_state(), detector.new_state()
+    for event in traffic.ordered():
+        detector.observe(ordered, event)
+    for event in arrival_order(traffic, "sub-late", 6):
+        detector.observe(state, event)
+    # The peak learned from whole hours (the backup's 302 GB), not from sub-1's 2 GB of them.
+    assert state.egress_peak.value == pytest.approx(ordered.egress_peak.value, rel=0.02)
+    assert state.egress_peak.value > 250.0
+    assert state.egress_late_h == 5  # delivered just before the on-time egress of hour + 6
+    assert 0 < state.egress_too_late <= 5  # the first hours, before the lag was known
+    twin = detector.load(orjson.loads(orjson.dumps(detector.dump(state))))
+    assert twin == state
+
+
+def test_a_flood_in_late_egress_is_found_when_it_arrives_at_its_own_hour() -> None:
+    traffic = Traffic()
+    for hour in range(24 * 5):
+        split_egress(traffic, hour, 2.0, 800.0 if hour >= 24 * 4 else 1.0)
+    alerts = run_core(core(), arrival_order(traffic, "sub-late", 6)).alerts
+    assert alerts
+    assert alerts[0].evidence["pattern"] == "ddos"
+    assert alerts[0].event_time == at(24 * 4)

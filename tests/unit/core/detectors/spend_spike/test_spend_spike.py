@@ -420,9 +420,11 @@ def test_usage_in_another_currency_is_ignored() -> None:
     assert customer.state.currency == "USD"
 
 
-def test_usage_for_an_hour_already_closed_is_ignored() -> None:
+def test_usage_for_an_hour_already_closed_is_counted_and_keeps_later_hours_open() -> None:
     customer = settled()
     assert customer.spend(24 * 14 - 5, 900.0, sku="Standard_NC6s_v3") == []
+    assert customer.state.too_late == 1
+    assert customer.state.late_h == 4  # 5 hours behind the current hour, 24 * 14 - 1
 
 
 def test_idle_hours_count_as_zero_spend() -> None:
