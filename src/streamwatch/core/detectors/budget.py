@@ -19,6 +19,9 @@ stamped the same way: with the hour in which the projection of the spend counted
 order went past the budget, each hour's spend projected from the latest time one of its events
 was judged at (``covered``: a daily row up to its last hour, as ``_usage`` judges it), three
 days or more into the month and not before the budget was set; and amended earlier likewise.
+It fires only when some hour's projection, so counted, went past the budget: a late row of an
+early hour, added to a month whose later hours are already counted, would otherwise project
+too much.
 
 Money is summed exactly, in whole micro-units (``round(cost * 1_000_000)``), so that ten charges
 of $0.10 reach a $1.00 budget: a threshold of p% is reached when ``spend * 100 >= budget * p``
@@ -88,12 +91,15 @@ class MonthSpend:
                 return event_ts_ms if at == event_ts_ms - event_ts_ms % MS_PER_HOUR else at
         return event_ts_ms
 
-    def forecast_at(self, amount: int, currency: str, since_ms: int, event_ts_ms: int) -> int:
+    def forecast_at(
+        self, amount: int, currency: str, since_ms: int, event_ts_ms: int
+    ) -> int | None:
         """When the linear projection of the spend, counted in event-time order, first went
         past ``amount`` three days or more into the month and not before ``since_ms`` (as
         ``_usage`` judges an event, each hour's spend as of the latest time one of its events
-        was judged at): the start of that hour, or ``event_ts_ms`` when that is its hour or
-        none did."""
+        was judged at): the start of that hour, or ``event_ts_ms`` when that is its hour; None
+        when no hour kept did (late usage of an early hour, added to a month whose later hours
+        are already counted, projects too much)."""
         recent = self.recent
         month_ms = self.end_ms - self.start_ms
         after = max(self.start_ms + FORECAST_AFTER_MS, since_ms)
@@ -102,12 +108,13 @@ class MonthSpend:
         for hour in sorted(recent):
             spent += recent[hour]
             at = hour * MS_PER_HOUR
-            if at < after:
+            when = event_ts_ms if at == own else at
+            if when < after:
                 continue
             elapsed = min(self.covered.get(hour, at), self.end_ms - MS_PER_HOUR) - self.start_ms
             if spent * month_ms > amount * elapsed:
-                return event_ts_ms if at == own else at
-        return event_ts_ms
+                return when
+        return None
 
 
 @dataclass(slots=True)
@@ -209,7 +216,7 @@ class BudgetDetector:
             if stamped is not None and event.ts_ms < stamped - stamped % MS_PER_HOUR:
                 # Usage of an hour before the forecast's arrived late: it may have come earlier.
                 at = month.forecast_at(state.amount, event.currency, self._since(state), stamped)
-                if at < stamped - stamped % MS_PER_HOUR:
+                if at is not None and at < stamped - stamped % MS_PER_HOUR:
                     month.crossed["forecast"] = at
                     newest = max(
                         (*month.covered.values(), *(h * MS_PER_HOUR for h in month.recent)),
@@ -221,11 +228,14 @@ class BudgetDetector:
             # Up to the last hour the record covers: a daily row brings a day of spend, and
             # judging it as one hour's would project 24 times too much (core.metering).
             elapsed = min(last, month.end_ms - MS_PER_HOUR) - month.start_ms
-            if spent * (month.end_ms - month.start_ms) > state.amount * elapsed:
+            at = (
+                month.forecast_at(state.amount, event.currency, self._since(state), event.ts_ms)
+                if spent * (month.end_ms - month.start_ms) > state.amount * elapsed
+                else None
+            )
+            if at is not None:
+                # Counted in event-time order, the projection went past the budget at ``at``.
                 month.fired.append("forecast")
-                at = month.forecast_at(
-                    state.amount, event.currency, self._since(state), event.ts_ms
-                )
                 month.crossed["forecast"] = at
                 findings.append(self._forecast(state, key, month, event.ts_ms, spent, elapsed, at))
         return findings

@@ -411,6 +411,17 @@ def test_a_forecast_crossed_by_late_usage_is_stamped_at_its_event_time_and_amend
     )
 
 
+def test_late_usage_of_an_early_hour_does_not_fire_a_forecast_that_no_hour_crossed() -> None:
+    # As above, but hour 5's row arrives after hour 11's: added to hours 0-11 ($108) and
+    # projected from hour 5 (108 x 744 / 77 h = $1,043) it seems over the budget, but counted
+    # in event-time order no hour's projection is (hour 11: 108 x 744 / 83 h = $968). The
+    # forecast fires at hour 12, as in event-time order, not at hour 5.
+    events: list[Event] = [budget_set_event(1000, event_id="b-1", at=ts(1))]
+    order = [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 5, 12, 13, 14]
+    events += [usage_event(event_id=f"u-{h}", at=ts(4, h), cost=9) for h in order]
+    assert forecast_hours(events) == [12]
+
+
 def daily_rows(costs: dict[int, float]) -> list[Event]:
     events: list[Event] = [budget_set_event(1000, event_id="b-1", at=ts(1))]
     for day, cost in costs.items():
