@@ -43,6 +43,9 @@ class DeliveryRun:
     generated_duplicates: int
     """Repeats the generator wrote; more than ``duplicates`` means some were processed twice."""
     dead_letters: int
+    after_close: int = 0
+    """Usage records for an hour spend_spike or network_abuse had closed (counted, in no
+    hour)."""
 
     @property
     def unaccounted(self) -> int:
@@ -177,7 +180,8 @@ def format_comparison(first: DeliveryRun, second: DeliveryRun) -> str:
     lines.append("")
     for run in (first, second):
         lines.append(
-            f"{run.delivery}: {run.events} lines = {run.processed} processed ({run.late} late)"
+            f"{run.delivery}: {run.events} lines = {run.processed} processed ({run.late} late,"
+            f" {run.after_close} for an hour already closed)"
             f" + {run.duplicates} duplicates skipped (of {run.generated_duplicates} written)"
             f" + {run.dead_letters} dead letters; unaccounted {run.unaccounted}"
         )
@@ -209,6 +213,7 @@ def comparison_dict(first: DeliveryRun, second: DeliveryRun) -> dict[str, Any]:
                 "events": run.events,
                 "processed": run.processed,
                 "late": run.late,
+                "after_close": run.after_close,
                 "duplicates_skipped": run.duplicates,
                 "duplicates_written": run.generated_duplicates,
                 "dead_letters": run.dead_letters,

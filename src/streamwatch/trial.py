@@ -23,6 +23,7 @@ import orjson
 
 from streamwatch.config import build_core
 from streamwatch.core.engine import Settings
+from streamwatch.core.state import CustomerState
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.generator.config import Delivery
 from streamwatch.generator.stream import build_plans
@@ -69,6 +70,9 @@ class Trial:
     generated_duplicates: int = 0
     """Repeats the generator wrote (re-delivered batches): more than ``duplicates`` means some
     repeat came after the core's dedupe window and was processed twice."""
+    after_close: int = 0
+    """Usage records that came for an hour spend_spike or network_abuse had already closed
+    (counted in their state, not in any hour)."""
 
 
 def run_trial(
@@ -125,7 +129,15 @@ def run_trial(
         duplicates=stats.duplicates,
         dead_letters=sum(stats.dead_letters.values()),
         generated_duplicates=generated.duplicates,
+        after_close=sum(_after_close(state) for state in replay.states.values()),
     )
+
+
+def _after_close(state: CustomerState) -> int:
+    """What a customer's hourly detectors received for hours they had closed."""
+    spike = state.detectors.get("spend_spike")
+    net = state.detectors.get("network_abuse")
+    return getattr(spike, "too_late", 0) + getattr(net, "egress_too_late", 0)
 
 
 def pooled(trials: Iterable[Trial]) -> Trial:
@@ -137,6 +149,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
     requests: list[dict[str, Any]] = []
     scenarios_of: dict[str, str] = {}
     events = processed = late = duplicates = dead_letters = generated_duplicates = 0
+    after_close = 0
     seeds = []
     for trial in trials:
         seeds.append(trial.seed)
@@ -154,6 +167,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
         duplicates += trial.duplicates
         dead_letters += trial.dead_letters
         generated_duplicates += trial.generated_duplicates
+        after_close += trial.after_close
     return Trial(
         seeds[0] if seeds else 0,
         labels,
@@ -166,6 +180,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
         duplicates,
         dead_letters,
         generated_duplicates,
+        after_close,
     )
 
 

@@ -48,7 +48,9 @@ LABELS = [
 ]
 
 
-def run(delivery: str, alerts: list[dict[str, Any]], late: int = 0) -> DeliveryRun:
+def run(
+    delivery: str, alerts: list[dict[str, Any]], late: int = 0, after_close: int = 0
+) -> DeliveryRun:
     return DeliveryRun(
         delivery=delivery,
         report=evaluate(LABELS, alerts),
@@ -59,6 +61,7 @@ def run(delivery: str, alerts: list[dict[str, Any]], late: int = 0) -> DeliveryR
         duplicates=1,
         generated_duplicates=3,
         dead_letters=0,
+        after_close=after_close,
     )
 
 
@@ -74,6 +77,7 @@ ARRIVAL = run(
         alert("c4", "spend_spike"),  # a false positive
     ],
     late=40,
+    after_close=7,
 )
 
 
@@ -124,8 +128,8 @@ def test_text_names_both_orders_the_changed_scenarios_and_the_counts() -> None:
     ]
     assert "  patient_miner crypto_mining: 2/2 -> 1/2" in lines
     assert (
-        "arrival: 100 lines = 99 processed (40 late) + 1 duplicates skipped (of 3 written)"
-        " + 0 dead letters; unaccounted 0"
+        "arrival: 100 lines = 99 processed (40 late, 7 for an hour already closed)"
+        " + 1 duplicates skipped (of 3 written) + 0 dead letters; unaccounted 0"
     ) in lines
 
 
@@ -137,6 +141,7 @@ def test_json_form() -> None:
     assert doc["kinds"][0]["beyond_limit"] is True
     assert [r["delivery"] for r in doc["runs"]] == ["event_time", "arrival"]
     assert doc["runs"][1]["late"] == 40
+    assert doc["runs"][1]["after_close"] == 7
     assert doc["runs"][1]["unaccounted"] == 0
 
 

@@ -212,6 +212,7 @@ def _run(args: argparse.Namespace, seeds: list[int], delivery: str) -> DeliveryR
         duplicates=pool.duplicates,
         generated_duplicates=pool.generated_duplicates,
         dead_letters=pool.dead_letters,
+        after_close=pool.after_close,
     )
 
 
