@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from streamwatch.detection_delay import DelayStats, format_delays
 from streamwatch.evaluate import Report
 from streamwatch.scorecard import Scorecard
 from streamwatch.text_table import table
@@ -46,6 +47,8 @@ class DeliveryRun:
     after_close: int = 0
     """Usage records for an hour spend_spike or network_abuse had closed (counted, in no
     hour)."""
+    delays: tuple[DelayStats, ...] = ()
+    """Detection delays per kind, then ``TOTAL`` (``streamwatch.detection_delay``)."""
 
     @property
     def unaccounted(self) -> int:
@@ -177,6 +180,11 @@ def format_comparison(first: DeliveryRun, second: DeliveryRun) -> str:
         lines.append("")
         lines.append("scenario rows whose recall differs (detected/labels):")
         lines += [f"  {s} {k}: {x} -> {y}" for s, k, x, y in changed]
+    for run in (first, second):
+        if run.delays:
+            lines.append("")
+            lines.append(f"detection delay, {run.delivery} (hours; p50 / p95):")
+            lines += format_delays(run.delays)
     lines.append("")
     for run in (first, second):
         lines.append(
@@ -218,6 +226,7 @@ def comparison_dict(first: DeliveryRun, second: DeliveryRun) -> dict[str, Any]:
                 "duplicates_written": run.generated_duplicates,
                 "dead_letters": run.dead_letters,
                 "unaccounted": run.unaccounted,
+                "delays": [d.to_dict() for d in run.delays],
             }
             for run in (first, second)
         ],

@@ -105,7 +105,9 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
-class _Label:
+class Label:
+    """One ground-truth label (start and end in epoch seconds)."""
+
     customer_id: str
     kind: str
     start: float
@@ -142,7 +144,8 @@ def _field(doc: Mapping[str, Any], name: str, what: str) -> str:
     raise ValueError(f"{what} has no string {name!r}: {dict(doc)!r:.200}")
 
 
-def _labels(labels: Iterable[Mapping[str, Any]]) -> list[_Label]:
+def parse_labels(labels: Iterable[Mapping[str, Any]]) -> list[Label]:
+    """Labels from their wire dicts (ValueError naming what is wrong)."""
     out = []
     for lab in labels:
         start = parse_time(lab.get("start"), "label start")
@@ -150,7 +153,7 @@ def _labels(labels: Iterable[Mapping[str, Any]]) -> list[_Label]:
         if end < start:
             raise ValueError(f"label ends before it starts: {dict(lab)!r:.200}")
         out.append(
-            _Label(
+            Label(
                 _field(lab, "customer_id", "label"),
                 _field(lab, "kind", "label"),
                 start,
@@ -184,7 +187,8 @@ def _alerts(alerts: Iterable[Mapping[str, Any]], match_revisions: bool) -> list[
     return out
 
 
-def _p95(values: Sequence[float]) -> float:
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile by nearest rank (see the module docstring)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
@@ -210,7 +214,7 @@ class _Tally:
             false_positives=self.fp,
             tolerated=self.tolerated,
             delay_median_s=statistics.median(delays) if delays else None,
-            delay_p95_s=_p95(delays) if delays else None,
+            delay_p95_s=p95(delays) if delays else None,
         )
 
 
@@ -230,9 +234,9 @@ def evaluate(
     """
     if tolerance_s < 0:
         raise ValueError(f"tolerance_s must be >= 0, not {tolerance_s}")
-    labs = _labels(labels)
+    labs = parse_labels(labels)
     alts = _alerts(alerts, match_revisions)
-    by_key: dict[tuple[str, str], list[_Label]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[Label]] = defaultdict(list)
     for lab in labs:
         by_key[(lab.customer_id, lab.kind)].append(lab)
     also = {name: frozenset(kinds) for name, kinds in (consequences or {}).items()}

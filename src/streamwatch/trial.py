@@ -3,27 +3,34 @@ replay path, no services), and keep what scoring needs.
 
 ``streamwatch evaluate --seeds 7,8,9`` and ``bench/scenarios.py`` run trials of ``SCENARIOS``,
 the incidents and look-alikes of real tenants that the detectors must tell apart. Deterministic
-for the same arguments, apart from the wall-clock ``detected_at`` of alerts.
+for the same arguments: alerts are stamped (``detected_at``) with stream time, the newest event
+time read so far, which is what a live worker's clock would read taking the lines in as they
+arrive. Each alert revision also comes with when its evidence arrived (``evidence_arrival_ms``,
+see ``streamwatch.detection_delay``), so that a trial reports how long detection took from the
+evidence and from its arrival.
 
 ``delivery`` picks the generator's line order (``GeneratorConfig.delivery``): replay then reads
 the lines in that order, as the live worker would read them from the input topics, unless
-``sort`` asks for the analysts' lateness sort. ``allowed_lateness_s`` is the core's (and so
-replay's) allowed lateness; the replay's counts of late, duplicate and dead-lettered events
+``sort`` asks for the analysts' lateness sort. ``allowed_lateness_s`` and
+``usage_lateness_s`` are the core's allowed lateness (``Settings``; the first is replay's too);
+the replay's counts of late, duplicate and dead-lettered events
 come back with the trial, so that no event is lost without being counted.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
 from streamwatch.config import build_core
-from streamwatch.core.engine import Settings
+from streamwatch.core.engine import lateness_settings
 from streamwatch.core.state import CustomerState
+from streamwatch.core.timeutil import MS_PER_HOUR, parse_ts_ms, ts_ms_or_none
 from streamwatch.generator import GeneratorConfig, generate
 from streamwatch.generator.config import Delivery
 from streamwatch.generator.stream import build_plans
@@ -73,6 +80,10 @@ class Trial:
     after_close: int = 0
     """Usage records that came for an hour spend_spike or network_abuse had already closed
     (counted in their state, not in any hour)."""
+    evidence_arrival_ms: list[int | None] = field(default_factory=list)
+    """For each of ``alerts``: the stream time at which its evidence had arrived, the last record
+    of its event time's hour (of the customer, of an event type its kind is judged on) read by
+    the time it was raised; None if none was."""
 
 
 def run_trial(
@@ -85,11 +96,12 @@ def run_trial(
     delivery: Delivery = "event_time",
     sort: bool = False,
     allowed_lateness_s: int | None = None,
+    usage_lateness_s: int | None = None,
 ) -> Trial:
     """Generate ``customers`` over ``days`` with ``scenarios`` on ``incident_rate`` of them,
     delivered in ``delivery`` order, replay it through the default core (``sort``: the
-    analysts' lateness sort; ``allowed_lateness_s``: the core's, default its own), and return
-    the results."""
+    analysts' lateness sort; ``allowed_lateness_s``, ``usage_lateness_s``: the core's,
+    default its own), and return the results."""
     config = GeneratorConfig(
         seed=seed,
         customers=customers,
@@ -105,22 +117,17 @@ def run_trial(
             scenarios_of[plan.customer_id] = plan.scenarios[-1]
             for companion in plan.companions:
                 scenarios_of[companion.customer_id] = plan.scenarios[-1]
-    lines = [orjson.dumps(e) for e in generated.events]
     sink = ListSink()
-    settings = (
-        None if allowed_lateness_s is None else Settings(allowed_lateness_s=allowed_lateness_s)
-    )
-    replay = Replay(
-        build_core(settings=settings),
-        sink,
-        clock=lambda: time.time_ns() // 1_000_000,
-        sort=sort,
-    )
-    stats = replay.run([Source(((line, n) for n, line in enumerate(lines, 1)), _origin)])
+    core = build_core(settings=lateness_settings(allowed_lateness_s, usage_lateness_s))
+    stream = _StreamClock()
+    replay = Replay(core, sink, clock=stream.now, sort=sort)
+    stats = replay.run([Source(stream.read(generated.events), _origin)])
+    judged_on = {kind: d.event_types for d in core.detectors for kind in d.kinds}
+    alerts = [a.to_dict() for a in sink.alerts]
     return Trial(
         seed=seed,
         labels=list(generated.labels),
-        alerts=[a.to_dict() for a in sink.alerts],
+        alerts=alerts,
         requests=[r.to_dict() for r in sink.requests],
         scenarios_of=scenarios_of,
         events=len(generated.events),
@@ -130,7 +137,45 @@ def run_trial(
         dead_letters=sum(stats.dead_letters.values()),
         generated_duplicates=generated.duplicates,
         after_close=sum(_after_close(state) for state in replay.states.values()),
+        evidence_arrival_ms=[stream.arrival(a, judged_on.get(a["kind"], ())) for a in alerts],
     )
+
+
+class _StreamClock:
+    """Stream time while replay reads the lines, and when each customer's records came."""
+
+    def __init__(self) -> None:
+        self.ms = 0
+        self._came: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+        """(customer, event type, hour of event time) -> stream times its records were read."""
+
+    def now(self) -> int:
+        """The newest event time read so far (replay's ``clock``)."""
+        return self.ms
+
+    def read(self, events: Sequence[dict[str, Any]]) -> Iterator[tuple[bytes, int]]:
+        """The lines of ``events`` for replay, moving stream time as they are read."""
+        came = self._came
+        for n, event in enumerate(events, 1):
+            ts_ms = ts_ms_or_none(event.get("ts"))
+            if ts_ms is not None:  # a line replay will dead-letter moves nothing
+                self.ms = max(self.ms, ts_ms)
+                key = (str(event.get("customer_id")), str(event.get("type")))
+                came[(*key, ts_ms - ts_ms % MS_PER_HOUR)].append(self.ms)
+            yield orjson.dumps(event), n
+
+    def arrival(self, alert: dict[str, Any], types: Iterable[str]) -> int | None:
+        """When the evidence of ``alert`` had arrived: the last record of its event time's
+        hour, of ``types``, read by the time the alert was raised (None: none was)."""
+        at = parse_ts_ms(alert["event_time"])
+        raised = parse_ts_ms(alert["detected_at"])
+        latest = None
+        for t in types:
+            times = self._came.get((alert["customer_id"], t, at - at % MS_PER_HOUR), [])
+            index = bisect.bisect_right(times, raised)
+            if index and (latest is None or times[index - 1] > latest):
+                latest = times[index - 1]
+        return latest
 
 
 def _after_close(state: CustomerState) -> int:
@@ -150,6 +195,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
     scenarios_of: dict[str, str] = {}
     events = processed = late = duplicates = dead_letters = generated_duplicates = 0
     after_close = 0
+    arrivals: list[int | None] = []
     seeds = []
     for trial in trials:
         seeds.append(trial.seed)
@@ -168,6 +214,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
         dead_letters += trial.dead_letters
         generated_duplicates += trial.generated_duplicates
         after_close += trial.after_close
+        arrivals.extend(trial.evidence_arrival_ms)
     return Trial(
         seeds[0] if seeds else 0,
         labels,
@@ -181,6 +228,7 @@ def pooled(trials: Iterable[Trial]) -> Trial:
         dead_letters,
         generated_duplicates,
         after_close,
+        arrivals,
     )
 
 

@@ -13,6 +13,7 @@ from streamwatch.delivery_compare import (
     comparison_dict,
     format_comparison,
 )
+from streamwatch.detection_delay import DelayStats
 from streamwatch.evaluate import evaluate
 from streamwatch.scorecard import score
 
@@ -149,3 +150,24 @@ def test_a_line_neither_processed_skipped_nor_dead_lettered_is_unaccounted() -> 
     lost = dataclasses.replace(ARRIVAL, processed=90)
     assert lost.unaccounted == 9
     assert "unaccounted 9" in format_comparison(IN_ORDER, lost)
+
+
+def test_each_runs_detection_delays_are_shown_in_hours_and_in_the_json() -> None:
+    delays = (
+        DelayStats("spend_spike", 1, 9 * 3600.0, 9 * 3600.0, 1800.0, 1800.0),
+        DelayStats("TOTAL", 1, 9 * 3600.0, 9 * 3600.0, 1800.0, 1800.0),
+    )
+    late = dataclasses.replace(ARRIVAL, delays=delays)
+    text = format_comparison(IN_ORDER, late)
+    assert "detection delay, event_time" not in text  # none measured for it
+    section = text.split("detection delay, arrival (hours; p50 / p95):\n")[1]
+    row = section.splitlines()[2].split()
+    assert row == ["spend_spike", "1", "9.0", "/", "9.0", "0.5", "/", "0.5"]
+    doc = comparison_dict(IN_ORDER, late)
+    assert doc["runs"][0]["delays"] == []
+    assert doc["runs"][1]["delays"][0] == {
+        "kind": "spend_spike",
+        "detected": 1,
+        "from_evidence_s": [32400.0, 32400.0],
+        "from_arrival_s": [1800.0, 1800.0],
+    }

@@ -69,7 +69,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--allowed-lateness-s",
         type=int,
         default=None,
-        help="with --seeds: the core's allowed lateness in seconds (default: the core's, 3600)",
+        help="with --seeds: the core's allowed lateness of activity and payments in seconds"
+        " (default: the core's, 3600)",
+    )
+    parser.add_argument(
+        "--usage-lateness-s",
+        type=int,
+        default=None,
+        help="with --seeds: the core's allowed lateness of usage in seconds (default: the"
+        " core's, 172800)",
     )
 
 
@@ -109,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
+    from streamwatch.detection_delay import format_delays
     from streamwatch.evaluate import format_report
     from streamwatch.scorecard import format_scorecard
 
@@ -117,7 +126,12 @@ def _trials(args: argparse.Namespace) -> int:
         return _both(args, seeds)
     run = _run(args, seeds, args.delivery)
     if args.json or args.out is not None:
-        doc = {"seeds": seeds, "kinds": run.report.as_dict(), "scenarios": _card_dict(run.card)}
+        doc = {
+            "seeds": seeds,
+            "kinds": run.report.as_dict(),
+            "scenarios": _card_dict(run.card),
+            "delays": [d.to_dict() for d in run.delays],
+        }
         if _write_json(args, doc):
             return exits.OK
     print(
@@ -125,6 +139,8 @@ def _trials(args: argparse.Namespace) -> int:
         f"each, {run.events} events\n"
     )
     print(format_report(run.report))
+    print("detection delay (hours; p50 / p95):")
+    print("\n".join(format_delays(run.delays)) + "\n")
     print(format_scorecard(run.card))
     return exits.OK
 
@@ -152,11 +168,15 @@ def _both(args: argparse.Namespace, seeds: list[int]) -> int:
             "seeds": seeds,
             "sort": args.sort,
             "allowed_lateness_s": args.allowed_lateness_s,
+            "usage_lateness_s": args.usage_lateness_s,
             **comparison_dict(first, second),
         }
         if _write_json(args, doc):
             return exits.OK
-    lateness = "the core's" if args.allowed_lateness_s is None else f"{args.allowed_lateness_s} s"
+    from streamwatch.core.engine import lateness_settings
+
+    settings = lateness_settings(args.allowed_lateness_s, args.usage_lateness_s)
+    lateness = f"{settings.allowed_lateness_s} s, of usage {settings.usage_lateness_s} s"
     print(
         f"seeds {', '.join(map(str, seeds))}: {args.customers} customers x {args.days} days "
         f"each; replay {'sorted by event time' if args.sort else 'in line order'}, "
@@ -169,6 +189,7 @@ def _both(args: argparse.Namespace, seeds: list[int]) -> int:
 def _run(args: argparse.Namespace, seeds: list[int], delivery: str) -> DeliveryRun:
     """The trials of ``seeds`` delivered in ``delivery`` order, pooled and scored."""
     from streamwatch.delivery_compare import DeliveryRun
+    from streamwatch.detection_delay import detection_delays
     from streamwatch.evaluate import evaluate
     from streamwatch.generator.scenarios import CONSEQUENCES, LOOKALIKES
     from streamwatch.scorecard import score, stretch
@@ -182,12 +203,14 @@ def _run(args: argparse.Namespace, seeds: list[int], delivery: str) -> DeliveryR
             delivery="arrival" if delivery == "arrival" else "event_time",
             sort=args.sort,
             allowed_lateness_s=args.allowed_lateness_s,
+            usage_lateness_s=args.usage_lateness_s,
         )
         for seed in seeds
     ]
     pool = pooled(runs)
+    stretched = stretch(pool.labels, args.tolerance)
     report = evaluate(
-        stretch(pool.labels, args.tolerance),
+        stretched,
         pool.alerts,
         tolerance_s=args.tolerance,
         match_revisions=True,
@@ -213,6 +236,14 @@ def _run(args: argparse.Namespace, seeds: list[int], delivery: str) -> DeliveryR
         generated_duplicates=pool.generated_duplicates,
         dead_letters=pool.dead_letters,
         after_close=pool.after_close,
+        delays=tuple(
+            detection_delays(
+                stretched,
+                pool.alerts,
+                [None if ms is None else ms / 1000 for ms in pool.evidence_arrival_ms],
+                args.tolerance,
+            )
+        ),
     )
 
 

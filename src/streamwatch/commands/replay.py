@@ -43,7 +43,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--policy", type=Path, help="enforcement policy TOML (default: packaged)")
     parser.add_argument(
-        "--lateness", type=int, default=None, help="allowed lateness in seconds (default 3600)"
+        "--lateness",
+        type=int,
+        default=None,
+        help="allowed lateness of activity and payments in seconds (default 3600); also the"
+        " window of --sort",
+    )
+    parser.add_argument(
+        "--usage-lateness",
+        type=int,
+        default=None,
+        help="allowed lateness of usage in seconds (default 172800: billing data comes late)",
     )
     parser.add_argument(
         "--sort",
@@ -75,7 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streamwatch.config import build_core, load_policy
-    from streamwatch.core.engine import Settings
+    from streamwatch.core.engine import lateness_settings
     from streamwatch.core.timeutil import TimestampError, parse_ts_ms
     from streamwatch.kind_summary import KindTally
     from streamwatch.pipeline.routing import DEFAULT_PARTITIONS
@@ -88,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return exits.USAGE
-    settings = Settings() if args.lateness is None else Settings(allowed_lateness_s=args.lateness)
+    settings = lateness_settings(args.lateness, args.usage_lateness)
     core = build_core(load_policy(args.policy), settings=settings)
     sources: list[Source]
     progress = None

@@ -47,6 +47,8 @@ STATE_VERSION_KEY: Final = "@v"
 """The key of a detector's state version within its dump in a snapshot (a name no dump uses
 for a field)."""
 ALERT_RETENTION_MS: Final = 30 * MS_PER_DAY
+USAGE_LATENESS_S: Final = 48 * 3600
+"""The default allowed lateness of usage (see ``Settings.usage_lateness_s``)."""
 SWEEP_MS: Final = MS_PER_HOUR
 """Timed detectors are advanced at each whole hour of event time (see ``TimedDetector``)."""
 
@@ -56,11 +58,21 @@ class Settings:
     """Tunables of the engine itself (detectors carry their own)."""
 
     allowed_lateness_s: int = 3600
-    """Events older than the customer's newest event by more than this are counted as late."""
+    """Activity and payment events older than the customer's newest event by more than this
+    are counted as late (they are still processed). Their producers send them as they happen."""
+    usage_lateness_s: int = USAGE_LATENESS_S
+    """The same for usage. Billing data for an hour arrives hours later (a day or more for
+    daily rows), in batches per subscription, after data of later hours: usage is counted as
+    late only beyond this. The hourly detectors keep that much open for it (spend_spike's
+    ``max_late_h``, network_abuse's, budget_threshold's and the payment ledger's hours)."""
     dedupe_margin_s: int = 3600
     """Event ids are remembered for deduplication while the customer's watermark is less than
-    ``allowed_lateness_s`` plus this past the moment they arrived (see ``RecentIds``). Repeats
-    come from producer retries and redelivery, minutes apart."""
+    this past the moment they arrived, plus the allowed lateness, or the usage lateness once
+    the customer's usage has come later than the allowed lateness (``CustomerState.
+    usage_lag_ms``; see ``RecentIds``). Producer retries come minutes apart; a billing batch
+    sent again comes up to the usage lateness after the data's hour, and is still recognised
+    (beyond it, it is counted late). A customer whose usage comes in order keeps a short
+    window, and a small snapshot."""
     dedupe_capacity: int = 1024
     """The most event ids each customer remembers, whatever their age: a hard cap on the size
     of the dedupe window in every state snapshot (the live changelog), 12 bytes an id. A real
@@ -70,6 +82,18 @@ class Settings:
     forget_after_s: int = 90 * 86400
     """A customer with no event for longer than this (event time) may be forgotten, when
     nothing in its state must still age; see ``Core.forgettable``."""
+
+
+def lateness_settings(
+    allowed_lateness_s: int | None = None, usage_lateness_s: int | None = None
+) -> Settings:
+    """The default settings but for the allowed lateness given (None keeps the default)."""
+    lateness: dict[str, int] = {}
+    if allowed_lateness_s is not None:
+        lateness["allowed_lateness_s"] = allowed_lateness_s
+    if usage_lateness_s is not None:
+        lateness["usage_lateness_s"] = usage_lateness_s
+    return Settings(**lateness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +159,7 @@ class Core:
         )
         self.settings = settings or Settings()
         self._lateness_ms = self.settings.allowed_lateness_s * 1000
-        self._dedupe_window_s = self.settings.allowed_lateness_s + self.settings.dedupe_margin_s
+        self._usage_lateness_ms = self.settings.usage_lateness_s * 1000
         self._by_type: dict[str, tuple[Detector, ...]] = {
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
@@ -275,15 +299,31 @@ class Core:
             return _DUPLICATE
         state.events += 1
         late = False
-        if event.ts_ms > state.watermark_ms:
+        behind_ms = state.watermark_ms - event.ts_ms
+        if behind_ms < 0:
             state.watermark_ms = event.ts_ms
-        elif event.ts_ms < state.watermark_ms - self._lateness_ms and not is_link(event):
+        elif event.type == "usage":
+            if behind_ms > self._usage_lateness_ms:
+                state.late += 1
+                late = True
+            elif behind_ms > state.usage_lag_ms:
+                state.usage_lag_ms = behind_ms
+        elif behind_ms > self._lateness_ms and not is_link(event):
             # A link carries the time of the sighting that grew its ring and comes when the
             # ring grows (through a topic, live): derived, never late input.
             state.late += 1
             late = True
         state.seen.remember(
-            key, state.watermark_ms // 1000, self._dedupe_window_s, self.settings.dedupe_capacity
+            key,
+            state.watermark_ms // 1000,
+            (
+                self._usage_lateness_ms
+                if state.usage_lag_ms > self._lateness_ms
+                else self._lateness_ms
+            )
+            // 1000
+            + self.settings.dedupe_margin_s,
+            self.settings.dedupe_capacity,
         )
         if state.suppressions:
             feedback.expire(state.suppressions, state.watermark_ms)

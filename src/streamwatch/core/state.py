@@ -39,13 +39,14 @@ class RecentIds:
     """The event ids a customer sent recently, for deduplication: bounded in time and in count.
 
     Each id is kept as its 64-bit ``id_key`` with the second of the customer's event time (its
-    watermark) at which it arrived. Repeats (producer retries, redelivery) arrive within
-    minutes of the original, so an id is kept while the watermark is less than ``window_s``
-    past that second (the engine uses the allowed lateness plus a margin, see
+    watermark) at which it arrived. Repeats (producer retries) arrive within minutes of the
+    original; billing batches sent again come up to a day or two later. An id is kept while
+    the watermark is less than ``window_s`` past that second (the engine uses the allowed
+    lateness, or the usage lateness for a customer whose usage comes late, plus a margin; see
     ``Settings.dedupe_margin_s``), and at most ``capacity`` ids are kept (oldest go first).
-    Since the watermark never goes back, arrival order is time order: expiry and the cap both
-    drop from the front. An id is judged against every id kept, whatever the event's own ts,
-    so a late event's redelivery is caught too.
+    Since the watermark never goes back and a customer's window never shrinks, arrival order
+    is time order: expiry and the cap both drop from the front. An id is judged against every
+    id kept, whatever the event's own ts, so a late event's redelivery is caught too.
 
     What it can get wrong, and how it shows:
 
@@ -177,6 +178,11 @@ class CustomerState:
     """Recent hours of spend, CPU/GPU use and payments, for plots (``core.series``)."""
     swept_ms: int = 0
     """The last hour mark of event time the timed detectors were advanced to."""
+    usage_lag_ms: int = 0
+    """How far behind the watermark the customer's usage has come, at most (within the
+    allowed lateness of usage). Once it is more than the short allowed lateness, the dedupe
+    window covers the whole usage lateness, so a billing batch sent again is recognised; a
+    customer whose usage comes in order keeps a short window (``Settings.dedupe_margin_s``)."""
     events: int = 0
     duplicates: int = 0
     late: int = 0
@@ -194,8 +200,8 @@ class CustomerState:
 
     def snapshot(self, detectors: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """A JSON-ready dict of this state; ``detectors`` are the detectors' own dumps. An
-        alert's ``suppressed``, the ``suppressions`` and the ``series`` are written only when
-        there are any, so they read back into earlier builds' form."""
+        alert's ``suppressed``, the ``suppressions``, the ``series`` and ``usage_lag_ms`` are
+        written only when there are any, so they read back into earlier builds' form."""
         snapshot = {
             "v": STATE_VERSION,
             "customer_id": self.customer_id,
@@ -224,6 +230,8 @@ class CustomerState:
             snapshot["suppressions"] = [s.dump() for s in self.suppressions.values()]
         if self.series.hours:
             snapshot["series"] = self.series.dump()
+        if self.usage_lag_ms:
+            snapshot["usage_lag_ms"] = self.usage_lag_ms
         return snapshot
 
     @classmethod
@@ -261,6 +269,7 @@ class CustomerState:
             },
             series=HourSeries.load(data["series"]) if "series" in data else HourSeries(),
             swept_ms=data.get("swept_ms", 0),
+            usage_lag_ms=data.get("usage_lag_ms", 0),
             events=events,
             duplicates=duplicates,
             late=late,

@@ -133,7 +133,7 @@ def test_event_id_keys_are_stable_64_bit_blake2b() -> None:
 
 
 def test_repeat_of_a_late_event_is_a_duplicate() -> None:
-    core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
+    core = Core(settings=Settings(usage_lateness_s=3600, dedupe_margin_s=3600))
     state = core.new_state("cust-1")
     core.step(state, usage_event(event_id="u-1", at=ts(10, 12)), NOW_MS)
     late = usage_event(event_id="u-0", at=ts(9, 12))  # a day behind: older than the window
@@ -167,7 +167,9 @@ def test_a_ring_link_is_never_late_input(actor: str, late: bool) -> None:
 def test_ids_are_kept_for_lateness_plus_margin_of_the_customers_event_time(
     after_s: int, duplicate: bool
 ) -> None:
-    core = Core(settings=Settings(allowed_lateness_s=3600, dedupe_margin_s=3600))
+    core = Core(
+        settings=Settings(allowed_lateness_s=3600, usage_lateness_s=3600, dedupe_margin_s=3600)
+    )
     state = core.new_state("cust-1")
     first = usage_event(event_id="u-1", at=ts(10, 12))
     core.step(state, first, NOW_MS)
@@ -181,8 +183,8 @@ def test_ids_are_kept_for_lateness_plus_margin_of_the_customers_event_time(
 
 def test_dedupe_window_bounds_the_snapshot() -> None:
     """A customer sending an event every ten seconds for a day keeps two hours of ids (the
-    default window: lateness one hour, margin one hour), 12 bytes each in the snapshot."""
-    core = Core(detectors=[])
+    window: lateness one hour, margin one hour), 12 bytes each in the snapshot."""
+    core = Core(detectors=[], settings=Settings(usage_lateness_s=3600, dedupe_capacity=8640))
     state = core.new_state("cust-1")
     start = parse_ts_ms(ts(10))
     for n in range(8640):
@@ -223,7 +225,7 @@ def test_an_event_whose_id_hash_collides_is_counted_as_a_duplicate(
 
 
 def test_version_1_snapshot_is_read_and_its_ids_expire_a_window_after_it() -> None:
-    core = Core(policy=default_policy())
+    core = Core(policy=default_policy(), settings=Settings(usage_lateness_s=3600))
     state = busy_state(core)
     snapshot = core.snapshot(state)
     v1 = {**snapshot, "v": 1, "seen": ["b-1", "u-1", "u-2", "pn-1", "u-3"]}
@@ -265,11 +267,63 @@ def test_event_older_than_allowed_lateness_is_counted_late(behind_s: int, late: 
     state = core.new_state("cust-1")
     newest = usage_event(event_id="u-1", at=ts(10, 12))
     core.step(state, newest, NOW_MS)
-    older = usage_event(event_id="u-2", at=format_ts(newest.ts_ms - behind_s * 1000))
-    decisions = core.step(state, older, NOW_MS)
+    at = format_ts(newest.ts_ms - behind_s * 1000)
+    decisions = core.step(state, activity_event("vm.create", at=at, event_id="a-2"), NOW_MS)
     assert decisions.late is late
     assert state.late == int(late)
     assert state.watermark_ms == newest.ts_ms
+
+
+@pytest.mark.parametrize(
+    ("behind_h", "late"),
+    [
+        pytest.param(2, False, id="two-hours"),
+        pytest.param(24, False, id="a-day"),
+        pytest.param(48, False, id="exactly-48-hours"),
+        pytest.param(49, True, id="49-hours"),
+    ],
+)
+def test_usage_has_an_allowed_lateness_of_its_own_48_hours_by_default(
+    behind_h: int, late: bool
+) -> None:
+    """Billing data for an hour arrives hours after later data; activity and payments keep
+    the short lateness (above)."""
+    core = Core()
+    assert (core.settings.allowed_lateness_s, core.settings.usage_lateness_s) == (3600, 172800)
+    state = core.new_state("cust-1")
+    newest = activity_event("vm.create", at=ts(10, 12), event_id="a-1")
+    core.step(state, newest, NOW_MS)
+    older = usage_event(event_id="u-2", at=format_ts(newest.ts_ms - behind_h * 3_600_000))
+    decisions = core.step(state, older, NOW_MS)
+    assert decisions.late is late
+    assert state.late == int(late)
+
+
+def test_a_billing_batch_sent_again_is_a_duplicate_as_late_as_the_batches_come() -> None:
+    """Once a customer's usage has come later than the short lateness, its dedupe window
+    covers the usage lateness: a row that came 3 hours late is still recognised when sent
+    again 20 hours later, while a customer whose usage comes in order keeps two hours of ids
+    (lateness and margin)."""
+    core = Core()
+    state = core.new_state("cust-1")
+    core.step(state, activity_event("vm.create", at=ts(11, 4), event_id="a-1"), NOW_MS)
+    row = usage_event(event_id="u-1", at=ts(11, 1), cost=7)  # 3 hours behind
+    core.step(state, row, NOW_MS)
+    assert state.usage_lag_ms == 3 * 3_600_000
+    core.step(state, activity_event("vm.create", at=ts(12, 0), event_id="a-2"), NOW_MS)
+    again = core.step(state, row, NOW_MS)  # 23 hours behind, 20 hours after it came
+    assert again.duplicate
+    assert (state.events, state.duplicates, state.late) == (3, 1, 0)
+    assert state.detectors["budget_threshold"].months["2026-10"].spend == {"USD": 7_000_000}
+    restored = core.restore(orjson.loads(orjson.dumps(core.snapshot(state))))
+    assert restored.usage_lag_ms == state.usage_lag_ms
+    assert core.step(restored, row, NOW_MS).duplicate
+
+    in_order = core.new_state("cust-2")
+    core.step(in_order, usage_event(event_id="u-1", at=ts(10, 1)), NOW_MS)
+    core.step(in_order, usage_event(event_id="u-2", at=ts(10, 3, 0, 1)), NOW_MS)
+    assert "u-1" not in in_order.seen
+    assert "usage_lag_ms" not in core.snapshot(in_order)
 
 
 def test_late_event_is_still_processed() -> None:

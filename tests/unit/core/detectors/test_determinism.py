@@ -882,7 +882,9 @@ def _resumed_spikes(view: dict[str, list[dict[str, Any]]], resumed: set[str]) ->
     return first
 
 
-TIGHT = Settings(allowed_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8)
+TIGHT = Settings(
+    allowed_lateness_s=1800, usage_lateness_s=1800, dedupe_margin_s=1800, dedupe_capacity=8
+)
 
 
 def _tight_core() -> Core:
