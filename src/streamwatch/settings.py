@@ -262,6 +262,14 @@ class DeploymentSettings:
     notify_resend_s: int = DEFAULT_NOTIFY_RESEND_S
     """Seconds between re-sends of the open alerts to Alertmanager
     (STREAMWATCH_NOTIFY_RESEND_S); each is sent valid for four such periods."""
+    fx_rates: Path | None = None
+    """Dated currency rates (STREAMWATCH_FX_RATES: CSV ``date,currency,rate``, one unit of
+    ``currency`` is ``rate`` units of the reporting currency from ``date`` on): the console
+    orders customers across currencies by their money at risk converted through it, and says
+    so; without it, it orders them within each currency only. Read at each request."""
+    reporting_currency: str | None = None
+    """The currency the rates of ``fx_rates`` convert into (STREAMWATCH_REPORTING_CURRENCY,
+    e.g. ``USD``); required with it."""
     topics: TopicNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -290,6 +298,16 @@ class DeploymentSettings:
             )
         if self.notify_resend_s < 1:
             raise SettingsError("STREAMWATCH_NOTIFY_RESEND_S must be a whole number >= 1")
+        if (self.fx_rates is None) != (self.reporting_currency is None):
+            raise SettingsError(
+                "STREAMWATCH_FX_RATES and STREAMWATCH_REPORTING_CURRENCY go together: the rates "
+                "file and the currency its rates convert into"
+            )
+        currency = self.reporting_currency
+        if currency is not None and not (len(currency) == 3 and currency.isalpha()):
+            raise SettingsError(
+                f"STREAMWATCH_REPORTING_CURRENCY={currency!r}: use a currency code such as USD"
+            )
         object.__setattr__(self, "topics", TopicNames.with_prefix(self.topic_prefix))
 
     @classmethod
@@ -303,6 +321,7 @@ class DeploymentSettings:
 
         policy = get("STREAMWATCH_POLICY")
         topics_dir = get("STREAMWATCH_TOPICS_DIR")
+        fx_rates = get("STREAMWATCH_FX_RATES")
         return cls(
             kafka=get("STREAMWATCH_KAFKA") or DEFAULT_KAFKA,
             redis=get("STREAMWATCH_REDIS") or DEFAULT_REDIS,
@@ -333,6 +352,8 @@ class DeploymentSettings:
                 "STREAMWATCH_NOTIFY_RESEND_S",
                 DEFAULT_NOTIFY_RESEND_S,
             ),
+            fx_rates=Path(fx_rates) if fx_rates else None,
+            reporting_currency=(get("STREAMWATCH_REPORTING_CURRENCY") or "").upper() or None,
         )
 
     def prepare_data_dir(self) -> Path:

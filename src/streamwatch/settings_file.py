@@ -90,6 +90,8 @@ VARIABLES: Final = (
     ),
     Variable("STREAMWATCH_CONSOLE_URL", "", "base URL of the console, for links in alerts"),
     Variable("STREAMWATCH_NOTIFY_RESEND_S", "60", "notify: seconds between re-sends"),
+    Variable("STREAMWATCH_FX_RATES", "", "console: dated currency rates (date,currency,rate)"),
+    Variable("STREAMWATCH_REPORTING_CURRENCY", "", "console: the currency the rates convert into"),
 )
 BY_NAME: Final = {variable.name: variable for variable in VARIABLES}
 

@@ -115,9 +115,12 @@ async def test_the_console_in_a_browser_shows_risk_approves_and_suppresses(
         held = await kafka.read_topic("enforcement-results", until_count=3, timeout=120)
         suspend = next(r.json() for r in held if r.json()["action"] == "suspend")
         assert suspend["outcome"] == "awaiting_approval"
-        await wait_for(lambda: len(api(port, "/risk")) >= 2, "both customers in the risk view")
+        await wait_for(
+            lambda: len(api(port, "/risk")["by_currency"].get("USD", [])) >= 2,
+            "both customers in the risk view",
+        )
 
-        # The risk list, most money at risk first.
+        # The risk list, most money at risk first (one currency: no rates needed).
         browser.get(base + "/")
         rows = browser.find_elements(By.CSS_SELECTOR, "table.risk tbody tr")
         assert [r.find_element(By.TAG_NAME, "a").text for r in rows][:2] == [BIG, SMALL]

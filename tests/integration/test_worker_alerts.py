@@ -90,13 +90,15 @@ async def test_budget_and_notice_raise_alerts_requests_and_risk_view(
     assert 0 < view.risk < 1
     miner = await wait_for(lambda: risk_view.customer(MINER))
     assert miner.alerts[0]["kind"] == "provider_notice"
-    # The view is ordered by money at risk: the budget customer's $105 of unbilled usage comes
-    # before the miner, of whose money nothing is known (its risk is higher).
+    # The view is ordered by money at risk within each currency (no rates given): the budget
+    # customer's $105 of unbilled usage in USD; the miner, of whose money nothing is known, is
+    # listed apart (its risk is higher).
     top = await risk_view.top(2)
-    assert [row.customer_id for row in top] == [CUSTOMER, MINER]
-    assert top[0].money_at_risk >= 105.0
-    assert top[0].currency == "USD"
-    assert top[1].risk > top[0].risk
+    assert top.converted == ()
+    assert [row.customer_id for row in top.apart["USD"]] == [CUSTOMER]
+    assert top.apart["USD"][0].amount >= 105.0
+    assert [row.customer_id for row in top.unknown] == [MINER]
+    assert top.unknown[0].risk > top.apart["USD"][0].risk
     counts = await wait_for(
         lambda: _counts_at_least(risk_view, {metrics.EVENTS: 7, metrics.ALERTS: 4})
     )
@@ -107,7 +109,9 @@ async def test_budget_and_notice_raise_alerts_requests_and_risk_view(
     assert f"customer {CUSTOMER}" in shown.stdout
     assert "open alerts  3" in shown.stdout
     assert orjson.loads(cli("risk", CUSTOMER, "--json").stdout)["open_alerts"] == 3
-    assert cli("risk", "--top", "5").stdout.splitlines()[0].split()[1] == CUSTOMER
+    listed = cli("risk", "--top", "5").stdout.splitlines()
+    assert listed[0].startswith("no currency rates given")
+    assert listed[listed.index("in USD:") + 1].split()[1] == CUSTOMER
     assert cli("risk", "nobody").returncode == 1
     assert worker.stop() == 0, "SIGTERM must stop the worker cleanly"
 

@@ -96,7 +96,7 @@ async def test_view_and_counters_come_back_after_redis_lost_them(
     # Totals, not increments: neither lost nor counted twice.
     assert await wait_for(counted, 10), await risk_view.metrics()
     top = await risk_view.top(len(FLAGGED) + len(QUIET))
-    assert {row.customer_id for row in top} == set(FLAGGED)
+    assert {row.customer_id for row in top.rows} == set(FLAGGED)
     view = await risk_view.customer(FLAGGED[0])
     assert view is not None
     assert [a["kind"] for a in view.alerts] == ["provider_notice"]

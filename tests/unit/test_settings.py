@@ -256,3 +256,29 @@ def test_approver_keys_are_read_apart_from_the_signing_keys():
 def test_unusable_approver_keys_are_refused(env, message):
     with pytest.raises(SettingsError, match=message):
         DeploymentSettings.from_env(env)
+
+
+def test_currency_rates_for_the_console_are_read_with_their_currency(tmp_path):
+    path = tmp_path / "fx.csv"
+    env = {"STREAMWATCH_FX_RATES": str(path), "STREAMWATCH_REPORTING_CURRENCY": "usd"}
+    settings = DeploymentSettings.from_env(env)
+    assert (settings.fx_rates, settings.reporting_currency) == (path, "USD")
+    plain = DeploymentSettings.from_env({})
+    assert (plain.fx_rates, plain.reporting_currency) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STREAMWATCH_FX_RATES": "fx.csv"}, "go together"),
+        ({"STREAMWATCH_REPORTING_CURRENCY": "USD"}, "go together"),
+        (
+            {"STREAMWATCH_FX_RATES": "fx.csv", "STREAMWATCH_REPORTING_CURRENCY": "dollars"},
+            "STREAMWATCH_REPORTING_CURRENCY='DOLLARS'",
+        ),
+    ],
+    ids=["rates-alone", "currency-alone", "not-a-currency"],
+)
+def test_currency_rates_without_their_currency_are_refused(env, message):
+    with pytest.raises(SettingsError, match=message):
+        DeploymentSettings.from_env(env)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamwatch import exits
 
 if TYPE_CHECKING:
-    from streamwatch.live.redis_view import CustomerView, RiskView
+    from streamwatch.live.exposure import Ranking, Reporting
+    from streamwatch.live.redis_view import CustomerView
+    from streamwatch.settings import DeploymentSettings
 
 HELP = (
     "Show a customer's live risk, money at risk and open alerts, or the customers with the "
@@ -18,10 +21,33 @@ HELP = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``risk CUSTOMER_ID [--json]``, ``risk --top N [--json]`` or ``risk --rebuild``."""
+    """``risk CUSTOMER_ID [--json]``, ``risk --top N [--fx CSV --currency CUR [--on DAY]]
+    [--json]`` or ``risk --rebuild``."""
     parser.add_argument("customer_id", nargs="?", help="the customer to show")
     parser.add_argument(
-        "--top", type=int, metavar="N", help="list the N customers with the most money at risk"
+        "--top",
+        type=int,
+        metavar="N",
+        help="list the N customers with the most money at risk (N per currency without rates)",
+    )
+    parser.add_argument(
+        "--fx",
+        type=Path,
+        metavar="CSV",
+        help="with --top: dated currency rates (date,currency,rate) to order customers billed "
+        "in different currencies by money at risk converted into --currency "
+        "(default STREAMWATCH_FX_RATES); without rates, customers are listed per currency",
+    )
+    parser.add_argument(
+        "--currency",
+        metavar="CUR",
+        help="with --fx: the currency its rates convert into (default "
+        "STREAMWATCH_REPORTING_CURRENCY)",
+    )
+    parser.add_argument(
+        "--on",
+        metavar="YYYY-MM-DD",
+        help="with --fx: convert at the rates in force on this day (default: today, UTC)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
@@ -42,6 +68,16 @@ def run(args: argparse.Namespace) -> int:
     if args.top is not None and args.top < 1:
         print("streamwatch risk: --top needs N >= 1", file=sys.stderr)
         return exits.USAGE
+    if args.top is None and (args.fx or args.currency or args.on):
+        print("streamwatch risk: --fx, --currency and --on go with --top", file=sys.stderr)
+        return exits.USAGE
+    if bool(args.fx) != bool(args.currency):
+        print(
+            "streamwatch risk: --fx and --currency go together (the rates file and the "
+            "currency its rates convert into)",
+            file=sys.stderr,
+        )
+        return exits.USAGE
     return asyncio.run(_run(args))
 
 
@@ -58,6 +94,11 @@ async def _run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"streamwatch risk: {exc}", file=sys.stderr)
         return exits.USAGE
+    try:
+        reporting = reporting_of(args, settings)
+    except (OSError, ValueError) as exc:
+        print(f"streamwatch risk: {exc}", file=sys.stderr)
+        return exits.USAGE
     client = Redis.from_url(settings.redis, socket_connect_timeout=5, socket_timeout=5)
     view = RiskView(client, settings.redis_prefix)
     try:
@@ -69,7 +110,13 @@ async def _run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.top is not None:
-            return await _top(view, args.top, as_json=args.json)
+            ranking = await view.top(args.top, reporting)
+            print(
+                orjson.dumps(ranking.to_dict(), option=orjson.OPT_INDENT_2).decode()
+                if args.json
+                else format_ranking(ranking)
+            )
+            return 0
         found = await view.customer(args.customer_id)
     except (RedisError, OSError) as exc:
         print(
@@ -90,34 +137,74 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _top(view: RiskView, n: int, *, as_json: bool) -> int:
-    import orjson
+def reporting_of(args: argparse.Namespace, settings: DeploymentSettings) -> Reporting | None:
+    """The rates to convert with: ``--fx``/``--currency``, else the settings', else None; for
+    the day of ``--on``, else today (UTC). Raises OSError or ValueError (``TableError``) with a
+    message naming the file or the value."""
+    import time
 
+    from streamwatch.live.exposure import day_ms, load_reporting
+
+    path, currency = args.fx, args.currency
+    if path is None:
+        path, currency = settings.fx_rates, settings.reporting_currency
+    if path is None or currency is None:
+        return None
+    try:
+        at_ms = day_ms(args.on) if args.on else time.time_ns() // 1_000_000
+    except ValueError:
+        raise ValueError(f"--on {args.on!r}: give a day, YYYY-MM-DD") from None
+    try:
+        return load_reporting(path, currency, at_ms)
+    except OSError as exc:
+        raise OSError(f"cannot read the rates file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def format_ranking(ranking: Ranking) -> str:
+    """``risk --top``: what was done (which rates, or none), then the customers, converted into
+    one order or, per currency, each in its own; then totals on the same terms."""
     from streamwatch.core.explain import money
 
-    rows = await view.top(n)
-    if as_json:
-        doc = [
-            {
-                "customer_id": r.customer_id,
-                "money_at_risk": r.money_at_risk,
-                "currency": r.currency,
-                "risk": r.risk,
-            }
-            for r in rows
-        ]
-        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
-        return 0
-    if not rows:
-        print("no customers in the risk view yet")
-        return 0
-    width = max(len(r.customer_id) for r in rows)
-    for rank, r in enumerate(rows, 1):
-        at_risk = money(r.money_at_risk, r.currency) if r.currency else "-"
-        print(
-            f"{rank:>3}. {r.customer_id:<{width}}  money at risk {at_risk:>14}  risk {r.risk:.2f}"
+    if not ranking.rows:
+        return "no customers in the risk view yet"
+    lines = [ranking.note()]
+    width = max(len(r.customer_id) for r in ranking.rows)
+    if ranking.reporting is not None and ranking.converted:
+        to = ranking.reporting.currency
+        lines.append(f"by money at risk in {to}:")
+        for rank, c in enumerate(ranking.converted, 1):
+            row = c.row
+            own = "" if row.currency == to else f" ({money(row.amount, row.currency)})"
+            lines.append(
+                f"{rank:>3}. {row.customer_id:<{width}}  money at risk "
+                f"{money(c.amount, to):>14}{own}  risk {row.risk:.2f}"
+            )
+    for currency, rows in ranking.apart.items():
+        unconverted = " (not converted: no rate)" if ranking.reporting is not None else ""
+        lines.append(f"in {currency}{unconverted}:")
+        for rank, row in enumerate(rows, 1):
+            lines.append(
+                f"{rank:>3}. {row.customer_id:<{width}}  money at risk "
+                f"{money(row.amount, currency):>14}  risk {row.risk:.2f}"
+            )
+    if ranking.unknown:
+        lines.append("money at risk not known yet (no money seen), riskiest first:")
+        for rank, row in enumerate(ranking.unknown, 1):
+            lines.append(f"{rank:>3}. {row.customer_id:<{width}}  risk {row.risk:.2f}")
+    totals = ranking.totals()
+    if ranking.reporting is not None and ranking.converted:
+        to = ranking.reporting.currency
+        apart = [money(totals[cur], cur) for cur in ranking.apart]
+        lines.append(
+            f"total of those listed: {money(totals[to], to)} converted"
+            + (f"; not converted: {', '.join(apart)}" if apart else "")
         )
-    return 0
+    elif totals:
+        per = ", ".join(money(amount, cur) for cur, amount in totals.items())
+        lines.append(f"total of those listed, per currency: {per}")
+    return "\n".join(lines)
 
 
 def format_customer(view: CustomerView) -> str:

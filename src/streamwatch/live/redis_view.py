@@ -10,8 +10,13 @@ Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
   of its recent hours, ``series_of``: spend against the learned baseline, CPU/GPU use,
   payments), ``updated_at`` (RFC 3339 wall clock);
 - ``P risk``           sorted set of customer ids scored by risk;
-- ``P exposure``       sorted set of customer ids scored by money at risk (its ``amount``, in
-  the customer's own currency; 0 when unknown): the order of ``top``;
+- ``P exposure:<CUR>`` one sorted set per currency (``exposure:EUR``, ``exposure:USD``, ...) of
+  the customer ids whose money at risk is in that currency, scored by its ``amount``; a
+  customer is in one of them only, that of its latest view (``exposure:XXX``, score 0, when its
+  money at risk is not known yet). Amounts in different currencies are never in one set:
+  ``top`` orders across currencies only through dated rates (``live.exposure``);
+- ``P exposure-currencies``  set of the currencies that have (or had) an ``exposure:<CUR>`` set;
+  a currency stays in it after its last customer left (its set is then empty, hence gone);
 - ``P metrics:worker:<worker>``  hash of one worker process's counter totals
   (``streamwatch.live.metrics``), absolute values, expiring ``WORKER_TTL_S`` after its last
   write; ``metrics`` adds up every worker's;
@@ -22,10 +27,12 @@ Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
   its data (restarted empty), or ``streamwatch risk --rebuild`` asked for the view again: the
   worker then writes the view of every customer it holds again (``RedisPublisher``).
 
-Every write sets values (HSET, ZADD, SET), none adds to what is there: a write repeated after a
-timeout, or a view written again from state, leaves the same thing. A customer's hash is
-derived from its state alone (``customer_view``), so writing it again after a restart writes
-the same thing. (Older workers added to a single ``P metrics`` hash; it is no longer read.)
+Every write sets values (HSET, ZADD, SADD, SET, and ZREM from the currencies a customer is no
+longer in), none adds to what is there: a write repeated after a timeout, or a view written
+again from state, leaves the same thing. A customer's hash is derived from its state alone
+(``customer_view``), so writing it again after a restart writes the same thing. (Older workers
+added to a single ``P metrics`` hash, and scored every currency in a single ``P exposure`` set;
+neither is read any more.)
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from streamwatch.core.detectors.spend_spike import SpendSpikeDetector, expected_
 from streamwatch.core.detectors.spend_spike.state import SpikeState
 from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import format_ts
+from streamwatch.live.exposure import NO_CURRENCY, Exposure, Ranking, Reporting, rank
 
 WORKER_TTL_S: Final = 600
 """How long a worker's counters and marker outlive its last write: a stopped worker's totals
@@ -80,14 +88,27 @@ class CustomerView:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TopRow:
-    """One customer of ``RiskView.top``."""
-
-    customer_id: str
-    money_at_risk: float
-    currency: str | None
-    risk: float
+FILE_EXPOSURE: Final = """
+for i = 2, #ARGV, 3 do
+  redis.call('SADD', KEYS[1], ARGV[i + 1])
+end
+local known = redis.call('SMEMBERS', KEYS[1])
+for i = 2, #ARGV, 3 do
+  local customer, currency = ARGV[i], ARGV[i + 1]
+  for _, other in ipairs(known) do
+    if other ~= currency then
+      redis.call('ZREM', ARGV[1] .. other, customer)
+    end
+  end
+  redis.call('ZADD', ARGV[1] .. currency, ARGV[i + 2], customer)
+end
+return #known
+"""
+"""Files customers under their currency's exposure set (one call, atomic). KEYS[1]: the
+currency set; ARGV[1]: the prefix of the exposure sets (``P exposure:``), then a customer id,
+its currency and its amount for each customer. Each customer is scored in its currency's set
+and removed from every other currency's: a customer whose currency changed leaves the old set,
+and the call repeated leaves the same thing."""
 
 
 def series_of(state: CustomerState) -> list[dict[str, Any]]:
@@ -136,12 +157,16 @@ class RiskView:
         self.client = client
         self.prefix = prefix
         self.risk_key = f"{prefix}risk"
-        self.exposure_key = f"{prefix}exposure"
+        self.currencies_key = f"{prefix}exposure-currencies"
         self.workers_key = f"{prefix}metrics:workers"
 
     def customer_key(self, customer_id: str) -> str:
         """The hash holding one customer's view."""
         return f"{self.prefix}customer:{customer_id}"
+
+    def exposure_key(self, currency: str) -> str:
+        """The sorted set of the customers whose money at risk is in ``currency``."""
+        return f"{self.prefix}exposure:{currency}"
 
     def metrics_key(self, worker: str) -> str:
         """The hash of one worker's counter totals."""
@@ -176,10 +201,11 @@ class RiskView:
             pipe.hset(self.customer_key(customer_id), mapping=mapping)
         if views:
             pipe.zadd(self.risk_key, {cid: float(fields["risk"]) for cid, fields in views.items()})
-            pipe.zadd(
-                self.exposure_key,
-                {cid: _amount(fields.get("money_at_risk")) for cid, fields in views.items()},
-            )
+            filed: list[Any] = [self.exposure_key("")]
+            for cid, fields in views.items():
+                currency, amount = _money(fields.get("money_at_risk"))
+                filed += [cid, currency, repr(amount)]
+            pipe.eval(FILE_EXPOSURE, 1, self.currencies_key, *filed)
         if worker is not None:
             if totals:
                 now = time.time()
@@ -230,28 +256,56 @@ class RiskView:
         rows.sort(key=lambda r: (r["until"], r["customer_id"], r["id"]))
         return rows
 
-    async def top(self, n: int) -> list[TopRow]:
-        """The ``n`` customers with the most money at risk, most first (ties: riskiest
-        first), with their risk."""
-        rows = cast(
-            "list[tuple[bytes, float]]",
-            await self.client.zrevrange(self.exposure_key, 0, max(n, 1) - 1, withscores=True),
-        )
-        if not rows:
-            return []
+    async def exposures(self, n: int) -> dict[str, list[Exposure]]:
+        """The ``n`` customers with the most money at risk in each currency, by currency (each
+        list most first, never merged: ``top`` does that), with their risk. A customer whose
+        view says another currency than the set it was found in (a write under way) is left
+        out of that set's list."""
+        currencies = sorted(_text(c) for c in await self.client.smembers(self.currencies_key))
+        if not currencies:
+            return {}
         pipe = self.client.pipeline(transaction=False)
-        for member, _ in rows:
-            pipe.zscore(self.risk_key, member)
-            pipe.hget(self.customer_key(_text(member)), "money_at_risk")
-        found = await pipe.execute()
-        out = []
-        for i, (member, amount) in enumerate(rows):
-            risk, money = found[2 * i], found[2 * i + 1]
-            exposure = orjson.loads(money) if money else None
-            currency = exposure.get("currency") if isinstance(exposure, dict) else None
-            out.append(TopRow(_text(member), float(amount), currency, float(risk or 0.0)))
-        out.sort(key=lambda r: (-r.money_at_risk, -r.risk, r.customer_id))
+        for currency in currencies:
+            pipe.zrevrange(self.exposure_key(currency), 0, max(n, 1) - 1, withscores=True)
+        found = cast("list[list[tuple[bytes, float]]]", await pipe.execute())
+        listed = [
+            (currency, _text(member), float(amount))
+            for currency, rows in zip(currencies, found, strict=True)
+            for member, amount in rows
+        ]
+        if not listed:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for _, customer_id, _ in listed:
+            pipe.zscore(self.risk_key, customer_id)
+            pipe.hget(self.customer_key(customer_id), "money_at_risk")
+        details = await pipe.execute()
+        out: dict[str, list[Exposure]] = {}
+        for i, (currency, customer_id, amount) in enumerate(listed):
+            risk, money = details[2 * i], details[2 * i + 1]
+            if money is not None and _money(_text(money))[0] != currency:
+                continue
+            out.setdefault(currency, []).append(
+                Exposure(customer_id, amount, currency, float(risk or 0.0))
+            )
         return out
+
+    async def top(self, n: int, reporting: Reporting | None = None) -> Ranking:
+        """The customers with the most money at risk (``n`` at most per list of the
+        ``Ranking``): converted through ``reporting`` into one order, or without it in one
+        order per currency, never across currencies (``live.exposure.rank``)."""
+        return rank(await self.exposures(n), n, reporting)
+
+    async def open_alerts(self, customer_ids: Iterable[str]) -> dict[str, int]:
+        """How many open alerts each customer's view shows (0 without a view)."""
+        ids = list(customer_ids)
+        if not ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for customer_id in ids:
+            pipe.hget(self.customer_key(customer_id), "open_alerts")
+        found = await pipe.execute()
+        return {cid: int(n or 0) for cid, n in zip(ids, found, strict=True)}
 
     async def worker_metrics(self) -> dict[str, dict[str, int]]:
         """Each worker's counter totals, by worker id (workers whose hash expired left out)."""
@@ -290,10 +344,12 @@ def sum_counts(many: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return total
 
 
-def _amount(money_at_risk: str | None) -> float:
-    """The ``amount`` of a view's ``money_at_risk`` JSON field, 0 when unknown."""
+def _money(money_at_risk: str | None) -> tuple[str, float]:
+    """(currency, amount) of a view's ``money_at_risk`` JSON field; (``XXX``, 0) when unknown."""
     doc = orjson.loads(money_at_risk) if money_at_risk else None
-    return float(doc["amount"]) if isinstance(doc, dict) else 0.0
+    if not isinstance(doc, dict) or not doc.get("currency"):
+        return NO_CURRENCY, 0.0
+    return str(doc["currency"]), float(doc.get("amount") or 0.0)
 
 
 def _text(value: bytes | str) -> str:

@@ -9,7 +9,9 @@ where the worker (and any replay) reads them as events.
 
 JSON API (``/console/api``; errors are ``{"error": ...}`` with 400, 404, 409 or 503):
 
-- ``GET  /risk?top=N``: customers most at risk, most money first;
+- ``GET  /risk?top=N&on=YYYY-MM-DD``: customers most at risk, most money first: converted
+  through the rates of STREAMWATCH_FX_RATES in force on the day ``on`` (default today) into
+  one order, or without rates one order per currency (``live.exposure.Ranking.to_dict``);
 - ``GET  /customers/{id}``: the customer's view (alerts, suppressions, ``series``) and
   ``timeline`` of alerts, requests and results;
 - ``GET  /alerts?kind=&severity=&status=&customer=&limit=``: recent alerts, newest first;
@@ -44,6 +46,7 @@ from streamwatch.core.codec import DecodeError
 from streamwatch.core.timeutil import TimestampError, format_ts, parse_ts_ms
 from streamwatch.enforce import approvals
 from streamwatch.feedback_writer import not_anomaly_event, produce, suppress_event
+from streamwatch.live.exposure import Reporting, day_ms, load_reporting
 from streamwatch.live.redis_view import RiskView
 from streamwatch.settings import DeploymentSettings
 from streamwatch.web import pages
@@ -82,21 +85,35 @@ class Console:
 
     # --- reads ------------------------------------------------------------------------
 
-    async def risk(self, top: int) -> list[dict[str, Any]]:
-        rows = await self.view.top(min(max(top, 1), MAX_TOP))
-        out = []
+    def reporting(self, on: str | None) -> Reporting | None:
+        """The rates of STREAMWATCH_FX_RATES (read now, so a new file applies at once) for the
+        day ``on`` (``YYYY-MM-DD``; default today, UTC); None when none are configured."""
+        path, currency = self.settings.fx_rates, self.settings.reporting_currency
+        if path is None or currency is None:
+            if on:
+                raise Refused(400, "'on' needs currency rates (STREAMWATCH_FX_RATES)")
+            return None
+        try:
+            at_ms = day_ms(on) if on else self.clock()
+        except ValueError as exc:
+            raise Refused(400, "on must be a day, YYYY-MM-DD") from exc
+        try:
+            return load_reporting(path, currency, at_ms)
+        except OSError as exc:
+            raise Refused(503, f"cannot read STREAMWATCH_FX_RATES={path}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise Refused(503, f"STREAMWATCH_FX_RATES={path}: {exc}") from exc
+
+    async def risk(self, top: int, on: str | None = None) -> dict[str, Any]:
+        """Customers by money at risk (``Ranking.to_dict``), each row with its open alerts."""
+        ranking = await self.view.top(min(max(top, 1), MAX_TOP), self.reporting(on))
+        doc = ranking.to_dict()
+        rows = [*doc["converted"], *doc["unknown"]]
+        rows += [row for listed in doc["by_currency"].values() for row in listed]
+        counts = await self.view.open_alerts(row["customer_id"] for row in rows)
         for row in rows:
-            view = await self.view.customer(row.customer_id)
-            out.append(
-                {
-                    "customer_id": row.customer_id,
-                    "money_at_risk": row.money_at_risk,
-                    "currency": row.currency,
-                    "risk": row.risk,
-                    "open_alerts": 0 if view is None else view.open_alerts,
-                }
-            )
-        return out
+            row["open_alerts"] = counts[row["customer_id"]]
+        return doc
 
     async def customer(self, customer_id: str) -> dict[str, Any]:
         view = await self.view.customer(customer_id)
@@ -282,7 +299,7 @@ def console_app(console: Console, *, own_feed: bool = True) -> web.Application:
             top = int(request.query.get("top", "50"))
         except ValueError as exc:
             raise Refused(400, "top must be a whole number") from exc
-        return _json(await c.risk(top))
+        return _json(await c.risk(top, request.query.get("on") or None))
 
     async def api_customer(request: web.Request) -> web.StreamResponse:
         return _json(await c.customer(request.match_info["customer_id"]))
@@ -309,8 +326,9 @@ def console_app(console: Console, *, own_feed: bool = True) -> web.Application:
     async def api_not_anomaly(request: web.Request) -> web.StreamResponse:
         return _json(await c.not_anomaly(request.match_info["alert_id"], await _body(request)))
 
-    async def page_risk(_request: web.Request) -> web.StreamResponse:
-        return _html(pages.risk_page(await c.risk(50), base, c.feed.error))
+    async def page_risk(request: web.Request) -> web.StreamResponse:
+        on = request.query.get("on") or None
+        return _html(pages.risk_page(await c.risk(50, on), base, c.feed.error, on))
 
     async def page_customer(request: web.Request) -> web.StreamResponse:
         customer_id = request.match_info["customer_id"]

@@ -88,24 +88,101 @@ def _customer_link(base: str, customer_id: str) -> str:
     return f'<a href="{base}/customers/{quote(customer_id, safe="")}">{escape(customer_id)}</a>'
 
 
-def risk_page(rows: list[dict[str, Any]], base: str, feed_error: str | None) -> str:
-    """The customers most at risk, most money first."""
-    table = _table(
-        ["customer", "money at risk", "risk", "open alerts"],
-        [
-            [
-                _customer_link(base, r["customer_id"]),
-                f"{r['money_at_risk']:,.2f} {escape(r.get('currency') or '')}",
-                f"{r['risk']:.2f}",
-                str(r.get("open_alerts", "")),
-            ]
-            for r in rows
-        ],
-        "risk",
+def risk_page(
+    ranking: dict[str, Any], base: str, feed_error: str | None, on: str | None = None
+) -> str:
+    """The customers most at risk (``Ranking.to_dict`` with ``open_alerts``): first what was
+    done (converted through which rates, or kept per currency), then one table in the reporting
+    currency, or one per currency (each ordered within itself), then those whose money at risk
+    is not known yet. Totals follow the same rule."""
+    reporting = ranking.get("reporting")
+    parts = [f"<p id='fx-note'>{escape(ranking['note'])}</p>"]
+    if reporting is not None:
+        parts.append(
+            f"<form method='get' action='{base}/' id='fx-day'>rates in force on "
+            f"<input name='on' value='{escape(on or reporting['day'])}' size='10'>"
+            "<button>Convert</button></form>"
+        )
+    if ranking["converted"]:
+        to = escape(reporting["currency"]) if reporting else ""
+        parts.append(
+            _table(
+                ["customer", f"in {to}", "money at risk", "rate", "risk", "open alerts"],
+                [
+                    [
+                        _customer_link(base, r["customer_id"]),
+                        f"{r['converted']:,.2f} {to}",
+                        _amount(r),
+                        escape(_rate(r)),
+                        f"{r['risk']:.2f}",
+                        str(r.get("open_alerts", "")),
+                    ]
+                    for r in ranking["converted"]
+                ],
+                "risk converted",
+            )
+        )
+    for currency, rows in ranking["by_currency"].items():
+        apart = " (not converted: no rate)" if reporting is not None else ""
+        parts.append(f"<h2>In {escape(currency)}{escape(apart)}</h2>")
+        parts.append(
+            _table(
+                ["customer", "money at risk", "risk", "open alerts"],
+                [
+                    [
+                        _customer_link(base, r["customer_id"]),
+                        _amount(r),
+                        f"{r['risk']:.2f}",
+                        str(r.get("open_alerts", "")),
+                    ]
+                    for r in rows
+                ],
+                f"risk currency-{escape(currency)}",
+            )
+        )
+    if ranking["unknown"]:
+        parts.append("<h2>Money at risk not known yet</h2>")
+        parts.append(
+            _table(
+                ["customer", "risk", "open alerts"],
+                [
+                    [
+                        _customer_link(base, r["customer_id"]),
+                        f"{r['risk']:.2f}",
+                        str(r.get("open_alerts", "")),
+                    ]
+                    for r in ranking["unknown"]
+                ],
+                "risk unknown",
+            )
+        )
+    totals = ranking.get("totals") or {}
+    apart = ", ".join(
+        f"{totals[cur]:,.2f} {escape(cur)}" for cur in ranking["by_currency"] if cur in totals
     )
+    if reporting is not None and ranking["converted"]:
+        to = reporting["currency"]
+        parts.append(
+            f"<p id='totals'>Total of those listed: {totals[to]:,.2f} {escape(to)} converted"
+            + (f"; not converted: {apart}" if apart else "")
+            + "</p>"
+        )
+    elif apart:
+        parts.append(f"<p id='totals'>Total of those listed, per currency: {apart}</p>")
     note = f"<p class='muted'>{escape(feed_error)}</p>" if feed_error else ""
-    empty = "<p>No customer has an open alert.</p>" if not rows else ""
-    return _page("Customers most at risk", note + empty + table, base)
+    listed = ranking["converted"] or ranking["by_currency"] or ranking["unknown"]
+    empty = "<p>No customer has an open alert.</p>" if not listed else ""
+    return _page("Customers most at risk", note + empty + "".join(parts), base)
+
+
+def _amount(row: dict[str, Any]) -> str:
+    return f"{row['money_at_risk']:,.2f} {escape(str(row.get('currency') or ''))}"
+
+
+def _rate(row: dict[str, Any]) -> str:
+    if row.get("rate_from") is None:
+        return "1"
+    return f"{row['rate']:.4f} from {row['rate_from']}"
 
 
 def customer_page(customer: dict[str, Any], timeline: list[dict[str, Any]], base: str) -> str:

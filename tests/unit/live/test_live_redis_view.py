@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import orjson
+import pytest
 
 from streamwatch import exits
 from streamwatch import testing as build
+from streamwatch.adapters.rates import parse_fx
 from streamwatch.commands import risk as risk_command
-from streamwatch.commands.risk import format_customer
+from streamwatch.commands.risk import format_customer, format_ranking
 from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
-from streamwatch.core.state import CustomerState
-from streamwatch.live.redis_view import CustomerView, RiskView, customer_view
+from streamwatch.live.exposure import Exposure, Reporting, day_ms, rank
+from streamwatch.live.redis_view import CustomerView, customer_view
 from streamwatch.settings import DeploymentSettings
 
 
@@ -88,72 +89,6 @@ def test_view_carries_the_money_at_risk() -> None:
     assert orjson.loads(customer_view(state, 0)["money_at_risk"]) is None
 
 
-class FakePipeline:
-    """The few pipeline commands RiskView uses, against FakeRedis's dicts."""
-
-    def __init__(self, redis: FakeRedis) -> None:
-        self.redis = redis
-        self.results: list[Any] = []
-
-    def hset(self, key: str, mapping: dict[str, str]) -> None:
-        self.redis.hashes.setdefault(key, {}).update(mapping)
-        self.results.append(len(mapping))
-
-    def zadd(self, key: str, scores: dict[str, float]) -> None:
-        self.redis.zsets.setdefault(key, {}).update(scores)
-        self.results.append(len(scores))
-
-    def zscore(self, key: str, member: bytes) -> None:
-        self.results.append(self.redis.zsets.get(key, {}).get(member.decode()))
-
-    def hget(self, key: str, name: str) -> None:
-        value = self.redis.hashes.get(key, {}).get(name)
-        self.results.append(None if value is None else value.encode())
-
-    async def execute(self) -> list[Any]:
-        return self.results
-
-
-class FakeRedis:
-    def __init__(self) -> None:
-        self.hashes: dict[str, dict[str, str]] = {}
-        self.zsets: dict[str, dict[str, float]] = {}
-
-    def pipeline(self, transaction: bool = False) -> FakePipeline:
-        return FakePipeline(self)
-
-    async def zrevrange(
-        self, key: str, start: int, stop: int, withscores: bool = False
-    ) -> list[tuple[bytes, float]]:
-        ranked = sorted(self.zsets.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(member.encode(), score) for member, score in ranked[start : stop + 1]]
-
-
-async def test_top_orders_customers_by_money_at_risk_and_keeps_their_risk() -> None:
-    redis = FakeRedis()
-    view = RiskView(redis, "sw:")  # type: ignore[arg-type]
-    views = {}
-    for cid, risk, money in (
-        ("miner", 0.95, None),
-        ("big", 0.30, {"amount": 900.0, "currency": "EUR"}),
-        ("small", 0.60, {"amount": 15.0, "currency": "USD"}),
-        ("tie", 0.70, {"amount": 15.0, "currency": "USD"}),
-    ):
-        state = CustomerState(cid)
-        fields = customer_view(state, 0, money)
-        fields["risk"] = repr(risk)
-        views[cid] = fields
-    await view.publish(views, {})
-    top = await view.top(3)
-    assert [(r.customer_id, r.money_at_risk, r.currency, r.risk) for r in top] == [
-        ("big", 900.0, "EUR", 0.30),
-        ("tie", 15.0, "USD", 0.70),
-        ("small", 15.0, "USD", 0.60),
-    ]
-    assert redis.zsets["sw:risk"]["miner"] == 0.95
-    assert redis.zsets["sw:exposure"]["miner"] == 0.0
-
-
 def test_risk_command_shows_the_money_at_risk() -> None:
     money = {
         "amount": 1363.72,
@@ -177,3 +112,73 @@ def test_risk_command_takes_one_of_a_customer_top_or_rebuild(capsys) -> None:
         assert risk_command.run(parser.parse_args(argv)) == exits.USAGE, argv
     assert "one of CUSTOMER_ID, --top N or --rebuild" in capsys.readouterr().err
     assert parser.parse_args(["--rebuild"]).rebuild is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--top", "3", "--fx", "fx.csv"], "--fx and --currency go together"),
+        (["--top", "3", "--currency", "USD"], "--fx and --currency go together"),
+        (["c-1", "--fx", "fx.csv", "--currency", "USD"], "go with --top"),
+    ],
+    ids=["fx-alone", "currency-alone", "fx-without-top"],
+)
+def test_risk_command_takes_the_rates_file_with_its_currency(argv, says, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    risk_command.configure(parser)
+    assert risk_command.run(parser.parse_args(argv)) == exits.USAGE
+    assert says in capsys.readouterr().err
+
+
+def test_risk_command_reads_the_rates_of_the_flags_else_of_the_settings(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    risk_command.configure(parser)
+    path = tmp_path / "fx.csv"
+    path.write_text("date,currency,rate\n2026-11-01,EUR,1.08\n")
+    args = parser.parse_args(["--top", "3", "--fx", str(path), "--currency", "usd"])
+    args.on = "2026-12-01"
+    reporting = risk_command.reporting_of(args, DeploymentSettings())
+    assert reporting is not None
+    assert (reporting.currency, reporting.day, reporting.source) == ("USD", "2026-12-01", "fx.csv")
+    plain = parser.parse_args(["--top", "3"])
+    assert risk_command.reporting_of(plain, DeploymentSettings()) is None
+    configured = DeploymentSettings(fx_rates=path, reporting_currency="EUR")
+    from_settings = risk_command.reporting_of(plain, configured)
+    assert from_settings is not None
+    assert from_settings.currency == "EUR"
+    args.on = "tomorrow"
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        risk_command.reporting_of(args, DeploymentSettings())
+
+
+def test_risk_top_text_says_how_it_ordered() -> None:
+    rows = {
+        "EUR": [Exposure("eur-101", 101.0, "EUR", 0.4)],
+        "GBP": [Exposure("gbp-100", 100.0, "GBP", 0.3)],
+        "JPY": [Exposure("jpy", 9000.0, "JPY", 0.2)],
+        "XXX": [Exposure("miner", 0.0, "XXX", 0.9)],
+    }
+    fx = parse_fx("date,currency,rate\n2026-11-01,EUR,1.08\n2026-11-01,GBP,1.27\n", "USD")
+    converted = format_ranking(rank(rows, 5, Reporting(fx, day_ms("2026-12-01"), "fx.csv")))
+    lines = converted.splitlines()
+    assert lines[0].startswith(
+        "money at risk converted to USD at the rates in force on 2026-12-01 (file fx.csv): "
+        "EUR 1.0800, GBP 1.2700"
+    )
+    assert lines[1:4] == [
+        "by money at risk in USD:",
+        "  1. gbp-100  money at risk        $127.00 (£100.00)  risk 0.30",
+        "  2. eur-101  money at risk        $109.08 (€101.00)  risk 0.40",
+    ]
+    assert "in JPY (not converted: no rate):" in lines
+    assert lines[-3:] == [
+        "money at risk not known yet (no money seen), riskiest first:",
+        "  1. miner    risk 0.90",
+        "total of those listed: $236.08 converted; not converted: 9,000.00 JPY",
+    ]
+    apart = format_ranking(rank(rows, 5, None)).splitlines()
+    assert apart[0].startswith("no currency rates given")
+    assert "by money at risk" not in "\n".join(apart)
+    assert apart.index("in EUR:") < apart.index("in GBP:") < apart.index("in JPY:")
+    assert apart[-1] == "total of those listed, per currency: €101.00, £100.00, 9,000.00 JPY"
+    assert format_ranking(rank({}, 5, None)) == "no customers in the risk view yet"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from streamwatch.adapters.rates import parse_fx
+from streamwatch.live.exposure import Exposure, Reporting, day_ms, rank
 from streamwatch.web import pages
 from streamwatch.web.plots import Series, bar_chart, line_chart
 
@@ -140,26 +142,44 @@ def test_the_customer_page_has_its_three_plots_alerts_suppressions_and_timeline(
     assert "src=" not in html
 
 
-def test_the_risk_page_links_each_customer_in_order() -> None:
-    rows = [
-        {
-            "customer_id": "big",
-            "money_at_risk": 900.0,
-            "currency": "USD",
-            "risk": 0.9,
-            "open_alerts": 2,
-        },
-        {
-            "customer_id": "small",
-            "money_at_risk": 10.0,
-            "currency": "USD",
-            "risk": 0.99,
-            "open_alerts": 1,
-        },
-    ]
-    html = pages.risk_page(rows, "/console", None)
-    assert html.index("/console/customers/big") < html.index("/console/customers/small")
-    assert "900.00 USD" in html
+RISK_ROWS = {
+    "EUR": [Exposure("eur-101", 101.0, "EUR", 0.4)],
+    "GBP": [Exposure("gbp-100", 100.0, "GBP", 0.3)],
+    "JPY": [Exposure("jpy", 9000.0, "JPY", 0.2)],
+    "XXX": [Exposure("miner", 0.0, "XXX", 0.9)],
+}
+
+
+def risk_doc(reporting: Reporting | None) -> dict[str, Any]:
+    doc = rank(RISK_ROWS, 50, reporting).to_dict()
+    for rows in [doc["converted"], doc["unknown"], *doc["by_currency"].values()]:
+        for row in rows:
+            row["open_alerts"] = 1
+    return doc
+
+
+def test_the_risk_page_orders_across_currencies_only_converted_and_says_so() -> None:
+    fx = parse_fx("date,currency,rate\n2026-11-01,EUR,1.08\n2026-11-01,GBP,1.27\n", "USD")
+    html = pages.risk_page(risk_doc(Reporting(fx, day_ms("2026-12-01"), "fx.csv")), "/c", None)
+    assert html.index("/c/customers/gbp-100") < html.index("/c/customers/eur-101")
+    assert "money at risk converted to USD at the rates in force on 2026-12-01" in html
+    assert "127.00 USD" in html
+    assert "100.00 GBP" in html
+    assert "1.2700 from 2026-11-01" in html
+    assert "In JPY (not converted: no rate)" in html
+    assert "name='on' value='2026-12-01'" in html
+    assert "Total of those listed: 236.08 USD converted; not converted: 9,000.00 JPY" in html
+
+
+def test_the_risk_page_without_rates_lists_each_currency_apart() -> None:
+    html = pages.risk_page(risk_doc(None), "/c", None)
+    assert "no currency rates given" in html
+    assert "table class='risk converted'" not in html
+    assert html.index("<h2>In EUR</h2>") < html.index("<h2>In GBP</h2>")
+    assert html.index("<h2>In GBP</h2>") < html.index("<h2>In JPY</h2>")
+    assert "Money at risk not known yet" in html
+    assert "per currency: 101.00 EUR, 100.00 GBP, 9,000.00 JPY" in html
+    assert "name='on'" not in html
 
 
 def test_the_approvals_page_asks_for_the_approver_and_their_key() -> None:
