@@ -2,7 +2,8 @@
 
 JSON sources may be one document (an object or an array), JSON lines (Event Hub captures,
 storage blobs written since 2018), or a whole HTTP response as documentation and proxies save
-it (status line and headers, a blank line, the body). A part that does not parse is yielded
+it (status line and headers, a blank line, the body; without the blank line, the body starts
+at the first line that is not a header). A part that does not parse is yielded
 as a ``Refused`` (``invalid_json``) and counted; the rest of the file is still read.
 
 Files compressed with gzip (``.json.gz`` blobs of Partner Center's usage export) are
@@ -18,6 +19,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,23 @@ def json_documents(data: bytes) -> Iterator[Any]:
 
 
 def _strip_http(data: bytes) -> bytes:
+    """The body of a saved HTTP response: after the blank line that ends the headers or, when
+    the saved text has none (some documentation pages drop it), after the last header line."""
     if not data.startswith(b"HTTP/"):
         return data
     for separator in (b"\r\n\r\n", b"\n\n"):
         _head, found, body = data.partition(separator)
         if found:
             return body
-    return b""
+    lines = data.splitlines(keepends=True)
+    start = 1  # the status line
+    while start < len(lines) and _HEADER.match(lines[start]):
+        start += 1
+    return b"".join(lines[start:])
+
+
+_HEADER = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
+"""A header line: a field name (RFC 9110's token) and a colon."""
 
 
 def csv_rows(data: bytes) -> Iterator[Any]:

@@ -54,6 +54,15 @@ def test_http_response_body_is_read() -> None:
     assert list(json_documents(data)) == [{"items": []}]
 
 
+def test_http_response_saved_without_the_blank_line_is_read_after_its_headers() -> None:
+    data = b'HTTP/1.1 200 OK\nContent-Length: 12\nMS-RequestId: 56\n[\n  {"a": 1}\n]\n'
+    assert list(json_documents(data)) == [[{"a": 1}]]
+    only_headers = b"HTTP/1.1 204 No Content\r\nDate: Thu, 21 May 2020 22:29:17 GMT\r\n"
+    (refused,) = json_documents(only_headers)
+    assert isinstance(refused, Refused)
+    assert refused.code == "invalid_json"
+
+
 def test_csv_with_byte_order_mark_and_a_ragged_row() -> None:
     rows = list(csv_rows("\ufeffA,B\n1,2\n3,4,5\n".encode()))
     assert rows[0] == {"A": "1", "B": "2"}
