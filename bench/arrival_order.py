@@ -5,7 +5,8 @@ duplicates skipped against the repeats written, dead letters).
     python bench/arrival_order.py [--seeds 7 8 9] [--customers 56] [--days 30]
 
 Arrival order is the generator's ``--delivery arrival``: usage per subscription and hour in
-batches 1-24 h late, 1% of batches delivered twice (``streamwatch.generator.arrival``). Three
+batches 1-24 h late, 1% of batches delivered twice, half of those with restated costs
+(``streamwatch.generator.arrival``). Three
 settings, each ``streamwatch evaluate --seeds ... --delivery both``:
 
 - ``live``: replay in line order with the core's default allowed lateness (48 hours for usage,

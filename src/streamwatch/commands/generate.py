@@ -66,7 +66,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.01,
         help="with --delivery arrival: share of usage batches delivered a second time, same"
-        " event_ids, 1-24 h after the first (default 0.01)",
+        " event_ids, 1-24 h after the first, half of them with costs restated by 1-10%%"
+        " (default 0.01)",
     )
     parser.add_argument("--max-events", type=int, default=None, help="stop after this many")
     parser.add_argument("--out", type=Path, help="events JSONL file to write (required)")

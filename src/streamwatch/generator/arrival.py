@@ -7,23 +7,27 @@ turns one customer's event-time-ordered events into that order:
 
 - each (subscription, hour) batch of usage arrives ``ARRIVAL_MIN_S`` to ``ARRIVAL_MAX_S`` after
   the hour's start, one delay drawn per batch (daily records are a batch of their own day);
-- a ``redelivery_rate`` share of batches is delivered again, whole and unchanged (same
-  ``event_id``\\ s), ``ARRIVAL_MIN_S`` to ``ARRIVAL_MAX_S`` after its first delivery, as a
-  provider re-sends a file;
+- a ``redelivery_rate`` share of batches is delivered again (same ``event_id``\\ s),
+  ``ARRIVAL_MIN_S`` to ``ARRIVAL_MAX_S`` after its first delivery, as a provider re-sends a
+  file: half of them unchanged, half *restated*, every line's ``cost`` changed by 1 to 10%
+  up or down (which half, and by how much, follows from the batch's first ``event_id``, so
+  the draws of the rest of the stream stay as they were);
 - activity and payment events keep their event time as arrival time.
 
 Events are keyed by (arrival, event_id), which the stream merges customers by; nothing in an
 event changes, ``ts`` included: only the order of lines differs from event-time delivery.
 
-No restatements: the contract has no way to say "this usage replaces an earlier record". The
-adapters derive ``event_id`` from a line's identity (resource, meter, day, charge type), not
-its cost, so a restated line with a new cost has the old id and the core drops it as a
-duplicate; a correction reaches the core only as a separate line (a ``credit`` payment for a
-negative one). Restated records would therefore be indistinguishable from duplicates here.
+Restated lines keep their ids because the adapters derive ``event_id`` from a line's identity
+(resource, meter, day, charge type), not its cost: the core recognises them as repeats and
+keeps the first figure (the contract has no way to say "this usage replaces an earlier
+record"; a correction reaches the core as a separate line, a ``credit`` payment for a negative
+one). What the generator's restatements check is that a re-sent, changed line is never
+counted twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
 from collections.abc import Iterator
@@ -69,8 +73,9 @@ def arrival_order(
             push(held, (arrival, eid, event))
         if redelivery_rate > 0.0 and rng.random() < redelivery_rate:
             again = arrival + rng.randint(ARRIVAL_MIN_S, ARRIVAL_MAX_S)
+            factor = restatement(batch[0][1])
             for _, eid, event in batch:
-                copy = _copy(event)
+                copy = _copy(event, factor)
                 if copies is not None:
                     copies.add(id(copy))
                 push(held, (again, eid, copy))
@@ -98,6 +103,21 @@ def arrival_order(
         yield pop(held)
 
 
-def _copy(event: JsonDict) -> JsonDict:
-    """A re-delivered record: equal to the first, but not the same object."""
-    return {k: dict(v) if isinstance(v, dict) else v for k, v in event.items()}
+def restatement(event_id: str) -> float | None:
+    """The factor a re-sent batch's costs are restated by (0.90 to 1.10, never 1), or None for a
+    batch re-sent unchanged: from a hash of its first ``event_id``, half the batches each."""
+    h = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    if h % 2 == 0:
+        return None
+    step = 1 + (h >> 1) % 10  # 1..10 percent
+    return 1.0 + (step if (h >> 8) % 2 else -step) / 100
+
+
+def _copy(event: JsonDict, factor: float | None = None) -> JsonDict:
+    """A re-delivered record: equal to the first (``cost`` times ``factor`` when restated), but
+    not the same object."""
+    copy = {k: dict(v) if isinstance(v, dict) else v for k, v in event.items()}
+    cost = copy.get("cost")
+    if factor is not None and isinstance(cost, int | float):
+        copy["cost"] = round(cost * factor, 6)
+    return copy
