@@ -17,7 +17,7 @@ from test_worker_view_heals import delete_prefix
 
 from streamwatch.adapters.rates import parse_fx
 from streamwatch.core.state import CustomerState
-from streamwatch.live.exposure import Reporting, day_ms
+from streamwatch.exposure import Reporting, day_ms
 from streamwatch.live.redis_view import RiskView, customer_view
 from streamwatch.settings import DeploymentSettings
 from streamwatch.web.console import Console, console_app

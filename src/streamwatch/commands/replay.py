@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from streamwatch.core.events import Alert, EnforcementRequest
+    from streamwatch.exposure import Reporting
     from streamwatch.kind_summary import KindTally
     from streamwatch.progress import Progress
     from streamwatch.replay.files import JsonlSink
@@ -40,6 +41,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="write a self-contained HTML report here: plots of spend against baseline around"
         " the incidents most at risk, money at risk over time, alerts by kind and day; tables",
+    )
+    parser.add_argument(
+        "--fx",
+        type=Path,
+        metavar="CSV",
+        help="with --report: dated currency rates (date,currency,rate into --currency) to rank"
+        " customers billed in different currencies by money at risk, at the rates in force at"
+        " the last alert's event time; without, customers are ranked within each currency",
+    )
+    parser.add_argument(
+        "--currency", metavar="CUR", help="with --fx: the currency it converts into"
     )
     parser.add_argument("--policy", type=Path, help="enforcement policy TOML (default: packaged)")
     parser.add_argument(
@@ -152,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
     elapsed = time.perf_counter() - started
     _print_summary(stats, tally, elapsed, as_json=args.json)
-    if args.report is not None:
-        _write_report(args.report, sink.kept_alerts, args.files, sources, quiet=args.json)
+    if args.report is not None and not _write_report(args, sink.kept_alerts, sources):
+        return exits.USAGE
     return exits.OK
 
 
@@ -194,16 +206,40 @@ class _Counted:
         self.sink.dead_letter(record)
 
 
+def _reporting(
+    fx: Path | None, currency: str | None, alerts: list[dict[str, Any]]
+) -> Reporting | None:
+    """The rates to rank the report's customers with, in force at the last alert's event time
+    (the end of the period replayed); None without ``--fx``. OSError or ValueError (naming
+    the file) when it cannot be read."""
+    from streamwatch.core.timeutil import ts_ms_or_none
+    from streamwatch.exposure import load_reporting
+
+    if fx is None and currency is None:
+        return None
+    if fx is None or currency is None:
+        raise ValueError("--fx and --currency go together")
+    times = [t for a in alerts if (t := ts_ms_or_none(a.get("event_time"))) is not None]
+    try:
+        return load_reporting(fx, currency, max(times, default=0))
+    except OSError as exc:
+        raise OSError(f"cannot read the rates file {fx}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{fx}: {exc}") from exc
+
+
 def _write_report(
-    path: Path,
-    alerts: list[dict[str, Any]],
-    files: list[Path],
-    sources: list[Source],
-    *,
-    quiet: bool,
-) -> None:
-    """The HTML report; the input is read again for the usage of the customers it plots
-    (files from disk, a Kafka range from the records already in memory)."""
+    args: argparse.Namespace, alerts: list[dict[str, Any]], sources: list[Source]
+) -> bool:
+    """The HTML report (``--report``, ranked through ``--fx`` rates when given); the input is
+    read again for the usage of the customers it plots (files from disk, a Kafka range from
+    the records already in memory). False, and why on stderr, when the rates cannot be read."""
+    try:
+        reporting = _reporting(args.fx, args.currency, alerts)
+    except (OSError, ValueError) as exc:
+        print(f"replay: no report: {exc}", file=sys.stderr)
+        return False
+    files: list[Path] = args.files
     from streamwatch.reports.replay_page import incidents, render_replay_report
     from streamwatch.reports.series import usage_of
 
@@ -214,12 +250,14 @@ def _write_report(
             with name.open("rb") as handle:
                 yield from handle
 
-    customers = {incident.customer_id for incident in incidents(alerts)}
-    html = render_replay_report(alerts, usage_of(lines(), customers))
+    customers = {incident.customer_id for incident in incidents(alerts, reporting=reporting)}
+    html = render_replay_report(alerts, usage_of(lines(), customers), reporting=reporting)
+    path: Path = args.report
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
-    if not quiet:  # --json: stdout holds the summary object alone
+    if not args.json:  # --json: stdout holds the summary object alone
         print(f"wrote the report to {path}")
+    return True
 
 
 def _print_summary(stats: ReplayStats, tally: KindTally, elapsed: float, *, as_json: bool) -> None:

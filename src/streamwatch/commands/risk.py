@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from streamwatch import exits
 
 if TYPE_CHECKING:
-    from streamwatch.live.exposure import Ranking, Reporting
+    from streamwatch.exposure import Ranking, Reporting
     from streamwatch.live.redis_view import CustomerView
     from streamwatch.settings import DeploymentSettings
 
@@ -143,7 +143,7 @@ def reporting_of(args: argparse.Namespace, settings: DeploymentSettings) -> Repo
     message naming the file or the value."""
     import time
 
-    from streamwatch.live.exposure import day_ms, load_reporting
+    from streamwatch.exposure import day_ms, load_reporting
 
     path, currency = args.fx, args.currency
     if path is None:

@@ -14,7 +14,7 @@ Keys (``P`` is the deployment prefix, ``DeploymentSettings.redis_prefix``):
   the customer ids whose money at risk is in that currency, scored by its ``amount``; a
   customer is in one of them only, that of its latest view (``exposure:XXX``, score 0, when its
   money at risk is not known yet). Amounts in different currencies are never in one set:
-  ``top`` orders across currencies only through dated rates (``live.exposure``);
+  ``top`` orders across currencies only through dated rates (``streamwatch.exposure``);
 - ``P exposure-currencies``  set of the currencies that have (or had) an ``exposure:<CUR>`` set;
   a currency stays in it after its last customer left (its set is then empty, hence gone);
 - ``P metrics:worker:<worker>``  hash of one worker process's counter totals
@@ -49,7 +49,7 @@ from streamwatch.core.detectors.spend_spike import SpendSpikeDetector, expected_
 from streamwatch.core.detectors.spend_spike.state import SpikeState
 from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import format_ts
-from streamwatch.live.exposure import NO_CURRENCY, Exposure, Ranking, Reporting, rank
+from streamwatch.exposure import NO_CURRENCY, Exposure, Ranking, Reporting, rank
 
 WORKER_TTL_S: Final = 600
 """How long a worker's counters and marker outlive its last write: a stopped worker's totals
@@ -293,7 +293,7 @@ class RiskView:
     async def top(self, n: int, reporting: Reporting | None = None) -> Ranking:
         """The customers with the most money at risk (``n`` at most per list of the
         ``Ranking``): converted through ``reporting`` into one order, or without it in one
-        order per currency, never across currencies (``live.exposure.rank``)."""
+        order per currency, never across currencies (``streamwatch.exposure.rank``)."""
         return rank(await self.exposures(n), n, reporting)
 
     async def open_alerts(self, customer_ids: Iterable[str]) -> dict[str, int]:

@@ -6,6 +6,11 @@ revision, as replay writes them) and those customers' events: a summary, a table
 hourly spend against baseline around the incidents of the customers most at risk, money at
 risk over time, new alerts by kind and day, and the customers most at risk. Pure and
 deterministic.
+
+Money at risk is in each customer's own currency. Customers are ranked by it through
+``streamwatch.exposure.rank``: given dated rates (``Reporting``), in one order converted into
+the reporting currency; without, within each currency only (the incidents plotted are then
+taken from each currency's list in turn), and the page says which.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Final
 from streamwatch.core.events import Event
 from streamwatch.core.timeutil import format_ts, ts_ms_or_none
 from streamwatch.evidence import is_fraud_or_abuse, latest_alerts
+from streamwatch.exposure import Exposure, Ranking, Reporting, rank
 from streamwatch.reports import charts, page
 from streamwatch.reports.series import (
     alerts_by_kind_and_day,
@@ -55,8 +61,30 @@ def customer_money(latest: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float
     return {c: (amount, cur) for c, (_, amount, cur) in money.items()}
 
 
-def incidents(alerts: Iterable[Mapping[str, Any]], top: int = MAX_INCIDENT_PLOTS) -> list[Incident]:
-    """The ``top`` customers by money at risk (then id), each at its first alert."""
+def ranking(
+    latest: Sequence[Mapping[str, Any]], top: int, reporting: Reporting | None = None
+) -> Ranking:
+    """The customers with money at risk, ``top`` at most per list (``exposure.rank``): each at
+    its latest amount, with the highest score of its alerts as its risk (for ties)."""
+    money = customer_money(latest)
+    risk: dict[str, float] = defaultdict(float)
+    for alert in latest:
+        customer = str(alert["customer_id"])
+        risk[customer] = max(risk[customer], float(alert.get("score") or 0.0))
+    groups: dict[str, list[Exposure]] = defaultdict(list)
+    for customer, (amount, currency) in money.items():
+        groups[currency].append(Exposure(customer, amount, currency, risk[customer]))
+    return rank(groups, top, reporting)
+
+
+def incidents(
+    alerts: Iterable[Mapping[str, Any]],
+    top: int = MAX_INCIDENT_PLOTS,
+    reporting: Reporting | None = None,
+) -> list[Incident]:
+    """The ``top`` customers most at risk, each at its first alert: by money at risk converted
+    through ``reporting``, or without it the first of each currency's list in turn, then the
+    second, and so on; customers with no money at risk after them, by id."""
     latest = latest_alerts(alerts)
     money = customer_money(latest)
     first: dict[str, Mapping[str, Any]] = {}
@@ -65,7 +93,8 @@ def incidents(alerts: Iterable[Mapping[str, Any]], top: int = MAX_INCIDENT_PLOTS
         known = first.get(customer)
         if known is None or (is_fraud_or_abuse(alert) and not is_fraud_or_abuse(known)):
             first[customer] = alert
-    ranked = sorted(first, key=lambda c: (-money.get(c, (0.0, ""))[0], c))[:top]
+    ranked = _in_turn(ranking(latest, top, reporting))
+    ranked += sorted(c for c in first if c not in set(ranked))
     return [
         Incident(
             customer_id=c,
@@ -73,8 +102,17 @@ def incidents(alerts: Iterable[Mapping[str, Any]], top: int = MAX_INCIDENT_PLOTS
             kind=str(first[c]["kind"]),
             money_at_risk=money.get(c, (0.0, ""))[0],
         )
-        for c in ranked
+        for c in ranked[:top]
     ]
+
+
+def _in_turn(ranked: Ranking) -> list[str]:
+    """Customer ids: the converted order, then each currency kept apart taken in turn."""
+    out = [c.row.customer_id for c in ranked.converted]
+    lists = list(ranked.apart.values())
+    for i in range(max((len(rows) for rows in lists), default=0)):
+        out += [rows[i].customer_id for rows in lists if i < len(rows)]
+    return out + [r.customer_id for r in ranked.unknown]
 
 
 def kind_rows(latest: Sequence[Mapping[str, Any]]) -> list[list[str]]:
@@ -104,13 +142,15 @@ def kind_rows(latest: Sequence[Mapping[str, Any]]) -> list[list[str]]:
 
 
 def render_replay_report(
-    alerts: Sequence[Mapping[str, Any]], events: Iterable[Event], title: str = "Replay report"
+    alerts: Sequence[Mapping[str, Any]],
+    events: Iterable[Event],
+    title: str = "Replay report",
+    reporting: Reporting | None = None,
 ) -> str:
     """The page (see the module docstring); ``events`` need only hold the usage of the
-    customers of ``incidents(alerts)``."""
+    customers of ``incidents(alerts, reporting=reporting)``."""
     latest = latest_alerts(alerts)
-    money = customer_money(latest)
-    chosen = incidents(alerts)
+    chosen = incidents(alerts, reporting=reporting)
     event_list = list(events)
     customers = sorted({str(a["customer_id"]) for a in latest})
     body = [page.paragraph(_summary(alerts, latest, customers), "summary")]
@@ -140,25 +180,39 @@ def render_replay_report(
     body.append(page.heading("Alerts by kind and day"))
     body += charts.kinds_section("alerts-by-day", alerts_by_kind_and_day(latest))
     body.append(page.heading("Customers most at risk"))
-    ranked = sorted(money, key=lambda c: (-money[c][0], c))[:TOP_CUSTOMERS]
-    body.append(
-        page.table(
-            "customers",
-            ["Customer", "Money at risk", "Currency", "Alert kinds", "Open alerts"],
-            [
-                [
-                    c,
-                    f"{money[c][0]:,.2f}",
-                    money[c][1],
-                    ", ".join(sorted({str(a["kind"]) for a in latest if a["customer_id"] == c})),
-                    str(sum(1 for a in latest if a["customer_id"] == c and _open(a))),
-                ]
-                for c in ranked
-            ],
-            numeric=(1, 4),
-        )
-    )
+    ranked = ranking(latest, TOP_CUSTOMERS, reporting)
+    body.append(page.paragraph(ranked.note(), "currency-note"))
+    if ranked.reporting is not None and ranked.converted:
+        into = ranked.reporting.currency
+        converted = [(c.row, f"{c.amount:,.2f} {into}") for c in ranked.converted]
+        body.append(_customer_table("customers", latest, converted))
+    for currency, rows in ranked.apart.items():  # one table per currency not converted
+        body.append(_customer_table(f"customers-{currency}", latest, [(r, "") for r in rows]))
     return page.document(title, body)
+
+
+def _customer_table(
+    name: str, latest: Sequence[Mapping[str, Any]], rows: Sequence[tuple[Exposure, str]]
+) -> str:
+    """One list of ``ranking``: each customer's money at risk in its own currency (and, when
+    converted, in the reporting one), its alert kinds and open alerts."""
+    converted = any(text for _, text in rows)
+    header = ["Customer", "Money at risk", "Currency"]
+    header += ["Converted"] if converted else []
+    header += ["Alert kinds", "Open alerts"]
+    cells = []
+    for row, text in rows:
+        mine = [a for a in latest if a["customer_id"] == row.customer_id]
+        cells.append(
+            [row.customer_id, f"{row.amount:,.2f}", row.currency]
+            + ([text] if converted else [])
+            + [
+                ", ".join(sorted({str(a["kind"]) for a in mine})),
+                str(sum(1 for a in mine if _open(a))),
+            ]
+        )
+    numeric = (1, 3, 5) if converted else (1, 4)
+    return page.table(name, header, cells, numeric=numeric)
 
 
 def _open(alert: Mapping[str, Any]) -> bool:

@@ -11,7 +11,7 @@ JSON API (``/console/api``; errors are ``{"error": ...}`` with 400, 404, 409 or 
 
 - ``GET  /risk?top=N&on=YYYY-MM-DD``: customers most at risk, most money first: converted
   through the rates of STREAMWATCH_FX_RATES in force on the day ``on`` (default today) into
-  one order, or without rates one order per currency (``live.exposure.Ranking.to_dict``);
+  one order, or without rates one order per currency (``streamwatch.exposure.Ranking.to_dict``);
 - ``GET  /customers/{id}``: the customer's view (alerts, suppressions, ``series``) and
   ``timeline`` of alerts, requests and results;
 - ``GET  /alerts?kind=&severity=&status=&customer=&limit=``: recent alerts, newest first;
@@ -45,8 +45,8 @@ from redis.exceptions import RedisError
 from streamwatch.core.codec import DecodeError
 from streamwatch.core.timeutil import TimestampError, format_ts, parse_ts_ms
 from streamwatch.enforce import approvals
+from streamwatch.exposure import Reporting, day_ms, load_reporting
 from streamwatch.feedback_writer import not_anomaly_event, produce, suppress_event
-from streamwatch.live.exposure import Reporting, day_ms, load_reporting
 from streamwatch.live.redis_view import RiskView
 from streamwatch.settings import DeploymentSettings
 from streamwatch.web import pages

@@ -14,7 +14,7 @@ from streamwatch.commands import risk as risk_command
 from streamwatch.commands.risk import format_customer, format_ranking
 from streamwatch.core.engine import Core
 from streamwatch.core.policy import parse_policy
-from streamwatch.live.exposure import Exposure, Reporting, day_ms, rank
+from streamwatch.exposure import Exposure, Reporting, day_ms, rank
 from streamwatch.live.redis_view import CustomerView, customer_view
 from streamwatch.settings import DeploymentSettings
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from streamwatch.adapters.rates import parse_fx
-from streamwatch.live.exposure import Exposure, Reporting, day_ms, rank
+from streamwatch.exposure import Exposure, Reporting, day_ms, rank
 from streamwatch.web import pages
 from streamwatch.web.plots import Series, bar_chart, line_chart
 

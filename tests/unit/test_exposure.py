@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streamwatch.adapters.rates import TableError, parse_fx
-from streamwatch.live.exposure import (
+from streamwatch.exposure import (
     Exposure,
     Reporting,
     day_ms,
