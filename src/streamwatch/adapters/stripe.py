@@ -127,7 +127,10 @@ def _kind_of(obj: Mapping[str, Any]) -> str:
         if status in {"open", "uncollectible", "paid"}:
             return "invoice.issued"
         raise Refused(f"{status or 'unknown'}_invoice", f"invoice status is {status!r}")
-    raise Refused("unsupported_object", f"object {kind or '?'} is not a payment object")
+    if not kind:
+        keys = ", ".join(sorted(map(str, obj))[:5]) or "none"
+        raise Refused("unsupported_object", f"a JSON object with no 'object' field (keys: {keys})")
+    raise Refused("unsupported_object", f"object {kind} is not a payment object")
 
 
 def _map(obj: Mapping[str, Any], kind: str, ctx: Context, created: Any) -> list[dict[str, Any]]:

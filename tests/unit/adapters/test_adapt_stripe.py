@@ -185,3 +185,10 @@ def test_unmappable_stripe_records_are_refused(record: dict[str, Any], code: str
     run = Run(stripe.map_record, Context())
     assert run.record(record) == []
     assert run.summary.refused == {code: 1}
+
+
+def test_an_object_that_names_no_type_is_refused_with_its_keys() -> None:
+    with pytest.raises(Refused, match=r"no 'object' field \(keys: resources\)"):
+        stripe.map_record({"resources": {"charge": {}}}, Context())
+    with pytest.raises(Refused, match="object customer is not a payment object"):
+        stripe.map_record({"id": "cus_1", "object": "customer"}, Context())
