@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import OUT, Timer
+from common import OUT, Timer, evaluate_seeds
 from streamwatch.cli import main as cli
 
 SETTINGS = {
@@ -46,22 +46,8 @@ def main() -> None:
         out = OUT / f"arrival_order-{name}.json"
         print(f"== {name}")
         with Timer() as timer:
-            cli(
-                [
-                    "evaluate",
-                    "--seeds",
-                    ",".join(map(str, args.seeds)),
-                    "--customers",
-                    str(args.customers),
-                    "--days",
-                    str(args.days),
-                    "--delivery",
-                    "both",
-                    *SETTINGS[name],
-                    "--out",
-                    str(out),
-                ]
-            )
+            extra = ["--delivery", "both", *SETTINGS[name], "--out", str(out)]
+            cli(evaluate_seeds(args.seeds, args.customers, args.days, *extra))
         print(f"{timer.seconds:.0f} s; JSON in {out}\n")
 
 

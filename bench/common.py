@@ -47,9 +47,24 @@ def generated_file(events: int, seed: int = 11) -> Path:
     return path
 
 
+def evaluate_seeds(seeds: list[int], customers: int, days: int, *extra: str) -> list[str]:
+    """The ``streamwatch evaluate`` arguments that run the review's trials of ``seeds``."""
+    return [
+        "evaluate",
+        "--seeds",
+        ",".join(map(str, seeds)),
+        "--customers",
+        str(customers),
+        "--days",
+        str(days),
+        *extra,
+    ]
+
+
 def streamwatch_env(prefix: str, kafka: str, redis: str, data_dir: str) -> dict[str, str]:
     """This process's environment with a streamwatch worker's settings for a benchmark: its
-    topic prefix and app id (``<prefix>app``), servers and a data folder under bench/out/."""
+    topic prefix and app id (``<prefix>app``), servers, a data folder under bench/out/, and
+    its metrics endpoint on a free port (two workers of one run must not share one)."""
     env = dict(os.environ)
     env.update(
         STREAMWATCH_KAFKA=kafka,
@@ -57,6 +72,7 @@ def streamwatch_env(prefix: str, kafka: str, redis: str, data_dir: str) -> dict[
         STREAMWATCH_TOPIC_PREFIX=prefix,
         STREAMWATCH_APP_ID=f"{prefix}app",
         STREAMWATCH_DATA_DIR=str(OUT / data_dir),
+        STREAMWATCH_HTTP="127.0.0.1:0",
     )
     return env
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import OUT, Timer
+from common import OUT, Timer, evaluate_seeds
 from streamwatch.cli import main as cli
 
 
@@ -34,17 +34,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with Timer() as timer:
         cli(
-            [
-                "evaluate",
-                "--seeds",
-                ",".join(map(str, args.seeds)),
-                "--customers",
-                str(args.customers),
-                "--days",
-                str(args.days),
-                "--out",
-                str(OUT / "scenarios.json"),
-            ]
+            evaluate_seeds(
+                args.seeds, args.customers, args.days, "--out", str(OUT / "scenarios.json")
+            )
         )
     print(f"{timer.seconds:.0f} s; JSON in {OUT / 'scenarios.json'}")
 
