@@ -239,3 +239,14 @@ def load_reporting(path: Path, currency: str, at_ms: int) -> Reporting:
     ``adapters.rates.TableError`` when a line is malformed; the message names it."""
     fx = parse_fx(path.read_text(encoding="utf-8"), currency.strip().upper())
     return Reporting(fx, today_ms(at_ms), path.name)
+
+
+def read_reporting(path: Path, currency: str, at_ms: int) -> Reporting:
+    """``load_reporting``, its errors worded for a command's message: OSError (the file cannot
+    be read) or ValueError (a line is malformed), each naming the file."""
+    try:
+        return load_reporting(path, currency, at_ms)
+    except OSError as exc:
+        raise OSError(f"cannot read the rates file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc

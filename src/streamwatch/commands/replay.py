@@ -213,19 +213,14 @@ def _reporting(
     (the end of the period replayed); None without ``--fx``. OSError or ValueError (naming
     the file) when it cannot be read."""
     from streamwatch.core.timeutil import ts_ms_or_none
-    from streamwatch.exposure import load_reporting
+    from streamwatch.exposure import read_reporting
 
     if fx is None and currency is None:
         return None
     if fx is None or currency is None:
         raise ValueError("--fx and --currency go together")
     times = [t for a in alerts if (t := ts_ms_or_none(a.get("event_time"))) is not None]
-    try:
-        return load_reporting(fx, currency, max(times, default=0))
-    except OSError as exc:
-        raise OSError(f"cannot read the rates file {fx}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ValueError(f"{fx}: {exc}") from exc
+    return read_reporting(fx, currency, max(times, default=0))
 
 
 def _write_report(

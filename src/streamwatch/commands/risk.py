@@ -143,7 +143,7 @@ def reporting_of(args: argparse.Namespace, settings: DeploymentSettings) -> Repo
     message naming the file or the value."""
     import time
 
-    from streamwatch.exposure import day_ms, load_reporting
+    from streamwatch.exposure import day_ms, read_reporting
 
     path, currency = args.fx, args.currency
     if path is None:
@@ -154,12 +154,7 @@ def reporting_of(args: argparse.Namespace, settings: DeploymentSettings) -> Repo
         at_ms = day_ms(args.on) if args.on else time.time_ns() // 1_000_000
     except ValueError:
         raise ValueError(f"--on {args.on!r}: give a day, YYYY-MM-DD") from None
-    try:
-        return load_reporting(path, currency, at_ms)
-    except OSError as exc:
-        raise OSError(f"cannot read the rates file {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    return read_reporting(path, currency, at_ms)
 
 
 def format_ranking(ranking: Ranking) -> str:

@@ -160,6 +160,11 @@ class Core:
         self.settings = settings or Settings()
         self._lateness_ms = self.settings.allowed_lateness_s * 1000
         self._usage_lateness_ms = self.settings.usage_lateness_s * 1000
+        margin_s = self.settings.dedupe_margin_s
+        self._short_window_s = self.settings.allowed_lateness_s + margin_s
+        """The dedupe window of a customer whose usage comes in order (``dedupe_margin_s``)."""
+        self._late_window_s = self.settings.usage_lateness_s + margin_s
+        """The dedupe window of a customer whose usage has come late."""
         self._by_type: dict[str, tuple[Detector, ...]] = {
             kind: tuple(d for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
@@ -313,17 +318,11 @@ class Core:
             # ring grows (through a topic, live): derived, never late input.
             state.late += 1
             late = True
+        window_s = (
+            self._late_window_s if state.usage_lag_ms > self._lateness_ms else self._short_window_s
+        )
         state.seen.remember(
-            key,
-            state.watermark_ms // 1000,
-            (
-                self._usage_lateness_ms
-                if state.usage_lag_ms > self._lateness_ms
-                else self._lateness_ms
-            )
-            // 1000
-            + self.settings.dedupe_margin_s,
-            self.settings.dedupe_capacity,
+            key, state.watermark_ms // 1000, window_s, self.settings.dedupe_capacity
         )
         if state.suppressions:
             feedback.expire(state.suppressions, state.watermark_ms)
