@@ -444,6 +444,7 @@ class Run:
             STREAMWATCH_APP_ID=self.settings.app_id,
             STREAMWATCH_DATA_DIR=str(self.directory / "data"),
             STREAMWATCH_TOPICS_DIR=str(packaged_catalogue()),
+            STREAMWATCH_HTTP="127.0.0.1:0",  # a free port each: workers side by side
             PYTHONUNBUFFERED="1",
         )
         self.env = env
