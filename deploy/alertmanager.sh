@@ -116,18 +116,7 @@ cmd_start() {
 }
 
 cmd_wait() {
-  local deadline=$((SECONDS + ALERTMANAGER_WAIT_TIMEOUT))
-  until ready; do
-    if ((SECONDS >= deadline)); then
-      [[ -s $LOG_FILE ]] && tail -n 20 "$LOG_FILE" >&2
-      die "alertmanager not ready on 127.0.0.1:$ALERTMANAGER_PORT after ${ALERTMANAGER_WAIT_TIMEOUT}s"
-    fi
-    if [[ -f $PID_FILE ]] && ! running_pid >/dev/null; then
-      [[ -s $LOG_FILE ]] && tail -n 20 "$LOG_FILE" >&2
-      die "alertmanager exited during start-up (log: $LOG_FILE)"
-    fi
-    sleep 0.5
-  done
+  wait_ready ready "$ALERTMANAGER_WAIT_TIMEOUT" "alertmanager not ready on 127.0.0.1:$ALERTMANAGER_PORT"
   log "alertmanager: ready on 127.0.0.1:$ALERTMANAGER_PORT"
 }
 
@@ -135,16 +124,4 @@ cmd_stop() { stop_service 10; }
 
 cmd_status() { status_service "127.0.0.1:$ALERTMANAGER_PORT"; }
 
-usage() {
-  echo "usage: $0 {start|stop|status|wait}" >&2
-  exit 2
-}
-
-[[ $# -eq 1 ]] || usage
-case $1 in
-  start) take_lock "$AM_HOME" 120; cmd_start ;;
-  stop) take_lock "$AM_HOME" 120; cmd_stop ;;
-  status) cmd_status ;;
-  wait) cmd_wait ;;
-  *) usage ;;
-esac
+service_main "$AM_HOME" "$@"

@@ -82,6 +82,45 @@ apt_install_quietly() {
   fi
 }
 
+# Wait until the command CHECK succeeds: wait_ready CHECK SECONDS WHAT. After SECONDS, or as
+# soon as the pid file names a process that has ended, show the log's tail and die (WHAT says
+# what was not ready). For a service script that defines running_pid, PID_FILE and LOG_FILE.
+wait_ready() {
+  local check=$1 timeout=$2 what=$3 deadline=$((SECONDS + $2))
+  until "$check"; do
+    if ((SECONDS >= deadline)); then
+      [[ -s $LOG_FILE ]] && tail -n 20 "$LOG_FILE" >&2
+      die "$what after ${timeout}s"
+    fi
+    if [[ -f $PID_FILE ]] && ! running_pid >/dev/null; then
+      [[ -s $LOG_FILE ]] && tail -n 20 "$LOG_FILE" >&2
+      die "$SERVICE exited during start-up (log: $LOG_FILE)"
+    fi
+    sleep 0.5
+  done
+}
+
+# The command line of a service script that defines cmd_start, cmd_stop, cmd_status and
+# cmd_wait: service_main HOME "$@" (start and stop hold the lock of HOME).
+service_main() {
+  local home=$1
+  shift
+  if [[ $# -ne 1 ]]; then
+    echo "usage: $0 {start|stop|status|wait}" >&2
+    exit 2
+  fi
+  case $1 in
+    start) take_lock "$home" 120; cmd_start ;;
+    stop) take_lock "$home" 120; cmd_stop ;;
+    status) cmd_status ;;
+    wait) cmd_wait ;;
+    *)
+      echo "usage: $0 {start|stop|status|wait}" >&2
+      exit 2
+      ;;
+  esac
+}
+
 # The stop and status commands of a service script that defines running_pid (prints the pid
 # of the service's process when it runs) and PID_FILE.
 #   stop_service GRACE_SECONDS      SIGTERM, then SIGKILL after GRACE_SECONDS

@@ -115,15 +115,8 @@ cmd_start() {
 }
 
 cmd_wait() {
-  local deadline=$((SECONDS + REDIS_WAIT_TIMEOUT))
   command -v redis-cli >/dev/null || die "redis-cli not found; run '$0 start' to install it"
-  until ping_ok; do
-    if ((SECONDS >= deadline)); then
-      [[ -s $LOG_FILE ]] && tail -n 20 "$LOG_FILE" >&2
-      die "redis not answering PING on 127.0.0.1:$REDIS_PORT after ${REDIS_WAIT_TIMEOUT}s"
-    fi
-    sleep 0.5
-  done
+  wait_ready ping_ok "$REDIS_WAIT_TIMEOUT" "redis not answering PING on 127.0.0.1:$REDIS_PORT"
   log "redis: ready on 127.0.0.1:$REDIS_PORT"
 }
 
@@ -131,16 +124,4 @@ cmd_stop() { stop_service 10; }
 
 cmd_status() { status_service "127.0.0.1:$REDIS_PORT"; }
 
-usage() {
-  echo "usage: $0 {start|stop|status|wait}" >&2
-  exit 2
-}
-
-[[ $# -eq 1 ]] || usage
-case $1 in
-  start) take_lock "$REDIS_HOME" 120; cmd_start ;;
-  stop) take_lock "$REDIS_HOME" 120; cmd_stop ;;
-  status) cmd_status ;;
-  wait) cmd_wait ;;
-  *) usage ;;
-esac
+service_main "$REDIS_HOME" "$@"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from streams import budget_stream
 
-from streamwatch import testing as build
 from streamwatch.settings import INPUT_TOPICS
 
 pytestmark = pytest.mark.integration
@@ -21,33 +20,6 @@ USAGE_PER_CUSTOMER = 20
 NOTICES = 40
 RATE = 250
 """Input events per second while the worker is being killed."""
-
-
-def crash_stream(seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Budgets for every customer, then interleaved usage (most cross 50/80/100%) and notices."""
-    rng = random.Random(seed)
-    budgets, amounts = [], {}
-    for n in range(CUSTOMERS):
-        customer = f"k-{n:03d}"
-        amounts[customer] = float(rng.choice([100, 200, 300, 400]))
-        budgets.append(build.budget_set(amounts[customer], customer, ts="2026-10-01T00:00:00Z"))
-    stream = []
-    for hour in range(USAGE_PER_CUSTOMER):
-        for customer, amount in amounts.items():
-            cost = round(amount * rng.uniform(0.02, 0.09), 2)
-            ts = f"2026-10-{1 + hour // 24:02d}T{hour % 24:02d}:{rng.randrange(60):02d}:00Z"
-            stream.append(build.usage(customer, ts=ts, cost=cost))
-    for n in range(NOTICES):
-        customer = f"k-{rng.randrange(CUSTOMERS):03d}"
-        notice = build.provider_notice(
-            rng.choice(["aup.crypto_mining", "aup.spam", "aup.ddos"]),
-            customer,
-            ts="2026-10-01T12:00:00Z",
-            notice_id=f"N-{n}",
-            action_required=rng.choice(["suspend", "restrict", "none"]),
-        )
-        stream.insert(rng.randrange(len(stream)), notice)
-    return budgets, stream
 
 
 class Progress:
@@ -71,7 +43,7 @@ class Progress:
 
 
 async def test_sigkill_mid_stream_loses_and_repeats_no_alert(kafka, run_worker, expected, settings):
-    budgets, stream = crash_stream()
+    budgets, stream = budget_stream("k", CUSTOMERS, USAGE_PER_CUSTOMER, NOTICES, seed=7)
     worker = run_worker()
     await kafka.produce(budgets)
     await kafka.wait_consumed()

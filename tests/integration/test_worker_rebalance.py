@@ -11,15 +11,14 @@ changelog. Outputs, read with read_committed, must be those of replay, each once
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from streams import budget_stream
 
-from streamwatch import testing as build
 from streamwatch.settings import INPUT_TOPICS
 
 pytestmark = pytest.mark.integration
@@ -35,34 +34,6 @@ RUSH_S = (0.5, 4.0)
 some 2 s on), events come at RUSH_RATE, about what the other two can process: they are busy
 when the rebalance revokes their partitions."""
 STEP_TIMEOUT_S = 120.0
-
-
-def rebalance_stream(seed: int = 11) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Budgets for every customer, then interleaved usage (most cross 50/80/100%) and notices
-    (some of which ask for suspension, so enforcement requests go out too)."""
-    rng = random.Random(seed)
-    budgets, amounts = [], {}
-    for n in range(CUSTOMERS):
-        customer = f"r-{n:03d}"
-        amounts[customer] = float(rng.choice([100, 200, 300, 400]))
-        budgets.append(build.budget_set(amounts[customer], customer, ts="2026-10-01T00:00:00Z"))
-    stream = []
-    for hour in range(USAGE_PER_CUSTOMER):
-        for customer, amount in amounts.items():
-            cost = round(amount * rng.uniform(0.02, 0.09), 2)
-            ts = f"2026-10-{1 + hour // 24:02d}T{hour % 24:02d}:{rng.randrange(60):02d}:00Z"
-            stream.append(build.usage(customer, ts=ts, cost=cost))
-    for n in range(NOTICES):
-        customer = f"r-{rng.randrange(CUSTOMERS):03d}"
-        notice = build.provider_notice(
-            rng.choice(["aup.crypto_mining", "aup.spam", "aup.ddos"]),
-            customer,
-            ts="2026-10-01T12:00:00Z",
-            notice_id=f"N-{n}",
-            action_required=rng.choice(["suspend", "restrict", "none"]),
-        )
-        stream.insert(rng.randrange(len(stream)), notice)
-    return budgets, stream
 
 
 def assignments(worker: Any) -> list[set[str]]:
@@ -86,7 +57,7 @@ async def committed_inputs(admin: AIOKafkaAdminClient, settings: Any) -> int:
 
 
 async def test_workers_join_and_leave_mid_stream(kafka, run_worker, expected, settings, tmp_path):
-    budgets, stream = rebalance_stream()
+    budgets, stream = budget_stream("r", CUSTOMERS, USAGE_PER_CUSTOMER, NOTICES, seed=11)
     first = run_worker(data_dir=tmp_path / "data-1")
     second = run_worker(instance_id=f"{settings.app_id}-worker-2", data_dir=tmp_path / "data-2")
     await kafka.produce(budgets)
