@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol, Self
 
 from streamwatch.core.collections import CollectionsPolicy
 from streamwatch.core.events import Event, Severity
@@ -221,6 +221,29 @@ class IndicatorUser(Detector, Protocol):
     def use_indicators(self, indicators: Indicators) -> None:
         """Judge by ``indicators`` from the next event on."""
         ...
+
+
+class UsesIndicators:
+    """The plumbing an ``IndicatorUser`` shares: built with the deployment's lists
+    (``from_setup``) or none, and handed new ones at each reload. A detector class inherits it
+    and reads ``self.indicators``."""
+
+    def __init__(self, indicators: Indicators | None = None) -> None:
+        self._indicators = indicators if indicators is not None else EMPTY
+
+    @classmethod
+    def from_setup(cls, setup: Setup) -> Self:
+        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
+        return cls(setup.indicators)
+
+    @property
+    def indicators(self) -> Indicators:
+        """The indicator lists in use."""
+        return self._indicators
+
+    def use_indicators(self, indicators: Indicators) -> None:
+        """Judge by ``indicators`` from the next event on (a reload)."""
+        self._indicators = indicators
 
 
 class LearningDetector(Detector, Protocol):

@@ -37,10 +37,9 @@ from streamwatch.core.detectors.abuse_common import (
     severity_of,
     text,
 )
-from streamwatch.core.detectors.base import Capability, Finding, Setup, by_name, named
+from streamwatch.core.detectors.base import Capability, Finding, UsesIndicators, by_name, named
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, PaymentEvent, Severity
-from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.severity import within
 from streamwatch.core.timeutil import MS_PER_DAY, format_ts
 
@@ -121,7 +120,7 @@ _V1_GROUPS: Final = {
 
 
 @register(rank=60)
-class IdentityMismatchDetector:
+class IdentityMismatchDetector(UsesIndicators):
     """Identity mismatches from sign-up, payments and sign-ins; see the module docstring."""
 
     name: ClassVar[str] = "identity_mismatch"
@@ -131,23 +130,6 @@ class IdentityMismatchDetector:
     kinds: ClassVar[frozenset[str]] = frozenset({"identity_mismatch"})
     state_version: ClassVar[int] = 2
     state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
-
-    @classmethod
-    def from_setup(cls, setup: Setup) -> IdentityMismatchDetector:
-        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
-        return cls(setup.indicators)
-
-    def __init__(self, indicators: Indicators | None = None) -> None:
-        self._indicators = indicators if indicators is not None else EMPTY
-
-    @property
-    def indicators(self) -> Indicators:
-        """The lists in use (the disposable-email one)."""
-        return self._indicators
-
-    def use_indicators(self, indicators: Indicators) -> None:
-        """Judge email domains by ``indicators`` from the next sign-up on (a reload)."""
-        self._indicators = indicators
 
     def new_state(self) -> IdentityState:
         return IdentityState()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Final
 
-from streamwatch.core.detectors.base import Capability, Finding, Setup
+from streamwatch.core.detectors.base import Capability, Finding, UsesIndicators
 from streamwatch.core.detectors.crypto_mining.score import OPEN_Z, assess
 from streamwatch.core.detectors.crypto_mining.state import (
     CAMPAIGN_REGIONS_KEPT,
@@ -62,7 +62,6 @@ from streamwatch.core.events import (
     UsageEvent,
     subscription_of,
 )
-from streamwatch.core.indicators import EMPTY, Indicators
 from streamwatch.core.metering import last_hour_ms
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts
 
@@ -94,7 +93,7 @@ NOTICE_CATEGORY: Final = "aup.crypto_mining"
 
 
 @register(rank=40)
-class CryptoMiningDetector:
+class CryptoMiningDetector(UsesIndicators):
     """Crypto-mining from usage and activity; see the module docstring."""
 
     name: ClassVar[str] = "crypto_mining"
@@ -104,23 +103,6 @@ class CryptoMiningDetector:
     kinds: ClassVar[frozenset[str]] = frozenset({"crypto_mining"})
     state_version: ClassVar[int] = 2
     state_reads: ClassVar[frozenset[int]] = frozenset({1, 2})
-
-    @classmethod
-    def from_setup(cls, setup: Setup) -> CryptoMiningDetector:
-        """This detector as the deployment's ``setup`` configures it (see ``Setup``)."""
-        return cls(setup.indicators)
-
-    def __init__(self, indicators: Indicators | None = None) -> None:
-        self._indicators = indicators if indicators is not None else EMPTY
-
-    @property
-    def indicators(self) -> Indicators:
-        """The pool indicator lists in use."""
-        return self._indicators
-
-    def use_indicators(self, indicators: Indicators) -> None:
-        """Judge network flows by ``indicators`` from the next event on (a reload)."""
-        self._indicators = indicators
 
     def new_state(self) -> MiningState:
         return MiningState()
