@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import orjson
@@ -180,7 +180,7 @@ class Step:
     duplicate: bool = False
     late: bool = False
     sightings: tuple[Sighting, ...] = ()
-    views: list[CustomerState] = field(default_factory=list)
+    views: tuple[CustomerState, ...] = ()
 
 
 class PartitionPipeline:
@@ -297,7 +297,7 @@ class PartitionPipeline:
         ):
             # Usage and payments move the money at risk and the recent hours of a customer
             # already in the view; feedback changes the suppressions it shows.
-            step.views.append(state)
+            step.views += (state,)
 
     def _sweep(self, step: Step, until_ms: int) -> None:
         """The partition's event time passed an hour mark: age every customer of it. A
@@ -315,7 +315,7 @@ class PartitionPipeline:
                 store.changed(customer_id, state)
                 self._take(step, decisions)
                 if decisions.alerts or decisions.suppressed:
-                    step.views.append(state)
+                    step.views += (state,)
             elif core.forgettable(state, until_ms):
                 store.forget(customer_id)
                 self.counts[FORGOTTEN] += 1
