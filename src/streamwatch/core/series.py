@@ -56,14 +56,17 @@ class HourSeries:
                 self.currency = currency = event.currency
             if event.currency == currency:
                 point[0] += int(event.cost * 100 + 0.5)
+            # Compares rather than max(): this runs for every usage event.
             util = event.cpu_util
             if util is not None:
                 hundredths = int(util * 100 + 0.5)
-                point[1] = max(point[1], hundredths)
+                if hundredths > point[1]:  # noqa: PLR1730
+                    point[1] = hundredths
             util = event.gpu_util
             if util is not None:
                 hundredths = int(util * 100 + 0.5)
-                point[2] = max(point[2], hundredths)
+                if hundredths > point[2]:  # noqa: PLR1730
+                    point[2] = hundredths
             gpus = event.gpus
             if gpus is not None and gpus > point[3]:
                 point[3] = gpus
