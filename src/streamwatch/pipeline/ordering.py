@@ -103,6 +103,8 @@ class StreamMerge:
         self.clock_ms = clock_ms
         """The partition's event time: the newest event released (or at start)."""
         self._queues: dict[str, deque[Held]] = {s: deque() for s in streams}
+        self._streams = tuple(self._queues.items())
+        """(stream, queue) in rank order, for ``next`` to walk without a view per call."""
         self._newest: dict[str, int | None] = dict.fromkeys(streams, clock_ms)
         """Per stream, the newest event time queued and judged sound."""
         self._held = 0
@@ -141,10 +143,10 @@ class StreamMerge:
         """
         # Runs at least once per message (and once more to find the next must wait): one pass
         # for the earliest head, and a second over the quiet streams only when it must wait.
-        queues = self._queues
+        streams = self._streams
         first: Held | None = None
         heads = 0
-        for queue in queues.values():
+        for _, queue in streams:
             if queue:
                 head = queue[0]
                 heads += 1
@@ -158,7 +160,7 @@ class StreamMerge:
         if not final:
             # Each stream with nothing queued, or only a lone suspect (what comes after it is
             # not known yet), must be caught up to the candidate's time.
-            for stream, queue in queues.items():
+            for stream, queue in streams:
                 if (not queue or queue[0].suspect) and not caught_up(stream, ts_ms):
                     return None
         if first.suspect:
