@@ -84,6 +84,10 @@ class Settings:
     nothing in its state must still age; see ``Core.forgettable``."""
 
 
+Observe = Callable[[Any, Event], list[Finding]]
+"""A detector's bound ``observe``."""
+
+
 def lateness_settings(
     allowed_lateness_s: int | None = None, usage_lateness_s: int | None = None
 ) -> Settings:
@@ -165,10 +169,13 @@ class Core:
         """The dedupe window of a customer whose usage comes in order (``dedupe_margin_s``)."""
         self._late_window_s = self.settings.usage_lateness_s + margin_s
         """The dedupe window of a customer whose usage has come late."""
-        self._by_type: dict[str, tuple[Detector, ...]] = {
-            kind: tuple(d for d in self.detectors if kind in d.event_types)
+        self._dedupe_capacity = self.settings.dedupe_capacity
+        self._observers: dict[str, tuple[tuple[Detector, str, Observe], ...]] = {
+            kind: tuple((d, d.name, d.observe) for d in self.detectors if kind in d.event_types)
             for kind in ("usage", "activity", "payment")
         }
+        """Per event type, the detectors that take it, each with its name and bound
+        ``observe`` (looked up once here rather than for every event)."""
         declared = {d.name: check_contract(d) for d in self.detectors}
         if len(declared) != len(self.detectors):
             raise ContractError("two detectors share a name")
@@ -298,16 +305,18 @@ class Core:
 
     def step(self, state: CustomerState, event: Event, now_ms: int) -> Decisions:
         """Fold one event into the customer's state; see the class docstring."""
+        seen = state.seen
         key = id_key(event.event_id)
-        if state.seen.holds(key):
+        if seen.holds(key):
             state.duplicates += 1
             return _DUPLICATE
         state.events += 1
         late = False
-        behind_ms = state.watermark_ms - event.ts_ms
+        ts_ms, kind, watermark_ms = event.ts_ms, event.type, state.watermark_ms
+        behind_ms = watermark_ms - ts_ms
         if behind_ms < 0:
-            state.watermark_ms = event.ts_ms
-        elif event.type == "usage":
+            state.watermark_ms = watermark_ms = ts_ms
+        elif kind == "usage":
             if behind_ms > self._usage_lateness_ms:
                 state.late += 1
                 late = True
@@ -321,22 +330,20 @@ class Core:
         window_s = (
             self._late_window_s if state.usage_lag_ms > self._lateness_ms else self._short_window_s
         )
-        state.seen.remember(
-            key, state.watermark_ms // 1000, window_s, self.settings.dedupe_capacity
-        )
+        seen.remember(key, watermark_ms // 1000, window_s, self._dedupe_capacity)
         if state.suppressions:
-            feedback.expire(state.suppressions, state.watermark_ms)
+            feedback.expire(state.suppressions, watermark_ms)
         if type(event) is ActivityEvent:
             if event.operation in feedback.OPERATIONS:
                 self._feedback(state, event)
         else:
             state.series.observe(event)
         found: list[tuple[Detector, Finding]] | None = None
-        if self._timed and event.ts_ms - state.swept_ms >= SWEEP_MS:
-            found = self._advance(state, event.ts_ms)
+        if self._timed and ts_ms - state.swept_ms >= SWEEP_MS:
+            found = self._advance(state, ts_ms)
         detectors = state.detectors
-        for detector in self._by_type[event.type]:
-            findings = detector.observe(detectors[detector.name], event)
+        for detector, name, observe in self._observers[kind]:
+            findings = observe(detectors[name], event)
             if findings:  # rare: most events change state and find nothing
                 if found is None:
                     found = []

@@ -39,6 +39,7 @@ class HourSeries:
 
     currency: str | None = None
     hours: dict[int, list[int]] = field(default_factory=dict)
+    """Kept in hour order (as ``load`` builds it), so that the oldest hour is the first key."""
     _hour: int = field(default=-1, compare=False, repr=False)
     _point: list[int] | None = field(default=None, compare=False, repr=False)
     """The hour last added to and its point: most events fall in the hour of the one before."""
@@ -55,14 +56,17 @@ class HourSeries:
                 self.currency = currency = event.currency
             if event.currency == currency:
                 point[0] += int(event.cost * 100 + 0.5)
+            # Compares rather than max(): this runs for every usage event.
             util = event.cpu_util
             if util is not None:
                 hundredths = int(util * 100 + 0.5)
-                point[1] = max(point[1], hundredths)
+                if hundredths > point[1]:  # noqa: PLR1730
+                    point[1] = hundredths
             util = event.gpu_util
             if util is not None:
                 hundredths = int(util * 100 + 0.5)
-                point[2] = max(point[2], hundredths)
+                if hundredths > point[2]:  # noqa: PLR1730
+                    point[2] = hundredths
             gpus = event.gpus
             if gpus is not None and gpus > point[3]:
                 point[3] = gpus
@@ -78,11 +82,16 @@ class HourSeries:
         hours = self.hours
         point = hours.get(hour)
         if point is None:
-            if len(hours) >= HOURS_KEPT and hour < min(hours):
+            if len(hours) >= HOURS_KEPT and hour < next(iter(hours)):
                 return None
+            late = bool(hours) and hour < next(reversed(hours))
             point = hours[hour] = [0, -1, -1, 0, 0, 0, 0]
+            if late:  # an hour before the newest: put back in order
+                ordered = sorted(hours.items())
+                hours.clear()
+                hours.update(ordered)
             if len(hours) > HOURS_KEPT:
-                del hours[min(hours)]
+                del hours[next(iter(hours))]
         self._hour, self._point = hour, point
         return point
 
@@ -102,7 +111,7 @@ class HourSeries:
             int(numbers[i]): [int(x) for x in numbers[i + 1 : i + WIDTH]]
             for i in range(0, len(numbers), WIDTH)
         }
-        return cls(data[0], hours)
+        return cls(data[0], dict(sorted(hours.items())))
 
     def points(self, expected: Any = None) -> list[dict[str, Any]]:
         """The hours as people read them, oldest first; ``expected(hour_ms)`` gives the learned

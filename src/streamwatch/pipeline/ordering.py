@@ -103,6 +103,8 @@ class StreamMerge:
         self.clock_ms = clock_ms
         """The partition's event time: the newest event released (or at start)."""
         self._queues: dict[str, deque[Held]] = {s: deque() for s in streams}
+        self._streams = tuple(self._queues.items())
+        """(stream, queue) in rank order, for ``next`` to walk without a view per call."""
         self._newest: dict[str, int | None] = dict.fromkeys(streams, clock_ms)
         """Per stream, the newest event time queued and judged sound."""
         self._held = 0
@@ -123,12 +125,13 @@ class StreamMerge:
             return
         if queue and queue[-1].suspect:
             self._judge(queue[-1], decoded.ts_ms)
-        held = Held(message, decoded, (decoded.ts_ms, decoded.event_id, rank))
+        ts_ms = decoded.ts_ms
+        held = Held(message, decoded, (ts_ms, decoded.event_id, rank))
         newest = self._newest[stream]
-        if newest is None or decoded.ts_ms > newest + self.max_skew_ms:
+        if newest is None or ts_ms > newest + self.max_skew_ms:
             held.suspect = True
-        else:
-            self._newest[stream] = max(newest, decoded.ts_ms)
+        elif ts_ms > newest:
+            self._newest[stream] = ts_ms
         queue.append(held)
 
     def next(self, caught_up: CaughtUp, final: bool = False) -> Held | None:
@@ -138,33 +141,31 @@ class StreamMerge:
         ``caught_up(stream, ts_ms)`` says whether ``stream``, which has nothing queued (or only
         a suspect), can still deliver an event before ``ts_ms`` (the candidate's event time).
         """
+        # Runs at least once per message (and once more to find the next must wait): one pass
+        # for the earliest head, and a second over the quiet streams only when it must wait.
+        streams = self._streams
         first: Held | None = None
-        quiet: list[str] = []
         heads = 0
-        for stream, queue in self._queues.items():
-            if not queue:
-                quiet.append(stream)
-                continue
-            head = queue[0]
-            heads += 1
-            if head.suspect:  # a lone suspect: what comes after it is not known yet
-                quiet.append(stream)
-            if first is None or head.order < first.order:
-                first = head
+        for _, queue in streams:
+            if queue:
+                head = queue[0]
+                heads += 1
+                if first is None or head.order < first.order:
+                    first = head
         if first is None:
             return None
-        if first.order[0] == FIRST:
+        ts_ms = first.order[0]
+        if ts_ms == FIRST:
             return first
         if not final:
-            ts_ms = first.order[0]
-            for stream in quiet:
-                if not caught_up(stream, ts_ms):
+            # Each stream with nothing queued, or only a lone suspect (what comes after it is
+            # not known yet), must be caught up to the candidate's time.
+            for stream, queue in streams:
+                if (not queue or queue[0].suspect) and not caught_up(stream, ts_ms):
                     return None
         if first.suspect:
-            event = first.decoded
-            assert isinstance(event, Event)
             clock = self.clock_ms
-            if final or heads > 1 or clock is None or event.ts_ms <= clock + self.max_skew_ms:
+            if final or heads > 1 or clock is None or ts_ms <= clock + self.max_skew_ms:
                 self._accept(first)
             else:
                 return None
@@ -177,8 +178,9 @@ class StreamMerge:
             raise ValueError(f"{held.message.stream}@{held.message.offset} is not a head")
         queue.popleft()
         self._held -= 1
-        if held.order[0] != FIRST and (self.clock_ms is None or held.order[0] > self.clock_ms):
-            self.clock_ms = held.order[0]
+        ts_ms = held.order[0]
+        if ts_ms != FIRST and (self.clock_ms is None or ts_ms > self.clock_ms):
+            self.clock_ms = ts_ms
 
     def _judge(self, suspect: Held, next_ts_ms: int) -> None:
         """Decide a suspect by its stream's next event time: an outlier if the stream came

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import orjson
@@ -40,7 +40,7 @@ from streamwatch.core.codec import (
 )
 from streamwatch.core.deadletter import dead_letter_record, processing_error
 from streamwatch.core.engine import NOTHING, SWEEP_MS, Core, Decisions
-from streamwatch.core.events import ActivityEvent, Event
+from streamwatch.core.events import ActivityEvent, Event, UsageEvent
 from streamwatch.core.feedback import OPERATIONS as FEEDBACK
 from streamwatch.core.rings import Sighting, sightings
 from streamwatch.core.state import CustomerState
@@ -180,7 +180,7 @@ class Step:
     duplicate: bool = False
     late: bool = False
     sightings: tuple[Sighting, ...] = ()
-    views: list[CustomerState] = field(default_factory=list)
+    views: tuple[CustomerState, ...] = ()
 
 
 class PartitionPipeline:
@@ -227,12 +227,12 @@ class PartitionPipeline:
     ) -> list[Step]:
         """Process the queued messages whose turn has come (at most ``most``), in turn."""
         steps: list[Step] = []
-        merge = self.merge
+        next_held, pop = self.merge.next, self.merge.pop
         while most is None or len(steps) < most:
-            held = merge.next(caught_up, final)
+            held = next_held(caught_up, final)
             if held is None:
                 break
-            merge.pop(held)
+            pop(held)
             decoded = held.decoded
             if isinstance(decoded, DecodeError):
                 steps.append(self._dead_letter(held.message, decoded))
@@ -250,22 +250,27 @@ class PartitionPipeline:
 
     def _process(self, message: Message, event: Event) -> Step:
         step = Step(message, event)
-        if event.ts_ms >= self._next_sweep_ms:
-            self._next_sweep_ms = event.ts_ms - event.ts_ms % SWEEP_MS + SWEEP_MS
-            self._sweep(step, event.ts_ms)
+        ts_ms = event.ts_ms
+        if ts_ms >= self._next_sweep_ms:
+            self._next_sweep_ms = ts_ms - ts_ms % SWEEP_MS + SWEEP_MS
+            self._sweep(step, ts_ms)
+        usage = type(event) is UsageEvent  # usage carries no link keys: no sightings to look for
         if self.only is not None and event.customer_id != self.only:
-            step.sightings = sightings(event)
+            if not usage:
+                step.sightings = sightings(event)
             return step
-        self.counts[EVENTS] += 1
+        counts = self.counts
+        counts[EVENTS] += 1
         self._step(step, event)
         if step.dead_letter is not None:
             return step
         if step.duplicate:
-            self.counts[DUPLICATES] += 1
+            counts[DUPLICATES] += 1
         else:
-            step.sightings = sightings(event)
+            if not usage:
+                step.sightings = sightings(event)
             if step.late:
-                self.counts[LATE] += 1
+                counts[LATE] += 1
         return step
 
     def _step(self, step: Step, event: Event) -> None:
@@ -281,8 +286,9 @@ class PartitionPipeline:
                 step.dead_letter = self._record(step.message, error)
             return
         self.store.changed(customer_id, state)
-        step.duplicate, step.late = decisions.duplicate, decisions.late
-        self._take(step, decisions)
+        if decisions is not NOTHING:  # most events cause nothing
+            step.duplicate, step.late = decisions.duplicate, decisions.late
+            self._take(step, decisions)
         if (
             decisions.alerts
             or decisions.suppressed
@@ -291,7 +297,7 @@ class PartitionPipeline:
         ):
             # Usage and payments move the money at risk and the recent hours of a customer
             # already in the view; feedback changes the suppressions it shows.
-            step.views.append(state)
+            step.views += (state,)
 
     def _sweep(self, step: Step, until_ms: int) -> None:
         """The partition's event time passed an hour mark: age every customer of it. A
@@ -309,7 +315,7 @@ class PartitionPipeline:
                 store.changed(customer_id, state)
                 self._take(step, decisions)
                 if decisions.alerts or decisions.suppressed:
-                    step.views.append(state)
+                    step.views += (state,)
             elif core.forgettable(state, until_ms):
                 store.forget(customer_id)
                 self.counts[FORGOTTEN] += 1

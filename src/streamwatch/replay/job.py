@@ -31,10 +31,12 @@ the order of one job owning every partition.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -56,6 +58,14 @@ from streamwatch.replay.ordering import merge, outlier_keys, reorder
 
 STREAMS: Final = ("usage", "activity", "payment")
 """The streams of a partition, by event type, ranked as the worker ranks its input topics."""
+
+GC_YOUNG_ALLOCATIONS: Final = 10_000
+"""How many container allocations the cyclic garbage collector lets pass between collections of
+its youngest generation while a job runs (Python's default is 700). Replay allocates several
+short-lived objects per line, which reference counting frees, and each collection also walks
+the objects that survived the last; at the default the collector took about 6% of a replay's
+time, at this well under 1%. Memory hardly changes: only the rare objects in cycles (the
+exception of a bad line) wait a little longer to be freed."""
 
 Key = tuple[Any, ...]
 Output = tuple[Key, dict[str, Any] | None, tuple[Any, ...], tuple[Any, ...]]
@@ -161,7 +171,8 @@ class ReplayJob:
         outputs and sightings for links; returns the outputs of the last links."""
         started = time.process_time()
         try:
-            return self._run(sources, exchange)
+            with _young_collections_every(GC_YOUNG_ALLOCATIONS):
+                return self._run(sources, exchange)
         finally:
             self.cpu_s += time.process_time() - started
 
@@ -252,6 +263,19 @@ class ReplayJob:
             step = pipelines[place(link.customer_id)].step_derived(link)
             if step.dead_letter is not None or step.alerts or step.requests:
                 window.outputs.append((key, step.dead_letter, step.alerts, step.requests))
+
+
+@contextmanager
+def _young_collections_every(allocations: int) -> Iterator[None]:
+    """Collect the youngest generation only every ``allocations`` allocations (the others as
+    often relative to it as before) while the block runs, then restore the thresholds."""
+    thresholds = gc.get_threshold()
+    young = thresholds[0] and max(allocations, thresholds[0])  # 0 (collection off) stays 0
+    gc.set_threshold(young, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _collect(window: Window, key: Key, step: Step) -> None:

@@ -46,29 +46,30 @@ def outlier_keys(
     """
     previous: int | None = None
     pending: list[tuple[T, int | None]] = []
-    """Items not keyed yet: undecodable ones, then at most one with a time, last."""
-
-    def flush(next_ts: int | None) -> Iterator[tuple[int, T]]:
-        nonlocal previous
-        for item, item_ts in pending:
-            if item_ts is None:
-                yield (previous if previous is not None else 0), item
-                continue
-            ahead = previous is None or item_ts > previous + max_skew_ms
-            if ahead and next_ts is not None and item_ts > next_ts + max_skew_ms:
-                key = previous if previous is not None else next_ts
-            else:
-                key = item_ts
-            previous = key
-            yield key, item
-        pending.clear()
-
+    """Items not keyed yet: at most one with a time, first, then undecodable ones."""
     for item in items:
         item_ts = ts(item)
-        if item_ts is not None:
-            yield from flush(item_ts)
+        if item_ts is not None and pending:
+            # Inlined rather than a generator per item: this runs for every line read.
+            for held, held_ts in pending:
+                if held_ts is not None:
+                    previous = _merge_key(held_ts, previous, item_ts, max_skew_ms)
+                yield (previous if previous is not None else 0), held
+            pending.clear()
         pending.append((item, item_ts))
-    yield from flush(None)
+    for held, held_ts in pending:
+        if held_ts is not None:
+            previous = _merge_key(held_ts, previous, None, max_skew_ms)
+        yield (previous if previous is not None else 0), held
+
+
+def _merge_key(item_ts: int, previous: int | None, next_ts: int | None, max_skew_ms: int) -> int:
+    """The merge key of an item at ``item_ts`` between the key before it and the next item's
+    time (see ``outlier_keys``)."""
+    ahead = previous is None or item_ts > previous + max_skew_ms
+    if ahead and next_ts is not None and item_ts > next_ts + max_skew_ms:
+        return previous if previous is not None else next_ts
+    return item_ts
 
 
 def reorder(

@@ -38,7 +38,13 @@ from streamwatch.core.detectors.base import NONE, Capability, Finding, Setup
 from streamwatch.core.detectors.registry import register
 from streamwatch.core.events import ActivityEvent, Event, Severity, UsageEvent
 from streamwatch.core.explain import money, percent
-from streamwatch.core.metering import add_by_hour, dump_by_hour, last_hour_ms, load_by_hour
+from streamwatch.core.metering import (
+    HOUR_S,
+    add_by_hour,
+    dump_by_hour,
+    last_hour_ms,
+    load_by_hour,
+)
 from streamwatch.core.severity import score_of
 from streamwatch.core.timeutil import MS_PER_DAY, MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
@@ -187,24 +193,26 @@ class BudgetDetector:
         return key, month
 
     def _usage(self, state: BudgetState, event: UsageEvent) -> list[Finding]:
-        key, month = self._month(state, event.ts_ms)
-        spend = month.spend.get(event.currency, 0) + round(event.cost * MICROS)
-        month.spend[event.currency] = spend if spend < SPEND_CAP else SPEND_CAP
+        ts_ms, currency = event.ts_ms, event.currency
+        key, month = self._month(state, ts_ms)
+        micros = round(event.cost * MICROS)
+        spent = month.spend.get(currency, 0) + micros
+        if spent > SPEND_CAP:  # noqa: PLR1730 - per-event hot path: a compare is cheaper than min()
+            spent = SPEND_CAP
+        month.spend[currency] = spent
         if event.subscription_id not in month.subscriptions:
             month.subscriptions.append(event.subscription_id)
             del month.subscriptions[:-SUBSCRIPTIONS_KEPT]
-        if state.amount is None or event.currency != state.currency:
+        if state.amount is None or currency != state.currency:
             return []
-        micros = round(event.cost * MICROS)
         if micros > 0:
-            _note_recent(month, event.ts_ms, micros)
-        spent = month.spend[event.currency]
+            _note_recent(month, ts_ms, micros)
         # Below the lowest line (50%) nothing can cross: skip the per-threshold loop.
-        findings = (
-            self._crossings(state, key, month, event.ts_ms) if spent * 2 >= state.amount else []
-        )
-        last = max(event.ts_ms, last_hour_ms(event.ts_ms, event.interval_s))
-        hour = event.ts_ms // MS_PER_HOUR
+        findings = self._crossings(state, key, month, ts_ms) if spent * 2 >= state.amount else []
+        # A record of an hour or less is whole in the hour of its ts (core.metering).
+        interval_s = event.interval_s
+        last = ts_ms if interval_s <= HOUR_S else max(ts_ms, last_hour_ms(ts_ms, interval_s))
+        hour = ts_ms // MS_PER_HOUR
         if last > month.covered.get(hour, hour * MS_PER_HOUR):
             # Kept only where it is later than the hour's start (a daily row, say): the
             # projection of any other hour runs to its start (``forecast_at``).
