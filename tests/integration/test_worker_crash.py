@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from streams import budget_stream
+from fault_streams import budget_stream
 
 from streamwatch.settings import INPUT_TOPICS
 
