@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from functools import partial
 from typing import Any, Final, cast
 
 import orjson
@@ -484,8 +485,11 @@ class Processor:
                 ):
                     self._log(message, step)
             for state in step.views:
-                view = customer_view(state, now_ms, self.core.money_at_risk(state))
-                self.publisher.mark(state.customer_id, view)
+                # Built at the publisher's next flush, once however many events changed it.
+                self.publisher.mark_later(state.customer_id, partial(self._view, state))
+
+    def _view(self, state: CustomerState) -> dict[str, str]:
+        return customer_view(state, self.clock(), self.core.money_at_risk(state))
 
     def _measure(
         self, metrics: WorkerMetrics, partition: int, steps: list[Step], now_ms: int

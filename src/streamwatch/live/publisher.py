@@ -40,6 +40,9 @@ REBUILD_MOST: Final = 1000
 """Customers read from state by one flush at most."""
 MARKER_CHECK_S: Final = 1.0
 """How often the marker is checked when there is nothing else to write."""
+VIEW_BUILD_S: Final = 1.0
+"""How often views marked to be built later (``mark_later``) are built: a busy customer's
+view, with its plot series, is built once a second, not at every flush."""
 TOTALS_REFRESH_S: Final = 60.0
 """How often counter totals are written when they did not change (keeps their TTL)."""
 
@@ -138,6 +141,10 @@ class RedisPublisher:
         """Which customers a rebuild has still to write."""
         self._monotonic = monotonic
         self._pending: dict[str, Mapping[str, str]] = {}
+        self._later: dict[str, Callable[[], Mapping[str, str]]] = {}
+        """Views to build (``mark_later``), at the first flush ``VIEW_BUILD_S`` after the
+        last build."""
+        self._built_at = -math.inf
         self._failing = False
         self._marked = False
         """The marker was written once: from then on, its absence means Redis lost it."""
@@ -150,7 +157,15 @@ class RedisPublisher:
 
     def mark(self, customer_id: str, fields: Mapping[str, str]) -> None:
         """Queue a customer's view (``redis_view.customer_view``); a later mark replaces it."""
+        self._later.pop(customer_id, None)
         self._pending[customer_id] = fields
+
+    def mark_later(self, customer_id: str, build: Callable[[], Mapping[str, str]]) -> None:
+        """Queue a customer's view to be built by ``build`` at a flush (at most every
+        ``VIEW_BUILD_S``): a customer whose events change the view many times in between has
+        it built once, as it is then. A later mark replaces it."""
+        self._pending.pop(customer_id, None)
+        self._later[customer_id] = build
 
     def assigned(self, partitions: Collection[int]) -> None:
         """The worker owns input ``partitions`` now: write the view of their customers again
@@ -168,6 +183,9 @@ class RedisPublisher:
         now = self._monotonic()
         if rebuild and not self._failing:
             self._rebuild_batch(now)
+        if now - self._built_at >= VIEW_BUILD_S:
+            self._build_later()
+            self._built_at = now
         views, self._pending = self._pending, {}
         totals = self.counters.totals()
         stale = totals != self._written or now - self._written_at >= TOTALS_REFRESH_S
@@ -201,8 +219,19 @@ class RedisPublisher:
 
     async def close(self) -> None:
         """Flush one last time and close the Redis connection pool."""
+        self._build_later()
         await self.flush()
         await self.view.client.aclose()
+
+    def _build_later(self) -> None:
+        later, self._later = self._later, {}
+        for customer_id, build in later.items():
+            try:
+                self._pending[customer_id] = build()
+            except Exception as exc:  # one customer's view must not stop the others
+                log.error(
+                    "cannot build a customer's view", customer_id=customer_id, error=repr(exc)
+                )
 
     def _start_rebuild(self, reason: str) -> None:
         self._rebuilt = 0

@@ -138,30 +138,72 @@ class Sender:
 
 
 def shorten_offsets_backoff() -> None:
-    """Retry AddOffsetsToTxn after 20 ms, not the producer's 100 ms, when the coordinator
-    answers CONCURRENT_TRANSACTIONS.
+    """Retry a transaction's requests after 20 ms, not the producer's 100 ms, when the broker
+    answers that the previous transaction is still being completed.
 
     A transaction begun right after a commit meets that answer while the broker still writes
     the previous one's markers (KAFKA-5477). aiokafka waits 20 ms for it in AddPartitionsToTxn,
-    as Kafka's Java client does, but the whole retry backoff in AddOffsetsToTxn: a batch with
-    no outputs, whose first request is the offsets', then waited 100 ms, the latency tail of
-    about one commit in twelve. Only this answer of this request is retried sooner; lowering
-    the producer's retry backoff instead shortens every retry of every request (metadata,
-    coordinator lookups), which cost two workers of one group half their throughput.
-    Idempotent; fails at start-up if aiokafka no longer has the handler."""
-    from aiokafka.errors import ConcurrentTransactions, for_code  # noqa: PLC0415
+    as Kafka's Java client does, but its whole retry backoff in the other requests of a
+    transaction. Brokers that verify transactions (KIP-890, Kafka 3.6 on) pass the answer,
+    CONCURRENT_TRANSACTIONS, to clients that predate it in other words:
+    - AddOffsetsToTxn: CONCURRENT_TRANSACTIONS (a batch with no outputs starts with it);
+    - TxnOffsetCommit: COORDINATOR_NOT_AVAILABLE (aiokafka also looks the group coordinator up
+      again, as before);
+    - Produce, from a transactional producer: NOT_ENOUGH_REPLICAS.
+    Together about one commit in ten waited 100 ms or more: the tail of event-to-alert latency.
+    Only these answers of these requests are retried sooner; lowering the producer's retry
+    backoff would shorten every retry of every request (metadata, coordinator lookups). A real
+    shortage of in-sync replicas is then retried every 20 ms too, until the transaction times
+    out. Idempotent; fails at start-up if aiokafka no longer has the handlers."""
+    from aiokafka.errors import (  # noqa: PLC0415
+        ConcurrentTransactions,
+        CoordinatorNotAvailableError,
+        NotEnoughReplicasError,
+    )
     from aiokafka.producer import sender  # noqa: PLC0415
 
-    handler = cast(Any, sender).AddOffsetsToTxnHandler
+    module = cast(Any, sender)
+
+    def offsets_codes(_handler: Any, resp: Any) -> list[int]:
+        return [resp.error_code]
+
+    def commit_codes(_handler: Any, resp: Any) -> list[int]:
+        return [code for _topic, partitions in resp.errors for _partition, code in partitions]
+
+    def produce_codes(handler: Any, resp: Any) -> list[int]:
+        if handler._sender._txn_manager is None:  # not transactional: a real replica shortage
+            return []
+        return [info[1] for _topic, partitions in resp.topics for info in partitions]
+
+    backoff_s = cast(float, module.BACKOFF_OVERRIDE)
+    _retry_sooner(module.AddOffsetsToTxnHandler, offsets_codes, ConcurrentTransactions, backoff_s)
+    _retry_sooner(
+        module.TxnOffsetCommitHandler, commit_codes, CoordinatorNotAvailableError, backoff_s
+    )
+    _retry_sooner(module.SendProduceReqHandler, produce_codes, NotEnoughReplicasError, backoff_s)
+
+
+def _retry_sooner(
+    handler: Any, codes: Callable[[Any, Any], list[int]], answer: type, backoff_s: float
+) -> None:
+    """Make ``handler`` (an aiokafka request handler) retry after ``backoff_s`` when the error
+    codes of its response (``codes(handler, response)``) hold ``answer``. A transaction
+    request's ``handle_response`` returns its backoff; a produce request's keeps the batches to
+    send again and waits ``_default_backoff`` after it, so that is set for this request."""
+    from aiokafka.errors import for_code  # noqa: PLC0415
+
     original = handler.handle_response
     if getattr(original, "streamwatch_repair", False):
         return
 
     def handle_response(self: Any, resp: Any) -> float | None:
-        backoff = original(self, resp)
-        if backoff is not None and for_code(resp.error_code) is ConcurrentTransactions:
-            return cast(float, sender.BACKOFF_OVERRIDE)
-        return cast("float | None", backoff)
+        retry_s = original(self, resp)
+        if any(for_code(code) is answer for code in codes(self, resp)):
+            if retry_s is not None:
+                return backoff_s
+            if getattr(self, "_to_reenqueue", None):
+                self._default_backoff = backoff_s
+        return cast("float | None", retry_s)
 
     handle_response.streamwatch_repair = True  # type: ignore[attr-defined]
     handler.handle_response = handle_response

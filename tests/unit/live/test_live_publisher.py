@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,12 +21,17 @@ from streamwatch.live.publisher import (
     MARKER_CHECK_S,
     REBUILD_BUDGET_S,
     TOTALS_REFRESH_S,
+    VIEW_BUILD_S,
     Rebuild,
     RedisPublisher,
     StateViews,
 )
 from streamwatch.live.state_store import CustomerStates, StateCodec
 from streamwatch.settings import DeploymentSettings
+
+
+async def _closed() -> None:
+    """A Redis client's ``aclose``."""
 
 
 @dataclass
@@ -41,6 +47,7 @@ class FakeView:
     calls: list[tuple[dict[str, Any], dict[str, int] | None]] = field(default_factory=list)
     fail: bool = False
     lose_reply: bool = False
+    client: Any = field(default_factory=lambda: SimpleNamespace(aclose=_closed))
 
     async def publish(
         self,
@@ -156,6 +163,70 @@ async def test_a_failed_write_is_retried_with_what_came_since():
     assert await pub.flush() is True
     assert view.metrics() == {"events": 5}
     assert view.customers["c-1"]["risk"] == "0.2"
+
+
+async def test_a_view_marked_later_is_built_once_at_the_flush_as_it_is_then():
+    view = FakeView()
+    pub = publisher(view)
+    risk = {"c-1": 0.1}
+    builds: list[str] = []
+
+    def build(customer_id: str) -> dict[str, str]:
+        builds.append(customer_id)
+        return {"customer_id": customer_id, "risk": repr(risk[customer_id])}
+
+    for value in (0.1, 0.2, 0.3):  # three events change the view before one flush
+        risk["c-1"] = value
+        pub.mark_later("c-1", lambda: build("c-1"))
+    assert builds == []
+    await pub.flush()
+    assert builds == ["c-1"]
+    assert view.customers["c-1"]["risk"] == "0.3"
+
+
+async def test_views_marked_later_are_built_once_a_second_at_most():
+    clock = Clock()
+    view = FakeView()
+    pub = publisher(view, clock=clock)
+    pub.mark_later("c-1", lambda: {"customer_id": "c-1", "risk": "0.1"})
+    await pub.flush()
+    pub.mark_later("c-1", lambda: {"customer_id": "c-1", "risk": "0.2"})
+    pub.counters.inc(metrics.EVENTS)
+    await pub.flush()  # counters go at once; the view waits
+    assert view.customers["c-1"]["risk"] == "0.1"
+    assert view.metrics() == {"events": 1}
+    clock.now += VIEW_BUILD_S
+    await pub.flush()
+    assert view.customers["c-1"]["risk"] == "0.2"
+    pub.mark_later("c-1", lambda: {"customer_id": "c-1", "risk": "0.3"})
+    await pub.close()  # the last flush builds what is left
+    assert view.customers["c-1"]["risk"] == "0.3"
+
+
+async def test_a_view_that_cannot_be_built_does_not_stop_the_others():
+    view = FakeView()
+    pub = publisher(view)
+
+    def broken() -> dict[str, str]:
+        raise ValueError("no view")
+
+    pub.mark_later("c-1", broken)
+    pub.mark_later("c-2", lambda: {"customer_id": "c-2", "risk": "0.4"})
+    assert await pub.flush() is True
+    assert "c-1" not in view.customers
+    assert view.customers["c-2"]["risk"] == "0.4"
+
+
+async def test_the_latest_mark_wins_whether_built_now_or_later():
+    view = FakeView()
+    pub = publisher(view)
+    pub.mark_later("c-1", lambda: {"customer_id": "c-1", "risk": "0.1"})
+    pub.mark("c-1", {"customer_id": "c-1", "risk": "0.2"})
+    pub.mark("c-2", {"customer_id": "c-2", "risk": "0.3"})
+    pub.mark_later("c-2", lambda: {"customer_id": "c-2", "risk": "0.4"})
+    await pub.flush()
+    assert view.customers["c-1"]["risk"] == "0.2"
+    assert view.customers["c-2"]["risk"] == "0.4"
 
 
 async def test_unchanged_totals_are_written_again_only_to_refresh_them():
