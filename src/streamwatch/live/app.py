@@ -49,7 +49,7 @@ from streamwatch.live.transactions import (
     last_poll_ms,
     recovering_consumer_class,
     recovery_report,
-    shorten_offsets_backoff,
+    shorten_transaction_backoffs,
     transaction_manager_class,
 )
 from streamwatch.metric_defs import WorkerMetrics
@@ -119,7 +119,7 @@ def create_app(
     watcher = IndicatorWatcher()
     core = build_core(parse_policy(settings.policy_text()), indicators=watcher.current)
     kafka = client_options(settings)
-    shorten_offsets_backoff()
+    shorten_transaction_backoffs()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],

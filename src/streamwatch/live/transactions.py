@@ -71,7 +71,9 @@ This reaches into two private attributes of Faust's aiokafka producer (``_trn_lo
 ``_transaction_producers``), overrides a private method of its consumer thread
 (``_highwaters``) and uses one of its transaction manager (``_tps_to_transactional_ids``);
 ``faust-streaming`` is pinned, and ``check_supported``, ``recovering_consumer_class`` and
-``transaction_manager_class`` fail at start-up if they are gone.
+``transaction_manager_class`` fail at start-up if they are gone. ``shorten_transaction_backoffs``
+wraps three of aiokafka's request handlers so that a transaction's requests are retried after
+20 ms when the previous transaction is still being completed (its docstring says why).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ class Sender:
             self._sent.append(delivery)
 
 
-def shorten_offsets_backoff() -> None:
+def shorten_transaction_backoffs() -> None:
     """Retry a transaction's requests after 20 ms, not the producer's 100 ms, when the broker
     answers that the previous transaction is still being completed.
 

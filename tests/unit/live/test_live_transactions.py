@@ -1,4 +1,4 @@
-"""``transactions.shorten_offsets_backoff``: a transaction's requests are retried
+"""``transactions.shorten_transaction_backoffs``: a transaction's requests are retried
 after 20 ms when the previous transaction is still being completed; every other answer keeps
 aiokafka's own backoff."""
 
@@ -17,7 +17,7 @@ from aiokafka.errors import (
 from aiokafka.producer import sender
 from aiokafka.structs import TopicPartition
 
-from streamwatch.live.transactions import shorten_offsets_backoff
+from streamwatch.live.transactions import shorten_transaction_backoffs
 
 RETRY_BACKOFF_S = 0.1
 
@@ -65,7 +65,7 @@ def _produce(error: type[Exception] | None, transactional: bool = True) -> float
 
 
 def test_previous_transaction_pending_retried_sooner() -> None:
-    shorten_offsets_backoff()
+    shorten_transaction_backoffs()
     assert sender.BACKOFF_OVERRIDE < RETRY_BACKOFF_S
     assert _add_offsets(ConcurrentTransactions) == pytest.approx(sender.BACKOFF_OVERRIDE)
     fake = _sender()
@@ -77,7 +77,7 @@ def test_previous_transaction_pending_retried_sooner() -> None:
 
 
 def test_other_answers_keep_their_backoff() -> None:
-    shorten_offsets_backoff()
+    shorten_transaction_backoffs()
     assert _add_offsets(CoordinatorLoadInProgressError) == pytest.approx(RETRY_BACKOFF_S)
     assert _commit_offsets(CoordinatorLoadInProgressError) == pytest.approx(RETRY_BACKOFF_S)
     assert _add_offsets(None) is None
@@ -86,12 +86,12 @@ def test_other_answers_keep_their_backoff() -> None:
 
 
 def test_applied_once() -> None:
-    shorten_offsets_backoff()
+    shorten_transaction_backoffs()
     handlers = (
         sender.AddOffsetsToTxnHandler,
         sender.TxnOffsetCommitHandler,
         sender.SendProduceReqHandler,
     )
     patched = [h.handle_response for h in handlers]
-    shorten_offsets_backoff()
+    shorten_transaction_backoffs()
     assert patched == [h.handle_response for h in handlers]
