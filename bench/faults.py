@@ -67,10 +67,9 @@ Below the table, one line per scenario: alerts and requests live/replay; lost, r
 false outputs by alert kind and request action; alerts with the same id and revision but another
 customer, kind or event time; the producer's failures; and the worker's ``late`` counter against
 replay's (the worker's counters live in Redis, so they start again from zero when Redis comes
-back empty). Read lost and false by kind: ``bot_signup`` revisions may differ from replay
-wherever one link key's sightings reach the worker out of event-time order (see
-``streamwatch.live.rings``). For ``hostile``, one line per message: its dead-letter codes, or
-the producer's refusal.
+back empty). Read lost and false by kind: ``bot_signup`` alerts can differ from replay only
+where a sign-up or card event was late (see ``streamwatch.live.rings``). For ``hostile``, one
+line per message: its dead-letter codes, or the producer's refusal.
 
 Everything, with each scenario's timeline, the worker's counters and the dead-letter reasons,
 is written to bench/out/faults.json; worker logs to bench/out/faults/<scenario>/. Options:

@@ -32,6 +32,9 @@ CUSTOMERS_IN_STATE: Final = "streamwatch_customers_in_state"
 """Customers whose state this worker holds."""
 STATE_BYTES: Final = "streamwatch_state_bytes"
 """Bytes of the snapshots of the state this worker holds (as written to the changelog)."""
+RING_SIGHTINGS_HELD: Final = "streamwatch_ring_sightings_held"
+"""Sign-up and card sightings the ring agent holds until every input partition has passed
+them (0 on workers that do not own the ring partition)."""
 READY: Final = "streamwatch_ready"
 """1 when the process answers ``/ready`` with 200, else 0."""
 ENFORCE_REQUESTS: Final = "streamwatch_enforce_requests"
@@ -65,6 +68,7 @@ WORKER_METRICS: Final = (
     COMMIT,
     CUSTOMERS_IN_STATE,
     STATE_BYTES,
+    RING_SIGHTINGS_HELD,
     READY,
 )
 NOTIFY_METRICS: Final = (
@@ -98,6 +102,7 @@ class WorkerMetrics:
     commit: Histogram
     customers_in_state: Gauge
     state_bytes: Gauge
+    ring_sightings_held: Gauge
     ready: Gauge
 
     @classmethod
@@ -120,6 +125,9 @@ class WorkerMetrics:
                 CUSTOMERS_IN_STATE, _help(CUSTOMERS_IN_STATE), registry=registry
             ),
             state_bytes=Gauge(STATE_BYTES, _help(STATE_BYTES), registry=registry),
+            ring_sightings_held=Gauge(
+                RING_SIGHTINGS_HELD, _help(RING_SIGHTINGS_HELD), registry=registry
+            ),
             ready=Gauge(READY, _help(READY), registry=registry),
         )
 
@@ -193,6 +201,7 @@ _HELP: Final = {
     COMMIT: "Seconds one commit took (worker: a partition transaction; enforce: a batch).",
     CUSTOMERS_IN_STATE: "Customers whose state this worker holds.",
     STATE_BYTES: "Bytes of the state snapshots this worker holds.",
+    RING_SIGHTINGS_HELD: "Ring sightings waiting for every input partition's progress.",
     READY: "1 when the process is ready (answers /ready with 200).",
     ENFORCE_REQUESTS: "Enforcement requests handled by the suspension worker, by outcome.",
     PENDING_APPROVALS: "Enforcement requests waiting for approval.",

@@ -43,7 +43,7 @@ from streamwatch.core.events import (
 )
 from streamwatch.core.ids import stable_id
 from streamwatch.core.policy import Policy, parse_policy
-from streamwatch.core.rings import Rings
+from streamwatch.core.rings import ALWAYS, NEVER, Rings, Sighting, SightingGate
 from streamwatch.core.timeutil import parse_ts_ms
 from streamwatch.pipeline.ordering import Message
 from streamwatch.pipeline.partition import DictStore, PartitionPipeline, Step, decode
@@ -497,7 +497,11 @@ def simulate_live(
     after random batches, as the worker's transactions are. ``crashes`` times, at random, the
     run loses everything since its last commit (outputs, states, progress) and resumes from the
     committed offsets with the committed states, as a worker restarted after SIGKILL does.
-    Link keys go through one in-memory linker whose links are stepped at once, as replay does.
+    Link keys go through one in-memory linker behind a ``SightingGate``, as the worker's ring
+    agent: each partition, when it releases, says how far it has got (or that it is idle, all
+    delivered and nothing queued), and the links of what the gate lets through are stepped at
+    once. What the gate held is committed with the rest (the worker reads it again from its
+    re-key topic); what the partitions said is forgotten at a crash (they say it again).
     """
     rng = Random(seed)  # noqa: S311 - a reproducible test order, not a secret
     clock = clock or FakeClock()
@@ -547,6 +551,7 @@ class _LiveRun:
         self.committed = LiveOutputs()
         self._snapshots: dict[int, dict[str, dict[str, Any]]] = {p: {} for p in range(partitions)}
         self._rings_snapshot: dict[str, dict[str, Any]] = {}
+        self._held_snapshot: list[Sighting] = []
         self._offsets: dict[tuple[int, str], int] = {}
         """Committed: the next offset of each topic partition to process."""
         self._start()
@@ -557,6 +562,12 @@ class _LiveRun:
         self.pending_out = LiveOutputs()
         self.rings = Rings()
         self.rings.restore(self._rings_snapshot)
+        self.gate = SightingGate(self.partitions)
+        self.held: list[Sighting] = list(self._held_snapshot)
+        """What the gate holds (the worker's re-key topic past its committed offset)."""
+        for sighting in self.held:
+            self.gate.add(sighting)
+        self.progress: dict[int, int] = {}
         self.delivered = dict(self._offsets)
         self.processed = dict(self._offsets)
         self.stores: list[DictStore] = []
@@ -593,11 +604,26 @@ class _LiveRun:
             where = (partition, stream)
             return self.delivered.get(where, 0) >= len(self.topics.get(where, ()))
 
-        steps = self.pipelines[partition].release(caught_up, final, most)
+        pipeline = self.pipelines[partition]
+        steps = pipeline.release(caught_up, final, most)
         for step in steps:
             self._take(step)
             assert step.message is not None
             self.processed[(partition, step.message.stream)] = step.message.offset + 1
+            if step.event is not None:
+                released = max(self.progress.get(partition, NEVER), step.event.ts_ms)
+                self.progress[partition] = released
+        idle = not len(pipeline.merge) and all(caught_up(stream, 0) for stream in STREAMS)
+        if idle:
+            self.gate.passed(partition, ALWAYS)
+        elif partition in self.progress:
+            # Released up to and including this time: nothing before it is still to come.
+            self.gate.passed(partition, self.progress[partition])
+        for sighting, _tag in self.gate.ready():
+            self.held.remove(sighting)
+            for link in self.rings.link((sighting,), sighting.ts_ms):
+                where = partition_for(link.customer_id.encode(), self.partitions)
+                self._take(self.pipelines[where].step_derived(link))
         return len(steps)
 
     def _take(self, step: Step) -> None:
@@ -607,10 +633,9 @@ class _LiveRun:
         out.alerts.extend(step.alerts)
         out.requests.extend(step.requests)
         out.suppressed.extend(alert for alert, _ in step.suppressed)
-        if step.sightings and step.event is not None:
-            for link in self.rings.observe(step.event):
-                partition = partition_for(link.customer_id.encode(), self.partitions)
-                self._take(self.pipelines[partition].step_derived(link))
+        for sighting in step.sightings:
+            self.gate.add(sighting)
+            self.held.append(sighting)
 
     def commit(self) -> None:
         """Every partition's transaction commits: outputs, states and offsets together."""
@@ -618,6 +643,7 @@ class _LiveRun:
         for partition, store in enumerate(self.stores):
             self._snapshots[partition] = {c: core.snapshot(s) for c, s in store.states.items()}
         self._rings_snapshot = self.rings.snapshot()
+        self._held_snapshot = list(self.held)
         self._offsets = dict(self.processed)
         self.committed.alerts.extend(self.pending_out.alerts)
         self.committed.requests.extend(self.pending_out.requests)

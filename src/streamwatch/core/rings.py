@@ -18,8 +18,9 @@ Per-customer state cannot see that ten new accounts came from one laptop; state 
 Idempotence: a customer already in a ring is not linked again, and a link's ``event_id`` is
 derived from (ring, member, joining customer), so a link derived twice (a replay of a topic
 holding the live worker's links, a redelivered sighting) is deduplicated by the member's own
-event-id dedupe. Order: links follow the order sightings arrive in; in replay that is event
-time, live it is the order the worker saw them (see ``streamwatch.live.rings``).
+event-id dedupe. Order: links follow the order sightings are folded in, which
+``SightingGate`` makes one order (event time, customer, key) in replay and live alike, whatever
+order the input partitions deliver them in (see ``streamwatch.live.rings``).
 
 Trust: ``ring.link`` is produced by streamwatch itself (actor ``LINK_ACTOR``) on the activity
 topic. Anyone who may write to that topic can forge one; the detector ignores links from any
@@ -28,6 +29,8 @@ other actor, which stops accidents, not an adversary with write access (use topi
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -423,6 +426,87 @@ class Rings:
     def restore(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace the rings by those of a ``snapshot``."""
         self.states = {key: self.linker.load(dump) for key, dump in data.items()}
+
+
+Order = tuple[int, str, str, str]
+"""Where a sighting stands in the order rings are grown in: (ts_ms, customer_id, key,
+event_id)."""
+
+NEVER: Final = -(2**63)
+ALWAYS: Final = 2**63 - 1
+
+
+def order_of(sighting: Sighting) -> Order:
+    """A sighting's place in the fold order (see ``SightingGate``)."""
+    return (sighting.ts_ms, sighting.customer_id, sighting.key, sighting.event_id)
+
+
+class SightingGate:
+    """Sightings held until no earlier one can still come, then let out in one order.
+
+    A ring's links depend on the order its sightings are folded in (the customer that opened
+    it names it; each link lists the members so far). Sightings come from every input
+    partition, each partition's in event-time order, but interleaved as they arrive: in a
+    backlog or after a restart one partition can run hours ahead of another. So the gate
+    holds each sighting until every *source* (an input partition, live; the replay's read
+    frontier, in replay) has said it is past that time, and lets them out sorted by
+    ``order_of``, whatever order they came in: live and replay fold the same sightings in the
+    same order and give the same rings.
+
+    ``passed(source, ts_ms)``: the source will send no sighting before ``ts_ms`` any more
+    (``ALWAYS``: it is idle, caught up with nothing held, and holds nothing back). A source
+    that has said nothing yet holds everything back. A sighting that comes when its time has
+    already passed (a late event) is let out at the next ``ready``, after those already out:
+    the one case where the order can differ between runs.
+
+    ``tag`` travels with each sighting (the live worker's input offset); ``first_tag`` is
+    the smallest tag still held (where the worker may commit up to).
+    """
+
+    def __init__(self, sources: int) -> None:
+        self.sources = sources
+        self._passed: dict[int, int] = {}
+        self._held: list[tuple[Order, int, Sighting]] = []
+        self._tags: deque[int] = deque()
+        """Tags in the order added (rising, live: offsets), those let out removed lazily."""
+        self._holding: Counter[int] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, sighting: Sighting, tag: int = 0) -> None:
+        """Hold ``sighting`` (with ``tag``) until its turn."""
+        heapq.heappush(self._held, (order_of(sighting), tag, sighting))
+        self._tags.append(tag)
+        self._holding[tag] += 1
+
+    def passed(self, source: int, ts_ms: int) -> None:
+        """``source`` will send nothing before ``ts_ms`` (``ALWAYS``: idle)."""
+        self._passed[source] = ts_ms
+
+    @property
+    def frontier(self) -> int:
+        """The time before which every source has passed (``NEVER`` until each has said)."""
+        if len(self._passed) < self.sources:
+            return NEVER
+        return min(self._passed.values())
+
+    def ready(self) -> list[tuple[Sighting, int]]:
+        """The held sightings before ``frontier``, in fold order, with their tags."""
+        frontier, held, out = self.frontier, self._held, []
+        while held and held[0][0][0] < frontier:
+            _order, tag, sighting = heapq.heappop(held)
+            out.append((sighting, tag))
+            self._holding[tag] -= 1
+        return out
+
+    def first_tag(self) -> int | None:
+        """The first tag added of those still held, None when nothing is (the smallest, when
+        tags are added rising)."""
+        tags, holding = self._tags, self._holding
+        while tags and holding[tags[0]] <= 0:
+            del holding[tags.popleft()]
+        return tags[0] if tags else None
 
 
 def with_links(events: Iterable[Event], rings: Rings | None = None) -> list[Event]:

@@ -211,15 +211,15 @@ def create_app(
         deleting=True,
         retention=RING_KEYS_RETENTION_S,
     )
-    ring_cursor = InputCursor(kafka, settings.app_id, transactions.next_offset, MAX_FETCH_BYTES)
     ring_processor = RingProcessor(
         linker,
         rings,
         transactions,
         settings.topics.activity,
-        ring_cursor,
+        lambda next_offset: InputCursor(kafka, settings.app_id, next_offset, MAX_FETCH_BYTES),
         publisher.counters,
         partitions,
+        ring_keys_topic(settings.app_id),
     )
     if settings.signing_key is None:
         log.warning(
@@ -265,7 +265,7 @@ def create_app(
     if readiness is not None:
         readiness.bind(app)
     if metrics is not None:
-        _wire_metrics(app, metrics, settings, processor, transactions, states, rings)
+        _wire_metrics(app, metrics, settings, processor, transactions, states, ring_processor)
     _wire_view(app, publisher, set(settings.topics.inputs))
 
     async def catch_up(owned: set[TP]) -> None:
@@ -282,7 +282,7 @@ def create_app(
         publisher,
         {*settings.topics.inputs, ring_keys_topic(settings.app_id)},
         rings,
-        ring_cursor,
+        ring_processor,
         catch_up,
     )
     return app
@@ -337,13 +337,15 @@ def _wire_metrics(
     processor: Processor,
     transactions: PartitionTransactions,
     states: CustomerStates,
-    rings: RingStates,
+    ring_processor: RingProcessor,
 ) -> None:
     """Commit durations, state gauges read at scrape time, and the consumer lag per owned
     input partition, refreshed on a timer (the processor counts the rest)."""
     transactions.on_commit = metrics.commit.observe
     metrics.customers_in_state.set_function(lambda: len(states))
+    rings = ring_processor.rings
     metrics.state_bytes.set_function(lambda: states.bytes_held + rings.bytes_held)
+    metrics.ring_sightings_held.set_function(lambda: len(ring_processor.gate))
     names = dict(zip(settings.topics.inputs, INPUT_TOPICS, strict=True))
 
     async def measure_lag() -> None:
@@ -404,6 +406,8 @@ def _wire_timers(
             await processor.refresh_positions()
         try:
             await processor.release_held()
+            if not app.in_recovery:  # it may start the pipelines of partitions yet to be read
+                await processor.tell_rings()
         except TransactionUnavailable:
             # Stopping or rebalancing, the transactions are closed: what is held stays held
             # (processed once its partition's transaction opens again, or by its next owner).
@@ -439,10 +443,11 @@ def _wire_lifecycle(
     publisher: RedisPublisher,
     inputs: set[str],
     rings: RingStates,
-    ring_cursor: InputCursor,
+    ring_processor: RingProcessor,
     catch_up: Callable[[set[TP]], Awaitable[None]],
 ) -> None:
     owned: set[TP] = set()
+    ring_cursor = ring_processor.cursor
 
     async def process_stranded() -> None:
         # Not while partitions move or tables recover: the state is not there yet.
@@ -480,6 +485,7 @@ def _wire_lifecycle(
         owned.update(tp for tp in assigned if tp.topic in inputs)
         # Queued messages of partitions gone were not processed: their new owner reads them.
         processor.keep({tp.partition for tp in owned})
+        ring_processor.keep({tp.partition for tp in assigned if tp.topic == ring_processor.topic})
         if gone:
             transactions.forget(gone)
             lost = {tp.partition for tp in gone} - {tp.partition for tp in owned}

@@ -21,6 +21,7 @@ reads what lies between.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -105,7 +106,10 @@ class InputCursor:
         if offset == expected:
             return []
         missing = await self._read(tp, expected, offset)
-        log.warning(
+        # Nothing found: the gap held only the markers of transactions (every transaction
+        # that wrote to a topic leaves one), which is no news.
+        log.log(
+            logging.WARNING if missing else logging.DEBUG,
             "messages skipped by the stream were read from kafka",
             partition=f"{tp.topic}:{tp.partition}",
             first=expected,

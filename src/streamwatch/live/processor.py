@@ -43,13 +43,14 @@ from structlog.contextvars import bound_contextvars
 
 from streamwatch.core.codec import encode
 from streamwatch.core.engine import Core
+from streamwatch.core.rings import ALWAYS, NEVER
 from streamwatch.core.signing import request_message
 from streamwatch.core.state import CustomerState
 from streamwatch.live import metrics
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
 from streamwatch.live.publisher import RedisPublisher
 from streamwatch.live.redis_view import customer_view
-from streamwatch.live.rings import encode_sighting
+from streamwatch.live.rings import RING_PARTITION, encode_progress, encode_sighting
 from streamwatch.live.state_store import CustomerStates
 from streamwatch.live.transactions import PartitionTransactions, Sender
 from streamwatch.metric_defs import WorkerMetrics
@@ -67,6 +68,8 @@ BATCH: Final = 256
 """Messages released in one transaction section, at most."""
 PER_ARRIVAL: Final = 2
 """Messages the agent releases per message it adds (a timer releases the rest)."""
+PROGRESS_EVERY_S: Final = 0.2
+"""How often, at most, a partition tells the ring agent how far it has released."""
 
 
 def wall_clock_ms() -> int:
@@ -170,6 +173,11 @@ class Processor:
         self._pipelines: dict[int, PartitionPipeline] = {}
         self._drains: dict[int, asyncio.Lock] = {}
         self._key_mismatch_logged = False
+        self._assigned: set[int] = set()
+        self._released_ms: dict[int, int] = {}
+        """Per input partition, the latest event time released in this assignment."""
+        self._told: dict[int, tuple[int, float]] = {}
+        """Per input partition, what the ring agent was last told it has passed, and when."""
         self._lock = asyncio.Lock()
         """One arrival at a time, whether the stream or ``catch_up`` brings it, so that the
         cursor and the pipelines see each partition's messages once and in offset order."""
@@ -261,6 +269,9 @@ class Processor:
         processed, and their new owner reads it again from the committed offset."""
         for partition in [p for p in self._pipelines if p not in partitions]:
             del self._pipelines[partition]
+        self._assigned = set(partitions)
+        self._released_ms = {p: t for p, t in self._released_ms.items() if p in partitions}
+        self._told.clear()  # the ring agent may have moved: tell it again
         if self._stamps:
             self._stamps = {k: v for k, v in self._stamps.items() if k[1] in partitions}
         # A topic partition is quiet only once nothing has come for a while since assignment.
@@ -306,8 +317,8 @@ class Processor:
             return
         now = self.monotonic()
         for partition, pipeline in list(self._pipelines.items()):
-            if not len(pipeline.merge):
-                continue
+            if not len(pipeline.merge) and self.ring_keys is None:
+                continue  # (with rings: whether it is idle, see ``passed_ms``)
             for stream in pipeline.merge.rank:
                 tp = _tp(stream, partition)
                 end, arrived = self.end_offset(tp), self.next_offset(tp)
@@ -429,7 +440,62 @@ class Processor:
                 transactions.mark(_tp(message.stream, partition), message.offset)
             for step in steps:
                 await self._send(out, step)
+            if self.ring_keys is not None:
+                released = max((s.event.ts_ms for s in steps if s.event is not None), default=None)
+                if released is not None and released > self._released_ms.get(partition, NEVER):
+                    self._released_ms[partition] = released
+                await self._tell_rings(out, pipeline, partition)
         return steps
+
+    def passed_ms(self, pipeline: PartitionPipeline, partition: int) -> int | None:
+        """What ``partition`` can tell the ring agent (``SightingGate.passed``): ``ALWAYS``
+        when it is idle (nothing queued, every topic caught up), else the latest event time
+        it released, None before any."""
+        if not len(pipeline.merge):
+            caught_up = self._caught_up(pipeline, partition)
+            if all(caught_up(stream, 0) for stream in pipeline.merge.rank):
+                return ALWAYS
+        return self._released_ms.get(partition)
+
+    async def _tell_rings(self, out: Sender, pipeline: PartitionPipeline, partition: int) -> None:
+        """Inside ``partition``'s section: send how far it has got to the ring agent when
+        that changed, at most every ``PROGRESS_EVERY_S``. In the transaction of the sightings it
+        follows, so never ahead of them."""
+        assert self.ring_keys is not None
+        passed = self.passed_ms(pipeline, partition)
+        if passed is None:
+            return
+        now = self.monotonic()
+        told, told_at = self._told.get(partition, (None, 0.0))
+        if passed == told:
+            return
+        if told is not None and now - told_at < PROGRESS_EVERY_S:
+            return  # the timer (``tell_rings``) sends it if nothing else does sooner
+        await out.send(self.ring_keys, *encode_progress(partition, passed), RING_PARTITION)
+        self._told[partition] = (passed, now)
+
+    async def tell_rings(self) -> None:
+        """On a timer: every assigned partition tells the ring agent how far it has got, if
+        that changed since it last did (see ``_tell_rings``)."""
+        if self.ring_keys is None:
+            return
+        transactions = self.transactions
+        for partition in sorted(self._assigned):
+            if not self.can_process():
+                return
+            pipeline = self._pipeline(partition)
+            told = self._told.get(partition)
+            if told is not None and (
+                self.monotonic() - told[1] < PROGRESS_EVERY_S
+                or self.passed_ms(pipeline, partition) == told[0]
+            ):
+                continue  # nothing to send yet
+            lock = self._drains.setdefault(partition, asyncio.Lock())
+            async with lock:
+                if pipeline is not self._pipelines.get(partition):
+                    continue  # revoked meanwhile
+                async with transactions.section(TP(self.topics.inputs[0], partition)) as out:
+                    await self._tell_rings(out, pipeline, partition)
 
     async def _send(self, out: Sender, step: Step) -> None:
         message = step.message
@@ -444,7 +510,7 @@ class Processor:
             await out.send(topics.enforcement, request.customer_id.encode(), encode(signed))
         if self.ring_keys is not None:
             for sighting in step.sightings:
-                await out.send(self.ring_keys, *encode_sighting(sighting))
+                await out.send(self.ring_keys, *encode_sighting(sighting), RING_PARTITION)
 
     async def _send_dead_letter(
         self, out: Sender, message: Message, record: dict[str, Any]

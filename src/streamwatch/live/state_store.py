@@ -85,8 +85,12 @@ class SnapshotTable(Generic[S]):
         dumps: Callable[[S], bytes],
         loads: Callable[[bytes], S],
         what: str,
+        place: Callable[[bytes], int] | None = None,
     ) -> None:
         self.table = table
+        self._place = place
+        """The input partition of a key recovered and not yet seen; None: the partitioner
+        Kafka producers use for keyed messages."""
         self._new = new
         self._dumps = dumps
         self._loads = loads
@@ -166,13 +170,14 @@ class SnapshotTable(Generic[S]):
 
     def keys_of(self, partition: int, partitions: int) -> list[bytes]:
         """Keys of input ``partition`` (of ``partitions``) this worker holds, recovered from the
-        changelog or seen since. A recovered key not yet seen is placed by the partitioner
-        Kafka producers use for keyed messages (murmur2 of the key)."""
-        place = self._partition_of
+        changelog or seen since. A recovered key not yet seen is placed by ``place``, or else
+        by the partitioner Kafka producers use for keyed messages (murmur2 of the key)."""
+        place, default = self._partition_of, self._place
         return [
             key
             for key in list(self.table.data.keys())
-            if place.get(key, _partition_for(key, partitions)) == partition
+            if place.get(key, default(key) if default else _partition_for(key, partitions))
+            == partition
         ]
 
     def revoke(self, partitions: Iterable[int]) -> None:

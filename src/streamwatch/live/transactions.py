@@ -343,9 +343,9 @@ class PartitionTransactions:
     async def commit_pending(
         self, every_s: float, outputs_s: Callable[[int], float] = lambda _partition: 0.0
     ) -> bool:
-        """Commit every transaction holding messages processed since its last commit that
-        has held outputs for ``outputs_s(partition)`` or more, or last committed ``every_s``
-        ago or more.
+        """Commit every transaction holding messages processed or outputs sent since its last
+        commit that has held outputs for ``outputs_s(partition)`` or more, or last committed
+        ``every_s`` ago or more.
 
         Faust calls ``commit`` only for partitions whose *acknowledged* offsets moved; after a
         restart it acknowledges skipped messages early, and the messages processed later (in
@@ -361,8 +361,12 @@ class PartitionTransactions:
                 return True
             return now - self._committed_at.get(tid, 0.0) >= every_s
 
-        tids = {tid for tp in self._moved() if due(tid := self.transactional_id(tp), tp.partition)}
-        return await self._commit_tids(tids, start_new=True)
+        pending = {self.transactional_id(tp): tp.partition for tp in self._moved()}
+        for tid in self._outputs:
+            # Outputs with no message processed (a partition telling the ring agent how far
+            # it has got, from a timer) commit too.
+            pending.setdefault(tid, self._partitions.get(tid, 0))
+        return await self._commit_tids({t for t, p in pending.items() if due(t, p)}, True)
 
     async def close(self) -> bool:
         """Commit every open transaction of this worker, state flushed, and begin none.

@@ -13,12 +13,15 @@ through the exchange below.
 window (an hour past the frontier where the window began), the job releases what its pipelines
 let through, the earliest head of all first, and hands its ``Window`` to ``exchange``: the
 outputs, each with a ``Key`` that places it in the order one job owning everything would have
-sent it, and the link keys (``Sighting``) its events carried. The exchange
-(``streamwatch.replay.links``) merges the outputs of all jobs by key into the sink, folds the
-sightings of all into the rings in key order and returns to each job the ``ring.link`` events
-for its customers, which the job steps before it reads on. A link thus
-reaches its customer at the end of the window in which the ring formed (within an hour of
-event time), whether the customers of the ring share a job or not.
+sent it, the link keys (``Sighting``) its events carried, and the window's safe point (the
+frontier less the allowed lateness: no event still to come that is not late precedes it). The
+exchange (``streamwatch.replay.links``) merges the outputs of all jobs by key into the sink,
+folds the sightings of all that lie before the safe point into the rings in event-time order
+(``core.rings.SightingGate``, as the live worker's ring agent does) and returns to each job the
+``ring.link`` events for its customers, which the job steps before it reads on. A link thus
+reaches its customer at the end of the first window whose safe point has passed the sign-up
+or card that grew the ring (within the allowed lateness and an hour of event time), whether
+the customers of the ring share a job or not.
 
 Keys: ``(window, 1, line, n)`` for the n-th step released when line ``line`` was read;
 ``(window, 2, order, partition)`` for the steps released at the window's end, the earliest
@@ -43,7 +46,7 @@ from typing import Any, Final
 from streamwatch.core.codec import DecodeError, Envelope, envelope
 from streamwatch.core.engine import Core
 from streamwatch.core.events import ActivityEvent
-from streamwatch.core.rings import Sighting
+from streamwatch.core.rings import ALWAYS, Sighting
 from streamwatch.core.timeutil import MS_PER_HOUR
 from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS, FIRST, Message
 from streamwatch.pipeline.partition import (
@@ -82,6 +85,9 @@ class Window:
     outputs: list[Output] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     final: bool = False
+    safe_ms: int = ALWAYS
+    """Event time before which no sighting still to come is on time (the frontier less the
+    allowed lateness; ``ALWAYS`` at the end): where the rings may fold up to."""
 
 
 Exchange = Callable[[Window], list[Link]]
@@ -209,6 +215,7 @@ class ReplayJob:
                 # have fallen far enough behind to be caught up; then the rings.
                 next_window = self.frontier + MS_PER_HOUR
                 self._release(w, window, final=False)
+                window.safe_ms = self.frontier - self._lateness_ms
                 links = exchange(window)
                 window = Window()
                 self._step_links(links, window)

@@ -2,12 +2,14 @@
 
 ``write`` merges the jobs' outputs of a window by key (``streamwatch.replay.job``) into the
 sink, so that the sink receives them in the order one job owning every partition would have
-sent them. ``Linker`` folds the window's sightings of every job into one in-memory ring linker
-(``core.rings.Rings``) in key order and gives, per job, the ``ring.link`` events for the
-customers of its partitions, numbered in that order. With one job both run in the replay; with
-several (``streamwatch.replay.parallel``) the parent writes, and every job runs a ``Linker`` of
-its own over the sightings of all: the rule being deterministic, they all find the same links,
-and a job waits for its peers' sightings only, never for a round trip through the parent.
+sent them. ``Linker`` folds the sightings of every job into one in-memory ring linker
+(``core.rings.Rings``) once the replay has passed them, in the gate's order
+(``core.rings.SightingGate``, the order the live worker folds them in too), and gives, per job,
+the ``ring.link`` events for the customers of its partitions, numbered in that order. With one
+job both run in the replay; with several (``streamwatch.replay.parallel``) the parent writes,
+and every job runs a ``Linker`` of its own over the sightings of all: the rule being
+deterministic, they all find the same links, and a job waits for its peers' sightings only,
+never for a round trip through the parent.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from streamwatch.core.events import Alert, EnforcementRequest
-from streamwatch.core.rings import Rings
+from streamwatch.core.rings import Rings, SightingGate
 from streamwatch.replay.job import Link, Output, Seen
 
 
@@ -45,6 +47,9 @@ class Linker:
 
     ``job_of(customer_id)`` is the index of the job that owns the customer's partition;
     ``customer`` (an analyst's replay of one customer) keeps only that customer's links.
+    Sightings wait in a ``SightingGate`` until the replay's safe point (the frontier less the
+    allowed lateness, which no event still to come that is not late can precede) has passed
+    them, and are folded in its order, as the live worker folds them.
     """
 
     def __init__(
@@ -58,14 +63,20 @@ class Linker:
         self.jobs = jobs
         self.customer = customer
         self.rings = rings or Rings()
+        self.gate = SightingGate(1)
         self.window = 0
 
-    def __call__(self, seen: Iterable[list[Seen]]) -> list[list[Link]]:
-        """Fold one window's sightings of every job (in job order); the links, per job."""
+    def __call__(self, seen: Iterable[list[Seen]], safe_ms: int) -> list[list[Link]]:
+        """Take one window's sightings of every job (in job order) and fold those before
+        ``safe_ms`` (``ALWAYS`` at the end); the links, per job."""
         links: list[list[Link]] = [[] for _ in range(self.jobs)]
-        customer, job_of, n = self.customer, self.job_of, 0
-        for _key, found, ts_ms in heapq.merge(*seen, key=_first):
-            for link in self.rings.link(found, ts_ms):
+        customer, job_of, gate, n = self.customer, self.job_of, self.gate, 0
+        for _key, found, _ts_ms in heapq.merge(*seen, key=_first):
+            for sighting in found:
+                gate.add(sighting)
+        gate.passed(0, safe_ms)
+        for sighting, _tag in gate.ready():
+            for link in self.rings.link((sighting,), sighting.ts_ms):
                 if customer is None or link.customer_id == customer:
                     links[job_of(link.customer_id)].append(((self.window, 3, n), link))
                     n += 1

@@ -128,7 +128,7 @@ def _job_main(
             else:
                 conn.send(window.seen)
                 seen[peer] = conn.recv()
-        return linker([seen[j] for j in sorted(seen)])[index]
+        return linker([seen[j] for j in sorted(seen)], window.safe_ms)[index]
 
     try:
         job = make_job(index)

@@ -164,7 +164,7 @@ class Replay:
 
             def exchange(window: Window) -> list[Link]:
                 write(self.sink, [window.outputs])
-                return linker([window.seen])[0]
+                return linker([window.seen], window.safe_ms)[0]
 
             write(self.sink, [job.run(sources, exchange)])
             results = [job.result()]

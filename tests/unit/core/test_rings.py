@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from streamwatch.core.codec import decode_event, event_to_dict
 from streamwatch.core.events import ActivityEvent, Event
 from streamwatch.core.rings import (
+    ALWAYS,
     CARD,
     COUNTRY_MISMATCH,
     DEVICE,
@@ -26,6 +27,7 @@ from streamwatch.core.rings import (
     Rings,
     RingStateVersionError,
     Sighting,
+    SightingGate,
     burst,
     link_key,
     read_link,
@@ -364,3 +366,62 @@ def test_replay_rings_drop_keys_whose_members_all_left() -> None:
     assert set(rings.states) == {s.key for e in early for s in sightings(e)}
     rings.observe(signup("c-3", ts(20), "dev-c"))
     assert set(rings.states) == {s.key for s in sightings(signup("c-3", ts(20), "dev-c"))}
+
+
+# --- the gate: sightings folded in one order, whatever order they come in ----------------------
+
+
+def test_the_gate_holds_sightings_until_every_source_has_passed_them() -> None:
+    gate = SightingGate(2)
+    early = device_sighting("c-1", "2026-10-01T01:00:00Z")
+    gate.add(early, 10)
+    assert gate.ready() == [], "no source has said anything yet"
+    gate.passed(0, parse_ts_ms("2026-10-01T02:00:00Z"))
+    assert gate.ready() == [], "source 1 has said nothing yet"
+    gate.passed(1, parse_ts_ms("2026-10-01T01:00:00Z"))
+    assert gate.ready() == [], "source 1 may still send another sighting at 01:00"
+    gate.passed(1, ALWAYS)  # idle
+    assert gate.ready() == [(early, 10)]
+    assert len(gate) == 0
+    assert gate.first_tag() is None
+
+
+def test_the_gate_lets_sightings_out_in_time_order_whatever_order_they_came_in() -> None:
+    times = ["2026-10-01T03:00:00Z", "2026-10-01T01:00:00Z", "2026-10-01T02:00:00Z"]
+    found = [device_sighting(f"c-{n}", at) for n, at in enumerate(times)]
+    orders = []
+    for arrival in (found, found[::-1], [found[1], found[2], found[0]]):
+        gate = SightingGate(1)
+        for tag, sighting in enumerate(arrival):
+            gate.add(sighting, tag)
+        gate.passed(0, ALWAYS)
+        orders.append([s.customer_id for s, _ in gate.ready()])
+    assert orders == [["c-1", "c-2", "c-0"]] * 3
+
+
+def test_the_first_tag_is_the_earliest_still_held_and_a_late_sighting_goes_at_once() -> None:
+    gate = SightingGate(1)
+    gate.add(device_sighting("c-1", "2026-10-01T05:00:00Z"), 3)
+    gate.add(device_sighting("c-2", "2026-10-01T01:00:00Z"), 4)
+    gate.passed(0, parse_ts_ms("2026-10-01T02:00:00Z"))
+    assert [s.customer_id for s, _ in gate.ready()] == ["c-2"]
+    assert gate.first_tag() == 3, "c-1 (offset 3) is still held"
+    late = device_sighting("c-3", "2026-10-01T00:30:00Z")
+    gate.add(late, 5)
+    assert gate.ready() == [(late, 5)], "already passed: let out at the next ready"
+    assert gate.first_tag() == 3
+
+
+def test_rings_grown_through_the_gate_do_not_depend_on_arrival_order() -> None:
+    events = [signup(f"c-{n}", f"2026-10-01T0{n}:00:00Z", ip=f"198.51.100.{n}") for n in range(5)]
+    found = [s for e in events for s in sightings(e) if s.kind == DEVICE]
+    seen = []
+    for arrival in (found, found[::-1], found[2:] + found[:2]):
+        gate, rings = SightingGate(1), Rings()
+        for sighting in arrival:
+            gate.add(sighting)
+        gate.passed(0, ALWAYS)
+        links = [link for s, _ in gate.ready() for link in rings.link((s,), s.ts_ms)]
+        seen.append([(link.event_id, link.properties["count"]) for link in links])
+    assert seen[0] == seen[1] == seen[2]
+    assert [count for _, count in seen[0]][-5:] == [5] * 5

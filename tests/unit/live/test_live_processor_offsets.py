@@ -7,17 +7,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
+import orjson
 from faust.types import TP
 
+from streamwatch import testing as build
 from streamwatch.config import build_core
+from streamwatch.core.rings import ALWAYS
+from streamwatch.core.timeutil import parse_ts_ms
+from streamwatch.live.metrics import Counters
 from streamwatch.live.ordering import Incoming
 from streamwatch.live.processor import Processor
+from streamwatch.live.rings import RING_PARTITION
+from streamwatch.live.state_store import CustomerStates, StateCodec
 from streamwatch.settings import TopicNames
 
 TOPICS = TopicNames.with_prefix("t.")
+
+
+@dataclass
+class Table:
+    """The two attributes of a Faust table that CustomerStates uses."""
+
+    data: dict[bytes, Any] = field(default_factory=dict)
+    changelog_topic: Any = None
 
 
 def processor(
@@ -185,3 +201,80 @@ async def test_a_position_at_the_end_counts_only_if_markers_alone_lie_before_it(
     assert live._caught_up(live._pipeline(0), 0)(TOPICS.activity, 0)
     await live.refresh_positions()
     assert markers.reads == [(5, 9)], "one read per gap"
+
+
+class InOrder:
+    """An input cursor for a stream that skips nothing."""
+
+    async def before(self, _tp: TP, _offset: int) -> list[Incoming]:
+        return []
+
+
+class RecordingTransactions:
+    """A partition's transactions that record what is sent, and where, and what processed."""
+
+    def __init__(self) -> None:
+        self.processed: dict[Any, int] = {}
+        self.sent: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+
+    @asynccontextmanager
+    async def section(self, _anchor: TP) -> AsyncIterator[Any]:
+        yield self
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+    ) -> None:
+        self.sent.append((topic, key, value, partition))
+
+    def mark(self, tp: TP, offset: int) -> None:
+        self.processed[tp.topic] = offset + 1
+
+    def next_offset(self, tp: TP) -> int | None:
+        return self.processed.get(tp.topic)
+
+
+async def test_a_partition_tells_the_ring_agent_how_far_it_released_then_that_it_is_idle() -> None:
+    core = build_core()
+    ends = {TOPICS.usage: 0, TOPICS.activity: 4, TOPICS.payments: 0}  # one more sign-up to come
+    transactions = RecordingTransactions()
+    transactions.processed = {TOPICS.usage: 0, TOPICS.payments: 0}
+    now = [0.0]
+    views = SimpleNamespace(counters=Counters(), mark_later=lambda *_a: None)
+    live = Processor(
+        core,
+        CustomerStates(cast(Any, Table()), core, StateCodec(core), 4),
+        cast(Any, transactions),
+        TOPICS,
+        cast(Any, views),
+        lambda _next_offset: cast(Any, InOrder()),
+        ring_keys="t.app-ring-keys",
+        end_offset=lambda tp: ends.get(tp.topic),
+        monotonic=lambda: now[0],
+    )
+    live.keep({0})
+
+    def said() -> list[int]:
+        return [
+            orjson.loads(value or b"")["passed_ms"]
+            for topic, key, value, partition in transactions.sent
+            if topic == "t.app-ring-keys" and key == b"progress" and partition == RING_PARTITION
+        ]
+
+    props = {"device_fingerprint": "dev-1", "email_domain": "yopmail.com"}
+    for offset in range(3):
+        customer, at = f"c-{offset}", f"2026-10-01T0{offset}:00:00Z"
+        signup = build.activity("customer.signup", customer, at, props)
+        message = Incoming(TP(TOPICS.activity, 0), offset, customer.encode(), orjson.dumps(signup))
+        await live.process(message)
+        now[0] += 0.05
+    assert said() == [parse_ts_ms("2026-10-01T01:00:00Z")], "told once, then no sooner than 0.2 s"
+    now[0] += 1.0
+    await live.tell_rings()
+    assert said()[1:] == [parse_ts_ms("2026-10-01T02:00:00Z")], "the timer tells the rest"
+    ends[TOPICS.activity] = 3  # nothing more to come after all
+    await live.tell_rings()
+    assert said()[2:] == [], "no sooner than 0.2 s"
+    now[0] += 1.0
+    await live.tell_rings()
+    await live.tell_rings()
+    assert said()[2:] == [ALWAYS], "everything arrived and released: idle, said once"

@@ -1,15 +1,29 @@
-"""Ring state in the table: recovered snapshots decode, changes flush per partition."""
+"""Ring state in the table (recovered snapshots decode, changes flush per partition), and the
+ring agent's gate: sightings held until every input partition has passed them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from faust.types import TP
 
 from streamwatch import testing as build
-from streamwatch.core.rings import RingLinker, Sighting, sightings
-from streamwatch.live.rings import RingStates, encode_sighting, ring_keys_topic
+from streamwatch.core.rings import ALWAYS, RingLinker, Sighting, sightings
+from streamwatch.core.timeutil import parse_ts_ms
+from streamwatch.live.metrics import Counters
+from streamwatch.live.ordering import Incoming
+from streamwatch.live.rings import (
+    RING_PARTITION,
+    RingProcessor,
+    RingStates,
+    encode_progress,
+    encode_sighting,
+    ring_keys_topic,
+)
 
 
 @dataclass
@@ -91,3 +105,86 @@ def test_unreadable_ring_starts_afresh_and_revoked_partitions_are_forgotten() ->
     rings.revoke({1})
     assert b"device:a" not in table.data
     assert b"device:b" in table.data
+
+
+class FakeTransactions:
+    """The ring partition's transaction: what was sent, and where it may commit up to."""
+
+    def __init__(self) -> None:
+        self.processed: dict[Any, int] = {}
+        self.sender = ListSender()
+
+    @asynccontextmanager
+    async def section(self, _tp: Any, offset: int | None = None) -> AsyncIterator[ListSender]:
+        yield self.sender
+        if offset is not None:
+            self.processed[_tp] = offset + 1
+
+    def mark(self, tp: Any, offset: int) -> None:
+        self.processed[tp] = offset + 1
+
+    def next_offset(self, tp: Any) -> int | None:
+        return self.processed.get(tp)
+
+
+class InOrderCursor:
+    async def before(self, _tp: Any, _offset: int) -> list[Incoming]:
+        return []
+
+
+def ring_processor(table: Table, transactions: FakeTransactions) -> RingProcessor:
+    linker = RingLinker()
+    return RingProcessor(
+        linker,
+        RingStates(table, linker),
+        cast(Any, transactions),
+        "activity",
+        lambda _next_offset: cast(Any, InOrderCursor()),
+        Counters(),
+        2,
+        "app-ring-keys",
+    )
+
+
+async def test_sightings_are_held_until_every_partition_passed_them_then_linked_in_time_order():
+    transactions = FakeTransactions()
+    rings = ring_processor(Table(), transactions)
+    tp = TP("app-ring-keys", RING_PARTITION)
+    messages = [
+        encode_sighting(device_sighting("c-late", "2026-10-01T03:00:00Z")),
+        encode_sighting(device_sighting("c-early", "2026-10-01T01:00:00Z")),
+        encode_progress(0, parse_ts_ms("2026-10-01T05:00:00Z")),
+        encode_progress(1, parse_ts_ms("2026-10-01T02:00:00Z")),
+    ]
+    for offset, (key, value) in enumerate(messages):
+        await rings.process(Incoming(tp, offset, key, value))
+    assert transactions.sender.sent == [], "c-late waits for partition 1; c-early rings alone"
+    assert transactions.processed[tp] == 0, "committed up to the first sighting still held"
+    assert rings.next_offset(tp) == 4, "yet everything up to offset 3 has arrived"
+
+    await rings.process(Incoming(tp, 4, *encode_progress(1, ALWAYS)))  # partition 1 idle
+    links = [orjson.loads(value) for _topic, _key, value, _p in transactions.sender.sent]
+    assert [(d["customer_id"], d["properties"]["joined"]) for d in links] == [
+        ("c-early", "c-late"),
+        ("c-late", "c-late"),
+    ], "the ring opened with the earlier sign-up, though it came second"
+    assert transactions.processed[tp] == 5
+
+
+async def test_what_the_partitions_said_is_kept_with_the_rings_for_a_restart() -> None:
+    table, transactions = Table(), FakeTransactions()
+    rings = ring_processor(table, transactions)
+    tp = TP("app-ring-keys", RING_PARTITION)
+    await rings.process(Incoming(tp, 0, *encode_progress(0, ALWAYS)))
+    await rings.process(Incoming(tp, 1, *encode_progress(1, ALWAYS)))
+    sender = ListSender()
+    await rings.rings.flush(RING_PARTITION, sender)
+    recovered = Table({key: value for _topic, key, value, _p in sender.sent if key is not None})
+
+    restarted = ring_processor(recovered, FakeTransactions())
+    first = device_sighting("c-1", "2026-10-01T01:00:00Z")
+    await restarted.process(Incoming(tp, 2, *encode_sighting(first)))
+    await restarted.process(
+        Incoming(tp, 3, *encode_sighting(device_sighting("c-2", "2026-10-01T01:10:00Z")))
+    )
+    assert len(restarted.transactions.sender.sent) == 2, "both sources idle: linked at once"

@@ -23,8 +23,10 @@ import orjson
 import pytest
 
 from golden.streams import STREAMS, load_expected
+from streamwatch import testing as build
 from streamwatch.config import build_core
 from streamwatch.core.timeutil import MS_PER_HOUR, parse_ts_ms
+from streamwatch.pipeline.routing import partition_for
 from streamwatch.replay.runner import ListSink, Replay, Source
 from streamwatch.testing import FakeClock, simulate_live
 
@@ -199,3 +201,39 @@ def test_a_usage_event_out_of_order_within_its_topic_gives_one_answer() -> None:
     lines = late_usage(STREAMS["generated-mixed"](), 3)
     outputs = {name: run(lines) for name, run in RUNNERS.items()}
     assert len({orjson.dumps(o, option=orjson.OPT_SORT_KEYS) for o in outputs.values()}) == 1
+
+
+def _ring_stream() -> list[bytes]:
+    """Eight accounts behind one device, signed up ten minutes apart, spread over every
+    partition, each then running usage for a day: a backlog whose partitions are delivered in
+    random interleavings, so that the sign-ups reach the ring agent out of time order."""
+    docs = []
+    for n in range(8):
+        customer = f"ring-{n}"
+        props = {
+            "device_fingerprint": "dev-shared",
+            "email_domain": "yopmail.com",
+            "phone_verified": False,
+            "country": "NL",
+            "ip_country": "NL",
+        }
+        at = f"2026-10-01T0{n // 6}:{n % 6}0:00Z"
+        docs.append(
+            build.activity("customer.signup", customer, at, props, event_id=f"{customer}-s")
+        )
+        for hour in range(1 + n * 3):
+            docs.append(build.usage(customer, f"2026-10-01T{2 + hour % 20:02d}:30:00Z", cost=0.5))
+    return [orjson.dumps(doc) for doc in docs]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_ring_across_partitions_forms_alike_whatever_order_the_partitions_deliver(
+    seed: int,
+) -> None:
+    lines = _ring_stream()
+    expected = replay(lines)
+    ring_alerts = {a[2] for a in expected["alerts"] if a[3] == "bot_signup"}
+    assert ring_alerts == {f"ring-{n}" for n in range(8)}
+    partitions = {partition_for(f"ring-{n}".encode(), 4) for n in range(8)}
+    assert len(partitions) >= 3, "the ring must span partitions"
+    assert live(seed=seed, crashes=seed % 3)(lines) == expected
