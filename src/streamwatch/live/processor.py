@@ -48,8 +48,7 @@ from streamwatch.core.signing import request_message
 from streamwatch.core.state import CustomerState
 from streamwatch.live import metrics
 from streamwatch.live.ordering import HoleUnreadable, Incoming, InputCursor
-from streamwatch.live.publisher import RedisPublisher
-from streamwatch.live.redis_view import customer_view
+from streamwatch.live.publisher import RedisPublisher, StateViews
 from streamwatch.live.rings import RING_PARTITION, encode_progress, encode_sighting
 from streamwatch.live.state_store import CustomerStates
 from streamwatch.live.transactions import PartitionTransactions, Sender
@@ -132,6 +131,8 @@ class Processor:
         self.transactions = transactions
         self.topics = topics
         self.publisher = publisher
+        self.views = StateViews(states, core, clock)
+        """Builds the risk views of the customers the publisher is told of."""
         self.counters = publisher.counters
         self.cursor = cursor(self.next_offset)
         """Reads what the stream skipped; it asks ``next_offset`` what has arrived."""
@@ -552,10 +553,7 @@ class Processor:
                     self._log(message, step)
             for state in step.views:
                 # Built at the publisher's next flush, once however many events changed it.
-                self.publisher.mark_later(state.customer_id, partial(self._view, state))
-
-    def _view(self, state: CustomerState) -> dict[str, str]:
-        return customer_view(state, self.clock(), self.core.money_at_risk(state))
+                self.publisher.mark_later(state.customer_id, partial(self.views.of, state))
 
     def _measure(
         self, metrics: WorkerMetrics, partition: int, steps: list[Step], now_ms: int

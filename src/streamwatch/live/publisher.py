@@ -26,6 +26,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from streamwatch.core.engine import Core
+from streamwatch.core.state import CustomerState
 from streamwatch.core.timeutil import format_ts
 from streamwatch.live.metrics import Counters, worker_id
 from streamwatch.live.redis_view import RiskView, customer_view
@@ -79,6 +80,10 @@ class StateViews:
         state = self.states.get(key, customer_id)
         if not state.alerts:
             return None
+        return self.of(state)
+
+    def of(self, state: CustomerState) -> dict[str, str]:
+        """The view of ``state`` as it is now (``customer_view``, money at risk and all)."""
         return customer_view(state, self.clock(), self.core.money_at_risk(state))
 
 
