@@ -563,9 +563,9 @@ class _LiveRun:
         self.rings = Rings()
         self.rings.restore(self._rings_snapshot)
         self.gate = SightingGate(self.partitions)
-        self.held: list[Sighting] = list(self._held_snapshot)
-        """What the gate holds (the worker's re-key topic past its committed offset)."""
-        for sighting in self.held:
+        """Holds, as the worker's re-key topic past its committed offset does, what the
+        partitions have not all passed."""
+        for sighting in self._held_snapshot:
             self.gate.add(sighting)
         self.progress: dict[int, int] = {}
         self.delivered = dict(self._offsets)
@@ -620,7 +620,6 @@ class _LiveRun:
             # Released up to and including this time: nothing before it is still to come.
             self.gate.passed(partition, self.progress[partition])
         for sighting, _tag in self.gate.ready():
-            self.held.remove(sighting)
             for link in self.rings.link((sighting,), sighting.ts_ms):
                 where = partition_for(link.customer_id.encode(), self.partitions)
                 self._take(self.pipelines[where].step_derived(link))
@@ -635,7 +634,6 @@ class _LiveRun:
         out.suppressed.extend(alert for alert, _ in step.suppressed)
         for sighting in step.sightings:
             self.gate.add(sighting)
-            self.held.append(sighting)
 
     def commit(self) -> None:
         """Every partition's transaction commits: outputs, states and offsets together."""
@@ -643,7 +641,7 @@ class _LiveRun:
         for partition, store in enumerate(self.stores):
             self._snapshots[partition] = {c: core.snapshot(s) for c, s in store.states.items()}
         self._rings_snapshot = self.rings.snapshot()
-        self._held_snapshot = list(self.held)
+        self._held_snapshot = self.gate.held()
         self._offsets = dict(self.processed)
         self.committed.alerts.extend(self.pending_out.alerts)
         self.committed.requests.extend(self.pending_out.requests)

@@ -500,6 +500,10 @@ class SightingGate:
             self._holding[tag] -= 1
         return out
 
+    def held(self) -> list[Sighting]:
+        """The sightings still held, in no particular order."""
+        return [sighting for _order, _tag, sighting in self._held]
+
     def first_tag(self) -> int | None:
         """The first tag added of those still held, None when nothing is (the smallest, when
         tags are added rising)."""

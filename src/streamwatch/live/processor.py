@@ -458,22 +458,29 @@ class Processor:
                 return ALWAYS
         return self._released_ms.get(partition)
 
-    async def _tell_rings(self, out: Sender, pipeline: PartitionPipeline, partition: int) -> None:
-        """Inside ``partition``'s section: send how far it has got to the ring agent when
-        that changed, at most every ``PROGRESS_EVERY_S``. In the transaction of the sightings it
-        follows, so never ahead of them."""
-        assert self.ring_keys is not None
+    def _progress_due(self, pipeline: PartitionPipeline, partition: int) -> int | None:
+        """What ``partition`` is to tell the ring agent now: ``passed_ms`` if that changed
+        since it last told it, and not within ``PROGRESS_EVERY_S`` of then; else None (the
+        timer, ``tell_rings``, sends it later if nothing else does sooner)."""
         passed = self.passed_ms(pipeline, partition)
         if passed is None:
-            return
-        now = self.monotonic()
-        told, told_at = self._told.get(partition, (None, 0.0))
-        if passed == told:
-            return
-        if told is not None and now - told_at < PROGRESS_EVERY_S:
-            return  # the timer (``tell_rings``) sends it if nothing else does sooner
-        await out.send(self.ring_keys, *encode_progress(partition, passed), RING_PARTITION)
-        self._told[partition] = (passed, now)
+            return None
+        told = self._told.get(partition)
+        if told is not None and (
+            passed == told[0] or self.monotonic() - told[1] < PROGRESS_EVERY_S
+        ):
+            return None
+        return passed
+
+    async def _tell_rings(self, out: Sender, pipeline: PartitionPipeline, partition: int) -> None:
+        """Inside ``partition``'s section: send how far it has got to the ring agent, when it
+        is due (``_progress_due``). In the transaction of the sightings it follows, so never
+        ahead of them."""
+        assert self.ring_keys is not None
+        passed = self._progress_due(pipeline, partition)
+        if passed is not None:
+            await out.send(self.ring_keys, *encode_progress(partition, passed), RING_PARTITION)
+            self._told[partition] = (passed, self.monotonic())
 
     async def tell_rings(self) -> None:
         """On a timer: every assigned partition tells the ring agent how far it has got, if
@@ -485,12 +492,8 @@ class Processor:
             if not self.can_process():
                 return
             pipeline = self._pipeline(partition)
-            told = self._told.get(partition)
-            if told is not None and (
-                self.monotonic() - told[1] < PROGRESS_EVERY_S
-                or self.passed_ms(pipeline, partition) == told[0]
-            ):
-                continue  # nothing to send yet
+            if self._progress_due(pipeline, partition) is None:
+                continue  # no transaction opened for nothing
             lock = self._drains.setdefault(partition, asyncio.Lock())
             async with lock:
                 if pipeline is not self._pipelines.get(partition):

@@ -71,9 +71,10 @@ class Linker:
         ``safe_ms`` (``ALWAYS`` at the end); the links, per job."""
         links: list[list[Link]] = [[] for _ in range(self.jobs)]
         customer, job_of, gate, n = self.customer, self.job_of, self.gate, 0
-        for _key, found, _ts_ms in heapq.merge(*seen, key=_first):
-            for sighting in found:
-                gate.add(sighting)
+        for job_seen in seen:  # in any order: the gate puts them in its own
+            for _key, found, _ts_ms in job_seen:
+                for sighting in found:
+                    gate.add(sighting)
         gate.passed(0, safe_ms)
         for sighting, _tag in gate.ready():
             for link in self.rings.link((sighting,), sighting.ts_ms):
