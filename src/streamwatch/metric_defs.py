@@ -35,6 +35,9 @@ STATE_BYTES: Final = "streamwatch_state_bytes"
 RING_SIGHTINGS_HELD: Final = "streamwatch_ring_sightings_held"
 """Sign-up and card sightings the ring agent holds until every input partition has passed
 them (0 on workers that do not own the ring partition)."""
+RING_OLDEST_HELD: Final = "streamwatch_ring_oldest_held_seconds"
+"""How long the longest-held sighting has waited in the ring agent (0 when none is held):
+about the allowed lateness while input flows, far more when an input partition is stuck."""
 READY: Final = "streamwatch_ready"
 """1 when the process answers ``/ready`` with 200, else 0."""
 ENFORCE_REQUESTS: Final = "streamwatch_enforce_requests"
@@ -69,6 +72,7 @@ WORKER_METRICS: Final = (
     CUSTOMERS_IN_STATE,
     STATE_BYTES,
     RING_SIGHTINGS_HELD,
+    RING_OLDEST_HELD,
     READY,
 )
 NOTIFY_METRICS: Final = (
@@ -103,6 +107,7 @@ class WorkerMetrics:
     customers_in_state: Gauge
     state_bytes: Gauge
     ring_sightings_held: Gauge
+    ring_oldest_held: Gauge
     ready: Gauge
 
     @classmethod
@@ -128,6 +133,7 @@ class WorkerMetrics:
             ring_sightings_held=Gauge(
                 RING_SIGHTINGS_HELD, _help(RING_SIGHTINGS_HELD), registry=registry
             ),
+            ring_oldest_held=Gauge(RING_OLDEST_HELD, _help(RING_OLDEST_HELD), registry=registry),
             ready=Gauge(READY, _help(READY), registry=registry),
         )
 

@@ -346,6 +346,7 @@ def _wire_metrics(
     rings = ring_processor.rings
     metrics.state_bytes.set_function(lambda: states.bytes_held + rings.bytes_held)
     metrics.ring_sightings_held.set_function(lambda: len(ring_processor.gate))
+    metrics.ring_oldest_held.set_function(ring_processor.oldest_held_s)
     names = dict(zip(settings.topics.inputs, INPUT_TOPICS, strict=True))
 
     async def measure_lag() -> None:

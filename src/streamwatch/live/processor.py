@@ -69,6 +69,9 @@ PER_ARRIVAL: Final = 2
 """Messages the agent releases per message it adds (a timer releases the rest)."""
 PROGRESS_EVERY_S: Final = 0.2
 """How often, at most, a partition tells the ring agent how far it has released."""
+IDLE_S: Final = 5.0
+"""How long a partition with nothing queued and every topic caught up must have had nothing
+arrive before it tells the ring agent it is idle (``Processor.passed_ms``)."""
 
 
 def wall_clock_ms() -> int:
@@ -103,7 +106,7 @@ class Processor:
     ``cursor`` makes the ``InputCursor`` from the processor's ``next_offset``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one assignment per collaborator
         self,
         core: Core,
         states: CustomerStates,
@@ -119,6 +122,7 @@ class Processor:
         hold_s: float = HOLD_S,
         max_held: int = MAX_HELD,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        idle_s: float = IDLE_S,
         monotonic: Callable[[], float] = time.monotonic,
         end_offset: Callable[[TP], int | None] = lambda _tp: None,
         position: Callable[[TP], Awaitable[int | None]] | None = None,
@@ -146,6 +150,9 @@ class Processor:
         self.hold_s = hold_s
         self.max_held = max_held
         self.max_skew_ms = max_skew_ms
+        self.idle_s = idle_s
+        self.lateness_ms = core.settings.allowed_lateness_s * 1000
+        """What a partition's progress lags its releases by (``passed_ms``)."""
         self.monotonic = monotonic
         self.end_offset = end_offset
         """The end (high watermark) of a topic partition as the consumer last fetched it;
@@ -449,14 +456,27 @@ class Processor:
         return steps
 
     def passed_ms(self, pipeline: PartitionPipeline, partition: int) -> int | None:
-        """What ``partition`` can tell the ring agent (``SightingGate.passed``): ``ALWAYS``
-        when it is idle (nothing queued, every topic caught up), else the latest event time
-        it released, None before any."""
-        if not len(pipeline.merge):
+        """What ``partition`` can tell the ring agent (``SightingGate.passed``): the latest
+        event time it released less the allowed lateness, None before any; ``ALWAYS`` once it
+        is idle (nothing queued, every topic caught up, nothing arrived for ``idle_s``).
+
+        Less the lateness because a topic caught up a moment ago can still deliver an event
+        that precedes what the others released: a sign-up produced a second before a usage
+        record of a later hour can reach the worker after it. Replay folds sightings only once
+        its frontier is the allowed lateness past them (``Window.safe_ms``); so does the live
+        worker, or the two would fold such a sign-up in different places. ``idle_s`` keeps a
+        partition that is between two messages from saying it is idle."""
+        if not len(pipeline.merge) and self._quiet_s(partition) >= self.idle_s:
             caught_up = self._caught_up(pipeline, partition)
             if all(caught_up(stream, 0) for stream in pipeline.merge.rank):
                 return ALWAYS
-        return self._released_ms.get(partition)
+        released = self._released_ms.get(partition)
+        return None if released is None else released - self.lateness_ms
+
+    def _quiet_s(self, partition: int) -> float:
+        """For how long nothing has arrived on any topic of ``partition``."""
+        last = max(self._arrived_at.get(_tp(t, partition), 0.0) for t in self.topics.inputs)
+        return self.monotonic() - last
 
     def _progress_due(self, pipeline: PartitionPipeline, partition: int) -> int | None:
         """What ``partition`` is to tell the ring agent now: ``passed_ms`` if that changed

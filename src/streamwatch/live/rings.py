@@ -6,9 +6,13 @@ The path of a link key (``streamwatch.core.rings``) through the worker:
    of its sightings to the internal topic ``{app_id}-ring-keys``, partition ``RING_PARTITION``
    (keyed by link key), inside ``section`` (the same Kafka transaction as the event's alerts and
    its input offset). After each batch, and on a timer, each input partition also sends there
-   how far it has got (``encode_progress``): the latest event time it released, or that it is
-   idle (nothing queued, every topic caught up). Sent after the batch's sightings in the same
-   transaction, it is never ahead of them.
+   how far it has got (``encode_progress``): the latest event time it released less the allowed
+   lateness (an event of one of its topics up to that late can still come), or that it is idle
+   (nothing queued, every topic caught up, nothing arrived for a few seconds). Sent after the
+   batch's sightings in the same transaction, it is never ahead of them. A sighting therefore
+   waits here until the stream is an allowed lateness past it, as in replay (an hour of event
+   time by default, so ``bot_signup`` comes up to an hour after the sign-up that completes a
+   ring; ``streamwatch_ring_oldest_held_seconds`` says how long the oldest has waited).
 2. The ring agent consumes that topic. It has as many partitions as the inputs, so Faust's
    assignor puts it in their co-partitioned group: partition 0 of it belongs to the worker
    that owns input partition 0 and shares that partition's transactional producer. Its
@@ -41,7 +45,8 @@ table survives a restart through its changelog). Links are idempotent besides (d
 event ids, deduplicated by the member's state), and a sighting read again after a restart
 whose customer is in the ring already links nothing, so a repeat would be harmless. Equality
 with replay holds for sightings that are not late; a sighting whose event came after its
-partition had passed its time (a late event) is folded when it comes, as replay folds it at
+partition had passed its time (later than the allowed lateness, or after the partition had
+been idle) is folded when it comes, as replay folds it at
 the end of the window it comes in, which may order it differently. While an input partition
 has said nothing (a restart with nothing recovered, a partition whose owner has not started)
 the rings wait for it.
@@ -50,6 +55,8 @@ the rings wait for it.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Callable, Collection
 from typing import Final
 
@@ -135,6 +142,7 @@ class RingProcessor:
         counters: Counters,
         partitions: int,
         topic: str,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
         """The re-key topic (``ring_keys_topic``)."""
@@ -151,6 +159,9 @@ class RingProcessor:
         self._sources_loaded = False
         self._arrived: dict[TP, int] = {}
         """Per re-key partition, the offset after the last message taken in (held or not)."""
+        self.monotonic = monotonic
+        self._taken_at: deque[tuple[int, float]] = deque()
+        """(offset, when) of each sighting taken in, in order; those let out dropped lazily."""
         self._lock = asyncio.Lock()
 
     def next_offset(self, tp: TP) -> int | None:
@@ -167,6 +178,14 @@ class RingProcessor:
             self.gate = SightingGate(self.partitions)
             self._sources_loaded = False
             self._arrived.clear()
+            self._taken_at.clear()
+
+    def oldest_held_s(self) -> float:
+        """How long the longest-held sighting has waited here (0 when none is held)."""
+        first, taken_at = self.gate.first_tag(), self._taken_at
+        while taken_at and (first is None or taken_at[0][0] < first):
+            taken_at.popleft()
+        return self.monotonic() - taken_at[0][1] if taken_at else 0.0
 
     async def process(self, message: Incoming) -> None:
         """Handle one message of the re-key topic, after any the stream skipped."""
@@ -236,6 +255,7 @@ class RingProcessor:
                 self.rings.changed(message.tp.partition, GATE_KEY, kept)
                 return
             self.gate.add(Sighting.from_dict(doc), message.offset)
+            self._taken_at.append((message.offset, self.monotonic()))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             # Only this worker writes the topic; a bad record is a bug, not bad input.
             log.error("unreadable sighting skipped", error=repr(exc))

@@ -132,7 +132,10 @@ class InOrderCursor:
         return []
 
 
-def ring_processor(table: Table, transactions: FakeTransactions) -> RingProcessor:
+def ring_processor(
+    table: Table, transactions: FakeTransactions, now: list[float] | None = None
+) -> RingProcessor:
+    clock = now or [0.0]
     linker = RingLinker()
     return RingProcessor(
         linker,
@@ -143,6 +146,7 @@ def ring_processor(table: Table, transactions: FakeTransactions) -> RingProcesso
         Counters(),
         2,
         "app-ring-keys",
+        monotonic=lambda: clock[0],
     )
 
 
@@ -169,6 +173,27 @@ async def test_sightings_are_held_until_every_partition_passed_them_then_linked_
         ("c-late", "c-late"),
     ], "the ring opened with the earlier sign-up, though it came second"
     assert transactions.processed[tp] == 5
+
+
+async def test_the_oldest_held_sighting_is_timed_from_when_it_came_until_it_is_let_out():
+    now = [100.0]
+    rings = ring_processor(Table(), FakeTransactions(), now)
+    tp = TP("app-ring-keys", RING_PARTITION)
+    assert rings.oldest_held_s() == 0.0, "nothing held"
+    await rings.process(
+        Incoming(tp, 0, *encode_sighting(device_sighting("c-1", "2026-10-01T01:00:00Z")))
+    )
+    now[0] += 30.0
+    await rings.process(
+        Incoming(tp, 1, *encode_sighting(device_sighting("c-2", "2026-10-01T03:00:00Z")))
+    )
+    now[0] += 10.0
+    assert rings.oldest_held_s() == 40.0, "c-1 came first and waits"
+    await rings.process(Incoming(tp, 2, *encode_progress(0, parse_ts_ms("2026-10-01T02:00:00Z"))))
+    await rings.process(Incoming(tp, 3, *encode_progress(1, ALWAYS)))
+    assert rings.oldest_held_s() == 10.0, "c-1 let out; c-2 came 10 s ago"
+    await rings.process(Incoming(tp, 4, *encode_progress(0, ALWAYS)))
+    assert rings.oldest_held_s() == 0.0, "all let out"
 
 
 async def test_what_the_partitions_said_is_kept_with_the_rings_for_a_restart() -> None:
