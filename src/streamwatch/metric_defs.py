@@ -208,6 +208,7 @@ _HELP: Final = {
     CUSTOMERS_IN_STATE: "Customers whose state this worker holds.",
     STATE_BYTES: "Bytes of the state snapshots this worker holds.",
     RING_SIGHTINGS_HELD: "Ring sightings waiting for every input partition's progress.",
+    RING_OLDEST_HELD: "Seconds the longest-held ring sighting has waited (0 when none is).",
     READY: "1 when the process is ready (answers /ready with 200).",
     ENFORCE_REQUESTS: "Enforcement requests handled by the suspension worker, by outcome.",
     PENDING_APPROVALS: "Enforcement requests waiting for approval.",
