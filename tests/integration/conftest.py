@@ -329,7 +329,7 @@ class KafkaHelper:
                         raise
                     await asyncio.sleep(0.5)
                     continue
-                partitions = inputs + await self._internal_partitions(consumer)
+                partitions = inputs + await self._internal_partitions(admin)
                 ends = await consumer.end_offsets(partitions)
                 behind = {}
                 for tp, end in ends.items():
@@ -345,12 +345,15 @@ class KafkaHelper:
             await consumer.stop()
             await admin.close()
 
-    async def _internal_partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """Partitions of the worker's re-key topic, once the worker has created it."""
+    async def _internal_partitions(self, admin: AIOKafkaAdminClient) -> list[TopicPartition]:
+        """Partitions of the worker's re-key topic, once the worker has created it.
+
+        Asked of the broker each time: a consumer that has been assigned partitions refreshes
+        the metadata of their topics only, so it would never learn of the topic."""
         topic = ring_keys_topic(self.settings.app_id)
-        await consumer._client.force_metadata_update()  # aiokafka has no public refresh
-        ids = consumer.partitions_for_topic(topic)
-        return [TopicPartition(topic, p) for p in sorted(ids or ())]
+        (described,) = await admin.describe_topics([topic])
+        ids = sorted(p["partition"] for p in described["partitions"])
+        return [TopicPartition(topic, p) for p in ids]
 
     async def _holds_records(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
