@@ -14,6 +14,9 @@ Rules, for every sentence of ``reasons``:
   ``due``, ``expires``, ``expired``: an allowance's expiry, an invoice's due date);
 * a duration in hours it states ("lasted N hours", "N of the M hours since its start", "ran
   for N hours", "gone on for N hours") is at most the window's length, N never above M;
+* a limit it says was drawn from the customer's own peak ("over the limit of L, F times its own
+  peak of P") is F x P, up to the rounding of the figures printed; one it says is a floor
+  because F x P "is lower" is not below F x P (network_abuse's limits);
 * with ``strict_money``, money it says was spent "so far" is the evidence's ``excess_so_far``
   and the hour's spend is the evidence's ``spend`` (the figures of spend_spike).
 
@@ -38,6 +41,10 @@ _HOURS: Final = (
 _PART: Final = re.compile(r"(\d+) of the (\d+) hours since")
 _SO_FAR: Final = re.compile(r"Money at risk: [^\d]*([\d,]+\.\d\d)[^ ]* above baseline so far")
 _SPEND: Final = re.compile(r"^Hourly spend [^\d]*([\d,]+\.\d\d)")
+_LIMIT: Final = re.compile(
+    r"over the limit of ([\d,]+)[^,]*, (the floor for every account \()?"
+    r"([\d.]+) times its own peak of ([\d,]+(?:\.(\d+))?)( is lower\))?"
+)
 
 
 def problems(alert: dict[str, Any], *, strict_money: bool = False) -> list[str]:
@@ -62,9 +69,24 @@ def problems(alert: dict[str, Any], *, strict_money: bool = False) -> list[str]:
             part, whole = int(match.group(1)), int(match.group(2))
             if part > whole or whole > hours:
                 found.append(f"states {match.group(0)!r} in a {hours}-hour window")
+        found.extend(_limit_problems(sentence))
         if strict_money:
             found.extend(_money_problems(sentence, alert.get("evidence") or {}))
     return found
+
+
+def _limit_problems(sentence: str) -> Iterable[str]:
+    for match in _LIMIT.finditer(sentence):
+        limit = float(match.group(1).replace(",", ""))
+        factor = float(match.group(3))
+        own = factor * float(match.group(4).replace(",", ""))
+        # The limit is printed whole, the peak to its last digit: each off by half a unit.
+        slack = 0.5 + factor * 0.5 * 10.0 ** -len(match.group(5) or "")
+        floor = match.group(2) is not None and match.group(6) is not None
+        if floor and limit + slack < own:
+            yield f"calls a limit of {limit:g} a floor above {own:g}: {sentence!r}"
+        elif not floor and abs(limit - own) > slack:
+            yield f"draws a limit of {limit:g} from {own:g}: {sentence!r}"
 
 
 def _money_problems(sentence: str, evidence: dict[str, Any]) -> Iterable[str]:

@@ -434,8 +434,9 @@ class NetworkAbuseDetector:
             return []
         # A daily row's evidence lasts its day: the next day's row continues the episode.
         through_ms = (hour + state.egress_span_h - 1) * MS_PER_HOUR
+        line = (limit, state.egress_peak.value)
         return self._episode(
-            state, "ddos", ts_ms, hour, state.egress_gb, limit, subscription, through_ms
+            state, "ddos", ts_ms, hour, state.egress_gb, line, subscription, through_ms
         )
 
     def _egress_learned(self, state: NetState) -> float | None:
@@ -540,9 +541,9 @@ class NetworkAbuseDetector:
         if distinct < limit and ports < port_limit:
             return []
         window.flagged = True
-        value, line = float(distinct), limit
+        value, line = float(distinct), (limit, window.peak.value)
         if ports / port_limit > distinct / limit:
-            value, line = float(ports), port_limit
+            value, line = float(ports), (port_limit, window.port_peak.value)
         if spam and self._weekly_job(state, pattern, ts_ms, value):
             return []
         return self._episode(state, pattern, ts_ms, bucket, value, line, subscription)
@@ -556,13 +557,15 @@ class NetworkAbuseDetector:
         ts_ms: int,
         window: int,
         value: float,
-        limit: float,
+        line: tuple[float, float],
         subscription: str | None,
         through_ms: int | None = None,
     ) -> list[Finding]:
         """Count a window over the line into the pattern's episode; a finding when the episode
-        is new or has grown enough to amend its alert. ``through_ms``: the start of the last
-        hour the window's evidence covers, when later than ``ts_ms`` (a daily egress row)."""
+        is new or has grown enough to amend its alert. ``line``: the window's limit and the
+        peak it was drawn from. ``through_ms``: the start of the last hour the window's
+        evidence covers, when later than ``ts_ms`` (a daily egress row)."""
+        limit = line[0]
         episode = state.episodes.get(pattern)
         if episode is None or ts_ms - episode.last_ms > EPISODE_GAP_MS:
             episode = state.episodes[pattern] = Episode(ts_ms, ts_ms, limit)
@@ -588,7 +591,7 @@ class NetworkAbuseDetector:
             return []
         episode.signature = signature
         episode.revisions += 1
-        return [_finding(self.name, state, pattern, episode, ts_ms, value, limit, score)]
+        return [_finding(self.name, state, pattern, episode, ts_ms, value, line, score)]
 
 
 def _finding(
@@ -598,20 +601,21 @@ def _finding(
     episode: Episode,
     ts_ms: int,
     value: float,
-    limit: float,
+    line: tuple[float, float],
     score: float,
 ) -> Finding:
+    limit, peak = line
     age_ms = None if state.signup_ms is None else ts_ms - state.signup_ms
     untrusted = age_ms is not None and age_ms < NEW_ACCOUNT_MS
     warmed = state.first_ms is not None and ts_ms - state.first_ms >= WARMUP_MS
-    basis = "its own peak" if warmed else "the floor for new accounts (no history of its own yet)"
+    basis, drawn_from = _basis(warmed, limit, peak, pattern)
     window_start = min(episode.start_ms, ts_ms)
     window_end = ts_ms
     evidence: dict[str, Any] = {
         "pattern": pattern,
         "standing": "untrusted" if untrusted else "established",
         "limit": round(limit, 1),
-        "basis": "baseline" if warmed else "new-account floor",
+        "basis": drawn_from,
         "windows": episode.windows,
         "worst": round(episode.worst, 1),
     }
@@ -630,8 +634,7 @@ def _finding(
         window_start = min(window_start, since)
         lead = (
             f"Outbound mail to about {distinct} distinct mail servers since {format_ts(since)} "
-            f"({flows} SMTP connections), over the limit of {limit:.0f} an hour set by {basis}"
-            + (f" (peak {window.peak.value:.0f})." if warmed else ".")
+            f"({flows} SMTP connections), over the limit of {limit:.0f} an hour, {basis}."
         )
         more = f"Recipients include {', '.join(window.examples)}."
     elif pattern == "scan":
@@ -651,8 +654,7 @@ def _finding(
         window_start = min(window_start, since)
         lead = (
             f"Connections to about {count} distinct destinations on {len(ports)} distinct ports "
-            f"since {format_ts(since)}, over the limit of {limit:.0f} set by {basis}: "
-            "a network scan."
+            f"since {format_ts(since)}, over the limit of {limit:.0f}, {basis}: a network scan."
         )
         more = (
             f"Ports include {', '.join(str(p) for p in ports[:12])}; hosts include "
@@ -683,9 +685,7 @@ def _finding(
             )
         else:
             measured = f"Egress of {value:,.0f} GB in the hour from {format_ts(hour_start)}"
-        lead = f"{measured}, over the limit of {limit:,.0f} GB an hour set by {basis}" + (
-            f" (peak {state.egress_peak.value:,.1f} GB an hour)." if warmed else "."
-        )
+        lead = f"{measured}, over the limit of {limit:,.0f} GB an hour, {basis}."
         more = (
             f"Largest flow: {top[3]:,} bytes to {top[0]}:{top[1]} ({top[2]})."
             if top is not None
@@ -711,6 +711,20 @@ def _finding(
         evidence=evidence,
         subscription_ids=tuple(episode.subscriptions),
     )
+
+
+def _basis(warmed: bool, limit: float, peak: float, pattern: str) -> tuple[str, str]:
+    """What drew a window's ``limit``, in words and as the evidence's ``basis``: ``FACTOR``
+    times the customer's own ``peak`` ("baseline"), the floor for every account when that is
+    higher ("floor"), or, before the customer is learned, the floor for new accounts."""
+    if not warmed:
+        return "the floor for new accounts (no history of its own yet)", "new-account floor"
+    factor = FACTOR[pattern]
+    digits = 1 if pattern == "ddos" else 0
+    own = f"{factor:g} times its own peak of {peak:,.{digits}f}"
+    if factor * peak >= limit:
+        return own, "baseline"
+    return f"the floor for every account ({own} is lower)", "floor"
 
 
 def _is_signup(event: Event) -> bool:

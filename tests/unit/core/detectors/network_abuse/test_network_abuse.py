@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streamwatch.alert_truth import problems
 from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector, sketch
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event, UsageEvent
@@ -274,3 +275,26 @@ def test_a_flood_in_late_egress_is_found_when_it_arrives_at_its_own_hour() -> No
     assert alerts
     assert alerts[0].evidence["pattern"] == "ddos"
     assert alerts[0].event_time == at(24 * 4)
+
+
+def test_a_limit_set_by_the_floor_says_so_and_not_that_the_peak_set_it() -> None:
+    traffic = Traffic()
+    for hour in range(48):
+        traffic.egress(hour, 1.0)  # a peak of 1 GB an hour: five times that is under the floor
+    traffic.egress(50, 120.0)
+    [alert] = run_core(core(), traffic.ordered()).alerts
+    assert alert.evidence["basis"] == "floor"
+    assert alert.evidence["limit"] == 50.0
+    assert "the floor for every account (5 times its own peak of 1.0 is lower)" in alert.reasons[0]
+    assert problems(dataclasses.asdict(alert)) == []
+
+
+def test_a_limit_drawn_from_the_peak_names_the_peak_and_its_multiple() -> None:
+    traffic = Traffic()
+    for hour in range(48):
+        traffic.egress(hour, 30.0)
+    traffic.egress(50, 400.0)
+    [alert] = run_core(core(), traffic.ordered()).alerts
+    assert alert.evidence["basis"] == "baseline"
+    assert "over the limit of 150 GB an hour, 5 times its own peak of 30.0." in alert.reasons[0]
+    assert problems(dataclasses.asdict(alert)) == []
