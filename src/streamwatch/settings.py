@@ -16,12 +16,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
+from streamwatch.pipeline.ordering import DEFAULT_MAX_SKEW_MS
+
 DEFAULT_KAFKA: Final = "127.0.0.1:9092"
 DEFAULT_REDIS: Final = "redis://127.0.0.1:6379/0"
 DEFAULT_APP_ID: Final = "streamwatch"
 DEFAULT_DATA_DIR: Final = ".streamwatch"
 DEFAULT_ENVIRONMENT: Final = "dev"
 DEFAULT_NOTIFY_RESEND_S: Final = 60
+DEFAULT_MAX_FUTURE_SKEW_S: Final = DEFAULT_MAX_SKEW_MS // 1000
 """How often ``streamwatch notify`` re-sends the open alerts to Alertmanager."""
 
 USAGE: Final = "usage"
@@ -270,6 +273,11 @@ class DeploymentSettings:
     reporting_currency: str | None = None
     """The currency the rates of ``fx_rates`` convert into (STREAMWATCH_REPORTING_CURRENCY,
     e.g. ``USD``); required with it."""
+    max_future_skew_s: int = DEFAULT_MAX_FUTURE_SKEW_S
+    """Seconds an event may lie ahead of its topic partition's event time before it is judged
+    a clock gone wrong and held aside as ``future_event`` (STREAMWATCH_MAX_FUTURE_SKEW_S;
+    ``streamwatch replay`` takes the same value as its ``--max-skew`` default, so both decide
+    alike)."""
     topics: TopicNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -296,6 +304,8 @@ class DeploymentSettings:
                 "STREAMWATCH_ALERT_WEBHOOK_URL needs STREAMWATCH_ALERT_WEBHOOK_SECRET: the "
                 "secret that signs each POST (X-Streamwatch-Signature), shared with the receiver"
             )
+        if self.max_future_skew_s < 60:
+            raise SettingsError("STREAMWATCH_MAX_FUTURE_SKEW_S must be a whole number >= 60")
         if self.notify_resend_s < 1:
             raise SettingsError("STREAMWATCH_NOTIFY_RESEND_S must be a whole number >= 1")
         if (self.fx_rates is None) != (self.reporting_currency is None):
@@ -353,6 +363,7 @@ class DeploymentSettings:
                 DEFAULT_NOTIFY_RESEND_S,
             ),
             fx_rates=Path(fx_rates) if fx_rates else None,
+            max_future_skew_s=max_future_skew_s(env),
             reporting_currency=(get("STREAMWATCH_REPORTING_CURRENCY") or "").upper() or None,
         )
 
@@ -414,6 +425,14 @@ class DeploymentSettings:
         return (resources.files("streamwatch") / "config" / "policy.toml").read_text(
             encoding="utf-8"
         )
+
+
+def max_future_skew_s(environ: Mapping[str, str] | None = None) -> int:
+    """STREAMWATCH_MAX_FUTURE_SKEW_S from ``environ`` (default ``os.environ``), or its default:
+    read alone by ``streamwatch replay``, which needs no other deployment setting."""
+    env = os.environ if environ is None else environ
+    name = "STREAMWATCH_MAX_FUTURE_SKEW_S"
+    return _whole(env.get(name, "").strip() or None, name, DEFAULT_MAX_FUTURE_SKEW_S)
 
 
 def _whole(text: str | None, variable: str, default: int) -> int:

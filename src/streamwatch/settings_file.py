@@ -90,6 +90,9 @@ VARIABLES: Final = (
     ),
     Variable("STREAMWATCH_CONSOLE_URL", "", "base URL of the console, for links in alerts"),
     Variable("STREAMWATCH_NOTIFY_RESEND_S", "60", "notify: seconds between re-sends"),
+    Variable(
+        "STREAMWATCH_MAX_FUTURE_SKEW_S", "86400", "seconds ahead of its partition an event may lie"
+    ),
     Variable("STREAMWATCH_FX_RATES", "", "console: dated currency rates (date,currency,rate)"),
     Variable("STREAMWATCH_REPORTING_CURRENCY", "", "console: the currency the rates convert into"),
 )

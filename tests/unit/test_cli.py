@@ -97,3 +97,22 @@ def test_an_unusable_settings_file_is_a_usage_error(tmp_path, capsys, monkeypatc
     monkeypatch.setenv("STREAMWATCH_CONFIG", str(bad))  # what --config sets, undone after
     assert main(["config"]) == exits.USAGE
     assert "unknown setting 'no_such_setting'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("skew", "held"), [(None, 0), ("3600", 1)])
+def test_replay_holds_aside_events_further_ahead_than_the_worker_s_skew(
+    tmp_path, capsys, monkeypatch, skew, held
+):
+    if skew is None:
+        monkeypatch.delenv("STREAMWATCH_MAX_FUTURE_SKEW_S", raising=False)
+    else:
+        monkeypatch.setenv("STREAMWATCH_MAX_FUTURE_SKEW_S", skew)
+    events = tmp_path / "events.jsonl"
+    times = ["2026-10-01T00:00:00Z", "2026-10-01T03:00:00Z", "2026-10-01T00:30:00Z"]
+    lines = [
+        orjson.dumps(build.usage("c-1", ts=at, event_id=f"u-{n}")) for n, at in enumerate(times)
+    ]
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    assert main(["replay", str(events), "--json"]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert summary["dead_letters"] == ({"future_event": 1} if held else {})

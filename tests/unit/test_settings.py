@@ -282,3 +282,12 @@ def test_currency_rates_for_the_console_are_read_with_their_currency(tmp_path):
 def test_currency_rates_without_their_currency_are_refused(env, message):
     with pytest.raises(SettingsError, match=message):
         DeploymentSettings.from_env(env)
+
+
+def test_the_future_skew_defaults_to_a_day_and_is_read_from_the_environment() -> None:
+    assert DeploymentSettings.from_env({}).max_future_skew_s == 86400
+    settings = DeploymentSettings.from_env({"STREAMWATCH_MAX_FUTURE_SKEW_S": "3600"})
+    assert settings.max_future_skew_s == 3600
+    for value in ("59", "a day"):
+        with pytest.raises(SettingsError, match="STREAMWATCH_MAX_FUTURE_SKEW_S"):
+            DeploymentSettings.from_env({"STREAMWATCH_MAX_FUTURE_SKEW_S": value})

@@ -89,9 +89,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-skew",
         type=int,
-        default=86400,
+        default=None,
         help="seconds an event may lie ahead of its stream before it is judged an outlier"
-        " (default 86400)",
+        " (default STREAMWATCH_MAX_FUTURE_SKEW_S, as the worker, or 86400)",
     )
 
 
@@ -103,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
     from streamwatch.pipeline.routing import DEFAULT_PARTITIONS
     from streamwatch.replay.files import JsonlSink
     from streamwatch.replay.runner import Replay
-    from streamwatch.settings import SettingsError, parse_signing_keys
+    from streamwatch.settings import SettingsError, max_future_skew_s, parse_signing_keys
 
     try:
         keys = parse_signing_keys(os.environ.get("STREAMWATCH_SIGNING_KEYS", ""))
+        max_skew_s = max_future_skew_s() if args.max_skew is None else args.max_skew
     except SettingsError as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return exits.USAGE
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             customer=args.customer,
             partitions=args.partitions or DEFAULT_PARTITIONS,
             sort=args.sort,
-            max_skew_ms=args.max_skew * 1000,
+            max_skew_ms=max_skew_s * 1000,
             jobs=args.jobs,
         )
         stats = replay.run(sources)

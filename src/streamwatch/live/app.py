@@ -191,6 +191,7 @@ def create_app(
         clock,
         signing_key=settings.signing_key,
         ring_keys=ring_keys_topic(settings.app_id),
+        max_skew_ms=settings.max_future_skew_s * 1000,
         # Like the agent, which Faust stops meanwhile: state may be recovering.
         can_process=lambda: not (app.rebalancing or app.should_stop),
         end_offset=lambda tp: _end_offset(app, tp),
