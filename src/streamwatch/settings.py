@@ -24,8 +24,8 @@ DEFAULT_APP_ID: Final = "streamwatch"
 DEFAULT_DATA_DIR: Final = ".streamwatch"
 DEFAULT_ENVIRONMENT: Final = "dev"
 DEFAULT_NOTIFY_RESEND_S: Final = 60
-DEFAULT_MAX_FUTURE_SKEW_S: Final = DEFAULT_MAX_SKEW_MS // 1000
 """How often ``streamwatch notify`` re-sends the open alerts to Alertmanager."""
+DEFAULT_MAX_FUTURE_SKEW_S: Final = DEFAULT_MAX_SKEW_MS // 1000
 
 USAGE: Final = "usage"
 ACTIVITY: Final = "activity"
@@ -304,8 +304,7 @@ class DeploymentSettings:
                 "STREAMWATCH_ALERT_WEBHOOK_URL needs STREAMWATCH_ALERT_WEBHOOK_SECRET: the "
                 "secret that signs each POST (X-Streamwatch-Signature), shared with the receiver"
             )
-        if self.max_future_skew_s < 60:
-            raise SettingsError("STREAMWATCH_MAX_FUTURE_SKEW_S must be a whole number >= 60")
+        _check_skew(self.max_future_skew_s)
         if self.notify_resend_s < 1:
             raise SettingsError("STREAMWATCH_NOTIFY_RESEND_S must be a whole number >= 1")
         if (self.fx_rates is None) != (self.reporting_currency is None):
@@ -432,7 +431,13 @@ def max_future_skew_s(environ: Mapping[str, str] | None = None) -> int:
     read alone by ``streamwatch replay``, which needs no other deployment setting."""
     env = os.environ if environ is None else environ
     name = "STREAMWATCH_MAX_FUTURE_SKEW_S"
-    return _whole(env.get(name, "").strip() or None, name, DEFAULT_MAX_FUTURE_SKEW_S)
+    return _check_skew(_whole(env.get(name, "").strip() or None, name, DEFAULT_MAX_FUTURE_SKEW_S))
+
+
+def _check_skew(seconds: int) -> int:
+    if seconds < 60:
+        raise SettingsError("STREAMWATCH_MAX_FUTURE_SKEW_S must be a whole number >= 60")
+    return seconds
 
 
 def _whole(text: str | None, variable: str, default: int) -> int:
