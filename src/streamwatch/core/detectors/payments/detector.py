@@ -96,6 +96,7 @@ from streamwatch.core.detectors.payments.ledger import (
     load_state,
     micros_of,
     month_of,
+    note_rate,
     note_recent,
     raise_floor,
     refresh_cover,
@@ -212,6 +213,7 @@ class PaymentsDetector:
             note_recent(state, ts, micros)
         elif state.recent:
             state.recent.clear()
+        note_rate(state, ts, event.interval_s, micros)
         if signup is not None and (
             state.ux is not None or (state.used > state.paid_in + SLACK and ts - signup < YOUNG_MS)
         ):

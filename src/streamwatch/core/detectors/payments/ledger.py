@@ -4,8 +4,10 @@ pays; with its snapshot form and the money at risk derived from it.
 Money is kept in whole micro-units (``round(amount * 1_000_000)``) of the customer's currency,
 the first currency it was seen using or paying in; amounts in another currency are not
 counted (a customer bills in one currency). Bounded: at most ``INVOICES_KEPT`` invoices,
-``INSTRUMENTS_KEPT`` instruments, ``MONTHS_KEPT`` months of usage and ``RECENT_H`` hours of it
-by hour (``recent``: where, in event-time order, a line was crossed by usage arriving late).
+``INSTRUMENTS_KEPT`` instruments, ``MONTHS_KEPT`` months of usage, ``RECENT_H`` hours of it
+by hour (``recent``: where, in event-time order, a line was crossed by usage arriving late) and
+its rate over the last ``RATE_H`` hours (``last_hours``: a surge money at risk must not average
+away over the month).
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from typing import Any, Final
 
 from streamwatch.core.detectors.base import by_name, defaults_of, named, sparse_by_name
 from streamwatch.core.events import PaymentEvent
-from streamwatch.core.metering import add_by_hour, dump_by_hour, load_by_hour
-from streamwatch.core.projection import project
+from streamwatch.core.metering import (
+    HOUR_S,
+    add_by_hour,
+    dump_by_hour,
+    hours_covered,
+    load_by_hour,
+)
+from streamwatch.core.projection import Projection, project
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, month_bounds_ms, month_key
 
 MICROS: Final = 1_000_000
@@ -28,6 +36,10 @@ flood of records at that bound could grow a sum past the int64 range of a JSON s
 RECENT_H: Final = 48
 """Hours of usage the ledger keeps by hour behind its newest, to stamp a line crossed at its
 event time when usage arrives out of order (the allowed lateness of usage)."""
+RATE_H: Final = 6
+"""Hours behind the newest event's over which the ledger measures the recent rate of usage:
+long enough that one busy hour does not make a day's projection, short enough that a theft or
+a flood that began this morning is not averaged over the month."""
 INVOICES_KEPT: Final = 24
 INSTRUMENTS_KEPT: Final = 8
 MONTHS_KEPT: Final = 3
@@ -149,6 +161,11 @@ class PaymentsState:
     """Usage in the customer's currency by epoch hour, micro-units, the last ``RECENT_H``
     hours behind the newest: where a line was crossed in event-time order when usage arrives
     late and out of order (``crossed_at``)."""
+    last_hours: dict[int, int] = field(default_factory=dict)
+    """Usage in the customer's currency by epoch hour, each record spread evenly over the hours
+    it covers (a daily record is a day at its hourly rate), from ``RATE_H`` hours behind the
+    hour of ``last_ms`` on (a daily record's hours ahead of it are kept until they pass):
+    the recent rate ``exposure`` also projects."""
     floor_ms: int | None = None
     """The latest sign-up, instrument or chargeback event time: a line is never stamped
     before it (the standing it was judged by held only from then)."""
@@ -192,6 +209,33 @@ def note_recent(state: PaymentsState, ts_ms: int, micros: int) -> None:
     """Add ``micros`` to the hour of ``ts_ms`` and forget hours ``RECENT_H`` behind the newest
     (they are counted in the ledger's sums all the same)."""
     add_by_hour(state.recent, ts_ms // MS_PER_HOUR, micros, MONEY_CAP, RECENT_H)
+
+
+def note_rate(state: PaymentsState, ts_ms: int, interval_s: int, micros: int) -> None:
+    """Spread ``micros``, metered over ``interval_s`` seconds from ``ts_ms``, over the hours it
+    covers in ``last_hours``, and forget the hours ``RATE_H`` behind the hour of ``last_ms``."""
+    by_hour = state.last_hours
+    low = state.last_ms // MS_PER_HOUR - RATE_H + 1
+    first = ts_ms // MS_PER_HOUR
+    if interval_s <= HOUR_S:  # the hot path: a record whole in its hour
+        if first >= low:
+            total = by_hour.get(first, 0) + micros
+            by_hour[first] = total if total < MONEY_CAP else MONEY_CAP
+    else:
+        hours = hours_covered(interval_s)
+        share = micros // hours
+        for hour in range(max(first, low), first + hours):
+            total = by_hour.get(hour, 0) + share
+            by_hour[hour] = total if total < MONEY_CAP else MONEY_CAP
+    if len(by_hour) > RATE_H:
+        for hour in [h for h in by_hour if h < low]:
+            del by_hour[hour]
+
+
+def recent_micros(state: PaymentsState) -> int:
+    """Usage over the ``RATE_H`` hours up to and including the hour of ``last_ms``."""
+    newest = state.last_ms // MS_PER_HOUR
+    return sum(v for h, v in state.last_hours.items() if newest - RATE_H < h <= newest)
 
 
 def raise_floor(state: PaymentsState, ts_ms: int) -> None:
@@ -282,8 +326,10 @@ def exposure(state: PaymentsState) -> dict[str, Any]:
     """Money at risk: unbilled usage plus unpaid invoices, less prepayments and credit, and
     the current month's usage projected ahead (``core.projection``): its rate over the hours
     metered so far this month, carried on as long as it was observed (at least a day), never
-    past the next invoice (the start of the next calendar month: invoices are monthly).
-    ``method`` says so in words. Before any money was seen: all zero, currency ``XXX``.
+    past the next invoice (the start of the next calendar month: invoices are monthly); or,
+    when it adds more, the rate of the last ``RATE_H`` hours carried a day (a surge that began
+    this morning, which the month's rate averages away). ``method`` says which, in words.
+    Before any money was seen: all zero, currency ``XXX``.
 
     ``amount`` is the projected figure (never negative); ``now`` the same today.
     """
@@ -296,13 +342,15 @@ def exposure(state: PaymentsState) -> dict[str, Any]:
     next_invoice = month_bounds_ms(month_key(now))[1]
     projected = unbilled
     current = state.months.get(month_key(now))
-    ahead = project(0.0, 1.0, 0.0)
+    run = ahead = project(0.0, 1.0, 0.0)
     if current is not None and not current.billed and current.first_ms is not None:
         # Run rate over the hours metered so far this month (at least one), carried on.
         since = max(current.start_ms, current.first_ms)
         metered = max(MS_PER_HOUR, current.last_end_ms - since)
         until = max(0, next_invoice - max(now, current.last_end_ms))
-        ahead = project(current.micros / MICROS, metered / MS_PER_HOUR, until / MS_PER_HOUR)
+        run = project(current.micros / MICROS, metered / MS_PER_HOUR, until / MS_PER_HOUR)
+        recent = project(recent_micros(state) / MICROS, float(RATE_H), until / MS_PER_HOUR)
+        ahead = recent if recent.amount > run.amount else run
         projected += round(ahead.amount * MICROS)
     return {
         "amount": _money(max(0, projected + unpaid - prepaid)),
@@ -315,7 +363,18 @@ def exposure(state: PaymentsState) -> dict[str, Any]:
         "next_invoice": format_ts(next_invoice),
         "as_of": format_ts(now),
         **ahead.evidence(state.currency),
+        "method": _method(ahead, run, state.currency),
     }
+
+
+def _method(ahead: Projection, run: Projection, currency: str) -> str:
+    """``ahead``'s method in words, saying when it is the last hours' rate, not the month's."""
+    if ahead is run:
+        return run.method(currency)
+    return (
+        f"{ahead.method(currency)}: the last {RATE_H} hours' rate, which adds more than "
+        f"this month's ({run.method(currency)})"
+    )
 
 
 def _nothing_seen(now: int) -> dict[str, Any]:
@@ -387,6 +446,8 @@ def dump_state(state: PaymentsState) -> dict[str, Any]:
         # Only when there is any, so that a snapshot without it is one written before the
         # unsecured-exposure rule (whose figures the detector's load derives).
         out["exposure"] = {"used": state.used, "paid_in": state.paid_in, "ux": state.ux}
+    if state.last_hours:
+        out["rate"] = dump_by_hour(state.last_hours)
     if state.recent or state.floor_ms is not None:
         out["arrival"] = {
             "recent": dump_by_hour(state.recent),
@@ -426,6 +487,8 @@ def load_state(data: dict[str, Any]) -> PaymentsState:
         chargebacks=data["chargebacks"],
         # Snapshots written before the unsecured-exposure rule have no "exposure".
         **named(data.get("exposure", {}), ("used", "paid_in", "ux")),
+        # Snapshots written before the recent rate have no "rate".
+        last_hours=load_by_hour(data.get("rate") or []),
         # Snapshots written before usage was stamped at its event time have no "arrival".
         **_arrival(data.get("arrival", {})),
     )

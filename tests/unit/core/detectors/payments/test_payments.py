@@ -417,6 +417,54 @@ def test_a_daily_record_is_a_day_observed() -> None:
     assert money["projected"] == 48.0 + 48.0
 
 
+def test_a_surge_is_projected_at_the_last_hours_rate_not_the_months() -> None:
+    """Ten days at $1 an hour, then six hours at $20: the month's rate ($1.46 an hour over 246
+    hours) carried on would add $360; the last six hours' $20 an hour carried a day adds $480,
+    and the alert says that is the figure it used."""
+    detector = PaymentsDetector()
+    state = detector.new_state()
+    events = [
+        *[use(ts(d, h), cost=1.0) for d in range(1, 11) for h in range(24)],
+        *[use(ts(11, h), cost=20.0) for h in range(6)],
+    ]
+    for event in events:
+        detector.observe(state, event)
+    money = detector.exposure(state)
+    assert money is not None
+    assert (money["rate_per_h"], money["observed_h"], money["horizon_h"]) == (20.0, 6.0, 24.0)
+    assert (money["now"], money["projected"]) == (360.0, 360.0 + 480.0)
+    assert money["method"] == (
+        "rate $20.00/h observed over 6 h, projected over 24 h: the last 6 hours' rate, which "
+        "adds more than this month's (rate $1.46/h observed over 246 h, projected over 246 h)"
+    )
+    # An hour later at the old rate, the surge still adds more; by the day's end, back at
+    # $1 an hour for a while, the month's rate is the figure again.
+    methods = []
+    for hour in range(6, 24):
+        detector.observe(state, use(ts(11, hour), cost=1.0))
+        money = detector.exposure(state)
+        assert money is not None
+        methods.append(money["method"])
+    assert "the last 6 hours' rate" in methods[0]
+    assert methods[-1] == "rate $1.43/h observed over 264 h, projected over 264 h"
+
+
+def test_the_recent_rate_reads_daily_records_at_their_hourly_rate() -> None:
+    """Daily records of $48 are $2 an hour over the last six hours, not $48 in one of them:
+    they never make a surge."""
+    detector = PaymentsDetector()
+    state = detector.new_state()
+    for day in range(1, 4):
+        detector.observe(state, use(ts(day), cost=48.0, interval_s=86_400))
+        assert len(state.last_hours) <= 24 + 6
+    money = detector.exposure(state)
+    assert money is not None
+    assert (money["rate_per_h"], money["observed_h"]) == (2.0, 72.0)
+    assert "the last 6 hours" not in money["method"]
+    newest = parse_ts_ms(ts(3)) // MS_PER_HOUR
+    assert [state.last_hours[h] for h in range(newest - 5, newest + 1)] == [2_000_000] * 6
+
+
 def test_money_at_risk_is_on_every_alert_but_never_re_sends_one() -> None:
     engine = Core(default_policy())
     fleet = Fleet(engine)
