@@ -84,10 +84,34 @@ def test_default_policy_file_parses() -> None:
         "privilege-escalation-notify",
         "stale-access-notify",
         "network-abuse-untrusted-restrict",
+        "network-abuse-sustained-restrict",
         "network-abuse-notify",
     ]
     assert policy.dry_run is False
     assert policy.version == "1"
+
+
+@pytest.mark.parametrize(
+    ("standing", "sustained", "rules"),
+    [
+        ("established", "no", ["network-abuse-notify"]),
+        ("established", "yes", ["network-abuse-sustained-restrict", "network-abuse-notify"]),
+        ("untrusted", "no", ["network-abuse-untrusted-restrict", "network-abuse-notify"]),
+        ("untrusted", "yes", ["network-abuse-untrusted-restrict", "network-abuse-notify"]),
+    ],
+)
+def test_the_default_policy_restricts_sustained_network_abuse_once_approved(
+    standing: str, sustained: str, rules: list[str]
+) -> None:
+    """A night's backup over the line is a notice; abuse over the line for more than a day is
+    restricted, with approval, however old the account (a new one's at once)."""
+    alert = make_alert(
+        "network_abuse", "critical", {"pattern": "ddos", "standing": standing,
+                                      "sustained": sustained},
+    )  # fmt: skip
+    asked = default_policy().decide(alert, {}, parse_ts_ms(alert.event_time))
+    assert [rule.id for rule, _ in asked] == rules
+    assert all(r.requires_approval for _, r in asked if r.action == "restrict")
 
 
 def test_empty_policy_has_no_rules() -> None:

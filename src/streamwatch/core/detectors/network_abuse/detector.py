@@ -35,9 +35,11 @@ peak, only with all its egress, and one that crosses the line closes the hours b
 once and is judged. Egress for an hour already closed is counted (``egress_too_late``).
 
 One incident per pattern and episode (windows crossing the line within ``EPISODE_GAP_MS`` of
-each other); the alert is amended when its worst window doubles or the episode spans 4, 8,
-16... windows, at most ``MAX_REVISIONS`` times. Evidence ``standing`` is "untrusted" for an
-account younger than 30 days, else "established", for the policy. Deterministic.
+each other); the alert is amended when its worst window doubles, the episode spans 4, 8,
+16... windows or it becomes ``sustained`` (over the line, on and off, for more than a day:
+evidence ``hours`` and ``sustained``), at most ``MAX_REVISIONS`` times. Evidence ``standing``
+is "untrusted" for an account younger than 30 days, else "established", for the policy.
+Deterministic.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ WARMUP_MS: Final = 36 * MS_PER_HOUR
 NEW_ACCOUNT_MS: Final = 30 * MS_PER_DAY
 EPISODE_GAP_MS: Final = 6 * MS_PER_HOUR
 MAX_REVISIONS: Final = 12
+SUSTAINED_H: Final = 24
+"""An episode over the line for more hours than this is ``sustained`` (evidence, for the
+policy: the default restricts an established customer's sustained abuse once approved)."""
 PORTS_KEPT: Final = 64
 EXAMPLES_KEPT: Final = 5
 SUBSCRIPTIONS_KEPT: Final = 4
@@ -114,6 +119,18 @@ class Episode:
     signature: str = ""
     revisions: int = 0
     subscriptions: list[str] = field(default_factory=list)
+
+    @property
+    def hours(self) -> int:
+        """Hours from the episode's first window over the line to the end of the last hour its
+        latest window's evidence covers, gaps included."""
+        return (self.last_ms - self.start_ms) // MS_PER_HOUR + 1
+
+    @property
+    def sustained(self) -> bool:
+        """Over the line, on and off, for more than a day (``SUSTAINED_H``): a flood or a
+        campaign, not a night's backup or a morning's newsletter."""
+        return self.hours > SUSTAINED_H
 
 
 @dataclass(slots=True)
@@ -586,7 +603,7 @@ class NetworkAbuseDetector:
         severity = severity_of(score) or "high"
         doublings = int(math.log2(max(1.0, episode.worst / episode.limit)))
         spans = max(0, episode.windows.bit_length() - 2)  # 4, 8, 16... windows
-        signature = f"{severity}|{spans}|{doublings}"
+        signature = f"{severity}|{spans}|{doublings}" + ("|sustained" if episode.sustained else "")
         if signature == episode.signature or episode.revisions >= MAX_REVISIONS:
             return []
         episode.signature = signature
@@ -618,6 +635,8 @@ def _finding(
         "basis": drawn_from,
         "windows": episode.windows,
         "worst": round(episode.worst, 1),
+        "hours": episode.hours,
+        "sustained": "yes" if episode.sustained else "no",
     }
     if pattern == "spam":
         window = state.smtp
@@ -697,6 +716,12 @@ def _finding(
     if episode.windows > 1:
         began = format_ts(episode.start_ms)
         reasons.append(f"{episode.windows} windows over the line since {began}.")
+    if episode.sustained:
+        last = format_ts(episode.last_ms - episode.last_ms % MS_PER_HOUR)
+        reasons.append(
+            f"Over the line on and off for {episode.hours} hours, from "
+            f"{format_ts(episode.start_ms)} through the hour from {last}: more than a day."
+        )
     if untrusted:
         reasons.append("The account is less than 30 days old.")
     return Finding(

@@ -176,3 +176,39 @@ def test_what_the_alerts_say_is_true_of_their_windows() -> None:
             "reasons": list(finding.reasons),
         }
         assert problems(alert) == [], finding.reasons
+
+
+def test_a_flood_over_the_line_for_more_than_a_day_is_sustained_and_a_backup_is_not() -> None:
+    """Hours are counted from the episode's first window to the end of its latest: a backup
+    of a few hours, or one daily row, is not more than a day; a flood is, from its 25th hour
+    (hourly rows) or its second daily row, and the alert is amended to say so."""
+    backup = Tenant()
+    for h in range(WEEK_H):
+        backup.egress(h, daily_cycle(h))
+    for h in range(WEEK_H, WEEK_H + 4):
+        backup.egress(h, 900.0)
+    assert backup.findings
+    assert {(f.evidence["hours"], f.evidence["sustained"]) for f in backup.findings} <= {
+        (h, "no") for h in range(1, 5)
+    }
+
+    flood = Tenant()
+    for h in range(WEEK_H):
+        flood.egress(h, daily_cycle(h))
+    for i in range(30):
+        flood.egress(WEEK_H + i, 400.0)
+    said = {(f.evidence["hours"], f.evidence["sustained"]) for f in flood.findings}
+    assert (25, "yes") in said, said
+    assert all(sustained == ("yes" if hours > 24 else "no") for hours, sustained in said)
+    [turned] = [f for f in flood.findings if f.evidence["hours"] == 25]
+    assert turned.reasons[-1] == (
+        "Over the line on and off for 25 hours, from 2026-10-12T00:00:00Z through the hour "
+        "from 2026-10-13T00:00:00Z: more than a day."
+    )
+
+    daily = Tenant()
+    for day in range(7):
+        daily.egress(day * 24, 150.0, interval_s=86_400)
+    assert daily.egress(7 * 24, 1800.0, interval_s=86_400)[-1].evidence["sustained"] == "no"
+    [second] = daily.egress(8 * 24, 1800.0, interval_s=86_400)
+    assert (second.evidence["hours"], second.evidence["sustained"]) == (48, "yes")
