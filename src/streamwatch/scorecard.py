@@ -12,6 +12,8 @@ review asks of each scenario of the generator:
 * Look-alikes: every ``restrict`` or ``suspend`` request for a customer whose scenario is a
   look-alike (``generator.scenarios.LOOKALIKES``) is counted against that scenario; the target
   is none.
+* Enforcement of attacks: for each other scenario, how many of the customers playing it the
+  policy asked to prepay, to be restricted or to be suspended (``ENFORCING``; approval aside).
 * Money at risk: for each label whose detail carries the ``loss`` that followed, the ratio of
   the ``money_at_risk.amount`` on its first matching alert to that loss. ``MONEY_FACTOR`` is the
   stated factor: a ratio within ``[1/MONEY_FACTOR, MONEY_FACTOR]`` counts as right.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -42,6 +44,7 @@ DELAYS_S: Final[Mapping[str, int]] = {
 hours for miners; a small theft lasts a day; a slow flood takes one or two to build)."""
 MONEY_FACTOR: Final = 3.0
 HARSH: Final = frozenset({"restrict", "suspend"})
+ENFORCING: Final = ("require_prepayment", "restrict", "suspend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,10 @@ class Scorecard:
     """Restrict or suspend requests per look-alike scenario (only those that had any)."""
     lookalike_customers: Mapping[str, int]
     money: tuple[MoneyRow, ...]
+    attack_customers: Mapping[str, int] = field(default_factory=dict)
+    """Customers playing each scenario that is not a look-alike."""
+    enforced: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Of those, per scenario and action of ``ENFORCING``, the customers asked for it."""
 
     def within_factor(self) -> tuple[int, int]:
         """(incidents whose money at risk is within ``MONEY_FACTOR`` of the loss, incidents
@@ -183,10 +190,20 @@ def score(
         if played is not None and played in look and req.get("action") in HARSH:
             harsh[played] += 1
     customers: dict[str, int] = defaultdict(int)
+    attackers: dict[str, int] = defaultdict(int)
     for scenario in scenarios_of.values():
-        if scenario in look:
-            customers[scenario] += 1
-    return Scorecard(rows, dict(harsh), dict(customers), tuple(money))
+        (customers if scenario in look else attackers)[scenario] += 1
+    asked: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for req in requests:
+        customer = str(req.get("customer_id"))
+        played = scenarios_of.get(customer)
+        if played is not None and played not in look and req.get("action") in ENFORCING:
+            asked[played][str(req.get("action"))].add(customer)
+    enforced = {
+        scenario: {action: len(who) for action, who in by_action.items()}
+        for scenario, by_action in asked.items()
+    }
+    return Scorecard(rows, dict(harsh), dict(customers), tuple(money), dict(attackers), enforced)
 
 
 def merge(cards: Iterable[Scorecard]) -> Scorecard:
@@ -196,8 +213,15 @@ def merge(cards: Iterable[Scorecard]) -> Scorecard:
     rows: dict[tuple[str, str], list[ScenarioRow]] = defaultdict(list)
     harsh: dict[str, int] = defaultdict(int)
     customers: dict[str, int] = defaultdict(int)
+    attackers: dict[str, int] = defaultdict(int)
+    enforced: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     money: list[MoneyRow] = []
     for card in cards:
+        for name, n in card.attack_customers.items():
+            attackers[name] += n
+        for name, by_action in card.enforced.items():
+            for action, n in by_action.items():
+                enforced[name][action] += n
         for row in card.rows:
             rows[(row.scenario, row.kind)].append(row)
         for name, n in card.harsh.items():
@@ -219,11 +243,19 @@ def merge(cards: Iterable[Scorecard]) -> Scorecard:
                 max(maxima) if maxima else None,
             )
         )
-    return Scorecard(tuple(merged), dict(harsh), dict(customers), tuple(money))
+    return Scorecard(
+        tuple(merged),
+        dict(harsh),
+        dict(customers),
+        tuple(money),
+        dict(attackers),
+        {name: dict(by_action) for name, by_action in enforced.items()},
+    )
 
 
 def format_scorecard(card: Scorecard) -> str:
-    """The per-scenario table, the look-alikes' harsh actions and the money-at-risk summary."""
+    """The per-scenario table, the look-alikes' harsh actions, the attacks' enforcement and the
+    money-at-risk summary."""
     out = [
         f"{'scenario':<24} {'kind':<22} {'labels':>6} {'found':>6} {'recall':>7} "
         f"{'delay p50':>10} {'delay max':>10}"
@@ -238,6 +270,12 @@ def format_scorecard(card: Scorecard) -> str:
     out.append("look-alike scenario        customers  restrict/suspend")
     for name in sorted(card.lookalike_customers):
         out.append(f"{name:<26} {card.lookalike_customers[name]:>9}  {card.harsh.get(name, 0):>16}")
+    out.append("")
+    out.append("attack scenario            customers  " + "  ".join(ENFORCING))
+    for name in sorted(card.attack_customers):
+        asked = card.enforced.get(name, {})
+        counts = "  ".join(f"{asked.get(a, 0):>{len(a)}}" for a in ENFORCING)
+        out.append(f"{name:<26} {card.attack_customers[name]:>9}  {counts}")
     good, total = card.within_factor()
     ratios = sorted(m.ratio for m in card.money if m.ratio is not None)
     out.append("")

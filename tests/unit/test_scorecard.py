@@ -82,6 +82,27 @@ def test_restrict_and_suspend_of_look_alikes_are_counted_per_scenario() -> None:
     assert card.lookalike_customers == {"ml_first_training": 1}
 
 
+def test_attacks_count_the_customers_asked_to_prepay_restrict_or_suspend() -> None:
+    requests = [
+        {"customer_id": "c1", "action": "restrict"},
+        {"customer_id": "c1", "action": "restrict"},  # asked twice: one customer
+        {"customer_id": "c1", "action": "notify"},
+        {"customer_id": "c2", "action": "require_prepayment"},
+        {"customer_id": "c3", "action": "suspend"},  # a look-alike: counted as harsh only
+    ]
+    plays = {"c1": "slow_egress_flood", "c2": "slow_egress_flood", "c3": "weekly_backup",
+             "c4": "slow_egress_flood"}  # fmt: skip
+    card = score([], [], requests, plays, {"weekly_backup"})
+    assert card.attack_customers == {"slow_egress_flood": 3}
+    assert card.enforced == {"slow_egress_flood": {"restrict": 1, "require_prepayment": 1}}
+    merged = merge([card, card])
+    assert merged.attack_customers == {"slow_egress_flood": 6}
+    assert merged.enforced == {"slow_egress_flood": {"restrict": 2, "require_prepayment": 2}}
+    row = next(line for line in format_scorecard(merged).splitlines()
+               if line.startswith("slow_egress_flood "))  # fmt: skip
+    assert row.split() == ["slow_egress_flood", "6", "2", "2", "0"]
+
+
 def test_money_at_risk_is_judged_against_the_loss_within_the_stated_factor() -> None:
     labels = [label(customer="c1", loss=1000.0), label(customer="c2", loss=1000.0)]
     alerts = [

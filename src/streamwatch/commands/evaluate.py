@@ -255,5 +255,7 @@ def _card_dict(card: Scorecard) -> dict[str, object]:
         "rows": [{**asdict(r), "recall": r.recall} for r in card.rows],
         "harsh": dict(card.harsh),
         "lookalike_customers": dict(card.lookalike_customers),
+        "attack_customers": dict(card.attack_customers),
+        "enforced": {name: dict(by_action) for name, by_action in card.enforced.items()},
         "money_within_factor": [good, total],
     }
