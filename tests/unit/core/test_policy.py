@@ -72,6 +72,7 @@ def test_default_policy_file_parses() -> None:
         "crypto-mining-untrusted-suspend",
         "crypto-mining-untrusted-restrict",
         "crypto-mining-untrusted-prepay",
+        "crypto-mining-established-restrict",
         "crypto-mining-established-notify",
         "chargeback-untrusted-suspend",
         "chargeback-established-notify",

@@ -381,11 +381,19 @@ def test_ordinary_machines_in_a_new_region_are_no_evidence() -> None:
         ("untrusted", "likely", "high", [("restrict", True)]),
         ("untrusted", "confirmed", "critical", [("suspend", True)]),
         ("established", "possible", "medium", [("notify", False)]),
-        ("established", "confirmed", "critical", [("notify", False)]),
+        ("established", "likely", "high", [("notify", False)]),
+        ("established", "confirmed", "critical", [("restrict", True), ("notify", False)]),
     ],
-    ids=["young-possible", "young-likely", "young-confirmed", "old-possible", "old-confirmed"],
+    ids=[
+        "young-possible",
+        "young-likely",
+        "young-confirmed",
+        "old-possible",
+        "old-likely",
+        "old-confirmed",
+    ],
 )
-def test_policy_climbs_the_ladder_for_untrusted_accounts_and_notifies_established_ones(
+def test_policy_climbs_the_ladder_for_untrusted_accounts_and_leaves_established_ones_to_a_person(
     standing: str, confidence: str, severity: str, expected: list[tuple[str, bool]]
 ) -> None:
     evidence = {"standing": standing, "confidence": confidence}
