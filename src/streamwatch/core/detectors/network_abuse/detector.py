@@ -37,7 +37,8 @@ once and is judged. Egress for an hour already closed is counted (``egress_too_l
 One incident per pattern and episode (windows crossing the line within ``EPISODE_GAP_MS`` of
 each other); the alert is amended when its worst window doubles, the episode spans 4, 8,
 16... windows or it becomes ``sustained`` (over the line, on and off, for more than a day:
-evidence ``hours`` and ``sustained``), at most ``MAX_REVISIONS`` times. Evidence ``standing``
+evidence ``hours`` and ``sustained``), at most ``MAX_REVISIONS`` times (and once more if it
+becomes sustained after that, since the policy acts on it). Evidence ``standing``
 is "untrusted" for an account younger than 30 days, else "established", for the policy.
 Deterministic.
 """
@@ -603,8 +604,14 @@ class NetworkAbuseDetector:
         severity = severity_of(score) or "high"
         doublings = int(math.log2(max(1.0, episode.worst / episode.limit)))
         spans = max(0, episode.windows.bit_length() - 2)  # 4, 8, 16... windows
-        signature = f"{severity}|{spans}|{doublings}" + ("|sustained" if episode.sustained else "")
-        if signature == episode.signature or episode.revisions >= MAX_REVISIONS:
+        sustained = "|sustained" if episode.sustained else ""
+        signature = f"{severity}|{spans}|{doublings}{sustained}"
+        if signature == episode.signature:
+            return []
+        if episode.revisions >= MAX_REVISIONS and (
+            not sustained or episode.signature.endswith(sustained)
+        ):
+            # Past the cap, only becoming sustained is still said: the policy acts on it.
             return []
         episode.signature = signature
         episode.revisions += 1

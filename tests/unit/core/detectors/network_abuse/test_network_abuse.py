@@ -12,6 +12,7 @@ import pytest
 
 from streamwatch.alert_truth import problems
 from streamwatch.core.detectors.network_abuse import NetworkAbuseDetector, sketch
+from streamwatch.core.detectors.network_abuse.detector import MAX_REVISIONS
 from streamwatch.core.engine import Core
 from streamwatch.core.events import Event, UsageEvent
 from streamwatch.core.timeutil import MS_PER_HOUR, format_ts, parse_ts_ms
@@ -298,3 +299,20 @@ def test_a_limit_drawn_from_the_peak_names_the_peak_and_its_multiple() -> None:
     assert alert.evidence["basis"] == "baseline"
     assert "over the limit of 150 GB an hour, 5 times its own peak of 30.0." in alert.reasons[0]
     assert problems(dataclasses.asdict(alert)) == []
+
+
+def test_becoming_sustained_is_said_even_past_the_revision_cap() -> None:
+    """A flood doubling every hour uses up the alert's revisions within a day; when it has been
+    over the line for more than a day, one more revision says so, for the policy to act on."""
+    traffic = Traffic()
+    for hour in range(48):
+        traffic.egress(hour, 2.0)
+    for i in range(30):
+        traffic.egress(48 + i, 100.0 * 2 ** min(i, 10))
+    alerts = run_core(core(), traffic.ordered()).alerts
+    assert len({a.alert_id for a in alerts}) == 1
+    capped = [a for a in alerts if a.evidence["sustained"] == "no"]
+    assert len(capped) == MAX_REVISIONS, "the cap was reached within the day"
+    [last] = [a for a in alerts if a.evidence["sustained"] == "yes"]
+    assert (last.revision, last.evidence["hours"]) == (MAX_REVISIONS + 1, 25)
+    assert last.event_time == at(48 + 24)
