@@ -185,20 +185,21 @@ def score(
     )
     look = set(lookalikes)
     harsh: dict[str, int] = defaultdict(int)
+    asked: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for req in requests:
-        played = scenarios_of.get(str(req.get("customer_id")))
-        if played is not None and played in look and req.get("action") in HARSH:
-            harsh[played] += 1
+        customer, action = str(req.get("customer_id")), str(req.get("action"))
+        played = scenarios_of.get(customer)
+        if played is None:
+            continue
+        if played in look:
+            if action in HARSH:
+                harsh[played] += 1
+        elif action in ENFORCING:
+            asked[played][action].add(customer)
     customers: dict[str, int] = defaultdict(int)
     attackers: dict[str, int] = defaultdict(int)
     for scenario in scenarios_of.values():
         (customers if scenario in look else attackers)[scenario] += 1
-    asked: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for req in requests:
-        customer = str(req.get("customer_id"))
-        played = scenarios_of.get(customer)
-        if played is not None and played not in look and req.get("action") in ENFORCING:
-            asked[played][str(req.get("action"))].add(customer)
     enforced = {
         scenario: {action: len(who) for action, who in by_action.items()}
         for scenario, by_action in asked.items()

@@ -213,21 +213,26 @@ def note_recent(state: PaymentsState, ts_ms: int, micros: int) -> None:
 
 def note_rate(state: PaymentsState, ts_ms: int, interval_s: int, micros: int) -> None:
     """Spread ``micros``, metered over ``interval_s`` seconds from ``ts_ms``, over the hours it
-    covers in ``last_hours``, and forget the hours ``RATE_H`` behind the hour of ``last_ms``."""
+    covers in ``last_hours``, and, when that adds an hour, forget the hours ``RATE_H`` behind
+    the hour of ``last_ms``."""
     by_hour = state.last_hours
+    kept = len(by_hour)
     low = state.last_ms // MS_PER_HOUR - RATE_H + 1
     first = ts_ms // MS_PER_HOUR
     if interval_s <= HOUR_S:  # the hot path: a record whole in its hour
-        if first >= low:
+        if micros and first >= low:
             total = by_hour.get(first, 0) + micros
             by_hour[first] = total if total < MONEY_CAP else MONEY_CAP
     else:
         hours = hours_covered(interval_s)
         share = micros // hours
-        for hour in range(max(first, low), first + hours):
-            total = by_hour.get(hour, 0) + share
-            by_hour[hour] = total if total < MONEY_CAP else MONEY_CAP
-    if len(by_hour) > RATE_H:
+        if share:  # (an hour of 0, which a snapshot leaves out, would not restore)
+            for hour in range(max(first, low), first + hours):
+                total = by_hour.get(hour, 0) + share
+                by_hour[hour] = total if total < MONEY_CAP else MONEY_CAP
+    if len(by_hour) > kept and len(by_hour) > RATE_H:
+        # Only when an hour was added: hours left behind meanwhile are outside the window
+        # ``recent_micros`` reads, and go with the next new hour.
         for hour in [h for h in by_hour if h < low]:
             del by_hour[hour]
 
@@ -362,19 +367,20 @@ def exposure(state: PaymentsState) -> dict[str, Any]:
         "now": _money(max(0, unbilled + unpaid - prepaid)),
         "next_invoice": format_ts(next_invoice),
         "as_of": format_ts(now),
-        **ahead.evidence(state.currency),
-        "method": _method(ahead, run, state.currency),
+        **_projection(ahead, run, state.currency),
     }
 
 
-def _method(ahead: Projection, run: Projection, currency: str) -> str:
-    """``ahead``'s method in words, saying when it is the last hours' rate, not the month's."""
-    if ahead is run:
-        return run.method(currency)
-    return (
-        f"{ahead.method(currency)}: the last {RATE_H} hours' rate, which adds more than "
-        f"this month's ({run.method(currency)})"
-    )
+def _projection(ahead: Projection, run: Projection, currency: str) -> dict[str, Any]:
+    """``ahead`` as alert fields, its method saying when it is the last hours' rate, not the
+    month's ``run``."""
+    fields = ahead.evidence(currency)
+    if ahead is not run:
+        fields["method"] += (
+            f": the last {RATE_H} hours' rate, which adds more than this month's "
+            f"({run.method(currency)})"
+        )
+    return fields
 
 
 def _nothing_seen(now: int) -> dict[str, Any]:
